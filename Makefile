@@ -1,0 +1,87 @@
+# Every target is a thin wrapper over the `sweeplab` CLI and bootstraps .venv (+ Debian's Fashion-MNIST) when missing.
+# Scale through variables only: make sweep TASK=fashion-cnn TRIALS=100 EPOCHS=30 SUBSET=0 STORAGE=postgresql://...
+
+PYTHON    ?= python3
+VENV      := .venv
+BIN       := $(VENV)/bin
+SWEEPLAB  := $(BIN)/sweeplab
+TASK      ?= fashion-cnn
+STUDY     ?= $(TASK)
+TRIALS    ?=
+EPOCHS    ?=
+SUBSET    ?=
+STORAGE   ?=
+N         ?= 2
+SETS      := $(if $(EPOCHS),--set epochs=$(EPOCHS)) $(if $(SUBSET),--set subset=$(SUBSET))
+TRIALARG  := $(if $(TRIALS),--trials $(TRIALS))
+STOREARG  := $(if $(STORAGE),--storage $(STORAGE))
+PYTEST_ARGS ?=
+
+.PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute \
+        clocks bench test lint docker-build clean
+
+$(VENV)/.installed: pyproject.toml
+	@command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ] && \
+	  { $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -q dataset-fashion-mnist \
+	    || echo "note: could not install dataset-fashion-mnist; set SWEEPLAB_DATA_DIR or go online"; } || true
+	@[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $@
+
+setup: $(VENV)/.installed  ## create .venv, install everything, install Debian's Fashion-MNIST
+
+sweep: setup  ## run an Optuna study: make sweep TASK=fashion-cnn [TRIALS= EPOCHS= SUBSET= STORAGE=]
+	$(SWEEPLAB) sweep $(STUDY) $(TRIALARG) $(STOREARG) $(SETS)
+
+run: setup  ## one run of a task or study's fixed config: make run TASK=classify SETS="--set epochs=1"
+	$(SWEEPLAB) run $(TASK) $(SETS)
+
+best: setup
+	$(SWEEPLAB) best $(STUDY) $(STOREARG)
+
+studies: setup
+	$(SWEEPLAB) studies $(STOREARG)
+
+dashboard: setup  ## optuna-dashboard on 127.0.0.1, same storage
+	$(SWEEPLAB) dashboard $(STOREARG)
+
+report: setup  ## static HTML report of every study under reports/
+	$(SWEEPLAB) report $(STOREARG)
+
+agent: setup  ## join a study from another node: make agent STUDY=clock STORAGE=postgresql://...
+	$(SWEEPLAB) agent $(STUDY) $(STOREARG) $(TRIALARG) $(SETS)
+
+agents: setup  ## N agents on this machine/GPU: make agents STUDY=fashion-mlp N=4
+	$(SWEEPLAB) agents $(STUDY) --n $(N) $(STOREARG) $(TRIALARG) $(SETS)
+
+wandb-sweep: setup  ## write sweeps/build/STUDY.wandb.yaml (and create the sweep when WANDB_API_KEY is set)
+	$(SWEEPLAB) wandb-sweep $(STUDY)
+
+wandb-local: setup  ## run the W&B sweep with the open-source `sweeps` engine, no server needed
+	$(SWEEPLAB) wandb-local $(STUDY) $(TRIALARG) $(SETS)
+
+transfer: setup  ## which settings carry over from Fashion-MNIST to CIFAR-10
+	$(SWEEPLAB) transfer $(SETS)
+
+permute: setup  ## MLP vs CNN on pixel-permuted MNIST / Fashion-MNIST
+	$(SWEEPLAB) permute $(SETS)
+
+clocks: setup  ## render the clock dataset: make clocks N=18000
+	$(SWEEPLAB) clocks render --n $(if $(filter 2,$(N)),18000,$(N)) --out runs/clocks --preview runs/clocks/preview.png
+
+bench: setup  ## benchmarks -> benchmarks/results/*.json
+	$(BIN)/python -m benchmarks.run_all
+
+test: setup  ## the test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+
+docker-build:  ## needs a Docker engine (none runs on the CI machine)
+	docker build -f docker/Dockerfile -t sweeplab:cpu .
+	docker build -f docker/Dockerfile.gpu -t sweeplab:gpu .
+
+clean:
+	rm -rf runs reports sweeps/build .pytest_cache

@@ -1,0 +1,1 @@
+"""Analysis: compute tables and figure data from studies first, draw them second."""

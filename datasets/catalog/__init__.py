@@ -1,0 +1,1 @@
+"""Dataset definitions; every module here registers its datasets on import."""

@@ -1,0 +1,108 @@
+"""Readers for the on-disk formats the datasets ship in: IDX, CIFAR-10 python batches, CIFAR-10 JPEG tar."""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+import tarfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IDX_DTYPES = {0x08: np.uint8, 0x09: np.int8, 0x0B: np.int16, 0x0C: np.int32, 0x0D: np.float32, 0x0E: np.float64}
+
+
+class CorruptDataError(ValueError):
+    """A data file exists but cannot be decoded."""
+
+
+def read_idx(path: Path) -> np.ndarray:
+    """Read one (optionally gzipped) IDX file as a numpy array."""
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as handle:
+            raw = handle.read()
+    except (OSError, EOFError) as error:
+        raise CorruptDataError(f"{path}: cannot read ({error})") from error
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in IDX_DTYPES:
+        raise CorruptDataError(f"{path}: not an IDX file (bad magic number)")
+    dtype, ndim = np.dtype(IDX_DTYPES[raw[2]]).newbyteorder(">"), raw[3]
+    header_size = 4 + 4 * ndim
+    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    expected = int(np.prod(shape)) * dtype.itemsize
+    if len(raw) - header_size != expected:
+        found = len(raw) - header_size
+        raise CorruptDataError(f"{path}: expected {expected} data bytes for shape {shape}, found {found}")
+    return np.frombuffer(raw, dtype=dtype, offset=header_size).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def read_idx_dataset(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Read the four standard (M)NIST-style IDX files from a directory."""
+    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]
+    arrays = []
+    for name in names:
+        candidates = [directory / f"{name}.gz", directory / name]
+        path = next((candidate for candidate in candidates if candidate.exists()), None)
+        if path is None:
+            raise FileNotFoundError(f"{directory / name}.gz")
+        arrays.append(read_idx(path))
+    x_train, y_train, x_test, y_test = arrays
+    if len(x_train) != len(y_train) or len(x_test) != len(y_test):
+        raise CorruptDataError(f"{directory}: image and label counts differ")
+    return x_train[..., None], y_train.astype(np.int64), x_test[..., None], y_test.astype(np.int64)
+
+
+def read_cifar_batches(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Read CIFAR-10's official python pickles (`cifar-10-batches-py`)."""
+
+    def read_batch(path: Path) -> tuple[np.ndarray, np.ndarray]:
+        if not path.exists():
+            raise FileNotFoundError(str(path))
+        try:
+            with open(path, "rb") as handle:
+                batch = pickle.load(handle, encoding="bytes")
+            images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+            return images, np.asarray(batch[b"labels"], dtype=np.int64)
+        except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as error:
+            raise CorruptDataError(f"{path}: not a CIFAR-10 batch ({error})") from error
+
+    train = [read_batch(directory / f"data_batch_{index}") for index in range(1, 6)]
+    x_test, y_test = read_batch(directory / "test_batch")
+    x_train = np.concatenate([images for images, _ in train])
+    y_train = np.concatenate([labels for _, labels in train])
+    return x_train, y_train, x_test, y_test
+
+
+def read_cifar_jpeg_tar(path: Path, class_names: list[str], seed: int = 0):
+    """Decode the `{train,test}/<class>/NNNN.jpg` tar, shuffled with a fixed seed (the files are grouped by class)."""
+    if not path.exists():
+        raise FileNotFoundError(str(path))
+    splits: dict[str, tuple[list[np.ndarray], list[int]]] = {"train": ([], []), "test": ([], [])}
+    class_index = {name: index for index, name in enumerate(class_names)}
+    try:
+        with tarfile.open(path, "r:gz") as archive:
+            for member in archive:
+                parts = member.name.split("/")
+                if not member.isfile() or len(parts) != 3 or parts[0] not in splits or not parts[2].endswith(".jpg"):
+                    continue
+                if parts[1] not in class_index:
+                    raise CorruptDataError(f"{path}: unknown class folder {parts[1]!r}")
+                data = np.frombuffer(archive.extractfile(member).read(), dtype=np.uint8)
+                image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+                if image is None or image.shape != (32, 32, 3):
+                    raise CorruptDataError(f"{path}: {member.name} is not a 32x32 colour JPEG")
+                images, labels = splits[parts[0]]
+                images.append(cv2.cvtColor(image, cv2.COLOR_BGR2RGB))
+                labels.append(class_index[parts[1]])
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise CorruptDataError(f"{path}: cannot read the archive ({error})") from error
+    rng = np.random.default_rng(seed)
+    arrays = []
+    for split in ("train", "test"):
+        images, labels = splits[split]
+        if not images:
+            raise CorruptDataError(f"{path}: no {split}/<class>/*.jpg files inside")
+        order = rng.permutation(len(images))
+        arrays += [np.stack(images)[order], np.asarray(labels, dtype=np.int64)[order]]
+    return tuple(arrays)

@@ -1,0 +1,60 @@
+"""The one command line every make target wraps. Subcommands live in `sweeplab.commands.*` (auto-discovered)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pkgutil
+import sys
+import traceback
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2, like every other user error
+        self.exit(2, f"sweeplab: error: {message} (see `{self.prog} --help`)\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    import sweeplab.commands as commands
+
+    parser = _Parser(prog="sweeplab", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks for errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for module in sorted(pkgutil.iter_modules(commands.__path__), key=lambda info: info.name):
+        importlib.import_module(f"sweeplab.commands.{module.name}").register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in argv
+    try:
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if not getattr(args, "handler", None):
+            parser.print_help()
+            return 2
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        print("sweeplab: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        from sweeplab.errors import user_error_types
+
+        if debug or not isinstance(error, user_error_types()):
+            if not debug:
+                print(f"sweeplab: internal error: {type(error).__name__}: {error} (rerun with --debug for the "
+                      "traceback)", file=sys.stderr)
+                return 1
+            traceback.print_exc()
+            return 1
+        message = " | ".join(line.strip() for line in str(error).splitlines() if line.strip())
+        print(f"sweeplab: error: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Core commands: sweep, run, best, studies, tasks, datasets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
+from sweeplab.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sweep = subparsers.add_parser("sweep", help="run (or continue) an Optuna study from sweeps/STUDY.yaml")
+    sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
+    sweep.add_argument("--trials", type=int, default=None, help="trials to run now (default: the study's budget)")
+    sweep.add_argument("--top", type=int, default=5, help="rows of the best-trials table printed at the end")
+    add_storage_argument(sweep)
+    add_set_argument(sweep)
+    sweep.set_defaults(handler=sweep_command)
+
+    run = subparsers.add_parser("run", help="one training run of a task (or of a study's fixed config)")
+    run.add_argument("task", help="task name (see `sweeplab tasks`) or study name")
+    run.add_argument("--run-dir", default=None, help="where to write config, metrics and artefacts")
+    add_set_argument(run)
+    run.set_defaults(handler=run_command)
+
+    best = subparsers.add_parser("best", help="table of a study's best trials")
+    best.add_argument("study")
+    best.add_argument("--top", type=int, default=5)
+    add_storage_argument(best)
+    best.set_defaults(handler=best_command)
+
+    studies = subparsers.add_parser("studies", help="study files, and the studies in a storage")
+    add_storage_argument(studies)
+    studies.set_defaults(handler=studies_command)
+
+    tasks = subparsers.add_parser("tasks", help="registered tasks and their objectives")
+    tasks.set_defaults(handler=tasks_command)
+
+    data = subparsers.add_parser("datasets", help="registered datasets; --check loads each and names its source")
+    data.add_argument("--check", action="store_true")
+    data.set_defaults(handler=datasets_command)
+
+
+def _positive(value: int | None, name: str) -> None:
+    if value is not None and value < 1:
+        raise UserError(f"{name} must be >= 1, got {value}")
+
+
+def sweep_command(args: argparse.Namespace) -> int:
+    from analysis.best import best_trials, format_table, state_counts
+    from sweeps.optuna_study import run_study
+    from sweeps.spec import load_spec
+    from sweeps.tracking import reporter_factories
+
+    _positive(args.trials, "--trials")
+    spec = load_spec(args.study)
+    overrides = parse_overrides(args.overrides)
+    from trainers.runner import resolve_config
+
+    resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any trial starts
+    started = time.perf_counter()
+    study = run_study(spec, args.storage, args.trials, overrides, reporter_factories())
+    counts = ", ".join(f"{count} {state.lower()}" for state, count in sorted(state_counts(study).items()))
+    print(f"\nstudy {spec.name} ({spec.objective}, {spec.direction}): {counts}; "
+          f"{time.perf_counter() - started:.0f} s this session")
+    print(format_table(best_trials(study, args.top)))
+    return 0
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from sweeps.spec import load_spec, study_names, study_path
+    from sweeps.storage import runs_dir
+    from trainers import discover_tasks, run
+    from trainers.reporter import ConsoleReporter
+
+    overrides = parse_overrides(args.overrides)
+    tasks = discover_tasks()
+    if args.task in tasks:
+        task, fixed, label = args.task, {}, args.task
+    elif args.task in study_names() or study_path(args.task).exists():
+        spec = load_spec(args.task)
+        task, fixed, label = spec.task, spec.fixed, spec.name
+    else:
+        raise UserError(f"{args.task!r} is neither a task ({', '.join(sorted(tasks))}) nor a study file")
+    run_dir = args.run_dir or runs_dir() / "single" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    epochs = {**fixed, **overrides}.get("epochs", 0)
+    console = ConsoleReporter(int(epochs or 0), label)
+    result = run(task, {**fixed, **overrides}, console, run_dir)
+    console.close()
+    print(f"run directory: {result.run_dir}")
+    print(json.dumps(result.metrics, sort_keys=True))
+    return 0
+
+
+def best_command(args: argparse.Namespace) -> int:
+    import optuna
+
+    from analysis.best import best_trials, format_table
+    from sweeps.spec import load_spec, study_path
+    from sweeps.storage import open_storage
+
+    name = load_spec(args.study).name if study_path(args.study).exists() else args.study
+    try:
+        study = optuna.load_study(study_name=name, storage=open_storage(args.storage))
+    except KeyError:
+        raise UserError(f"no study named {name!r} in the storage; run `sweeplab sweep {name}` first") from None
+    print(format_table(best_trials(study, args.top)))
+    return 0
+
+
+def studies_command(args: argparse.Namespace) -> int:
+    import optuna
+
+    from sweeps.spec import load_spec, study_names
+    from sweeps.storage import open_storage
+
+    print("study files:")
+    for name in study_names():
+        spec = load_spec(name)
+        print(f"  {name:<20} task={spec.task:<10} {spec.objective} ({spec.direction}), {spec.trials} trials")
+    summaries = optuna.get_all_study_summaries(open_storage(args.storage))
+    print("studies in storage:" if summaries else "no studies in storage yet")
+    for summary in summaries:
+        best = summary.best_trial.value if summary.best_trial else None
+        print(f"  {summary.study_name:<20} {summary.n_trials} trials, best {best}")
+    return 0
+
+
+def tasks_command(args: argparse.Namespace) -> int:
+    from trainers import discover_tasks
+
+    for name, task in sorted(discover_tasks().items()):
+        print(f"{name:<12} {task.objective} ({task.direction})  {task.description}")
+    return 0
+
+
+def datasets_command(args: argparse.Namespace) -> int:
+    import datasets
+
+    failures = 0
+    for name in datasets.dataset_names():
+        if not args.check:
+            print(name)
+            continue
+        try:
+            data = datasets.load(name)
+            print(f"{name:<14} ok  train {data.x_train.shape} test {data.x_test.shape} from {data.source}")
+        except datasets.DataNotFoundError as error:
+            failures += 1
+            print(f"{name:<14} MISSING\n{error}")
+    return 1 if failures else 0

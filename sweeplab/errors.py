@@ -1,0 +1,19 @@
+"""Errors that are the user's to fix: the CLI prints them as one line, without a traceback."""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A mistake in the command line or its inputs, explained in one line."""
+
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    from datasets.formats import CorruptDataError
+    from datasets.registry import DataNotFoundError, UnknownDatasetError
+    from sweeps.spec import SpecError
+    from sweeps.storage import StorageError
+    from trainers.config import ConfigError
+    from trainers.registry import UnknownTaskError
+
+    return (UserError, SpecError, ConfigError, DataNotFoundError, UnknownDatasetError, UnknownTaskError,
+            StorageError, CorruptDataError)

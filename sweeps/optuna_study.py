@@ -1,0 +1,117 @@
+"""Run a study with Optuna: sampler and pruner from the spec, one trainer call per trial."""
+
+from __future__ import annotations
+
+import math
+import traceback
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+import trainers
+from sweeps.space import suggest_all
+from sweeps.spec import StudySpec
+from sweeps.storage import open_storage, runs_dir
+from trainers.provenance import provenance
+from trainers.reporter import CompositeReporter, ConsoleReporter, Reporter, StopTrial
+
+# (spec, trial number, sampled params, run dir) -> extra reporter (W&B, ...); see sweeps.tracking.
+ReporterFactory = Callable[[StudySpec, int, dict[str, Any], Path], Reporter]
+
+
+class OptunaReporter:
+    """Feeds the objective metric to the trial every epoch and relays the pruner's verdict."""
+
+    def __init__(self, trial: optuna.Trial, objective: str) -> None:
+        self.trial, self.objective, self.pruned_at = trial, objective, None
+
+    def report(self, step: int, metrics: dict[str, float]) -> None:
+        value = metrics.get(self.objective)
+        if value is not None and math.isfinite(value):
+            self.trial.report(value, step)
+            if self.trial.should_prune():
+                self.pruned_at = step
+
+    def log_images(self, name: str, grid: Any, step: int | None = None) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return self.pruned_at is not None
+
+
+def build_sampler(options: Mapping[str, Any]) -> optuna.samplers.BaseSampler:
+    kwargs = {key: value for key, value in options.items() if key != "name"}
+    if options["name"] == "qmc":  # conditional (`when`) parameters are sampled at random by design
+        kwargs.setdefault("warn_independent_sampling", False)
+    samplers = {"qmc": optuna.samplers.QMCSampler, "random": optuna.samplers.RandomSampler,
+                "tpe": optuna.samplers.TPESampler, "grid": optuna.samplers.BruteForceSampler}
+    return samplers[options["name"]](**kwargs)
+
+
+def build_pruner(options: Mapping[str, Any]) -> optuna.pruners.BasePruner:
+    kwargs = {key: value for key, value in options.items() if key != "name"}
+    pruners = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
+               "hyperband": optuna.pruners.HyperbandPruner}
+    return pruners[options["name"]](**kwargs)
+
+
+def create_study(spec: StudySpec, storage: str | None = None) -> optuna.Study:
+    study = optuna.create_study(study_name=spec.name, storage=open_storage(storage), direction=spec.direction,
+                                sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
+                                load_if_exists=True)
+    study.set_user_attr("task", spec.task)
+    study.set_user_attr("objective", spec.objective)
+    study.set_user_attr("spec_path", str(spec.path))
+    return study
+
+
+def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
+                   reporter_factories: tuple[ReporterFactory, ...] = (), root: Path | None = None):
+    """The Optuna objective: sample, run the shared trainer entry point, record everything on the trial."""
+    overrides = dict(overrides or {})
+    root = root or runs_dir()
+
+    def objective(trial: optuna.Trial) -> float:
+        params = suggest_all(spec.parameters, trial)
+        run_dir = root / spec.name / f"{trial.number:04d}"
+        trial.set_user_attr("run_dir", str(run_dir))
+        for key, value in provenance().items():
+            trial.set_user_attr(key, value)
+        pruning = OptunaReporter(trial, spec.objective)
+        epochs = int({**spec.fixed, **params, **overrides}.get("epochs", 0)) or None
+        console = ConsoleReporter(epochs or 0, f"{spec.name} #{trial.number}")
+        extra = [factory(spec, trial.number, params, run_dir) for factory in reporter_factories]
+        reporter = CompositeReporter(pruning, console, *extra)
+        try:
+            result = trainers.run(spec.task, {**spec.fixed, **params, **overrides}, reporter, run_dir)
+        except StopTrial as stop:
+            trial.set_user_attr("pruned_at_step", stop.step)
+            raise optuna.TrialPruned(f"pruned at step {stop.step}") from None
+        except Exception as error:
+            trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:1000])
+            run_dir.mkdir(parents=True, exist_ok=True)
+            (run_dir / "error.txt").write_text(traceback.format_exc())
+            raise
+        finally:
+            console.close()
+        trial.set_user_attr("config", result.config)
+        trial.set_user_attr("metrics", result.metrics)
+        value = result.metrics[spec.objective]
+        if not math.isfinite(value):
+            trial.set_user_attr("fail_reason", f"objective {spec.objective} is {value}")
+        return value
+
+    return objective
+
+
+def run_study(spec: StudySpec, storage: str | None = None, trials: int | None = None,
+              overrides: Mapping[str, Any] | None = None, reporter_factories: tuple[ReporterFactory, ...] = (),
+              root: Path | None = None) -> optuna.Study:
+    """Create or join the study and run `trials` more trials; failures are recorded and the loop goes on."""
+    study = create_study(spec, storage)
+    timeout = spec.timeout_minutes * 60 if spec.timeout_minutes else None
+    study.optimize(make_objective(spec, overrides, reporter_factories, root), n_trials=trials or spec.trials,
+                   timeout=timeout, catch=(Exception,), gc_after_trial=True)
+    return study

@@ -1,0 +1,194 @@
+"""Study files (`sweeps/*.yaml`): load, validate strictly (file + key + expectation), and describe."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sweeps.space import Parameter
+from trainers.config import ConfigError, field_types, resolve
+from trainers.registry import Task, get_task
+
+SWEEPS_DIR = Path(__file__).resolve().parent
+SAMPLERS = {"qmc": {"seed", "scramble"}, "random": {"seed"}, "tpe": {"seed", "n_startup_trials", "multivariate"},
+            "grid": {"seed"}}
+PRUNERS = {"none": set(), "median": {"n_startup_trials", "n_warmup_steps"},
+           "hyperband": {"min_resource", "max_resource", "reduction_factor"}}
+TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles"}
+PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
+              "when"}, "categorical": {"type", "choices", "when"}}
+
+
+class SpecError(ValueError):
+    """A study file is malformed; the message names the file, the key, and what was expected."""
+
+    def __init__(self, path: Path | str, key: str, message: str) -> None:
+        super().__init__(f"{path}: {key}: {message}")
+        self.path, self.key = str(path), key
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    name: str
+    task: str
+    path: Path
+    description: str
+    fixed: dict[str, Any]
+    parameters: list[Parameter]
+    objective: str
+    direction: str
+    sampler: dict[str, Any]
+    pruner: dict[str, Any]
+    trials: int
+    timeout_minutes: float | None
+    roles: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def task_info(self) -> Task:
+        return get_task(self.task)
+
+    def parameter(self, name: str) -> Parameter:
+        return next(parameter for parameter in self.parameters if parameter.name == name)
+
+
+def study_path(name_or_path: str | Path) -> Path:
+    """`fashion-cnn` -> sweeps/fashion-cnn.yaml; a path is taken as is."""
+    candidate = Path(name_or_path)
+    if candidate.suffix in {".yaml", ".yml"} or candidate.exists():
+        return candidate
+    return SWEEPS_DIR / f"{name_or_path}.yaml"
+
+
+def study_names() -> list[str]:
+    return sorted(path.stem for path in SWEEPS_DIR.glob("*.yaml"))
+
+
+def _expect(condition: bool, path: Path, key: str, message: str) -> None:
+    if not condition:
+        raise SpecError(path, key, message)
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any]) -> Parameter:
+    key = f"space.{name}"
+    _expect(name in field_names, path, key, f"unknown hyperparameter; the task's config has: {', '.join(field_names)}")
+    _expect(isinstance(raw, dict), path, key, "expected a mapping with `type` (float, int or categorical)")
+    kind = raw.get("type")
+    _expect(kind in PARAM_KEYS, path, f"{key}.type", f"expected float, int or categorical, got {kind!r}")
+    unknown = set(raw) - PARAM_KEYS[kind]
+    _expect(not unknown, path, f"{key}.{sorted(unknown)[0] if unknown else ''}",
+            f"unknown key for a {kind} parameter; allowed: {', '.join(sorted(PARAM_KEYS[kind]))}")
+    when = raw.get("when", {}) or {}
+    _expect(isinstance(when, dict), path, f"{key}.when", "expected a mapping {parameter: [values]}")
+    when = {other: tuple(values if isinstance(values, list) else [values]) for other, values in when.items()}
+    if kind == "categorical":
+        choices = raw.get("choices")
+        _expect(isinstance(choices, list) and len(choices) >= 1, path, f"{key}.choices", "expected a non-empty list")
+        _expect(all(isinstance(choice, (str, int, float, bool)) or choice is None for choice in choices), path,
+                f"{key}.choices", "expected plain values (strings, numbers, booleans)")
+        return Parameter(name, "categorical", choices=tuple(choices), when=when)
+    low, high = raw.get("low"), raw.get("high")
+    _expect(_number(low), path, f"{key}.low", f"expected a number, got {low!r}")
+    _expect(_number(high), path, f"{key}.high", f"expected a number, got {high!r}")
+    _expect(low < high, path, f"{key}.high", f"expected high > low, got low={low}, high={high}")
+    log = raw.get("log", False)
+    _expect(isinstance(log, bool), path, f"{key}.log", f"expected true or false, got {log!r}")
+    _expect(not log or low > 0, path, f"{key}.low", f"a log-scaled range needs low > 0, got {low}")
+    step = raw.get("step")
+    _expect(step is None or (_number(step) and step > 0), path, f"{key}.step",
+            f"expected a positive number, got {step!r}")
+    _expect(not (log and step not in (None, 1)), path, f"{key}.step", "log=true allows no step (other than 1 for int)")
+    if kind == "int":
+        _expect(float(low).is_integer() and float(high).is_integer(), path, key, "int ranges need integer low/high")
+    return Parameter(name, kind, low=low, high=high, log=log, step=step, when=when)
+
+
+def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default: str) -> dict[str, Any]:
+    raw = {"name": raw} if isinstance(raw, str) else (raw or {"name": default})
+    _expect(isinstance(raw, dict), path, key, "expected a name or a mapping with `name`")
+    name = raw.get("name", default)
+    _expect(name in known, path, f"{key}.name", f"expected one of {', '.join(known)}, got {name!r}")
+    unknown = set(raw) - {"name"} - known[name]
+    _expect(not unknown, path, f"{key}.{sorted(unknown)[0] if unknown else ''}",
+            f"unknown option for {name}; allowed: {', '.join(sorted(known[name])) or 'none'}")
+    return {"name": name, **{option: value for option, value in raw.items() if option != "name"}}
+
+
+def load_spec(name_or_path: str | Path) -> StudySpec:
+    """Read and validate a study file. Every problem raises SpecError naming the file and key."""
+    path = study_path(name_or_path)
+    if not path.exists():
+        known = ", ".join(study_names())
+        raise SpecError(path, "(file)", f"no such study file; studies in {SWEEPS_DIR}: {known}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark else "(yaml)"
+        raise SpecError(path, where, f"not valid YAML ({getattr(error, 'problem', error)})") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise SpecError(path, "(file)", f"cannot read ({error})") from None
+    _expect(isinstance(raw, dict), path, "(top level)", "expected a mapping of study keys")
+    unknown = set(raw) - TOP_KEYS
+    _expect(not unknown, path, sorted(unknown)[0] if unknown else "",
+            f"unknown key; allowed: {', '.join(sorted(TOP_KEYS))}")
+    task_name = raw.get("task")
+    _expect(isinstance(task_name, str), path, "task", "expected a task name")
+    try:
+        task = get_task(task_name)
+    except KeyError as error:
+        raise SpecError(path, "task", str(error.args[0])) from None
+    field_names = field_types(task.config_type)
+    fixed = raw.get("fixed") or {}
+    _expect(isinstance(fixed, dict), path, "fixed", "expected a mapping of config values")
+    space = raw.get("space") or {}
+    _expect(isinstance(space, dict) and space, path, "space", "expected a non-empty mapping of hyperparameters")
+    parameters = [_parse_parameter(path, name, spec, field_names) for name, spec in space.items()]
+    names = [parameter.name for parameter in parameters]
+    for parameter in parameters:
+        for other in parameter.when:
+            _expect(other in names[: names.index(parameter.name)], path, f"space.{parameter.name}.when",
+                    f"{other!r} must be a parameter declared above this one")
+    overlap = set(fixed) & set(names)
+    _expect(not overlap, path, f"fixed.{sorted(overlap)[0] if overlap else ''}", "is also in `space`; keep it in one")
+    try:
+        resolve(task.config_type, task.presets(fixed), fixed)
+    except ConfigError as error:
+        raise SpecError(path, "fixed", str(error)) from None
+    objective = raw.get("objective", task.objective)
+    try:
+        direction = task.direction_of(objective)
+    except KeyError as error:
+        raise SpecError(path, "objective", str(error.args[0])) from None
+    budget = raw.get("budget") or {}
+    _expect(isinstance(budget, dict) and set(budget) <= {"trials", "timeout_minutes"}, path, "budget",
+            "expected a mapping with `trials` and optionally `timeout_minutes`")
+    trials = budget.get("trials", 10)
+    _expect(isinstance(trials, int) and not isinstance(trials, bool) and trials >= 1, path, "budget.trials",
+            f"expected a positive integer, got {trials!r}")
+    timeout = budget.get("timeout_minutes")
+    _expect(timeout is None or (_number(timeout) and timeout > 0), path, "budget.timeout_minutes",
+            f"expected a positive number, got {timeout!r}")
+    roles = raw.get("roles") or {}
+    _expect(isinstance(roles, dict) and set(roles) <= {"scientific", "nuisance", "fixed"}, path, "roles",
+            "expected a mapping with scientific / nuisance / fixed lists")
+    name = raw.get("study", path.stem)
+    _expect(isinstance(name, str) and name, path, "study", "expected a non-empty string")
+    return StudySpec(
+        name=name, task=task.name, path=path, description=str(raw.get("description", "")), fixed=dict(fixed),
+        parameters=parameters, objective=objective, direction=direction,
+        sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe"),
+        pruner=_options(path, "pruner", raw.get("pruner"), PRUNERS, "none"),
+        trials=trials, timeout_minutes=timeout, roles={key: list(value) for key, value in roles.items()},
+    )
+
+
+def with_budget(spec: StudySpec, trials: int | None = None) -> StudySpec:
+    return dataclasses.replace(spec, trials=trials) if trials else spec

@@ -1,0 +1,87 @@
+"""Typed, strict configs: dataclasses with defaults; unknown keys and wrong types are errors naming the key."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
+
+import yaml
+
+ConfigT = TypeVar("ConfigT")
+
+
+class ConfigError(ValueError):
+    """A config key is unknown or has a value of the wrong type."""
+
+
+def parse_assignment(text: str) -> tuple[str, Any]:
+    """Parse one `key=value` from the command line; the value is read as YAML (`3`, `1e-3`, `true`, `adam`)."""
+    key, separator, raw = text.partition("=")
+    if not separator or not key.strip():
+        raise ConfigError(f"--set {text!r}: expected key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value
+
+
+def _coerce(key: str, value: Any, annotation: Any) -> Any:
+    origin = get_origin(annotation)
+    if origin is Literal:
+        choices = get_args(annotation)
+        if value not in choices:
+            raise ConfigError(f"{key}: expected one of {list(choices)}, got {value!r}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        for option in get_args(annotation):
+            if option is type(None) and value is None:
+                return None
+        options = [option for option in get_args(annotation) if option is not type(None)]
+        return _coerce(key, value, options[0])
+    if annotation is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if annotation is int:
+        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return int(value)
+    if annotation is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        return float(value)
+    if annotation is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return value
+    return value
+
+
+def field_types(config_type: type) -> dict[str, Any]:
+    """Field name -> type annotation of a config dataclass."""
+    hints = get_type_hints(config_type)
+    return {field.name: hints[field.name] for field in dataclasses.fields(config_type)}
+
+
+def resolve(config_type: type[ConfigT], *layers: Mapping[str, Any]) -> ConfigT:
+    """Build `config_type` from its defaults and `layers` (later layers win), refusing unknown keys and bad types."""
+    types_by_name = field_types(config_type)
+    values: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            if key not in types_by_name:
+                raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(types_by_name))}")
+            values[key] = _coerce(key, value, types_by_name[key])
+    config = config_type(**values)
+    validate = getattr(config, "validate", None)
+    if validate is not None:
+        validate()
+    return config
+
+
+def as_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)

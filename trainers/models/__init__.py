@@ -1,0 +1,1 @@
+"""Keras 3 model builders (backend-agnostic: keras.ops only)."""

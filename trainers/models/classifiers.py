@@ -1,0 +1,110 @@
+"""Géron's reference MLP/CNN and the Keras examples mnist_mlp/mnist_cnn, as presets of two configurable builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+
+def _regularizers(config: Any) -> dict[str, Any]:
+    def pair(l1: float, l2: float):
+        return keras.regularizers.L1L2(l1=l1, l2=l2) if (l1 or l2) else None
+
+    return {"kernel_regularizer": pair(config.kernel_l1, config.kernel_l2),
+            "bias_regularizer": pair(config.bias_l1, config.bias_l2),
+            "kernel_initializer": config.kernel_initializer}
+
+
+def dense_widths(config: Any) -> list[int]:
+    """Widths of the hidden dense layers: `dense_units` shrinking by `dense_shrink` per layer."""
+    return [max(1, round(config.dense_units * config.dense_shrink**index)) for index in range(config.dense_layers)]
+
+
+def _dense_stack(x, config: Any):
+    for width in dense_widths(config):
+        x = layers.Dense(width, **_regularizers(config))(x)
+        if config.batch_norm:
+            x = layers.BatchNormalization()(x)
+        x = layers.Activation(config.activation)(x)
+        if config.dense_dropout:
+            x = layers.Dropout(config.dense_dropout)(x)
+    return x
+
+
+def _output(x, num_classes: int, config: Any):
+    return layers.Dense(num_classes, activation="softmax", name="probabilities", **_regularizers(config))(x)
+
+
+def build_mlp(config: Any, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Flatten -> [dropout] -> dense stack -> softmax."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = layers.Flatten()(inputs)
+    if config.input_dropout:
+        x = layers.Dropout(config.input_dropout)(x)
+    x = _dense_stack(x, config)
+    return keras.Model(inputs, _output(x, num_classes, config), name=config.model)
+
+
+def _conv(x, filters: int, kernel_size: int, config: Any):
+    x = layers.Conv2D(filters, kernel_size, strides=config.strides, padding=config.padding, **_regularizers(config))(x)
+    if config.batch_norm:
+        x = layers.BatchNormalization()(x)
+    return layers.Activation(config.activation)(x)
+
+
+def _pool(x, config: Any):
+    if config.pooling == "none" or min(x.shape[1:3]) < config.pool_size:
+        return x
+    pool = layers.MaxPooling2D if config.pooling == "max" else layers.AveragePooling2D
+    return pool(config.pool_size)(x)
+
+
+def build_cnn(config: Any, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Stem conv [-> pool], then `conv_blocks` blocks of `convs_per_block` convs -> pool -> dropout; dense head."""
+    inputs = keras.Input(shape=input_shape, name="image")
+    x = _conv(inputs, config.conv_filters, config.stem_kernel_size, config)
+    if config.stem_pool:
+        x = _pool(x, config)
+    filters = float(config.conv_filters)
+    for _ in range(config.conv_blocks):
+        filters *= config.filter_growth
+        for _ in range(config.convs_per_block):
+            if min(x.shape[1:3]) < (config.kernel_size if config.padding == "valid" else 1):
+                raise ValueError(f"the conv stack shrinks the {input_shape[0]}x{input_shape[1]} input to nothing; "
+                                 "use fewer blocks, padding=same, stride 1 or less pooling")
+            x = _conv(x, max(1, round(filters)), config.kernel_size, config)
+        x = _pool(x, config)
+        if config.conv_dropout:
+            x = layers.Dropout(config.conv_dropout)(x)
+    x = layers.Flatten()(x)
+    x = _dense_stack(x, config)
+    return keras.Model(inputs, _output(x, num_classes, config), name=config.model)
+
+
+# name -> (builder, preset values). Presets reproduce the references; any value can still be overridden.
+MODELS: dict[str, tuple[Any, dict[str, Any]]] = {
+    # Géron, Hands-On ML ch. 10: Flatten-300-100-10.
+    "geron_mlp": (build_mlp, {"dense_layers": 2, "dense_units": 300, "dense_shrink": 1 / 3, "dense_dropout": 0.0,
+                              "optimizer": "sgd", "learning_rate": 0.01}),
+    # Géron ch. 14: 64@7x7, pool, 2x128@3x3, pool, 2x256@3x3, pool, Dense 128, Dropout .5, Dense 64, Dropout .5.
+    "geron_cnn": (build_cnn, {"conv_filters": 64, "stem_kernel_size": 7, "stem_pool": True, "conv_blocks": 2,
+                              "convs_per_block": 2, "filter_growth": 2.0, "kernel_size": 3, "padding": "same",
+                              "pooling": "max", "dense_layers": 2, "dense_units": 128, "dense_shrink": 0.5,
+                              "dense_dropout": 0.5, "optimizer": "nadam", "learning_rate": 1e-3}),
+    # keras-team/keras examples/mnist_mlp.py: 512-512 relu with dropout .2, RMSprop, batch 128, 20 epochs.
+    "keras_mlp": (build_mlp, {"dense_layers": 2, "dense_units": 512, "dense_shrink": 1.0, "dense_dropout": 0.2,
+                              "optimizer": "rmsprop", "learning_rate": 1e-3, "batch_size": 128, "epochs": 20}),
+    # keras-team/keras examples/mnist_cnn.py: 32@3x3, 64@3x3, pool, dropout .25, Dense 128, dropout .5; Adadelta lr 1.
+    "keras_cnn": (build_cnn, {"conv_filters": 32, "stem_kernel_size": 3, "stem_pool": False, "conv_blocks": 1,
+                              "convs_per_block": 1, "filter_growth": 2.0, "kernel_size": 3, "padding": "valid",
+                              "pooling": "max", "conv_dropout": 0.25, "dense_layers": 1, "dense_units": 128,
+                              "dense_dropout": 0.5, "optimizer": "adadelta", "learning_rate": 1.0, "rho": 0.95,
+                              "batch_size": 128, "epochs": 12}),
+}
+
+
+def build_classifier(config: Any, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    builder, _ = MODELS[config.model]
+    return builder(config, input_shape, num_classes)

@@ -1,0 +1,61 @@
+"""The single trainer entry point used by Optuna objectives, W&B agents and `sweeplab run` alike."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainers.config import as_dict, resolve
+from trainers.provenance import provenance
+from trainers.registry import Task, get_task
+from trainers.reporter import CompositeReporter, JsonlReporter, NullReporter, Reporter
+
+
+@dataclass(frozen=True)
+class Result:
+    task: str
+    config: dict[str, Any]
+    metrics: dict[str, float]
+    run_dir: Path | None
+
+
+def resolve_config(task: Task, *layers: Mapping[str, Any]) -> Any:
+    """Defaults < task presets (e.g. the chosen model's) < layers, strictly typed."""
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+    return resolve(task.config_type, task.presets(merged), merged)
+
+
+def write_json(path: Path, payload: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+
+
+def run(task_name: str, params: Mapping[str, Any], reporter: Reporter | None = None,
+        run_dir: Path | None = None) -> Result:
+    """Resolve the config, record it with provenance in `run_dir`, train, and record the final metrics."""
+    task = get_task(task_name)
+    reporters: list[Reporter] = [reporter or NullReporter()]
+    if run_dir is not None:
+        run_dir = Path(run_dir)
+        reporters.append(JsonlReporter(run_dir))
+    composite = CompositeReporter(*reporters)
+    metrics: dict[str, float] | None = None
+    try:
+        config = resolve_config(task, params)
+        resolved = as_dict(config)
+        if run_dir is not None:
+            write_json(run_dir / "config.json", {"task": task.name, "config": resolved, **provenance()})
+        started = time.perf_counter()
+        metrics = task.train(config, composite, run_dir)
+        metrics = {**metrics, "time/train_seconds": round(time.perf_counter() - started, 3)}
+        if run_dir is not None:
+            write_json(run_dir / "result.json", {"task": task.name, "metrics": metrics})
+    finally:
+        composite.close(metrics)
+    return Result(task=task.name, config=resolved, metrics=metrics, run_dir=run_dir)

@@ -1,0 +1,1 @@
+"""Task modules; each registers itself with `trainers.registry` on import."""
