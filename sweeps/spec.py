@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 
 from sweeps.space import Parameter
-from trainers.config import ConfigError, field_types, resolve
+from trainers.config import ConfigError, field_types, load_yaml, resolve
 from trainers.registry import Task, get_task
 
 SWEEPS_DIR = Path(__file__).resolve().parent
@@ -128,7 +128,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         known = ", ".join(study_names())
         raise SpecError(path, "(file)", f"no such study file; studies in {SWEEPS_DIR}: {known}")
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = load_yaml(path.read_text())
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(yaml)"

@@ -1,0 +1,61 @@
+"""Shared fixtures: every test runs offline, on real data from the mirror / Debian, in temporary run dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_MIRROR = ROOT.parent / "shared" / "data"
+
+# Set before anything imports keras or wandb.
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ["WANDB_MODE"] = "offline"
+os.environ.pop("WANDB_API_KEY", None)
+os.environ["SWEEPLAB_OFFLINE"] = "1"  # tests never download
+if not os.environ.get("SWEEPLAB_DATA_DIR") and DEFAULT_MIRROR.exists():
+    os.environ["SWEEPLAB_DATA_DIR"] = str(DEFAULT_MIRROR)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _session_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Decoded-array cache shared by the session; keras' cache empty so no test finds data there by accident."""
+    os.environ["SWEEPLAB_CACHE_DIR"] = str(tmp_path_factory.mktemp("array-cache"))
+    os.environ["KERAS_HOME"] = str(tmp_path_factory.mktemp("keras-home"))
+
+
+@pytest.fixture(autouse=True)
+def _runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test writes runs (and the default SQLite storage) under its own temporary directory."""
+    runs = tmp_path / "runs"
+    monkeypatch.setenv("SWEEPLAB_RUNS_DIR", str(runs))
+    monkeypatch.delenv("SWEEPLAB_STORAGE", raising=False)
+    return runs
+
+
+@pytest.fixture
+def mirror_dir() -> Path:
+    """The offline data mirror (MNIST IDX, CIFAR-10 JPEG, Olivetti); fails loudly when absent."""
+    path = Path(os.environ.get("SWEEPLAB_DATA_DIR", DEFAULT_MIRROR))
+    if not (path / "mnist").exists():
+        pytest.fail(f"data mirror not found at {path}: set SWEEPLAB_DATA_DIR (see README, 'Data')")
+    return path
+
+
+@pytest.fixture
+def storage_url(tmp_path: Path) -> str:
+    """A real SQLite file for Optuna."""
+    return f"sqlite:///{tmp_path / 'optuna.db'}"
+
+
+# A classification config that trains in about a second on 300 MNIST images.
+TINY_CLASSIFY = {"dataset": "mnist", "model": "geron_mlp", "subset": 300, "test_subset": 200, "epochs": 1,
+                 "dense_units": 32, "batch_size": 64}
+
+
+@pytest.fixture
+def tiny_classify() -> dict:
+    return dict(TINY_CLASSIFY)
