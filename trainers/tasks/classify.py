@@ -75,6 +75,7 @@ class ClassifyConfig:
     epochs: int = 10
     patience: int = 0  # early stopping on val accuracy, restoring the best weights (0 = off)
     steps_per_execution: int = 1  # training steps fused per compiled call (faster on GPU)
+    jit_compile: bool = False  # XLA-compile the train step on TensorFlow (JAX always compiles)
     save_model: bool = False  # write model.keras into the run directory
 
     def validate(self) -> None:
@@ -140,7 +141,8 @@ def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = Non
     y_train, y_val = (_targets(labels, config, data.num_classes) for labels in (splits.y_train, splits.y_val))
     model = build_classifier(config, data.input_shape, data.num_classes)
     model.compile(optimizer=build_optimizer(config), loss=_loss(config), metrics=["accuracy"],
-                  steps_per_execution=config.steps_per_execution)
+                  steps_per_execution=config.steps_per_execution,
+                  jit_compile=config.jit_compile or keras.backend.backend() == "jax")
     history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
                         batch_size=config.batch_size, verbose=0,
                         callbacks=standard_callbacks(reporter, config.patience))

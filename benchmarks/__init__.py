@@ -1,0 +1,1 @@
+"""Benchmarks (`make bench`): numbers go to benchmarks/results/*.json with the machine noted."""
