@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -26,11 +27,9 @@ def describe_machine() -> dict:
     except OSError:
         pass
     gpu = "none"
-    try:
+    with contextlib.suppress(OSError, subprocess.SubprocessError):
         gpu = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True,
                              text=True, timeout=10).stdout.strip() or "none"
-    except (OSError, subprocess.SubprocessError):
-        pass
     return {"host": platform.node(), "cpu": cpu, "cpu_count": os.cpu_count(), "gpu": gpu,
             "keras_backend": keras.backend.backend(), "git_sha": git_sha(), "versions": library_versions(),
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}

@@ -76,6 +76,7 @@ class ClassifyConfig:
     patience: int = 0  # early stopping on val accuracy, restoring the best weights (0 = off)
     steps_per_execution: int = 1  # training steps fused per compiled call (faster on GPU)
     jit_compile: bool = False  # XLA-compile the train step on TensorFlow (JAX always compiles)
+    fit_mode: Literal["keras", "scan"] = "keras"  # scan: one compiled call per epoch, data on device (JAX only)
     save_model: bool = False  # write model.keras into the run directory
 
     def validate(self) -> None:
@@ -94,6 +95,8 @@ class ClassifyConfig:
             "pool_size": self.pool_size >= 1,
             "steps_per_execution": self.steps_per_execution >= 1,
         }
+        if self.fit_mode == "scan" and keras.backend.backend() != "jax":
+            raise ConfigError(f"fit_mode: scan needs KERAS_BACKEND=jax (this process uses {keras.backend.backend()})")
         for name in ("dense_dropout", "conv_dropout", "input_dropout", "label_smoothing"):
             checks[name] = 0.0 <= getattr(self, name) < 1.0
         for name in ("kernel_l1", "kernel_l2", "bias_l1", "bias_l2", "momentum"):
@@ -126,10 +129,12 @@ def _targets(labels: np.ndarray, config: ClassifyConfig, num_classes: int) -> np
     return keras.utils.to_categorical(labels, num_classes).astype("float32")
 
 
-def _loss(config: ClassifyConfig):
+def _loss_function(config: ClassifyConfig) -> keras.losses.Loss:
     if config.loss == "categorical_crossentropy":
         return keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
-    return config.loss
+    if config.loss == "mse":
+        return keras.losses.MeanSquaredError()
+    return keras.losses.SparseCategoricalCrossentropy()
 
 
 def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = None) -> dict[str, float]:
@@ -140,12 +145,18 @@ def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = Non
     x_train, x_val = splits.x_train.astype("float32") * scale, splits.x_val.astype("float32") * scale
     y_train, y_val = (_targets(labels, config, data.num_classes) for labels in (splits.y_train, splits.y_val))
     model = build_classifier(config, data.input_shape, data.num_classes)
-    model.compile(optimizer=build_optimizer(config), loss=_loss(config), metrics=["accuracy"],
+    model.compile(optimizer=build_optimizer(config), loss=_loss_function(config), metrics=["accuracy"],
                   steps_per_execution=config.steps_per_execution,
                   jit_compile=config.jit_compile or keras.backend.backend() == "jax")
-    history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
-                        batch_size=config.batch_size, verbose=0,
-                        callbacks=standard_callbacks(reporter, config.patience))
+    if config.fit_mode == "scan":
+        from trainers.scan_fit import scan_fit
+
+        history = scan_fit(model, _loss_function(config), x_train, y_train, x_val, y_val, epochs=config.epochs,
+                           batch_size=config.batch_size, seed=config.seed, reporter=reporter, patience=config.patience)
+    else:
+        history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
+                            batch_size=config.batch_size, verbose=0,
+                            callbacks=standard_callbacks(reporter, config.patience))
     val = model.evaluate(x_val, y_val, batch_size=1024, verbose=0, return_dict=True)
     test = model.evaluate(splits.x_test.astype("float32") * scale, _targets(splits.y_test, config, data.num_classes),
                           batch_size=1024, verbose=0, return_dict=True)
