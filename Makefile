@@ -31,6 +31,13 @@ $(VENV)/.installed: pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv, install everything, install Debian's Fashion-MNIST
 
+SWEEPS_VENV := .venv-sweeps
+# W&B's open-source sweep engine pins numpy<2, so it lives in its own venv (used by wandb-sweep/wandb-local).
+$(SWEEPS_VENV)/.installed:
+	@[ -x $(SWEEPS_VENV)/bin/python ] || $(PYTHON) -m venv $(SWEEPS_VENV)
+	$(SWEEPS_VENV)/bin/python -m pip install -q 'sweeps==0.3.0'
+	@touch $@
+
 sweep: setup  ## run an Optuna study: make sweep TASK=fashion-cnn [TRIALS= EPOCHS= SUBSET= STORAGE=]
 	$(SWEEPLAB) sweep $(STUDY) $(TRIALARG) $(STOREARG) $(SETS)
 
@@ -55,10 +62,10 @@ agent: setup  ## join a study from another node: make agent STUDY=clock STORAGE=
 agents: setup  ## N agents on this machine/GPU: make agents STUDY=fashion-mlp N=4
 	$(SWEEPLAB) agents $(STUDY) --n $(N) $(STOREARG) $(TRIALARG) $(SETS)
 
-wandb-sweep: setup  ## write sweeps/build/STUDY.wandb.yaml (and create the sweep when WANDB_API_KEY is set)
+wandb-sweep: setup $(SWEEPS_VENV)/.installed  ## write sweeps/build/STUDY.wandb.yaml (and create the sweep when WANDB_API_KEY is set)
 	$(SWEEPLAB) wandb-sweep $(STUDY)
 
-wandb-local: setup  ## run the W&B sweep with the open-source `sweeps` engine, no server needed
+wandb-local: setup $(SWEEPS_VENV)/.installed  ## run the W&B sweep with the open-source `sweeps` engine, no server needed
 	$(SWEEPLAB) wandb-local $(STUDY) $(TRIALARG) $(SETS)
 
 transfer: setup  ## which settings carry over from Fashion-MNIST to CIFAR-10
@@ -73,7 +80,7 @@ clocks: setup  ## render the clock dataset: make clocks N=18000
 bench: setup  ## benchmarks -> benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run_all
 
-test: setup  ## the test suite
+test: setup $(SWEEPS_VENV)/.installed  ## the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

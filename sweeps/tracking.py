@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
-from sweeps.optuna_study import ReporterFactory
+import os
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sweeps.optuna_study import ReporterFactory
+
+TRUE = {"1", "true", "yes", "on"}
 
 
-def reporter_factories() -> tuple[ReporterFactory, ...]:
-    """Extra per-trial reporters enabled by the environment; none by default."""
-    return ()
+def wandb_enabled(flag: bool | None = None) -> bool:
+    """W&B is off by default: on with `--wandb` or `$SWEEPLAB_WANDB=1`."""
+    if flag:
+        return True
+    return os.environ.get("SWEEPLAB_WANDB", "").strip().lower() in TRUE
+
+
+def reporter_factories(wandb: bool | None = None, storage: str | None = None) -> tuple[ReporterFactory, ...]:
+    """Image grids always go to Optuna's artifact store (for the dashboard); W&B when the flag or env says so."""
+    from sweeps.artifacts import artifact_factory
+
+    factories: list[ReporterFactory] = [artifact_factory(storage)]
+    if wandb_enabled(wandb):
+        from sweeps.wandb_reporter import trial_reporter  # imports wandb only when switched on
+
+        factories.append(trial_reporter)
+    return tuple(factories)

@@ -15,6 +15,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
     sweep.add_argument("--trials", type=int, default=None, help="trials to run now (default: the study's budget)")
     sweep.add_argument("--top", type=int, default=5, help="rows of the best-trials table printed at the end")
+    sweep.add_argument("--wandb", action="store_true", help="also log one W&B run per trial (offline without a key)")
     add_storage_argument(sweep)
     add_set_argument(sweep)
     sweep.set_defaults(handler=sweep_command)
@@ -61,7 +62,7 @@ def sweep_command(args: argparse.Namespace) -> int:
 
     resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any trial starts
     started = time.perf_counter()
-    study = run_study(spec, args.storage, args.trials, overrides, reporter_factories())
+    study = run_study(spec, args.storage, args.trials, overrides, reporter_factories(args.wandb, args.storage))
     counts = ", ".join(f"{count} {state.lower()}" for state, count in sorted(state_counts(study).items()))
     print(f"\nstudy {spec.name} ({spec.objective}, {spec.direction}): {counts}; "
           f"{time.perf_counter() - started:.0f} s this session")

@@ -1,0 +1,192 @@
+"""What the HTML report shows, computed from a study and its run directories (drawn by analysis.report_render)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
+from optuna.trial import FrozenTrial, TrialState
+
+from sweeps.space import Parameter
+
+
+@dataclass(frozen=True)
+class ParameterInfo:
+    """One hyperparameter against the objective, over the completed trials."""
+
+    name: str
+    kind: str
+    values: list[Any]
+    objectives: list[float]
+    best_value: Any
+    low: float | None
+    high: float | None
+    log: bool
+    at_edge: bool  # the best value sits in the outer 5% of the range: widen the range
+
+
+@dataclass(frozen=True)
+class Curve:
+    """Per-epoch metrics of one trial, from `runs/<study>/<trial>/metrics.jsonl`."""
+
+    trial: int
+    value: float | None
+    steps: list[int]
+    series: dict[str, list[float | None]]
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    trial: int
+    name: str
+    path: Path
+
+
+@dataclass
+class StudyReport:
+    """Everything one study's page shows."""
+
+    name: str
+    task: str
+    objective: str
+    direction: str
+    states: dict[str, int]
+    n_trials: int
+    best_trial: int | None
+    best_value: float | None
+    best_params: dict[str, Any]
+    reproduce: str
+    parameters: list[ParameterInfo] = field(default_factory=list)
+    curves: list[Curve] = field(default_factory=list)
+    images: list[ImageInfo] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def _load_spec(study: optuna.Study) -> Any:
+    from sweeps.spec import SpecError, load_spec, study_names
+
+    candidates = [study.user_attrs.get("spec_path")] + ([study.study_name] if study.study_name in study_names()
+                                                        else [])
+    for candidate in candidates:
+        if candidate and (Path(candidate).exists() or candidate in study_names()):
+            try:
+                return load_spec(candidate)
+            except SpecError:
+                continue
+    return None
+
+
+def _parameter_from_distribution(name: str, distribution: Any) -> Parameter:
+    if isinstance(distribution, CategoricalDistribution):
+        return Parameter(name, "categorical", choices=tuple(distribution.choices))
+    kind = "int" if isinstance(distribution, IntDistribution) else "float"
+    assert isinstance(distribution, (IntDistribution, FloatDistribution))
+    return Parameter(name, kind, low=distribution.low, high=distribution.high, log=distribution.log)
+
+
+def parameter_infos(trials: list[FrozenTrial], best: FrozenTrial | None,
+                    parameters: list[Parameter] | None = None) -> list[ParameterInfo]:
+    """Each hyperparameter's (value, objective) pairs and whether the best value is at the edge of its range."""
+    known = {parameter.name: parameter for parameter in parameters or []}
+    for trial in trials:
+        for name, distribution in trial.distributions.items():
+            known.setdefault(name, _parameter_from_distribution(name, distribution))
+    infos = []
+    for name, parameter in known.items():
+        pairs = [(trial.params[name], float(trial.value)) for trial in trials
+                 if name in trial.params and trial.value is not None]
+        if not pairs:
+            continue
+        best_value = best.params.get(name) if best is not None else None
+        infos.append(ParameterInfo(name=name, kind=parameter.kind, values=[value for value, _ in pairs],
+                                   objectives=[objective for _, objective in pairs], best_value=best_value,
+                                   low=parameter.low, high=parameter.high, log=parameter.log,
+                                   at_edge=parameter.at_edge(best_value)))
+    return infos
+
+
+def read_curve(trial: FrozenTrial, runs_root: Path, study_name: str) -> Curve | None:
+    """The trial's metrics.jsonl (run dir from its user attrs, else runs/<study>/<number>)."""
+    run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / study_name / f"{trial.number:04d}")
+    path = run_dir / "metrics.jsonl"
+    if not path.exists():
+        return None
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    names = sorted({key for record in records for key in record if key != "step"})
+    series = {name: [_number(record.get(name)) for record in records] for name in names}
+    return Curve(trial=trial.number, value=trial.value, steps=[int(record.get("step", index + 1))
+                                                               for index, record in enumerate(records)],
+                 series=series)
+
+
+def _number(value: Any) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def find_images(trials: list[FrozenTrial], runs_root: Path, study_name: str, limit: int = 12) -> list[ImageInfo]:
+    """PNG grids from the run directories of the given trials (best first): the last epoch's grid of each name."""
+    images: list[ImageInfo] = []
+    for trial in trials:
+        run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / study_name / f"{trial.number:04d}")
+        latest: dict[str, Path] = {}
+        for path in sorted((run_dir / "images").glob("*.png")):  # `name-0007.png`: the grid logged at epoch 7
+            latest[re.sub(r"-\d{4}$", "", path.stem)] = path
+        images += [ImageInfo(trial=trial.number, name=name, path=path) for name, path in latest.items()]
+    return images[:limit]
+
+
+def reproduce_command(study_name: str, trial: FrozenTrial, fixed: dict[str, Any]) -> str:
+    """`sweeplab run STUDY --set ...` with the best trial's parameters and any overrides of the study's fixed values."""
+    config = trial.user_attrs.get("config", {})
+    values = {name: config.get(name, value) for name, value in trial.params.items()}
+    values.update({name: config[name] for name, value in fixed.items() if name in config and config[name] != value})
+    sets = " ".join(f"--set {shlex.quote(f'{name}={_yaml_scalar(value)}')}" for name, value in values.items())
+    return f"sweeplab run {study_name} {sets}".strip()
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyReport:
+    """Compute one study's page: summary, per-parameter data with edge warnings, top-trial curves and images."""
+    spec = _load_spec(study)
+    trials = study.get_trials(deepcopy=False)
+    complete = [trial for trial in trials if trial.state == TrialState.COMPLETE and trial.value is not None]
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    ranked = sorted(complete, key=lambda trial: trial.value, reverse=maximize)
+    best = ranked[0] if ranked else None
+    states: dict[str, int] = {}
+    for trial in trials:
+        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    objective = study.user_attrs.get("objective") or (spec.objective if spec else "value")
+    report = StudyReport(
+        name=study.study_name, task=study.user_attrs.get("task") or (spec.task if spec else "?"),
+        objective=objective, direction="maximize" if maximize else "minimize", states=states, n_trials=len(trials),
+        best_trial=best.number if best else None, best_value=best.value if best else None,
+        best_params=dict(best.params) if best else {},
+        reproduce=reproduce_command(study.study_name, best, spec.fixed if spec else {}) if best else "",
+    )
+    report.parameters = parameter_infos(complete, best, spec.parameters if spec else None)
+    report.warnings = [f"best {info.name} = {info.best_value} is at the edge of its range "
+                       f"[{info.low}, {info.high}]: consider widening it" for info in report.parameters if info.at_edge]
+    report.curves = [curve for trial in ranked[:top] if (curve := read_curve(trial, runs_root, study.study_name))]
+    report.images = find_images(ranked[:top], runs_root, study.study_name)
+    return report
+
+
+def all_reports(storage: optuna.storages.BaseStorage, runs_root: Path, top: int = 5) -> list[StudyReport]:
+    """One StudyReport per study in the storage, by name."""
+    names = sorted(summary.study_name for summary in optuna.get_all_study_summaries(storage))
+    return [study_report(optuna.load_study(study_name=name, storage=storage), runs_root, top) for name in names]

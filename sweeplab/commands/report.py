@@ -1,0 +1,26 @@
+"""`sweeplab report`: a static HTML report (plotly) of every study in the storage."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from sweeplab.commands import add_storage_argument
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    report = subparsers.add_parser("report", help="static HTML report of every study: history, parallel "
+                                                  "coordinates, importances, per-parameter plots, curves, images")
+    add_storage_argument(report)
+    report.add_argument("--out", default="reports", help="output directory (default: reports/)")
+    report.add_argument("--top", type=int, default=5, help="trials whose learning curves and images are shown")
+    report.set_defaults(handler=report_command)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    from analysis.report_render import write_report
+    from sweeps.storage import open_storage, runs_dir
+
+    index = write_report(open_storage(args.storage), runs_dir(), Path(args.out), args.top)
+    print(f"report: {index.resolve()}")
+    return 0

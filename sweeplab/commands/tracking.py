@@ -1,0 +1,145 @@
+"""Tracking commands: wandb-sweep, wandb-run (what W&B agents execute), wandb-local (no server), dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
+from sweeplab.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    sweep = subparsers.add_parser("wandb-sweep", help="write sweeps/build/STUDY.wandb.yaml; with a W&B key, create it")
+    sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
+    sweep.add_argument("--out", default=None, help="directory for the generated file (default: sweeps/build)")
+    sweep.add_argument("--no-create", action="store_true", help="only write the file, even when a key is set")
+    sweep.set_defaults(handler=wandb_sweep_command)
+
+    run = subparsers.add_parser("wandb-run", help="one run of a W&B sweep (the command W&B agents execute)")
+    run.add_argument("--study", required=True, help="the study whose trainer and fixed config to use")
+    run.add_argument("values", nargs="*", metavar="KEY=VALUE", help="parameters (W&B passes ${args_no_hyphens})")
+    run.set_defaults(handler=wandb_run_command)
+
+    local = subparsers.add_parser("wandb-local", help="run the study's W&B sweep with the open-source `sweeps` "
+                                                      "engine, no W&B server (runs logged offline)")
+    local.add_argument("study")
+    local.add_argument("--trials", type=int, default=None, help="runs to do (default: the sweep's run_cap)")
+    local.add_argument("--no-wandb", action="store_true", help="do not log W&B runs (engine and trainer only)")
+    add_set_argument(local)
+    local.set_defaults(handler=wandb_local_command)
+
+    dashboard = subparsers.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1 over the study storage")
+    add_storage_argument(dashboard)
+    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
+    dashboard.set_defaults(handler=dashboard_command)
+
+
+def _engine_errors():
+    from sweeps.wandb_local import EngineError
+    from sweeps.wandb_sweep import SweepsEngineMissing
+
+    return SweepsEngineMissing, EngineError
+
+
+def wandb_sweep_command(args: argparse.Namespace) -> int:
+    from sweeps.spec import load_spec
+    from sweeps.wandb_reporter import has_api_key
+    from sweeps.wandb_sweep import BUILD_DIR, SweepsEngineMissing, read_wandb_sweep, schema_errors, write_wandb_sweep
+
+    spec = load_spec(args.study)
+    try:
+        path = write_wandb_sweep(spec, Path(args.out) if args.out else BUILD_DIR)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    sweep = read_wandb_sweep(path)
+    try:
+        errors = schema_errors(sweep)
+    except SweepsEngineMissing as error:
+        print(f"note: not validated against W&B's schema: {error}")
+    else:
+        if errors:
+            raise UserError(f"{path} does not satisfy W&B's sweep schema: {'; '.join(errors)}")
+        print(f"{path} (valid W&B sweep config)")
+    if has_api_key() and not args.no_create:
+        import wandb
+
+        project = os.environ.get("WANDB_PROJECT", "sweeplab")
+        sweep_id = wandb.sweep(sweep=sweep, project=project, entity=os.environ.get("WANDB_ENTITY"))
+        entity = os.environ.get("WANDB_ENTITY") or wandb.Api().default_entity
+        print(f"created; on each machine run:\n  wandb agent {entity}/{project}/{sweep_id}")
+    else:
+        print(f"no W&B API key: not created. Run it without a server: sweeplab wandb-local {spec.name}")
+    return 0
+
+
+def wandb_run_command(args: argparse.Namespace) -> int:
+    import json
+
+    import wandb
+
+    import trainers
+    from sweeps.spec import load_spec
+    from sweeps.storage import runs_dir
+    from sweeps.wandb_reporter import WandbReporter, wandb_dir, wandb_mode
+    from sweeps.wandb_sweep import config_from_wandb
+
+    spec = load_spec(args.study)
+    values = parse_overrides(args.values)
+    run = wandb.init(project=os.environ.get("WANDB_PROJECT", "sweeplab"), group=spec.name, dir=str(wandb_dir()),
+                     mode=wandb_mode(), settings=wandb.Settings(console="off", silent=True))
+    config = config_from_wandb(spec, {**dict(run.config), **values})
+    run_dir = runs_dir() / f"{spec.name}-wandb" / run.id
+    reporter = WandbReporter(name=run.name, group=spec.name, config=config, objective=spec.objective,
+                             run_dir=run_dir, run=run)
+    try:
+        result = trainers.run(spec.task, config, reporter, run_dir)
+    except BaseException:
+        run.finish(exit_code=1)
+        raise
+    run.finish()
+    print(f"run directory: {run_dir}")
+    print(json.dumps(result.metrics, sort_keys=True))
+    return 0
+
+
+def wandb_local_command(args: argparse.Namespace) -> int:
+    from sweeps.spec import load_spec
+    from sweeps.wandb_local import run_local_sweep
+    from trainers.runner import resolve_config
+
+    if args.trials is not None and args.trials < 1:
+        raise UserError(f"--trials must be >= 1, got {args.trials}")
+    spec = load_spec(args.study)
+    overrides = parse_overrides(args.overrides)
+    resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any run starts
+    started = time.perf_counter()
+    try:
+        runs = run_local_sweep(spec, args.trials, overrides, wandb=not args.no_wandb)
+    except _engine_errors() as error:
+        raise UserError(str(error)) from None
+    print(f"local W&B sweep {spec.name}: {len(runs)} runs in {time.perf_counter() - started:.0f} s "
+          f"({spec.objective}, {spec.direction})")
+    for run in runs:
+        value = run.summary_metrics.get(spec.objective)
+        stopped = f", stopped at step {run.stopped_at}" if run.stopped_at else ""
+        print(f"  {run.name}  {run.state}{stopped}  {spec.objective}={value}  {run.wandb_dir}")
+    if not args.no_wandb and runs:
+        print(f"upload later with: wandb sync {Path(runs[0].wandb_dir).parent}/offline-run-*")
+    return 0
+
+
+def dashboard_command(args: argparse.Namespace) -> int:
+    import optuna_dashboard
+
+    from sweeps.artifacts import artifact_store
+    from sweeps.storage import _redact, default_storage_url, open_storage
+
+    url = args.storage or default_storage_url()
+    storage = open_storage(url)
+    print(f"optuna-dashboard for {_redact(url)} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
+    optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=artifact_store())
+    return 0

@@ -1,0 +1,69 @@
+"""Image grids into Optuna's artifact store (`runs/artifacts`), where optuna-dashboard shows them per trial."""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import optuna
+from optuna.artifacts import FileSystemArtifactStore, upload_artifact
+
+from sweeps.storage import open_storage, runs_dir
+
+if TYPE_CHECKING:
+    from sweeps.optuna_study import ReporterFactory
+
+
+def artifact_dir() -> Path:
+    """`$SWEEPLAB_RUNS_DIR/artifacts`: the FileSystemArtifactStore shared by sweeps and the dashboard."""
+    path = runs_dir() / "artifacts"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def artifact_store() -> FileSystemArtifactStore:
+    return FileSystemArtifactStore(str(artifact_dir()))
+
+
+class ArtifactReporter:
+    """Uploads each image grid as a PNG artifact of the running trial."""
+
+    def __init__(self, storage_url: str | None, study_name: str, trial_number: int) -> None:
+        self.storage_url, self.study_name, self.trial_number = storage_url, study_name, trial_number
+        self.storage: optuna.storages.BaseStorage | None = None
+        self.uploaded: list[str] = []
+
+    def report(self, step: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None:
+        from trainers.images import save_png
+
+        self.storage = self.storage or open_storage(self.storage_url)
+        try:
+            study = optuna.load_study(study_name=self.study_name, storage=self.storage)
+            trial = next(trial for trial in study.get_trials(deepcopy=False) if trial.number == self.trial_number)
+        except (KeyError, StopIteration):  # e.g. a storage other than the study's: the PNG stays in the run dir
+            warnings.warn(f"no trial {self.trial_number} of {self.study_name!r} in the artifact storage; "
+                          f"image {name!r} not uploaded", stacklevel=2)
+            return
+        suffix = "" if step is None else f"-{step:04d}"
+        with tempfile.TemporaryDirectory() as directory:
+            path = save_png(Path(directory) / f"{name.replace('/', '_')}{suffix}.png", grid)
+            self.uploaded.append(upload_artifact(artifact_store=artifact_store(), file_path=str(path),
+                                                 study_or_trial=trial, storage=self.storage, mimetype="image/png"))
+
+    def should_stop(self) -> bool:
+        return False
+
+
+def artifact_factory(storage_url: str | None) -> ReporterFactory:
+    """A ReporterFactory bound to the study's storage (trials are looked up by number)."""
+
+    def factory(spec: Any, trial_number: int, params: dict[str, Any], run_dir: Path) -> ArtifactReporter:
+        return ArtifactReporter(storage_url, spec.name, trial_number)
+
+    return factory

@@ -1,0 +1,121 @@
+"""A Reporter that logs one W&B run per trial. `wandb` is imported only when such a reporter is created.
+
+Offline (`WANDB_MODE=offline`) unless an API key is available (`$WANDB_API_KEY` or a netrc entry for the W&B
+host); the key is read by wandb itself from the environment and never written anywhere by us.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import netrc
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+DEFAULT_PROJECT = "sweeplab"
+
+
+def has_api_key() -> bool:
+    """True when wandb could authenticate: `$WANDB_API_KEY`, or a netrc entry for `$WANDB_BASE_URL`'s host."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    try:
+        return netrc.netrc(os.environ.get("NETRC")).authenticators(host) is not None
+    except (FileNotFoundError, netrc.NetrcParseError, OSError):
+        return False
+
+
+def wandb_mode() -> str:
+    """`offline` without a key; otherwise whatever the user chose (`$WANDB_MODE`, default online)."""
+    if not has_api_key():
+        return "offline"
+    return os.environ.get("WANDB_MODE", "online")
+
+
+def wandb_dir() -> Path:
+    """The `dir=` for wandb, which adds `wandb/`: runs land in `$SWEEPLAB_RUNS_DIR/wandb/`, never the repo root."""
+    from sweeps.storage import runs_dir
+
+    path = Path(os.environ.get("WANDB_DIR") or runs_dir())
+    path.mkdir(parents=True, exist_ok=True)
+    return path.resolve()
+
+
+def _plain_config(config: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: (value.item() if isinstance(value, np.generic) else value) for key, value in config.items()}
+
+
+class WandbReporter:
+    """One W&B run: config = the trial's parameters (+ resolved config), history `split/name` per epoch,
+    images as `wandb.Image`, and the objective in the summary when closed."""
+
+    def __init__(self, name: str, group: str, config: Mapping[str, Any], objective: str | None = None,
+                 run_dir: Path | None = None, project: str | None = None, tags: tuple[str, ...] = (),
+                 run: Any = None) -> None:
+        import wandb
+
+        self.wandb, self.objective = wandb, objective
+        if run is not None:  # a run started elsewhere (e.g. by a W&B agent in `sweeplab wandb-run`)
+            self.run, self.owns_run = run, False
+            self.run.config.update(_plain_config(config), allow_val_change=True)
+        else:
+            if run_dir is not None:
+                Path(run_dir).mkdir(parents=True, exist_ok=True)
+            self.run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), name=name,
+                                  group=group, config=_plain_config(config), dir=str(wandb_dir()),
+                                  mode=wandb_mode(), tags=list(tags), reinit="create_new",
+                                  settings=wandb.Settings(console="off", silent=True, x_disable_stats=True))
+            self.owns_run = True
+        self.run_dir, self.last_step = (Path(run_dir) if run_dir is not None else None), 0
+
+    @property
+    def run_path(self) -> Path:
+        """The run's local directory (`.../wandb/offline-run-*/`), holding its `.wandb` log."""
+        return Path(self.run.dir).parent
+
+    def report(self, step: int, metrics: dict[str, float]) -> None:
+        self.last_step = max(self.last_step, step)
+        values = {key: float(value) for key, value in metrics.items() if isinstance(value, (int, float, np.number))}
+        self.run.log({**values, "epoch": step}, step=step)
+
+    def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None:
+        image = self.wandb.Image(np.asarray(grid), caption=name)
+        self.run.log({name: image}, step=self.last_step if step is None else max(step, self.last_step))
+
+    def should_stop(self) -> bool:
+        return False
+
+    def close(self, metrics: dict[str, float] | None = None) -> None:
+        """Write final metrics and the objective to the summary. `None` after a failure (exit code 1) or an early stop
+        (pruning, hyperband: the trainer's StopTrial is propagating through trainers.run's `finally`; exit code 0)."""
+        from trainers.reporter import StopTrial
+
+        stopped = metrics is None and isinstance(sys.exc_info()[1], StopTrial)
+        if stopped:
+            self.run.summary["stopped_early"] = True
+        resolved = self.run_dir / "config.json" if self.run_dir is not None else None
+        if resolved is not None and resolved.exists():  # written by trainers.run: the full, typed config
+            self.run.config.update({"resolved": json.loads(resolved.read_text()).get("config", {})},
+                                   allow_val_change=True)
+        if metrics is not None:
+            summary = {key: float(value) for key, value in metrics.items()
+                       if isinstance(value, (int, float)) and math.isfinite(float(value))}
+            if self.objective and self.objective in summary:
+                summary["objective"] = summary[self.objective]
+            self.run.summary.update(summary)
+        if self.owns_run:
+            self.run.finish(exit_code=0 if metrics is not None or stopped else 1)
+
+
+def trial_reporter(spec: Any, trial_number: int, params: dict[str, Any], run_dir: Path) -> WandbReporter:
+    """The `ReporterFactory` for Optuna studies: run `<study>-<trial>` in group `<study>`."""
+    config = {**spec.fixed, **params, "study": spec.name, "task": spec.task, "trial": trial_number}
+    return WandbReporter(name=f"{spec.name}-{trial_number:04d}", group=spec.name, config=config,
+                         objective=spec.objective, run_dir=run_dir, tags=(spec.task,))
