@@ -107,3 +107,17 @@ def test_cli_user_errors_are_one_line_without_traceback(capsys):
     assert err.startswith("sweeplab: error: optimizer: expected one of") and "Traceback" not in err
     assert main(["sweep", "no-such-study"]) == 2
     assert "no such study file" in capsys.readouterr().err
+
+
+def test_a_classify_trial_saves_a_grid_of_misclassified_validation_images(tmp_path, tiny_classify, mirror_dir):
+    import cv2
+
+    from trainers import run
+
+    result = run("classify", tiny_classify, run_dir=tmp_path / "run")
+    grid = cv2.imread(str(tmp_path / "run" / "images" / "val_misclassified.png"), cv2.IMREAD_GRAYSCALE)
+    assert grid is not None and grid.std() > 10  # real digits, not a blank tile
+    wrong = round((1 - result.metrics["val/accuracy"]) * 33)  # 33 validation images for subset 300
+    tiles = min(32, max(1, wrong))
+    rows = -(-tiles // 8)
+    assert grid.shape == (rows * 30 + 2, min(tiles, 8) * 30 + 2)  # 28x28 tiles with 2-pixel padding

@@ -13,6 +13,7 @@ import numpy as np
 import datasets
 from trainers.config import ConfigError
 from trainers.fit import standard_callbacks
+from trainers.images import tile
 from trainers.models.classifiers import MODELS, build_classifier
 from trainers.optimizers import build_optimizer
 from trainers.registry import Task, register_task
@@ -137,6 +138,13 @@ def _loss_function(config: ClassifyConfig) -> keras.losses.Loss:
     return keras.losses.SparseCategoricalCrossentropy()
 
 
+def misclassified_grid(model: keras.Model, images: np.ndarray, labels: np.ndarray, count: int = 32) -> np.ndarray:
+    """Up to `count` validation images the model gets wrong (the first ones, for a stable picture), tiled."""
+    predicted = np.argmax(model.predict(images[:2048], batch_size=1024, verbose=0), axis=-1)
+    wrong = np.flatnonzero(predicted != labels[: len(predicted)])[:count]
+    return tile(images[wrong] if len(wrong) else images[:1], columns=8)
+
+
 def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = None) -> dict[str, float]:
     """Fit on train, validate every epoch, evaluate the test set once at the end."""
     keras.utils.set_random_seed(config.seed)
@@ -158,6 +166,7 @@ def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = Non
                             batch_size=config.batch_size, verbose=0,
                             callbacks=standard_callbacks(reporter, config.patience))
     val = model.evaluate(x_val, y_val, batch_size=1024, verbose=0, return_dict=True)
+    reporter.log_images("val/misclassified", misclassified_grid(model, x_val, splits.y_val))
     test = model.evaluate(splits.x_test.astype("float32") * scale, _targets(splits.y_test, config, data.num_classes),
                           batch_size=1024, verbose=0, return_dict=True)
     if run_dir is not None and config.save_model:
