@@ -1,0 +1,8 @@
+"""The clock dataset: an OpenCV renderer of analog-clock photographs, and a loader shared with real photographs."""
+
+from datasets.clocks.arrays import load_clock_arrays, rendered_clocks, save_clock_arrays
+from datasets.clocks.render import IMAGE_SIZE, clock_labels, hand_angles, render_clock, render_clocks
+from datasets.clocks.variation import VARIATIONS, Variation, variation_named
+
+__all__ = ["IMAGE_SIZE", "VARIATIONS", "Variation", "clock_labels", "hand_angles", "load_clock_arrays",
+           "render_clock", "render_clocks", "rendered_clocks", "save_clock_arrays", "variation_named"]

@@ -1,0 +1,87 @@
+"""Clock sets on disk in the course format (images.npy N x150x150 uint8, labels.npy N x2), the render cache."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from datasets import settings
+from datasets.clocks.render import render_clocks
+from datasets.clocks.variation import Variation
+from datasets.formats import CorruptDataError
+
+
+def validate_images(images: np.ndarray, source: str = "images") -> np.ndarray:
+    """N x H x W (or N x H x W x 1) uint8 square images -> N x H x W; anything else is a CorruptDataError."""
+    if images.dtype != np.uint8:
+        raise CorruptDataError(f"{source}: expected uint8 grey images, got dtype {images.dtype}")
+    if images.ndim == 4 and images.shape[-1] == 1:
+        images = images[..., 0]
+    if images.ndim != 3 or images.shape[1] != images.shape[2] or images.shape[1] < 8:
+        raise CorruptDataError(f"{source}: expected shape (N, 150, 150) (square grey images), got {images.shape}")
+    return images
+
+
+def validate_labels(labels: np.ndarray, count: int, source: str = "labels") -> np.ndarray:
+    """N x 2 integers (hour 0-11, minute 0-59) -> int64."""
+    if labels.ndim != 2 or labels.shape[1] != 2:
+        raise CorruptDataError(f"{source}: expected shape (N, 2) of (hour, minute), got {labels.shape}")
+    if labels.shape[0] != count:
+        raise CorruptDataError(f"{source}: {labels.shape[0]} labels for {count} images")
+    if not np.issubdtype(labels.dtype, np.integer) and (
+            not np.issubdtype(labels.dtype, np.floating) or not np.all(np.mod(labels, 1) == 0)):
+        raise CorruptDataError(f"{source}: expected integer hour and minute, got dtype {labels.dtype}")
+    labels = labels.astype(np.int64)
+    if count and (labels[:, 0].min() < 0 or labels[:, 0].max() > 11):
+        raise CorruptDataError(f"{source}: hours must lie in 0..11, found {labels[:, 0].min()}..{labels[:, 0].max()}")
+    if count and (labels[:, 1].min() < 0 or labels[:, 1].max() > 59):
+        raise CorruptDataError(f"{source}: minutes must lie in 0..59, found "
+                               f"{labels[:, 1].min()}..{labels[:, 1].max()}")
+    return labels
+
+
+def read_npy(path: Path) -> np.ndarray:
+    """np.load with one-line errors: FileNotFoundError when absent, CorruptDataError when unreadable."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file")
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise CorruptDataError(f"{path}: not a readable .npy array ({error})") from None
+
+
+def load_clock_arrays(directory: Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read and check `images.npy` + `labels.npy` from a directory (rendered or real photographs)."""
+    directory = Path(directory)
+    images = validate_images(read_npy(directory / "images.npy"), str(directory / "images.npy"))
+    labels = validate_labels(read_npy(directory / "labels.npy"), len(images), str(directory / "labels.npy"))
+    return images, labels
+
+
+def save_clock_arrays(directory: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, array in (("images.npy", images), ("labels.npy", labels)):
+        with tempfile.NamedTemporaryFile(dir=directory, suffix=".npy", delete=False) as handle:
+            np.save(handle, array)
+        os.replace(handle.name, directory / name)  # atomic: concurrent agents never read half a file
+    return directory
+
+
+def rendered_clocks(n: int, seed: int = 0, variation: Variation | None = None,
+                    workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """Render once per (n, seed, variation) into the array cache; later calls (and other agents) read it."""
+    variation = variation or Variation()
+    directory = settings.array_cache_dir() / f"clocks-n{n}-seed{seed}-{variation.key()}"
+    if (directory / "labels.npy").exists():
+        try:
+            return load_clock_arrays(directory)
+        except (CorruptDataError, FileNotFoundError):
+            pass  # a torn cache entry: render again
+    images, labels = render_clocks(n, seed, variation, workers)
+    save_clock_arrays(directory, images, labels)
+    return images, labels

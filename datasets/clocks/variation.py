@@ -1,0 +1,74 @@
+"""How much rendered clocks vary: one dataclass of ranges, each knob with a sensible default."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+DIAL_STYLES = ("arabic", "arabic_quarters", "roman", "ticks")  # every style marks 12 distinctly
+HAND_STYLES = ("bar", "tapered", "arrow")
+
+
+@dataclass(frozen=True)
+class Variation:
+    """Ranges the renderer samples from per image. Angles in degrees, sizes as fractions of the image side."""
+
+    rotation_degrees: float = 25.0  # in-plane rotation of the whole clock, uniform in +-this
+    tilt_degrees: float = 35.0  # out-of-plane viewpoint change about both axes, uniform in +-this
+    scale: tuple[float, float] = (0.70, 0.97)  # dial radius / half the image side
+    offset: float = 0.08  # centre shift, uniform in +-this fraction of the side
+    dial_styles: tuple[str, ...] = DIAL_STYLES
+    hand_styles: tuple[str, ...] = HAND_STYLES
+    dark_face_probability: float = 0.25  # light hands on a dark dial
+    second_hand_probability: float = 0.4  # a thin distractor hand at a random angle
+    lighting: float = 0.45  # amplitude of a linear lighting gradient plus vignetting (0 = flat)
+    reflection: float = 0.35  # peak brightness added by glass glare (0 = none)
+    shadow: float = 0.5  # hand-shadow opacity (0 = none)
+    blur_sigma: tuple[float, float] = (0.0, 1.2)  # Gaussian blur in output pixels
+    noise_sigma: tuple[float, float] = (0.0, 8.0)  # sensor noise in grey levels
+    jpeg_quality: tuple[int, int] = (35, 95)  # JPEG re-encoding quality range
+    jpeg_probability: float = 0.7
+
+    @classmethod
+    def none(cls) -> Variation:
+        """A clean, upright, centred clock with arabic numerals: for tests and for reading the geometry."""
+        return cls(rotation_degrees=0.0, tilt_degrees=0.0, scale=(0.9, 0.9), offset=0.0, dial_styles=("arabic",),
+                   hand_styles=("bar",), dark_face_probability=0.0, second_hand_probability=0.0, lighting=0.0,
+                   reflection=0.0, shadow=0.0, blur_sigma=(0.0, 0.0), noise_sigma=(0.0, 0.0), jpeg_probability=0.0)
+
+    @classmethod
+    def wide(cls) -> Variation:
+        """Harsher than the default: a second distribution to test generalisation."""
+        return cls(rotation_degrees=45.0, tilt_degrees=50.0, scale=(0.6, 1.0), offset=0.12, lighting=0.7,
+                   reflection=0.6, shadow=0.8, blur_sigma=(0.0, 2.0), noise_sigma=(0.0, 14.0),
+                   jpeg_quality=(20, 90), jpeg_probability=0.9, second_hand_probability=0.6)
+
+    def validate(self) -> None:
+        unknown = set(self.dial_styles) - set(DIAL_STYLES) or set(self.hand_styles) - set(HAND_STYLES)
+        if unknown:
+            raise ValueError(f"unknown clock style(s) {sorted(unknown)}; known: {DIAL_STYLES + HAND_STYLES}")
+        for name in ("scale", "blur_sigma", "noise_sigma", "jpeg_quality"):
+            low, high = getattr(self, name)
+            if low > high or low < 0:
+                raise ValueError(f"{name}: expected 0 <= low <= high, got {(low, high)}")
+        if not 0 < self.scale[1] <= 1.2:
+            raise ValueError(f"scale: dial radius fraction must be in (0, 1.2], got {self.scale}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def key(self) -> str:
+        """A short stable hash of every range: the cache key of rendered sets."""
+        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+VARIATIONS = {"default": Variation(), "none": Variation.none(), "wide": Variation.wide()}
+
+
+def variation_named(name: str) -> Variation:
+    if name not in VARIATIONS:
+        raise ValueError(f"unknown variation {name!r}; known: {', '.join(VARIATIONS)}")
+    return VARIATIONS[name]

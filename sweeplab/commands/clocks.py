@@ -1,0 +1,144 @@
+"""Clock commands: `clocks render`, `clocks compare`, and `predict clock`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from sweeplab.commands import add_storage_argument
+from sweeplab.errors import UserError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    clocks = subparsers.add_parser("clocks", help="render clock photographs; compare label representations")
+    actions = clocks.add_subparsers(dest="action", metavar="ACTION")
+    render = actions.add_parser("render", help="write images.npy + labels.npy of rendered clocks")
+    render.add_argument("--n", type=int, default=18000, help="images (18000 = 25 per minute of the 720)")
+    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--variation", default="default", help="default, wide or none")
+    render.add_argument("--out", required=True, help="output directory")
+    render.add_argument("--preview", default=None, help="PNG of the first 32 images with their labels")
+    render.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    render.set_defaults(handler=render_command)
+    compare = actions.add_parser("compare", help="test error per label representation in a study")
+    compare.add_argument("--study", default="clock")
+    compare.add_argument("--out", default="reports", help="directory for the CSV and the HTML figure")
+    add_storage_argument(compare)
+    compare.set_defaults(handler=compare_command)
+    clocks.set_defaults(handler=lambda args: clocks.print_help() or 2)
+
+    predict = subparsers.add_parser("predict", help="read the time off clock photographs with a saved model")
+    predict.add_argument("task", choices=["clock"])
+    source = predict.add_mutually_exclusive_group(required=True)
+    source.add_argument("--model", help="model.keras written by a clock run (model.head.json beside it)")
+    source.add_argument("--study", help="use the best trial's model of this study")
+    add_storage_argument(predict)
+    predict.add_argument("--images", required=True, help="images.npy, N x150x150 uint8")
+    predict.add_argument("--labels", default=None, help="labels.npy, N x2 (hour, minute): prints the errors")
+    predict.add_argument("--out", default=None, help="CSV of predictions (stdout without labels when absent)")
+    predict.set_defaults(handler=predict_command)
+
+
+def render_command(args: argparse.Namespace) -> int:
+    from datasets.clocks import render_clocks, save_clock_arrays, variation_named
+    from datasets.clocks.preview import captioned_grid, format_time
+    from trainers.clock.metric import to_minutes
+    from trainers.images import save_png
+
+    if args.n < 1:
+        raise UserError(f"--n must be >= 1, got {args.n}")
+    try:
+        variation = variation_named(args.variation)
+    except ValueError as error:
+        raise UserError(str(error)) from None
+    images, labels = render_clocks(args.n, args.seed, variation, args.workers)
+    save_clock_arrays(Path(args.out), images, labels)
+    print(f"wrote {args.out}/images.npy {images.shape} {images.dtype} and labels.npy {labels.shape}")
+    if args.preview:
+        shown = min(32, len(images))
+        captions = [format_time(minutes) for minutes in to_minutes(labels[:shown])]
+        save_png(Path(args.preview), captioned_grid(images[:shown], captions))
+        print(f"preview: {args.preview}")
+    return 0
+
+
+def compare_command(args: argparse.Namespace) -> int:
+    import optuna
+
+    from analysis.clock_representations import findings, render, representation_info
+    from sweeps.spec import load_spec, study_path
+    from sweeps.storage import open_storage
+
+    name = load_spec(args.study).name if study_path(args.study).exists() else args.study
+    try:
+        study = optuna.load_study(study_name=name, storage=open_storage(args.storage))
+    except KeyError:
+        raise UserError(f"no study named {name!r} in the storage; run `sweeplab sweep {name}` first") from None
+    info = representation_info(study)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    info.table.to_csv(out / f"{name}-representations.csv", index=False)
+    render(info).write_html(out / f"{name}-representations.html", include_plotlyjs="cdn")
+    print(info.table.to_string(index=False, float_format=lambda value: f"{value:.1f}") if not info.table.empty
+          else "(no completed clock trials)")
+    for line in findings(info):
+        print(line)
+    print(f"wrote {out / f'{name}-representations.csv'} and .html")
+    return 0
+
+
+def _best_model(study_name: str, storage: str | None) -> Path:
+    import optuna
+
+    from sweeps.storage import open_storage
+
+    try:
+        study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+        best = study.best_trial
+    except (KeyError, ValueError):
+        raise UserError(f"study {study_name!r} has no completed trial in the storage") from None
+    return Path(best.user_attrs.get("run_dir", "")) / "model.keras"
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from datasets.clocks.arrays import read_npy, validate_images, validate_labels
+    from datasets.clocks.preview import format_time
+    from trainers.clock.metric import common_sense_minutes, error_summary, to_minutes
+    from trainers.clock.predict import load_clock_model, predict_clock_minutes
+
+    try:
+        images = validate_images(read_npy(Path(args.images)), args.images)
+        labels = None if args.labels is None else validate_labels(read_npy(Path(args.labels)), len(images),
+                                                                  args.labels)
+        model_path = Path(args.model) if args.model else _best_model(args.study, args.storage)
+        model, head = load_clock_model(model_path)
+    except FileNotFoundError as error:
+        raise UserError(str(error)) from None
+    minutes = predict_clock_minutes(model, head, images)
+    rounded = np.round(minutes).astype(np.int64) % 720
+    lines = ["index,hour,minute,time"] + [f"{index},{value // 60},{value % 60},{format_time(value)}"
+                                          for index, value in enumerate(rounded)]
+    summary: dict[str, float | int | str] = {"n": len(images), "head": head.name}
+    if labels is not None:
+        errors = common_sense_minutes(to_minutes(labels), minutes)
+        lines = [line + (",true_time,error_minutes" if index == 0 else
+                         f",{format_time(to_minutes(labels[index - 1:index])[0])},{errors[index - 1]:.2f}")
+                 for index, line in enumerate(lines)]
+        stats = error_summary(errors, "cse")
+        summary.update(mean=stats["cse/cse_minutes"], median=stats["cse/cse_median"], p90=stats["cse/cse_p90"],
+                       share_over_30min=stats["cse/share_over_30min"])
+        print(f"common-sense error over {len(images)} clocks: mean {summary['mean']:.2f} min, "
+              f"median {summary['median']:.2f} min, 90th percentile {summary['p90']:.2f} min")
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text("\n".join(lines) + "\n")
+        summary["out"] = args.out
+    elif labels is None:
+        sys.stdout.write("\n".join(lines) + "\n")
+    print(json.dumps(summary))
+    return 0

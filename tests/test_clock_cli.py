@@ -1,0 +1,132 @@
+"""The clock CLI through `sweeplab.cli.main`: render, predict (with and without labels, bad inputs), compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import optuna
+import pytest
+
+from analysis.clock_representations import findings, representation_info
+from datasets.clocks import load_clock_arrays
+from sweeplab.cli import main
+from trainers import get_task, run
+from trainers.clock.metric import common_sense_minutes, to_minutes
+from trainers.clock.predict import load_clock_model, predict_clock_minutes
+
+
+@pytest.fixture(scope="module")
+def saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A one-epoch clock model trained at 40x40 (predict must resize the 150x150 photographs)."""
+    run_dir = tmp_path_factory.mktemp("clock-run")
+    run("clock", {**get_task("clock").smoke, "image_size": 40, "head": "two_circle"}, None, run_dir)
+    return run_dir / "model.keras"
+
+
+@pytest.fixture(scope="module")
+def clock_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("clock-set")
+    assert main(["clocks", "render", "--n", "24", "--seed", "7", "--out", str(out), "--preview",
+                 str(out / "preview.png"), "--workers", "1"]) == 0
+    return out
+
+
+def test_render_writes_the_course_format_and_a_preview(clock_set):
+    images, labels = load_clock_arrays(clock_set)
+    assert images.shape == (24, 150, 150) and images.dtype == np.uint8 and labels.shape == (24, 2)
+    assert (clock_set / "preview.png").stat().st_size > 1000
+
+
+def test_predict_with_labels_prints_errors_and_json(saved_model, clock_set, tmp_path, capsys):
+    out = tmp_path / "predictions.csv"
+    code = main(["predict", "clock", "--model", str(saved_model), "--images", str(clock_set / "images.npy"),
+                 "--labels", str(clock_set / "labels.npy"), "--out", str(out)])
+    assert code == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    summary = json.loads(lines[-1])
+    assert "mean" in lines[-2] and "median" in lines[-2] and "90th percentile" in lines[-2]
+    model, head = load_clock_model(saved_model)
+    images, labels = load_clock_arrays(clock_set)
+    errors = common_sense_minutes(to_minutes(labels), predict_clock_minutes(model, head, images))
+    assert summary["n"] == 24 and summary["head"] == "two_circle"
+    assert summary["mean"] == pytest.approx(errors.mean(), abs=1e-4)
+    assert summary["median"] == pytest.approx(np.median(errors), abs=1e-4)
+    assert summary["p90"] == pytest.approx(np.percentile(errors, 90), abs=1e-4)
+    rows = out.read_text().strip().splitlines()
+    assert rows[0].startswith("index,hour,minute") and len(rows) == 25
+    assert [float(row.split(",")[-1]) for row in rows[1:]] == pytest.approx(errors, abs=0.01)
+
+
+def test_predict_without_labels_lists_times(saved_model, clock_set, capsys):
+    assert main(["predict", "clock", "--model", str(saved_model), "--images", str(clock_set / "images.npy")]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert json.loads(lines[-1])["n"] == 24
+    rows = [line.split(",") for line in lines[1:-1]]
+    assert len(rows) == 24 and all(0 <= int(row[1]) <= 11 and 0 <= int(row[2]) <= 59 for row in rows)
+
+
+@pytest.mark.parametrize(("case", "message"), [
+    ("missing", "no such file"),
+    ("dtype", "expected uint8"),
+    ("shape", "expected shape (N, 150, 150)"),
+    ("labels", "(N, 2)"),
+    ("model", "no such model file"),
+])
+def test_bad_predict_inputs_give_one_clear_line(case, message, saved_model, clock_set, tmp_path, capsys):
+    images, labels = clock_set / "images.npy", clock_set / "labels.npy"
+    model = saved_model
+    if case == "missing":
+        images = tmp_path / "nothing.npy"
+    elif case == "dtype":
+        np.save(images := tmp_path / "float.npy", np.zeros((3, 150, 150), np.float32))
+    elif case == "shape":
+        np.save(images := tmp_path / "flat.npy", np.zeros((3, 150 * 150), np.uint8))
+    elif case == "labels":
+        np.save(labels := tmp_path / "labels.npy", np.zeros((24, 3), np.int64))
+    else:
+        model = tmp_path / "absent.keras"
+    code = main(["predict", "clock", "--model", str(model), "--images", str(images), "--labels", str(labels)])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1
+    assert error[0].startswith("sweeplab: error:") and message in error[0]
+
+
+def _add_trial(study: optuna.Study, head: str, classes: int | None, val: float, test: float, train: float) -> None:
+    params = {"head": head, **({"classes": classes} if classes else {})}
+    distributions = {"head": optuna.distributions.CategoricalDistribution(["periodic", "classification"]),
+                     "classes": optuna.distributions.CategoricalDistribution([12, 720])}
+    study.add_trial(optuna.trial.create_trial(
+        params=params, distributions={name: distributions[name] for name in params}, value=val,
+        user_attrs={"config": {"head": head, "classes": classes or 72},
+                    "metrics": {"test/cse_minutes": test, "train/cse_minutes": train, "test/cse_median": test / 2,
+                                "test/cse_p90": test * 2}}))
+
+
+def test_compare_tables_representations(storage_url, tmp_path, capsys):
+    study = optuna.create_study(study_name="clock-compare", storage=storage_url, direction="minimize")
+    _add_trial(study, "periodic", None, 12.0, 13.0, 10.0)
+    _add_trial(study, "periodic", None, 30.0, 31.0, 25.0)
+    _add_trial(study, "classification", 720, 40.0, 45.0, 2.0)
+    _add_trial(study, "classification", 12, 20.0, 21.0, 19.0)
+    info = representation_info(study)
+    assert list(info.table["representation"]) == ["periodic", "classification-12", "classification-720"]
+    assert info.table.iloc[0]["trials"] == 2 and info.table.iloc[0]["best_test_cse"] == 13.0
+    assert info.by_classes["classes"].tolist() == [12, 720]
+    assert info.table.iloc[2]["overfit_gap_at_best"] == pytest.approx(43.0)
+    assert main(["clocks", "compare", "--study", "clock-compare", "--storage", storage_url, "--out",
+                 str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "best representation by validation error: periodic" in out and "720 classes" in out
+    assert "periodic labels win: yes" in out
+    assert (tmp_path / "clock-compare-representations.html").exists()
+    assert (tmp_path / "clock-compare-representations.csv").read_text().startswith("representation,")
+
+
+def test_compare_draws_no_conclusion_at_chance(storage_url):
+    study = optuna.create_study(study_name="clock-chance", storage=storage_url, direction="minimize")
+    _add_trial(study, "periodic", None, 170.0, 175.0, 176.0)
+    _add_trial(study, "classification", 720, 172.0, 178.0, 177.0)
+    lines = findings(representation_info(study))
+    assert any("near chance" in line for line in lines) and not any("win" in line for line in lines)

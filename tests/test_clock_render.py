@@ -1,0 +1,108 @@
+"""The clock renderer: deterministic bytes, the course format, label balance, hands where the label says."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from datasets.clocks import Variation, clock_labels, load_clock_arrays, render_clock, render_clocks, rendered_clocks
+from datasets.clocks.arrays import save_clock_arrays
+from datasets.formats import CorruptDataError
+
+
+def test_same_seed_same_bytes_and_course_format():
+    images, labels = render_clocks(12, seed=5)
+    again, labels_again = render_clocks(12, seed=5)
+    assert images.shape == (12, 150, 150) and images.dtype == np.uint8
+    assert labels.shape == (12, 2) and labels.dtype == np.int64
+    assert images.tobytes() == again.tobytes() and np.array_equal(labels, labels_again)
+    other, _ = render_clocks(12, seed=6)
+    assert images.tobytes() != other.tobytes()
+    assert images.std() > 20  # a picture, not a blank
+
+
+def test_parallel_rendering_gives_the_same_images():
+    serial, labels = render_clocks(260, seed=1, workers=1)
+    parallel, parallel_labels = render_clocks(260, seed=1, workers=2)
+    assert serial.tobytes() == parallel.tobytes() and np.array_equal(labels, parallel_labels)
+
+
+def test_twenty_five_per_minute_by_default():
+    labels = clock_labels(18000, seed=0)
+    minutes = labels[:, 0] * 60 + labels[:, 1]
+    assert np.array_equal(np.bincount(minutes, minlength=720), np.full(720, 25))
+    assert labels[:, 0].min() == 0 and labels[:, 0].max() == 11 and labels[:, 1].max() == 59
+    small = clock_labels(200, seed=0)  # a small set still spreads over the dial
+    assert len(np.unique(small[:, 0])) == 12
+
+
+def _darkness(image: np.ndarray, geometry, angles: np.ndarray, radii: np.ndarray) -> np.ndarray:
+    """Mean darkness along each ray from the dial centre between the given face radii."""
+    values = np.zeros(len(angles))
+    for index, angle in enumerate(angles):
+        for radius in radii:
+            x, y = geometry.to_image(radius, angle)
+            values[index] += 255 - image[round(y), round(x)]
+    return values / len(radii)
+
+
+def _angle_gap(a: float, b: float) -> float:
+    return abs((a - b + 180) % 360 - 180)
+
+
+def _peak_angle(angles: np.ndarray, darkness: np.ndarray) -> float:
+    """The darkness-weighted centre of the darkest ray's +-15 degree neighbourhood (a hand is several degrees wide)."""
+    peak = angles[np.argmax(darkness)]
+    offsets = (angles - peak + 180) % 360 - 180
+    near = (np.abs(offsets) <= 15) & (darkness > 0)
+    return float((peak + np.sum(offsets[near] * darkness[near]) / np.sum(darkness[near])) % 360)
+
+
+@pytest.mark.parametrize("rotation", [0.0, 30.0])
+@pytest.mark.parametrize(("hour", "minute"), [(1, 30), (3, 0), (8, 20), (10, 10), (5, 45)])
+def test_rendered_hands_point_where_the_label_says(hour, minute, rotation):
+    variation = Variation(**{**Variation.none().as_dict(), "rotation_degrees": rotation})
+    image, geometry = render_clock(hour, minute, np.random.default_rng([hour, minute]), variation)
+    angles = np.arange(0, 360, 1.0)
+    minute_darkness = _darkness(image, geometry, angles, np.linspace(0.55, 0.68, 6))
+    minute_measured = _peak_angle(angles, minute_darkness - np.median(minute_darkness))
+    hour_darkness = _darkness(image, geometry, angles, np.linspace(0.18, 0.42, 8))
+    hour_darkness[[_angle_gap(angle, minute_measured) < 20 for angle in angles]] = 0
+    hour_measured = _peak_angle(angles, hour_darkness - np.median(hour_darkness))
+    assert _angle_gap(minute_measured, minute * 6) <= 2.5
+    assert _angle_gap(hour_measured, (hour + minute / 60) * 30) <= 2.5  # includes the minute fraction
+    assert math.isclose(geometry.hour_angle, (hour + minute / 60) * 30)
+
+
+def test_loader_reads_what_was_saved_and_refuses_bad_sets(tmp_path):
+    images, labels = render_clocks(6, seed=2)
+    save_clock_arrays(tmp_path / "ok", images, labels)
+    read_images, read_labels = load_clock_arrays(tmp_path / "ok")
+    assert np.array_equal(read_images, images) and np.array_equal(read_labels, labels)
+    cases = {
+        "dtype": (images.astype(np.float32), labels, "uint8"),
+        "shape": (images[:, :, :100], labels, "shape"),
+        "labels": (images, labels[:, :1], "(N, 2)"),
+        "count": (images, labels[:4], "labels for 6 images"),
+        "hours": (images, labels + np.array([12, 0]), "hours must lie in 0..11"),
+        "minutes": (images, labels + np.array([0, 60]), "minutes must lie in 0..59"),
+    }
+    for name, (bad_images, bad_labels, message) in cases.items():
+        save_clock_arrays(tmp_path / name, bad_images, bad_labels)
+        with pytest.raises(CorruptDataError, match=message.replace("(", r"\(").replace(")", r"\)")):
+            load_clock_arrays(tmp_path / name)
+    with pytest.raises(FileNotFoundError, match=r"images\.npy"):
+        load_clock_arrays(tmp_path / "absent")
+
+
+def test_rendered_sets_are_cached(tmp_path, monkeypatch):
+    monkeypatch.setenv("SWEEPLAB_CACHE_DIR", str(tmp_path))
+    first = rendered_clocks(8, seed=4)
+    cached = list(tmp_path.glob("clocks-n8-seed4-*"))
+    assert len(cached) == 1 and (cached[0] / "images.npy").exists()
+    second = rendered_clocks(8, seed=4)
+    assert np.array_equal(first[0], second[0])
+    assert rendered_clocks(8, seed=4, variation=Variation.wide())[0].tobytes() != first[0].tobytes()
+    assert len(list(tmp_path.glob("clocks-n8-seed4-*"))) == 2

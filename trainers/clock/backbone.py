@@ -1,0 +1,55 @@
+"""The clock network: optional label-preserving augmentation, a configurable CNN, and a head's output."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers
+
+from trainers.clock.heads import Head
+
+
+def augmentation(config: Any) -> list[layers.Layer]:
+    """Shift, brightness, contrast and small rotations (the 12 marker turns with the hands, so the reading holds).
+
+    Active only while training; each knob at 0 switches its layer off.
+    """
+    stack: list[layers.Layer] = []
+    if config.augment_shift > 0:
+        stack.append(layers.RandomTranslation(config.augment_shift, config.augment_shift, fill_mode="nearest"))
+    if config.augment_rotation_degrees > 0:
+        stack.append(layers.RandomRotation(config.augment_rotation_degrees / 360.0, fill_mode="nearest"))
+    if config.augment_brightness > 0:
+        stack.append(layers.RandomBrightness(config.augment_brightness, value_range=(0.0, 1.0)))
+    if config.augment_contrast > 0:
+        stack.append(layers.RandomContrast(config.augment_contrast))
+    return stack
+
+
+def build_clock_model(config: Any, image_size: int, head: Head) -> keras.Model:
+    """uint8-range grey images (S x S x 1) -> the head's outputs. Filters grow by `filter_growth` per block."""
+    inputs = keras.Input((image_size, image_size, 1), name="image")
+    x = layers.Rescaling(1.0 / 255.0)(inputs)
+    for layer in augmentation(config):
+        x = layer(x)
+    filters = float(config.conv_filters)
+    for _ in range(config.conv_blocks):
+        for _ in range(config.convs_per_block):
+            x = layers.Conv2D(round(filters), config.kernel_size, padding="same",
+                              use_bias=not config.batch_norm)(x)
+            if config.batch_norm:
+                x = layers.BatchNormalization(momentum=0.9)(x)  # short runs: statistics must settle fast
+            x = layers.Activation(config.activation)(x)
+        x = layers.MaxPooling2D(2)(x)
+        if config.conv_dropout > 0:
+            x = layers.Dropout(config.conv_dropout)(x)
+        filters *= config.filter_growth
+    pooling = {"global_avg": layers.GlobalAveragePooling2D, "global_max": layers.GlobalMaxPooling2D,
+               "flatten": layers.Flatten}
+    x = pooling[config.pooling]()(x)
+    if config.dense_units > 0:
+        x = layers.Dense(config.dense_units, activation=config.activation)(x)
+        if config.dense_dropout > 0:
+            x = layers.Dropout(config.dense_dropout)(x)
+    return keras.Model(inputs, head.output(x), name=f"clock_{head.name}")
