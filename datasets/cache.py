@@ -28,5 +28,6 @@ def cached_arrays(source: Path, tag: str, decode: Callable[[], tuple[np.ndarray,
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
         np.savez(handle, **{f"a{index}": array for index, array in enumerate(arrays)})
+    os.chmod(handle.name, 0o644)  # NamedTemporaryFile is 0600; agents of other users share the cache
     os.replace(handle.name, path)  # atomic: concurrent agents never read half a file
     return arrays
