@@ -10,6 +10,7 @@ import sys
 BENCHMARKS = [
     ("benchmarks.fit_speed", {}),
     ("benchmarks.sweep_speed", {"KERAS_BACKEND": "jax"}),
+    ("benchmarks.agents_throughput", {}),
 ]
 
 

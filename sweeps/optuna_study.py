@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import math
+import sys
 import traceback
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,8 @@ from sweeps.spec import StudySpec
 from sweeps.storage import open_storage, runs_dir
 from trainers.provenance import provenance
 from trainers.reporter import CompositeReporter, ConsoleReporter, Reporter, StopTrial
+
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
 # (spec, trial number, sampled params, run dir) -> extra reporter (W&B, ...); see sweeps.tracking.
 ReporterFactory = Callable[[StudySpec, int, dict[str, Any], Path], Reporter]
@@ -57,14 +62,43 @@ def build_pruner(options: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     return pruners[options["name"]](**kwargs)
 
 
-def create_study(spec: StudySpec, storage: str | None = None) -> optuna.Study:
-    study = optuna.create_study(study_name=spec.name, storage=open_storage(storage), direction=spec.direction,
+def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:
+    if not isinstance(storage, optuna.storages.BaseStorage):
+        storage = open_storage(storage)
+    study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                 sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
                                 load_if_exists=True)
     study.set_user_attr("task", spec.task)
     study.set_user_attr("objective", spec.objective)
     study.set_user_attr("spec_path", str(spec.path))
     return study
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Host or accelerator OOM, as raised by Python, TensorFlow (ResourceExhaustedError) or JAX/XLA."""
+    text = f"{type(error).__name__}: {error}"
+    return isinstance(error, MemoryError) or any(
+        marker in text for marker in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "out of memory", "OOM when"))
+
+
+def fail_reason(error: BaseException) -> str:
+    prefix = "out of memory: " if is_out_of_memory(error) else ""
+    return f"{prefix}{type(error).__name__}: {error}"[:1000]
+
+
+def release_trial_memory() -> None:
+    """Drop the finished trial's models and graphs so memory does not grow from trial to trial."""
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session(free_memory=True)
+    gc.collect()
+
+
+def _record_retry(trial: optuna.Trial) -> None:
+    """A re-queued trial (its agent died) names the trial it repeats, as user attrs the report can show."""
+    system_attrs = trial.storage.get_trial(trial._trial_id).system_attrs
+    if "failed_trial" in system_attrs:
+        trial.set_user_attr("retried_trial_number", system_attrs["failed_trial"])
+        trial.set_user_attr("retry_history", list(system_attrs.get("retry_history", [])))
 
 
 def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
@@ -74,6 +108,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
     root = root or runs_dir()
 
     def objective(trial: optuna.Trial) -> float:
+        _record_retry(trial)
         params = suggest_all(spec.parameters, trial)
         run_dir = root / spec.name / f"{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run_dir))
@@ -90,12 +125,13 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
             trial.set_user_attr("pruned_at_step", stop.step)
             raise optuna.TrialPruned(f"pruned at step {stop.step}") from None
         except Exception as error:
-            trial.set_user_attr("fail_reason", f"{type(error).__name__}: {error}"[:1000])
+            trial.set_user_attr("fail_reason", fail_reason(error))
             run_dir.mkdir(parents=True, exist_ok=True)
             (run_dir / "error.txt").write_text(traceback.format_exc())
             raise
         finally:
             console.close()
+            release_trial_memory()
         trial.set_user_attr("config", result.config)
         trial.set_user_attr("metrics", result.metrics)
         value = result.metrics[spec.objective]

@@ -67,6 +67,20 @@ def study_names() -> list[str]:
     return sorted(path.stem for path in SWEEPS_DIR.glob("*.yaml"))
 
 
+def check_dataset_name(name: str) -> None:
+    """Raise UnknownDatasetError unless `name` is registered (or a task's own image set, e.g. rendered clocks)."""
+    import datasets
+
+    if name in datasets.dataset_names():
+        return
+    from datasets.registry import UnknownDatasetError
+    from trainers.generative.data import EXTRA_DATASETS
+
+    if name not in EXTRA_DATASETS:
+        known = ", ".join([*datasets.dataset_names(), *EXTRA_DATASETS])
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {known}")
+
+
 def _expect(condition: bool, path: Path, key: str, message: str) -> None:
     if not condition:
         raise SpecError(path, key, message)
@@ -162,7 +176,13 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         resolve(task.config_type, task.presets(fixed), fixed)
     except ConfigError as error:
         raise SpecError(path, "fixed", str(error)) from None
+    if isinstance(fixed.get("dataset"), str):
+        try:
+            check_dataset_name(fixed["dataset"])
+        except KeyError as error:
+            raise SpecError(path, "fixed.dataset", str(error)) from None
     objective = raw.get("objective", task.objective)
+    _expect(isinstance(objective, str), path, "objective", f"expected a metric name, got {objective!r}")
     try:
         direction = task.direction_of(objective)
     except KeyError as error:

@@ -1,13 +1,31 @@
-"""Optuna storages from a URL: SQLite (default, under runs/), PostgreSQL, or a JournalStorage file."""
+"""Optuna storages from a URL: SQLite (default, under runs/), PostgreSQL, or a JournalStorage file.
+
+Every storage opened here has a heartbeat: a trial whose agent died (no heartbeat for `grace` seconds) is
+marked FAIL by the next agent that looks, and re-queued once more by `RetryHeartbeatStaleTrialCallback`.
+Intervals come from $SWEEPLAB_HEARTBEAT_SECONDS (default 60) and $SWEEPLAB_GRACE_SECONDS (default 3x).
+"""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
+import time
+import warnings
+import zlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import optuna
+from optuna.storages import RetryHeartbeatStaleTrialCallback
+from optuna.storages._heartbeat import BaseHeartbeat
+from optuna.trial import FrozenTrial, TrialState
 
 DEFAULT_RUNS_DIR = Path("runs")
+HEARTBEAT_KEY = "sweeplab:heartbeat"  # journal trials: wall-clock time of the last heartbeat (system attr)
+MAX_RETRY = 3  # a trial whose agent dies this many times in a row is not re-queued again
+URL_FORMS = "sqlite:///FILE, postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB or journal:///FILE"
 
 
 def runs_dir() -> Path:
@@ -22,19 +40,157 @@ class StorageError(RuntimeError):
     """The storage URL is malformed or the database cannot be reached."""
 
 
+def _seconds(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    try:
+        value = int(raw) if raw else default
+    except ValueError:
+        raise StorageError(f"${name}={raw!r}: expected a whole number of seconds") from None
+    if value < 1:
+        raise StorageError(f"${name}={raw!r}: expected at least 1 second")
+    return value
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """(heartbeat interval, grace period) in seconds; the grace must exceed the interval."""
+    interval = _seconds("SWEEPLAB_HEARTBEAT_SECONDS", 60)
+    grace = _seconds("SWEEPLAB_GRACE_SECONDS", 3 * interval)
+    if grace <= interval:
+        raise StorageError(f"$SWEEPLAB_GRACE_SECONDS={grace} must be larger than the heartbeat interval {interval}")
+    return interval, grace
+
+
+class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
+    """JournalStorage with heartbeats (Optuna's has none): beats are a trial system attr with a wall-clock time.
+
+    Agents on different nodes compare their clocks, so keep them in sync (NTP) and the grace period generous.
+    """
+
+    def __init__(self, backend: Any, heartbeat_interval: int, grace_period: int,
+                 stale_callback: Callable[[optuna.Study, FrozenTrial], None] | None) -> None:
+        super().__init__(backend)
+        self._heartbeat_interval, self._grace_period, self._stale_callback = (heartbeat_interval, grace_period,
+                                                                              stale_callback)
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError, KeyError):
+            self.set_trial_system_attr(trial_id, HEARTBEAT_KEY, time.time())
+
+    def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+        deadline = time.time() - self._grace_period
+        stale = []
+        for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+            started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
+            if max(float(trial.system_attrs.get(HEARTBEAT_KEY, 0.0)), started) < deadline:
+                stale.append(trial._trial_id)
+        return stale
+
+    def get_heartbeat_interval(self) -> int | None:
+        return self._heartbeat_interval
+
+    def get_heartbeat_stale_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None] | None:
+        return self._stale_callback
+
+
+class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
+    """Re-queue a dead agent's trial with its parameters; `retried_trial_number` / `retry_history` link them."""
+
+    STALE_USER_ATTRS = frozenset({"fail_reason", "config", "metrics", "agent", "run_dir", "pruned_at_step"})
+
+    def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
+        trial = copy.deepcopy(trial)
+        trial.user_attrs = {key: value for key, value in trial.user_attrs.items() if key not in self.STALE_USER_ATTRS}
+        super().__call__(study, trial)
+
+
+def _check_url(url: str) -> None:
+    if url.startswith("journal://"):
+        if not url.removeprefix("journal://").startswith("/"):
+            raise StorageError(f"storage {_redact(url)!r}: a journal needs an absolute path, e.g. journal:///shared/study.log")
+        return
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme.split("+")[0] not in {"sqlite", "postgresql", "mysql"}:
+        raise StorageError(f"storage {_redact(url)!r}: expected {URL_FORMS}")
+    if scheme == "sqlite" and not url.startswith("sqlite:///"):
+        raise StorageError(f"storage {_redact(url)!r}: a SQLite URL has three slashes: sqlite:///FILE")
+    if scheme == "sqlite" and url in {"sqlite:///", "sqlite:///:memory:"}:
+        raise StorageError(f"storage {_redact(url)!r}: agents need a SQLite file that every process can open")
+
+
 def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
-    """`sqlite:///path.db`, `postgresql://...`, or `journal:///path.log` (Optuna JournalStorage on a shared FS)."""
+    """`sqlite:///path.db`, `postgresql+psycopg://...`, or `journal:///path.log` (JournalStorage on a shared FS)."""
     url = url or default_storage_url()
+    _check_url(url)
+    interval, grace = heartbeat_settings()
+    with warnings.catch_warnings():  # heartbeats and the retry callback are "experimental" since Optuna 2.8
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return _open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY))
+
+
+def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna.storages.BaseStorage:
     if url.startswith("journal://"):
         path = Path(url.removeprefix("journal://"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            backend = optuna.storages.journal.JournalFileBackend(str(path))
+            return HeartbeatJournalStorage(backend, interval, grace, retry)
+        except OSError as error:
+            raise StorageError(f"storage {_redact(url)!r}: cannot open the journal file ({error})") from error
+    engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    elif not url.startswith(("postgresql", "mysql", "sqlite")):
-        raise StorageError(f"storage {url!r}: expected sqlite:///FILE, postgresql://USER@HOST/DB or journal:///FILE")
+        try:
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StorageError(f"storage {_redact(url)!r}: cannot create its directory ({error})") from error
+        engine_kwargs["connect_args"] = {"timeout": 60}  # several agents write to one file
+    elif url.startswith("postgresql"):
+        engine_kwargs["connect_args"] = {"connect_timeout": 10}
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
-    except Exception as error:  # sqlalchemy raises many kinds; the user needs one line
-        raise StorageError(f"storage {url!r}: cannot connect ({type(error).__name__}: {str(error).splitlines()[0]})") \
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                          grace_period=grace, heartbeat_stale_trial_callback=retry)
+    except Exception as error:  # sqlalchemy/drivers raise many kinds; the user needs one line
+        detail = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        raise StorageError(f"storage {_redact(url)!r}: cannot connect ({type(error).__name__}: {detail.strip()})") \
             from error
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a URL before it reaches a message."""
+    if "://" in url and "@" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        if ":" in credentials:
+            return f"{scheme}://{credentials.split(':', 1)[0]}:***@{host}"
+    return url
+
+
+@contextlib.contextmanager
+def claim_lock(storage: optuna.storages.BaseStorage, url: str | None, study_name: str) -> Iterator[None]:
+    """A lock shared by every agent of a study, held while an agent decides to start a trial.
+
+    PostgreSQL: an advisory lock (works across nodes); SQLite and journal files: a lock file next to them
+    (Optuna's `JournalFileOpenLock`, safe on NFS and freed after 30 s if its holder died).
+    """
+    url = url or default_storage_url()
+    key = zlib.crc32(f"sweeplab:{study_name}".encode())
+    if url.startswith("postgresql") and isinstance(storage, optuna.storages.RDBStorage):
+        from sqlalchemy import text
+
+        with storage.engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+                connection.commit()
+        return
+    path = url.removeprefix("journal://").removeprefix("sqlite:///")
+    if path == url:  # mysql and friends: the claim check below is then best effort
+        yield
+        return
+    lock = optuna.storages.journal.JournalFileOpenLock(f"{path}.{key:08x}.lock")
+    lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,130 @@
+"""Cluster commands: `agent` (one worker joining a study) and `agents` (N workers on this machine/GPU)."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import subprocess
+import sys
+import time
+from types import FrameType
+
+from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
+from sweeplab.errors import UserError
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
+    parser.add_argument("--trials", type=int, default=None,
+                        help="the study's total budget of finished trials, shared by all agents "
+                             "(default: the study file's budget.trials)")
+    parser.add_argument("--max-failures", type=int, default=None,
+                        help="stop when the study holds this many failed trials (default: max(budget, 10))")
+    parser.add_argument("--trial-subprocess", action="store_true",
+                        help="train each trial in a fresh process (full isolation; costs a Keras start per trial)")
+    add_storage_argument(parser)
+    add_set_argument(parser)
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    agent = subparsers.add_parser("agent", help="join a study (create it if missing) and run trials until its "
+                                                "budget of finished trials is reached")
+    _add_common(agent)
+    agent.set_defaults(handler=agent_command)
+
+    agents = subparsers.add_parser("agents", help="start N agent processes on this machine (they may share a GPU)")
+    _add_common(agents)
+    agents.add_argument("--n", type=int, default=2, help="number of agent processes (default 2)")
+    agents.set_defaults(handler=agents_command)
+
+
+def _positive(value: int | None, name: str) -> None:
+    if value is not None and value < 1:
+        raise UserError(f"{name} must be >= 1, got {value}")
+
+
+def _validate(args: argparse.Namespace, check_data: bool = True):  # -> (StudySpec, overrides); lazy imports
+    """Refuse bad flags, study files, overrides, heartbeat settings and missing data before any trial starts."""
+    from sweeps.spec import check_dataset_name, load_spec
+    from sweeps.storage import heartbeat_settings
+    from trainers.runner import resolve_config
+
+    _positive(args.trials, "--trials")
+    _positive(args.max_failures, "--max-failures")
+    spec = load_spec(args.study)
+    overrides = parse_overrides(args.overrides)
+    config = resolve_config(spec.task_info, spec.fixed, overrides)
+    heartbeat_settings()
+    dataset = getattr(config, "dataset", None)
+    if isinstance(dataset, str):
+        import datasets
+
+        check_dataset_name(dataset)
+        if check_data and dataset in datasets.dataset_names():  # not the tasks' own sets (rendered clocks)
+            datasets.load(dataset)  # DataNotFoundError names each source tried and the fix
+    return spec, overrides
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
+def agent_command(args: argparse.Namespace) -> int:
+    from sweeps.agent import run_agent
+    from sweeps.tracking import reporter_factories
+
+    spec, overrides = _validate(args)
+    signal.signal(signal.SIGTERM, _interrupt)  # a stopped agent fails (and re-queues) its trial, then exits
+    summary = run_agent(spec, args.storage, args.trials, overrides, reporter_factories(storage=args.storage),
+                        max_failures=args.max_failures, trial_subprocess=args.trial_subprocess)
+    if not summary.ok:
+        print(f"sweeplab: agent stopped: {summary.stopped_because}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def agent_argv(args: argparse.Namespace) -> list[str]:
+    """The `sweeplab agent` command line each child of `agents` runs."""
+    argv = [sys.executable, "-m", "sweeplab.cli", "agent", args.study]
+    if args.storage:
+        argv += ["--storage", args.storage]
+    if args.trials:
+        argv += ["--trials", str(args.trials)]
+    if args.max_failures:
+        argv += ["--max-failures", str(args.max_failures)]
+    if args.trial_subprocess:
+        argv.append("--trial-subprocess")
+    for pair in args.overrides:
+        argv += ["--set", pair]
+    return argv
+
+
+def agents_command(args: argparse.Namespace) -> int:
+    from sweeps.optuna_study import create_study
+
+    _positive(args.n, "--n")
+    spec, _ = _validate(args, check_data=False)  # each agent checks the data itself
+    create_study(spec, args.storage)  # once, so N children do not race to create it (and a bad URL fails here)
+    children = [subprocess.Popen(agent_argv(args)) for _ in range(args.n)]
+    print(f"started {args.n} agents on study {spec.name!r}: pids {', '.join(str(c.pid) for c in children)}",
+          flush=True)
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signum)
+
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        while any(child.poll() is None for child in children):
+            time.sleep(0.5)
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    codes = [child.returncode for child in children]
+    failed = [f"pid {child.pid} exit {code}" for child, code in zip(children, codes, strict=True) if code != 0]
+    if failed:
+        print(f"sweeplab: {len(failed)} of {args.n} agents failed: {', '.join(failed)}", file=sys.stderr)
+        return 1
+    print(f"all {args.n} agents finished")
+    return 0

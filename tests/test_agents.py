@@ -1,0 +1,200 @@
+"""The agent loop: failures recorded with their reason, memory released, journal heartbeats, `agents` command."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+from test_agents_kill import ROOT, agent_env, load_study, wait_for_running_trial, write_study
+
+import trainers
+from sweeps import optuna_study
+from sweeps.agent import run_agent
+from sweeps.spec import load_spec
+from sweeps.storage import HeartbeatJournalStorage, StorageError, heartbeat_settings, open_storage
+from trainers.runner import Result
+
+
+def test_failed_trials_are_recorded_and_the_agent_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Trial 0 raises, 1 runs out of memory, 2 returns NaN; the rest are real; the budget counts only finished."""
+    real_run = trainers.run
+    calls: list[int] = []
+
+    def flaky_run(task, config, reporter, run_dir):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise ValueError("bad batch")
+        if len(calls) == 2:
+            raise MemoryError("cannot allocate 4 GiB")
+        result = real_run(task, config, reporter, run_dir)
+        if len(calls) == 3:
+            return Result(result.task, result.config, {**result.metrics, "val/accuracy": math.nan}, run_dir)
+        return result
+
+    monkeypatch.setattr(optuna_study.trainers, "run", flaky_run)
+    spec = load_spec(write_study(tmp_path))
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    summary = run_agent(spec, url, budget=2, root=tmp_path / "runs", log=lambda line: None)
+    assert summary.ok and summary.states == {"FAIL": 3, "COMPLETE": 2}
+    trials = load_study(url).trials
+    assert [trial.state for trial in trials] == [TrialState.FAIL] * 3 + [TrialState.COMPLETE] * 2
+    reasons = [trial.user_attrs.get("fail_reason", "") for trial in trials[:3]]
+    assert reasons[0] == "ValueError: bad batch"
+    assert reasons[1].startswith("out of memory: MemoryError")
+    assert "is nan" in reasons[2]
+    assert "ValueError: bad batch" in (Path(trials[0].user_attrs["run_dir"]) / "error.txt").read_text()
+
+
+def test_agent_stops_when_everything_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_run(*args, **kwargs):
+        raise RuntimeError("always")
+
+    monkeypatch.setattr(optuna_study.trainers, "run", broken_run)
+    spec = load_spec(write_study(tmp_path))
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    summary = run_agent(spec, url, budget=3, max_failures=4, root=tmp_path / "runs", log=lambda line: None)
+    assert not summary.ok and "4 failed trials" in summary.stopped_because
+    assert len(load_study(url).trials) == 4
+
+
+def test_memory_is_released_between_trials(tmp_path: Path) -> None:
+    """After each trial keras' session is cleared: a new layer gets a fresh name, not dense_N."""
+    import keras
+
+    names: list[str] = []
+
+    def after(trial, state) -> None:
+        names.append(keras.layers.Dense(1).name)
+
+    spec = load_spec(write_study(tmp_path))
+    run_agent(spec, f"sqlite:///{tmp_path / 'optuna.db'}", budget=2, root=tmp_path / "runs", log=lambda line: None,
+              after_trial=after)
+    assert names == ["dense", "dense"]
+
+
+@pytest.mark.filterwarnings("ignore:Heartbeat of storage")
+def test_journal_heartbeat_fails_and_requeues_a_silent_trial(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWEEPLAB_HEARTBEAT_SECONDS", "1")
+    monkeypatch.setenv("SWEEPLAB_GRACE_SECONDS", "2")
+    storage = open_storage(f"journal:///{tmp_path / 'study.log'}")
+    assert isinstance(storage, HeartbeatJournalStorage)
+    study = optuna.create_study(storage=storage, study_name="beats")
+    trial = study.ask()
+    trial.suggest_float("x", 0, 1)
+    storage.record_heartbeat(trial._trial_id)
+    optuna.storages.fail_stale_trials(study)
+    assert study.trials[0].state == TrialState.RUNNING  # beating: not stale
+    time.sleep(2.5)
+    optuna.storages.fail_stale_trials(study)
+    dead, retry = study.trials
+    assert dead.state == TrialState.FAIL and retry.state == TrialState.WAITING
+    assert optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(retry) == dead.number
+    assert retry.params == dead.params
+    again = study.ask()  # the retry is what the next agent gets, and it is not stale at once
+    assert again.number == retry.number
+    assert storage._get_stale_trial_ids(study._study_id) == []
+
+
+@pytest.mark.parametrize(("variable", "value"), [("SWEEPLAB_HEARTBEAT_SECONDS", "soon"),
+                                                 ("SWEEPLAB_HEARTBEAT_SECONDS", "0"),
+                                                 ("SWEEPLAB_GRACE_SECONDS", "30")])
+def test_bad_heartbeat_settings(variable: str, value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SWEEPLAB_HEARTBEAT_SECONDS", "60")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(StorageError, match=variable.removeprefix("SWEEPLAB_")[:5]):
+        heartbeat_settings()
+
+
+def run_agents(study: Path, url: str, tmp_path: Path, count: int, budget: int) -> subprocess.Popen:
+    argv = [sys.executable, "-m", "sweeplab.cli", "agents", str(study), "--n", str(count), "--trials", str(budget),
+            "--storage", url]
+    log = (tmp_path / "agents.log").open("w")
+    return subprocess.Popen(argv, cwd=ROOT, env=agent_env(tmp_path / "runs"), stdout=log, stderr=subprocess.STDOUT)
+
+
+def test_agents_command_shares_one_budget(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    process = run_agents(write_study(tmp_path), url, tmp_path, count=2, budget=4)
+    assert process.wait(timeout=300) == 0, (tmp_path / "agents.log").read_text()[-3000:]
+    trials = load_study(url).trials
+    assert [trial.state for trial in trials].count(TrialState.COMPLETE) == 4 == len(trials)
+    log = (tmp_path / "agents.log").read_text()
+    assert log.count("joined study") == 2 and log.count("stopping: the study has 4 finished trials") == 2
+    assert 1 <= len({trial.user_attrs["agent"] for trial in trials}) <= 2  # a slow starter may find no work left
+
+
+def test_agents_command_forwards_sigterm(tmp_path: Path) -> None:
+    """SIGTERM to `agents` reaches each agent: its trial becomes FAIL with a reason and is re-queued; exit != 0."""
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    process = run_agents(write_study(tmp_path), url, tmp_path, count=1, budget=50)
+    try:
+        child = int((_wait_for_line(tmp_path / "agents.log", "pids ").split("pids ")[1]).split(",")[0])
+        running = wait_for_running_trial(url, child)
+        os.kill(process.pid, signal.SIGTERM)
+        code = process.wait(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert code != 0
+    trials = load_study(url).trials
+    stopped = trials[running.number]
+    assert stopped.state == TrialState.FAIL
+    assert stopped.user_attrs["fail_reason"].startswith("agent stopped")
+    assert [trial for trial in trials if trial.state == TrialState.WAITING
+            and trial.system_attrs.get("failed_trial") == running.number]
+
+
+def _wait_for_line(path: Path, text: str, timeout: float = 120) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for line in path.read_text().splitlines() if path.exists() else []:
+            if text in line:
+                return line
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared in {path}")
+
+
+def test_trial_subprocess_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--trial-subprocess`: each trial trains in its own process; the results land on the parent's trials."""
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("the trainer ran in the agent's own process")
+
+    monkeypatch.setattr(optuna_study.trainers, "run", not_here)  # children import the real one
+    spec = load_spec(write_study(tmp_path))
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    summary = run_agent(spec, url, budget=2, root=tmp_path / "runs", log=lambda line: None, trial_subprocess=True)
+    assert summary.ok and summary.states == {"COMPLETE": 2}
+    trials = load_study(url).trials
+    assert all("val/accuracy" in trial.user_attrs["metrics"] for trial in trials)
+    assert all((Path(trial.user_attrs["run_dir"]) / "result.json").exists() for trial in trials)
+
+
+def test_seeded_samplers_propose_different_points_in_different_agents(monkeypatch):
+    """Two agents of one study must not replay the same seeded random/TPE sequence."""
+    import optuna
+
+    from sweeps import agent
+    from sweeps.optuna_study import build_sampler
+    from sweeps.space import suggest_all
+    from sweeps.spec import load_spec
+
+    spec = load_spec("keras-mnist-mlp")  # sampler: random, seed 0
+    first_points = []
+    for name in ("node-a:101", "node-b:202"):
+        monkeypatch.setattr(agent, "agent_name", lambda name=name: name)
+        options = agent.agent_sampler_options(spec.sampler)
+        study = optuna.create_study(sampler=build_sampler(options))
+        first_points.append(suggest_all(spec.parameters, study.ask()))
+    assert first_points[0] != first_points[1]
+    qmc = {"name": "qmc", "seed": 0}
+    assert agent.agent_sampler_options(qmc) == qmc  # QMC indexes by trial number: already distinct
