@@ -1,5 +1,6 @@
 # Every target is a thin wrapper over the `sweeplab` CLI and bootstraps .venv (+ Debian's Fashion-MNIST) when missing.
 # Scale through variables only: make sweep TASK=fashion-cnn TRIALS=100 EPOCHS=30 SUBSET=0 STORAGE=postgresql://...
+# ARGS passes any other CLI flags: make sweep TASK=clock ARGS="--wandb --set head=periodic"
 
 PYTHON    ?= python3
 VENV      := .venv
@@ -12,9 +13,11 @@ EPOCHS    ?=
 SUBSET    ?=
 STORAGE   ?=
 N         ?= 2
+CLOCKS    ?= 18000
 SETS      := $(if $(EPOCHS),--set epochs=$(EPOCHS)) $(if $(SUBSET),--set subset=$(SUBSET))
 TRIALARG  := $(if $(TRIALS),--trials $(TRIALS))
 STOREARG  := $(if $(STORAGE),--storage $(STORAGE))
+ARGS      ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute \
@@ -39,10 +42,10 @@ $(SWEEPS_VENV)/.installed:
 	@touch $@
 
 sweep: setup  ## run an Optuna study: make sweep TASK=fashion-cnn [TRIALS= EPOCHS= SUBSET= STORAGE=]
-	$(SWEEPLAB) sweep $(STUDY) $(TRIALARG) $(STOREARG) $(SETS)
+	$(SWEEPLAB) sweep $(STUDY) $(TRIALARG) $(STOREARG) $(SETS) $(ARGS)
 
-run: setup  ## one run of a task or study's fixed config: make run TASK=classify SETS="--set epochs=1"
-	$(SWEEPLAB) run $(TASK) $(SETS)
+run: setup  ## one run of a task or study's fixed config: make run TASK=classify ARGS="--set model=keras_cnn"
+	$(SWEEPLAB) run $(TASK) $(SETS) $(ARGS)
 
 best: setup
 	$(SWEEPLAB) best $(STUDY) $(STOREARG)
@@ -57,10 +60,10 @@ report: setup  ## static HTML report of every study under reports/
 	$(SWEEPLAB) report $(STOREARG)
 
 agent: setup  ## join a study from another node: make agent STUDY=clock STORAGE=postgresql://...
-	$(SWEEPLAB) agent $(STUDY) $(STOREARG) $(TRIALARG) $(SETS)
+	$(SWEEPLAB) agent $(STUDY) $(STOREARG) $(TRIALARG) $(SETS) $(ARGS)
 
 agents: setup  ## N agents on this machine/GPU: make agents STUDY=fashion-mlp N=4
-	$(SWEEPLAB) agents $(STUDY) --n $(N) $(STOREARG) $(TRIALARG) $(SETS)
+	$(SWEEPLAB) agents $(STUDY) --n $(N) $(STOREARG) $(TRIALARG) $(SETS) $(ARGS)
 
 wandb-sweep: setup $(SWEEPS_VENV)/.installed  ## write sweeps/build/STUDY.wandb.yaml (and create the sweep when WANDB_API_KEY is set)
 	$(SWEEPLAB) wandb-sweep $(STUDY)
@@ -74,8 +77,8 @@ transfer: setup  ## which settings carry over from Fashion-MNIST to CIFAR-10
 permute: setup  ## MLP vs CNN on pixel-permuted MNIST / Fashion-MNIST
 	$(SWEEPLAB) permute $(SETS)
 
-clocks: setup  ## render the clock dataset: make clocks N=18000
-	$(SWEEPLAB) clocks render --n $(if $(filter 2,$(N)),18000,$(N)) --out runs/clocks --preview runs/clocks/preview.png
+clocks: setup  ## render the clock dataset (course format): make clocks CLOCKS=18000
+	$(SWEEPLAB) clocks render --n $(CLOCKS) --out runs/clocks --preview runs/clocks/preview.png
 
 bench: setup  ## benchmarks -> benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run_all
