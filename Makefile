@@ -72,10 +72,10 @@ wandb-local: setup $(SWEEPS_VENV)/.installed  ## run the W&B sweep with the open
 	$(SWEEPLAB) wandb-local $(STUDY) $(TRIALARG) $(SETS)
 
 transfer: setup  ## which settings carry over from Fashion-MNIST to CIFAR-10
-	$(SWEEPLAB) transfer $(SETS)
+	$(SWEEPLAB) transfer $(if $(or $(EPOCHS),$(SUBSET)),--full) $(SETS) $(ARGS)
 
 permute: setup  ## MLP vs CNN on pixel-permuted MNIST / Fashion-MNIST
-	$(SWEEPLAB) permute $(SETS)
+	$(SWEEPLAB) permute $(if $(or $(EPOCHS),$(SUBSET)),--full) $(SETS) $(ARGS)
 
 clocks: setup  ## render the clock dataset (course format): make clocks CLOCKS=18000
 	$(SWEEPLAB) clocks render --n $(CLOCKS) --out runs/clocks --preview runs/clocks/preview.png

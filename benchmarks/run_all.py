@@ -11,6 +11,7 @@ BENCHMARKS = [
     ("benchmarks.fit_speed", {}),
     ("benchmarks.sweep_speed", {"KERAS_BACKEND": "jax"}),
     ("benchmarks.agents_throughput", {}),
+    ("benchmarks.transfer_stats", {}),
 ]
 
 

@@ -68,6 +68,10 @@ def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | N
     study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                 sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
                                 load_if_exists=True)
+    existing = len(study.get_trials(deepcopy=False))
+    if existing and spec.sampler["name"] != "qmc" and spec.sampler.get("seed") is not None:
+        # continuing a study: a seeded random/TPE sampler would replay its first suggestions (QMC indexes by trial)
+        study.sampler = build_sampler({**spec.sampler, "seed": int(spec.sampler["seed"]) + existing})
     study.set_user_attr("task", spec.task)
     study.set_user_attr("objective", spec.objective)
     study.set_user_attr("spec_path", str(spec.path))

@@ -121,3 +121,14 @@ def test_a_classify_trial_saves_a_grid_of_misclassified_validation_images(tmp_pa
     tiles = min(32, max(1, wrong))
     rows = -(-tiles // 8)
     assert grid.shape == (rows * 30 + 2, min(tiles, 8) * 30 + 2)  # 28x28 tiles with 2-pixel padding
+
+
+def test_continuing_a_seeded_study_does_not_replay_its_first_suggestions(tmp_path, storage_url):
+    from sweeps.optuna_study import create_study
+    from sweeps.space import suggest_all
+
+    spec = load_spec(write_spec(tmp_path))  # sampler: random, seed 0
+    first = create_study(spec, storage_url)
+    first_params = suggest_all(spec.parameters, first.ask())
+    again = create_study(spec, storage_url)  # a second `sweeplab sweep` on the same storage
+    assert suggest_all(spec.parameters, again.ask()) != first_params

@@ -1,0 +1,302 @@
+"""Which hyperparameter settings carry over from Fashion-MNIST to CIFAR-10: compute (`transfer_info`), then draw.
+
+Per model family: configurations spread over a Fashion-MNIST study's ranking are re-evaluated on Fashion-MNIST
+and on CIFAR-10 with the same seeds; each configuration's mean over seeds is its score on a dataset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+import plotly.graph_objects as go
+
+from analysis import stats
+from analysis.evaluations import EvaluationStore
+from sweeps.space import Parameter
+
+SOURCE, TARGET = "Fashion-MNIST", "CIFAR-10"
+FAMILIES: dict[str, tuple[str, str]] = {"mlp": ("fashion-mlp", "cifar10-mlp"), "cnn": ("fashion-cnn", "cifar10-cnn")}
+
+
+@dataclass
+class TransferInfo:
+    """Everything the transfer tables and figures show for one model family."""
+
+    family: str
+    metric: str
+    seeds: tuple[int, ...]
+    evaluations: pd.DataFrame  # long: config, dataset, seed, score
+    configs: pd.DataFrame  # one row per configuration: parameters, study value, mean/std per dataset
+    spearman: stats.Estimate
+    kendall: stats.Estimate
+    top_k: int
+    top_k_overlap: float
+    regret: float
+    source_best: int
+    target_best: int
+    importance: pd.DataFrame  # parameter, SOURCE, TARGET (normalised importances)
+    importance_method: str
+    settings: pd.DataFrame  # per setting: effect on each dataset with intervals, consistency, verdict
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> dict[str, Any]:
+        return {"family": self.family, "metric": self.metric, "configs": len(self.configs), "seeds": len(self.seeds),
+                "spearman": self.spearman.value, "spearman_low": self.spearman.low,
+                "spearman_high": self.spearman.high, "kendall": self.kendall.value, "kendall_low": self.kendall.low,
+                "kendall_high": self.kendall.high, "top_k": self.top_k, "top_k_overlap": self.top_k_overlap,
+                "transfer_regret": self.regret, "source_best_config": self.source_best,
+                "target_best_config": self.target_best, "importance_method": self.importance_method,
+                "notes": " ".join(self.notes)}
+
+
+def select_configurations(trials: Sequence[optuna.trial.FrozenTrial], count: int, top: int = 3,
+                          maximize: bool = True) -> list[optuna.trial.FrozenTrial]:
+    """The `top` best finished trials plus the rest spread evenly over the ranking (objective quantiles)."""
+    ranked, seen = [], set()
+    for trial in sorted((trial for trial in trials if trial.state == optuna.trial.TrialState.COMPLETE
+                         and trial.value is not None and math.isfinite(trial.value)),
+                        key=lambda trial: trial.value, reverse=maximize):
+        signature = tuple(sorted((name, repr(value)) for name, value in trial.params.items()))
+        if signature not in seen:
+            seen.add(signature)
+            ranked.append(trial)
+    if len(ranked) <= count:
+        return ranked
+    top = min(top, count)
+    rest = ranked[top:]
+    positions = np.unique(np.round(np.linspace(0, len(rest) - 1, count - top)).astype(int))
+    return ranked[:top] + [rest[position] for position in positions]
+
+
+def fanova_available() -> bool:
+    try:
+        import sklearn  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def widened(parameter: Parameter, values: Sequence[Any]) -> Parameter:
+    """The parameter with its range/choices stretched to hold `values` (a study may predate an edit of its file)."""
+    present = [value for value in values if value is not None]
+    if parameter.kind == "categorical":
+        extra = [value for value in dict.fromkeys(present) if value not in parameter.choices]
+        return dataclasses.replace(parameter, choices=(*parameter.choices, *extra)) if extra else parameter
+    if not present:
+        return parameter
+    return dataclasses.replace(parameter, low=min(parameter.low, min(present)), high=max(parameter.high, max(present)))
+
+
+def importances(configs: Sequence[Mapping[str, Any]], scores: Sequence[float], parameters: Sequence[Parameter],
+                seed: int = 0) -> tuple[dict[str, float], str]:
+    """fANOVA importances from an in-memory study built from (config, score) pairs; PED-ANOVA without sklearn."""
+    distributions = {parameter.name: widened(parameter, [config.get(parameter.name) for config in configs])
+                     .distribution() for parameter in parameters}
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="maximize")
+    optuna.logging.set_verbosity(verbosity)
+    study.add_trials([
+        optuna.trial.create_trial(params={name: value for name, value in config.items() if name in distributions},
+                                  distributions={name: distributions[name] for name in config if name in distributions},
+                                  value=float(score))
+        for config, score in zip(configs, scores, strict=True) if math.isfinite(score)])
+    if fanova_available():
+        evaluator, method = optuna.importance.FanovaImportanceEvaluator(seed=seed), "fanova"
+    else:
+        evaluator, method = optuna.importance.PedAnovaImportanceEvaluator(), "ped-anova (scikit-learn missing)"
+    if len(study.trials) < 2:
+        return {}, method
+    return dict(optuna.importance.get_param_importances(study, evaluator=evaluator)), method
+
+
+def setting_groups(values: Sequence[Any], parameter: Parameter) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """(label, in-group mask, applicable mask) per categorical value, small-int value or numeric tercile."""
+    applicable = np.array([value is not None for value in values])
+    present = [value for value in values if value is not None]
+    distinct = sorted(set(present), key=repr)
+    groups = []
+    if parameter.kind == "categorical" or (parameter.kind == "int" and len(distinct) <= 4):
+        for level in distinct:
+            mask = np.array([value is not None and repr(value) == repr(level) for value in values])
+            groups.append((f"{parameter.name}={level}", mask, applicable))
+        return groups
+    numbers = np.array([float(value) if value is not None else np.nan for value in values])
+    edges = np.quantile(numbers[applicable], [1 / 3, 2 / 3])
+    bucket = np.where(applicable, np.searchsorted(edges, numbers, side="right"), -1)
+    for index, name in enumerate(("low", "middle", "high")):
+        mask = bucket == index
+        if mask.any():
+            groups.append((f"{parameter.name} {name} third [{numbers[mask].min():.3g}, {numbers[mask].max():.3g}]",
+                           mask, applicable))
+    return groups
+
+
+def setting_effects(configs: Sequence[Mapping[str, Any]], source: np.ndarray, target: np.ndarray,
+                    parameters: Sequence[Parameter], n_bootstrap: int = 2000, seed: int = 0) -> pd.DataFrame:
+    """Effect of each setting on mean score vs. the other configs, per dataset, ranked by consistency."""
+    rows = []
+    for parameter in parameters:
+        values = [config.get(parameter.name) for config in configs]
+        if all(value is None for value in values):
+            continue
+        for label, mask, applicable in setting_groups(values, parameter):
+            rest = applicable & ~mask
+            effects = {name: stats.bootstrap_mean_difference(scores[mask], scores[rest], n_bootstrap, seed=seed)
+                       for name, scores in ((SOURCE, source), (TARGET, target))}
+            row = {"parameter": parameter.name, "setting": label, "configs": int(mask.sum()),
+                   "others": int(rest.sum())}
+            for name, effect in effects.items():
+                row.update({f"{name} effect": effect.value, f"{name} low": effect.low, f"{name} high": effect.high})
+            row["consistency"] = stats.consistency(effects[SOURCE], effects[TARGET])
+            row["verdict"] = stats.verdict(effects) if rest.any() else "no comparison (all configs share it)"
+            rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    return table.sort_values("consistency", ascending=False, na_position="last").reset_index(drop=True)
+
+
+def transfer_info(family: str, configs: Sequence[Mapping[str, Any]], evaluations: pd.DataFrame,
+                  parameters: Sequence[Parameter], metric: str = "test/accuracy", top: int = 3,
+                  study_values: Sequence[float] | None = None, n_bootstrap: int = 2000, seed: int = 0) -> TransferInfo:
+    """Statistics of one family from `evaluations` (columns config, dataset in {SOURCE, TARGET}, seed, score)."""
+    means = evaluations.pivot_table(index="config", columns="dataset", values="score", aggfunc="mean")
+    spreads = evaluations.pivot_table(index="config", columns="dataset", values="score", aggfunc="std")
+    means = means.reindex(index=range(len(configs)), columns=[SOURCE, TARGET])
+    source, target = means[SOURCE].to_numpy(float), means[TARGET].to_numpy(float)
+    notes = []
+    if np.isnan(source).any() or np.isnan(target).any():
+        notes.append(f"{int(np.isnan(source).sum() + np.isnan(target).sum())} config/dataset cells failed; "
+                     "those configs are left out of correlations.")
+    table = pd.DataFrame(list(configs))
+    table.insert(0, "config", range(len(configs)))
+    if study_values is not None:
+        table.insert(1, "study value", list(study_values))
+    for name in (SOURCE, TARGET):
+        table[f"{name} mean"] = means[name].to_numpy()
+        table[f"{name} std"] = spreads.reindex(index=range(len(configs)))[name].to_numpy() \
+            if name in spreads else np.nan
+    finite = np.isfinite(source) & np.isfinite(target)
+    top = max(1, min(top, int(finite.sum()) or 1))
+    importance_rows: dict[str, dict[str, float]] = {}
+    method = "fanova"
+    for name, scores in ((SOURCE, source), (TARGET, target)):
+        values, method = importances(configs, scores, parameters, seed=seed)
+        for parameter, value in values.items():
+            importance_rows.setdefault(parameter, {})[name] = value
+    importance = pd.DataFrame([{"parameter": name, **values} for name, values in importance_rows.items()],
+                              columns=["parameter", SOURCE, TARGET])
+    importance = importance.sort_values(SOURCE, ascending=False).reset_index(drop=True)
+    masked_source, masked_target = np.where(finite, source, -np.inf), np.where(finite, target, -np.inf)
+    return TransferInfo(
+        family=family, metric=metric, seeds=tuple(sorted(evaluations["seed"].unique().tolist())),
+        evaluations=evaluations, configs=table,
+        spearman=stats.spearman(source, target, n_bootstrap=n_bootstrap, seed=seed),
+        kendall=stats.kendall(source, target, n_bootstrap=min(n_bootstrap, 1000), seed=seed),
+        top_k=top, top_k_overlap=stats.top_k_overlap(source[finite], target[finite], top),
+        regret=stats.transfer_regret(source, target), source_best=int(np.argmax(masked_source)),
+        target_best=int(np.argmax(masked_target)), importance=importance, importance_method=method,
+        settings=setting_effects(configs, source, target, parameters, n_bootstrap, seed), notes=notes)
+
+
+def evaluate_family(family: str, store: EvaluationStore, configs: int, seeds: Sequence[int], top: int = 3,
+                    metric: str = "test/accuracy", overrides: Mapping[str, Any] | None = None,
+                    storage: str | None = None, n_bootstrap: int = 2000) -> TransferInfo:
+    """Reuse (or run, when short) the family's Fashion-MNIST study, evaluate its spread configs on both datasets."""
+    from sweeps.optuna_study import create_study, run_study
+    from sweeps.spec import load_spec
+
+    overrides = dict(overrides or {})
+    source_spec, target_spec = (load_spec(name) for name in FAMILIES[family])
+    study, notes = create_study(source_spec, storage), []
+    for _ in range(4):  # pruned, failed and repeated trials do not count; try a few rounds before giving up
+        finished = len(select_configurations(study.get_trials(deepcopy=False), len(study.trials) + 1))
+        if finished >= configs:
+            break
+        notes.append(f"ran {configs - finished} more {source_spec.name} trials (had {finished} distinct finished).")
+        # a fresh sampler with the file's fixed seed would repeat the study's first points: offset it by its size
+        reseeded = dataclasses.replace(source_spec, sampler={
+            **source_spec.sampler, "seed": int(source_spec.sampler.get("seed") or 0) + len(study.trials)})
+        study = run_study(reseeded, storage, configs - finished, overrides)
+    chosen = select_configurations(study.get_trials(deepcopy=False), configs, top,
+                                   study.direction == optuna.study.StudyDirection.MAXIMIZE)
+    if len(chosen) < 3:
+        raise ValueError(f"study {source_spec.name} has only {len(chosen)} usable finished trials; need >= 3")
+    parameters = [parameter for parameter in source_spec.parameters if parameter.name not in overrides]
+    names = {parameter.name for parameter in parameters}
+    rows = []
+    for index, trial in enumerate(chosen):
+        for dataset, spec in ((SOURCE, source_spec), (TARGET, target_spec)):
+            for seed in seeds:
+                params = {**spec.fixed, **trial.params, **overrides, "seed": seed}
+                score = store.metric(spec.task, params, metric, label=f"{family} config {index} {dataset} seed {seed}")
+                rows.append({"config": index, "trial": trial.number, "dataset": dataset, "seed": seed, "score": score})
+    info = transfer_info(family, [{name: trial.params.get(name) for name in names if name in trial.params}
+                                  for trial in chosen],
+                         pd.DataFrame(rows), parameters, metric, top, [trial.value for trial in chosen], n_bootstrap)
+    info.notes[:0] = [f"configs from Optuna study {source_spec.name!r} ({len(study.trials)} trials).", *notes]
+    return info
+
+
+def render(info: TransferInfo) -> list[go.Figure]:
+    """Scatter of the two datasets' scores, importances side by side, and a forest plot of setting effects."""
+    configs = info.configs
+    scatter = go.Figure(go.Scatter(
+        x=configs[f"{SOURCE} mean"], y=configs[f"{TARGET} mean"], mode="markers+text",
+        text=configs["config"].astype(str), textposition="top center",
+        error_x={"type": "data", "array": configs[f"{SOURCE} std"]},
+        error_y={"type": "data", "array": configs[f"{TARGET} std"]}))
+    scatter.update_layout(
+        title=f"{info.family.upper()}: {info.metric} per configuration, mean ± std over {len(info.seeds)} seeds<br>"
+              f"<sup>Spearman {info.spearman.format()}, Kendall {info.kendall.format()}, top-{info.top_k} overlap "
+              f"{info.top_k_overlap:.2f}, regret {info.regret:+.3f}</sup>",
+        xaxis_title=SOURCE, yaxis_title=TARGET)
+    importance = go.Figure([go.Bar(name=name, y=info.importance["parameter"], x=info.importance[name],
+                                   orientation="h") for name in (SOURCE, TARGET)])
+    importance.update_layout(title=f"{info.family.upper()}: hyperparameter importance ({info.importance_method})",
+                             barmode="group", yaxis={"autorange": "reversed"}, xaxis_title="normalised importance")
+    forest = go.Figure()
+    settings = info.settings
+    if not settings.empty:
+        for name in (SOURCE, TARGET):
+            forest.add_trace(go.Scatter(
+                name=name, y=settings["setting"], x=settings[f"{name} effect"], mode="markers",
+                error_x={"type": "data", "symmetric": False, "array": settings[f"{name} high"] - settings[
+                    f"{name} effect"], "arrayminus": settings[f"{name} effect"] - settings[f"{name} low"]}))
+        forest.add_vline(x=0, line_dash="dot")
+    forest.update_layout(title=f"{info.family.upper()}: effect of each setting vs the other configs (95% bootstrap "
+                               "CI), most consistent first", yaxis={"autorange": "reversed"},
+                         xaxis_title=f"difference in mean {info.metric}", height=max(400, 22 * len(settings) + 150))
+    return [scatter, importance, forest]
+
+
+def write_html(path: Path, figures: Sequence[go.Figure], title: str) -> Path:
+    """All figures on one self-contained page (plotly.js embedded once)."""
+    parts = [figure.to_html(full_html=False, include_plotlyjs=index == 0) for index, figure in enumerate(figures)]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>{''.join(parts)}"
+                    "</body></html>")
+    return path
+
+
+def write_outputs(infos: Sequence[TransferInfo], out: Path) -> list[Path]:
+    """transfer_summary.csv, per-family configs/evaluations/importance/settings CSVs and transfer_<family>.html."""
+    out.mkdir(parents=True, exist_ok=True)
+    paths = [out / "transfer_summary.csv"]
+    pd.DataFrame([info.summary() for info in infos]).to_csv(paths[0], index=False)
+    for info in infos:
+        for name, table in (("configs", info.configs), ("evaluations", info.evaluations),
+                            ("importance", info.importance), ("settings", info.settings)):
+            paths.append(out / f"transfer_{info.family}_{name}.csv")
+            table.to_csv(paths[-1], index=False)
+        paths.append(write_html(out / f"transfer_{info.family}.html", render(info), f"transfer {info.family}"))
+    return paths

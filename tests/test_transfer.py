@@ -1,0 +1,186 @@
+"""Transfer analysis: config selection, importances, setting effects, the evaluation store and a tiny end-to-end run."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import optuna
+import pandas as pd
+import pytest
+
+from analysis import transfer
+from analysis.evaluations import EvaluationStore, evaluation_key
+from analysis.transfer import SOURCE, TARGET
+from sweeps.space import Parameter
+
+RATE = Parameter("learning_rate", "float", low=1e-4, high=1e-1, log=True)
+OPTIMIZER = Parameter("optimizer", "categorical", choices=("sgd", "adam", "rmsprop"))
+LAYERS = Parameter("dense_layers", "int", low=1, high=4)
+PARAMETERS = [RATE, OPTIMIZER, LAYERS]
+
+
+def _configs(count: int, seed: int = 0) -> list[dict]:
+    rng = np.random.default_rng(seed)
+    return [{"learning_rate": float(10 ** rng.uniform(-4, -1)), "optimizer": str(rng.choice(OPTIMIZER.choices)),
+             "dense_layers": int(rng.integers(1, 5))} for _ in range(count)]
+
+
+def _evaluations(source: np.ndarray, target: np.ndarray, seeds: int = 3, noise: float = 0.0) -> pd.DataFrame:
+    rng = np.random.default_rng(1)
+    return pd.DataFrame([{"config": index, "dataset": name, "seed": seed,
+                          "score": float(scores[index] + noise * rng.normal())}
+                         for name, scores in ((SOURCE, source), (TARGET, target))
+                         for index in range(len(scores)) for seed in range(seeds)])
+
+
+def test_select_configurations_keeps_the_top_and_spreads_the_rest() -> None:
+    distribution = RATE.distribution()
+    trials = [optuna.trial.create_trial(params={"learning_rate": 1e-4 * (1 + index)},
+                                        distributions={"learning_rate": distribution}, value=index / 50)
+              for index in range(50)]
+    trials.append(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
+    chosen = transfer.select_configurations(trials, 10, top=3)
+    values = [trial.value for trial in chosen]
+    assert len(chosen) == 10 and len(set(values)) == 10
+    assert values[:3] == [49 / 50, 48 / 50, 47 / 50]  # the top-3
+    assert min(values) == 0.0 and any(0.3 < value < 0.7 for value in values)  # worst and middle too
+    assert len(transfer.select_configurations(trials, 80)) == 50
+    assert [trial.value for trial in transfer.select_configurations(trials, 5, maximize=False)][:3] == [0, 0.02, 0.04]
+
+
+def test_importances_find_the_parameter_that_matters() -> None:
+    configs = _configs(40)
+    scores = [0.5 + 0.4 * (config["optimizer"] == "adam") + 0.01 * config["dense_layers"] for config in configs]
+    values, method = transfer.importances(configs, scores, PARAMETERS)
+    assert method == "fanova"
+    assert max(values, key=values.get) == "optimizer" and sum(values.values()) == pytest.approx(1.0)
+    configs[0]["optimizer"], configs[1]["learning_rate"] = "adadelta", 0.5  # outside the declared space
+    assert "optimizer" in transfer.importances(configs, scores, PARAMETERS)[0]
+
+
+def test_setting_effects_and_verdicts() -> None:
+    configs = _configs(60, seed=3)
+    adam = np.array([config["optimizer"] == "adam" for config in configs])
+    sgd = np.array([config["optimizer"] == "sgd" for config in configs])
+    noise = np.random.default_rng(4).normal(scale=0.01, size=(2, 60))
+    source = 0.8 + 0.1 * adam + noise[0]
+    target = 0.4 + 0.1 * adam - 0.1 * sgd + noise[1]
+    table = transfer.setting_effects(configs, source, target, PARAMETERS, n_bootstrap=500).set_index("setting")
+    assert table.loc["optimizer=adam", "verdict"] == "helps on both"
+    assert table.loc["optimizer=sgd", "verdict"] == "hurts on both" or "hurts on CIFAR-10" in table.loc[
+        "optimizer=sgd", "verdict"]
+    assert table.loc["optimizer=adam", f"{SOURCE} effect"] == pytest.approx(source[adam].mean() - source[~adam].mean())
+    assert table.index[0] == "optimizer=adam"  # most consistent first
+    assert {"dense_layers=1", "dense_layers=4"} <= set(table.index)  # small ints: one row per value
+    thirds = [label for label in table.index if label.startswith("learning_rate")]
+    assert len(thirds) == 3 and table.loc[thirds, "configs"].sum() == 60
+
+
+def test_setting_groups_skip_configs_where_a_conditional_parameter_is_absent() -> None:
+    momentum = Parameter("momentum", "float", low=0.0, high=0.95)
+    groups = transfer.setting_groups([0.1, None, 0.5, 0.9, None, 0.3, 0.7], momentum)
+    assert all(not mask[1] and not mask[4] for _, mask, _ in groups)
+    assert sum(mask.sum() for _, mask, _ in groups) == 5
+
+
+def test_transfer_info_on_a_perfect_transfer() -> None:
+    configs = _configs(12)
+    source = np.linspace(0.6, 0.9, 12)
+    info = transfer.transfer_info("mlp", configs, _evaluations(source, source - 0.4), PARAMETERS, n_bootstrap=300)
+    assert info.spearman.value == pytest.approx(1.0) and info.spearman.low > 0.99
+    assert info.kendall.value == pytest.approx(1.0)
+    assert info.regret == pytest.approx(0.0) and info.top_k_overlap == 1.0 and info.source_best == 11
+    assert info.configs[f"{TARGET} mean"].to_numpy() == pytest.approx(source - 0.4)
+    assert set(info.importance["parameter"]) <= {"learning_rate", "optimizer", "dense_layers"}
+    assert len(transfer.render(info)) == 3
+
+
+def test_transfer_info_on_an_unrelated_target() -> None:
+    configs = _configs(30)
+    rng = np.random.default_rng(9)
+    info = transfer.transfer_info("cnn", configs, _evaluations(rng.uniform(size=30), rng.uniform(size=30), noise=0.01),
+                                  PARAMETERS, n_bootstrap=300)
+    assert info.spearman.covers(0.0) and info.kendall.covers(0.0)
+    assert info.regret <= 0
+
+
+def test_store_recomputes_nothing_and_keys_ignore_spelling(tmp_path) -> None:
+    calls = []
+
+    def runner(task, params):
+        calls.append(params)
+        if params.get("learning_rate") == 0.5:
+            raise FloatingPointError("diverged")
+        return {"test/accuracy": 0.5 + params["seed"] / 10}
+
+    path = tmp_path / "evaluations.jsonl"
+    store = EvaluationStore(path, runner, verbose=False)
+    base = {"dataset": "mnist", "model": "geron_mlp", "epochs": 1}
+    assert store.metric("classify", {**base, "seed": 1}, "test/accuracy") == pytest.approx(0.6)
+    assert store.metric("classify", {**base, "seed": 1, "epochs": 1.0, "dense_units": 300}, "test/accuracy") == \
+        pytest.approx(0.6)  # 1.0 == 1, and 300 is the preset's value anyway
+    assert math.isnan(store.metric("classify", {**base, "seed": 2, "learning_rate": 0.5}, "test/accuracy"))
+    assert len(calls) == 2 and store.computed == 2
+    reopened = EvaluationStore(path, runner, verbose=False)
+    assert reopened.metric("classify", {**base, "seed": 1}, "test/accuracy") == pytest.approx(0.6)
+    assert math.isnan(reopened.metric("classify", {**base, "seed": 2, "learning_rate": 0.5}, "test/accuracy"))
+    assert len(calls) == 2 and reopened.computed == 0 and len(reopened) == 2
+    assert evaluation_key("classify", {**base, "seed": 1}) != evaluation_key("classify", {**base, "seed": 3})
+    assert evaluation_key("classify", base) != evaluation_key("classify", {**base, "permute_pixels": True})
+    assert evaluation_key("classify", base) != evaluation_key("classify", {**base, "dataset": "cifar10"})
+
+
+def test_transfer_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch) -> None:
+    import trainers
+    from sweeplab.cli import main
+    from sweeps.optuna_study import create_study
+    from sweeps.space import suggest_all
+    from sweeps.spec import load_spec
+
+    calls = []
+    real_run = trainers.run
+
+    def counting_run(*args, **kwargs):
+        calls.append(args[1])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(trainers, "run", counting_run)
+    spec = load_spec("fashion-mlp")  # a finished study in the default storage: the analysis reuses it
+    study = create_study(spec)
+    for value in (0.5, 0.7, 0.6, 0.4):
+        trial = study.ask()
+        suggest_all(spec.parameters, trial)
+        study.tell(trial, value)
+    out = tmp_path / "analysis"
+    argv = ["transfer", "--families", "mlp", "--configs", "3", "--seeds", "2", "--top-k", "1", "--out", str(out),
+            "--bootstrap", "200", "--set", "subset=300", "--set", "test_subset=200", "--set", "epochs=1",
+            "--set", "dense_units=16", "--set", "dense_layers=1"]
+    assert main(argv) == 0
+    assert len(calls) == 3 * 2 * 2  # configs x seeds x datasets; the study had enough trials
+    assert {params["dataset"] for params in calls} == {"fashion_mnist", "cifar10"}
+    assert all(params["dense_units"] == 16 and params["epochs"] == 1 for params in calls)
+    summary = pd.read_csv(out / "transfer_summary.csv")
+    assert summary.loc[0, "configs"] == 3 and summary.loc[0, "seeds"] == 2
+    assert -1 <= summary.loc[0, "spearman"] <= 1 and summary.loc[0, "transfer_regret"] <= 0
+    configs = pd.read_csv(out / "transfer_mlp_configs.csv")
+    assert configs["study value"].tolist() == [0.7, 0.6, 0.4]  # the best, then spread down the ranking
+    assert configs[[f"{SOURCE} mean", f"{TARGET} mean"]].notna().all().all()
+    assert "dense_units" not in configs  # overridden: not a varied hyperparameter any more
+    assert not pd.read_csv(out / "transfer_mlp_settings.csv").empty
+    assert (out / "transfer_mlp.html").stat().st_size > 10_000
+    calls.clear()
+    assert main(argv) == 0
+    assert calls == []  # the study has its trials and the store its evaluations
+
+
+def test_cli_refuses_bad_arguments_before_training(monkeypatch, capsys) -> None:
+    import trainers
+    from sweeplab.cli import main
+
+    monkeypatch.setattr(trainers, "run", lambda *args, **kwargs: pytest.fail("nothing may train"))
+    for argv in (["transfer", "--seeds", "1"], ["transfer", "--families", "rnn"], ["transfer", "--configs", "2"],
+                 ["transfer", "--set", "no_such_key=1"], ["permute", "--set", "seed=3"],
+                 ["permute", "--datasets", "imagenet"], ["permute", "--metric", "accuracy"]):
+        assert main(argv) == 2, argv
+        assert "sweeplab: error:" in capsys.readouterr().err
