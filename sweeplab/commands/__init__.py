@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trainers.config import parse_assignment
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def add_storage_argument(parser: argparse.ArgumentParser) -> None:
@@ -21,3 +24,18 @@ def add_set_argument(parser: argparse.ArgumentParser) -> None:
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
     return dict(parse_assignment(pair) for pair in pairs)
+
+
+def load_existing_study(name_or_path: str, storage: str | None) -> optuna.Study:
+    """A study already in the storage, named directly or by its study file; a clear error when it is not there."""
+    import optuna
+
+    from sweeplab.errors import UserError
+    from sweeps.spec import load_spec, study_path
+    from sweeps.storage import open_storage
+
+    name = load_spec(name_or_path).name if study_path(name_or_path).exists() else name_or_path
+    try:
+        return optuna.load_study(study_name=name, storage=open_storage(storage))
+    except KeyError:
+        raise UserError(f"no study named {name!r} in the storage; run `sweeplab sweep {name}` first") from None

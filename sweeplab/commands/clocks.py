@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from sweeplab.commands import add_storage_argument
+from sweeplab.commands import add_storage_argument, load_existing_study
 from sweeplab.errors import UserError
 
 
@@ -66,22 +66,15 @@ def render_command(args: argparse.Namespace) -> int:
 
 
 def compare_command(args: argparse.Namespace) -> int:
-    import optuna
-
     from analysis.clock_representations import findings, render, representation_info
-    from sweeps.spec import load_spec, study_path
-    from sweeps.storage import open_storage
 
-    name = load_spec(args.study).name if study_path(args.study).exists() else args.study
-    try:
-        study = optuna.load_study(study_name=name, storage=open_storage(args.storage))
-    except KeyError:
-        raise UserError(f"no study named {name!r} in the storage; run `sweeplab sweep {name}` first") from None
+    study = load_existing_study(args.study, args.storage)
+    name = study.study_name
     info = representation_info(study)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     info.table.to_csv(out / f"{name}-representations.csv", index=False)
-    render(info).write_html(out / f"{name}-representations.html", include_plotlyjs="cdn")
+    render(info).write_html(out / f"{name}-representations.html", include_plotlyjs=True)  # offline-safe
     print(info.table.to_string(index=False, float_format=lambda value: f"{value:.1f}") if not info.table.empty
           else "(no completed clock trials)")
     for line in findings(info):

@@ -6,7 +6,7 @@ import argparse
 import json
 import time
 
-from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
+from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
 from sweeplab.errors import UserError
 
 
@@ -96,18 +96,9 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def best_command(args: argparse.Namespace) -> int:
-    import optuna
-
     from analysis.best import best_trials, format_table
-    from sweeps.spec import load_spec, study_path
-    from sweeps.storage import open_storage
 
-    name = load_spec(args.study).name if study_path(args.study).exists() else args.study
-    try:
-        study = optuna.load_study(study_name=name, storage=open_storage(args.storage))
-    except KeyError:
-        raise UserError(f"no study named {name!r} in the storage; run `sweeplab sweep {name}` first") from None
-    print(format_table(best_trials(study, args.top)))
+    print(format_table(best_trials(load_existing_study(args.study, args.storage), args.top)))
     return 0
 
 
