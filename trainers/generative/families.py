@@ -1,0 +1,159 @@
+"""Model families (cae, vae, gan) and the one training function they share.
+
+A family builds a compiled model plus the encode/decode functions the grids and metrics need; `train`
+does everything else the same way for all of them (data, fixed latents, callbacks, final metrics).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+
+from trainers.fit import standard_callbacks
+from trainers.generative import models
+from trainers.generative.callbacks import (
+    FinalGridsCallback,
+    ImageGridCallback,
+    MetricsCallback,
+    interpolation_grid,
+    side_by_side,
+)
+from trainers.generative.data import ImageSplits, load_image_splits
+from trainers.generative.quality import FrechetScorer, feature_extractor
+from trainers.reporter import Reporter
+
+Images = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass
+class Generative:
+    """What `train` needs from a family: the model `fit` trains and how to move between images and latents."""
+
+    model: keras.Model
+    latent_dim: int
+    decode: Images  # latents -> images in [0, 1]
+    encode: Images | None = None  # images -> latents (autoencoders only)
+    has_prior: bool = False  # latents ~ N(0, I) decode to samples (VAE, GAN)
+    fit_target: bool = False  # fit(x, x) rather than fit(x)
+    validate: bool = True  # pass validation images to fit (Keras' own val_* losses)
+
+    def reconstruct(self, images: np.ndarray) -> np.ndarray:
+        return self.decode(self.encode(images))
+
+
+def _predict(model: keras.Model, index: int | None = None) -> Images:
+    def run(inputs: np.ndarray) -> np.ndarray:
+        outputs = model.predict(np.asarray(inputs, dtype="float32"), batch_size=256, verbose=0)
+        return np.asarray(outputs if index is None else outputs[index])
+
+    return run
+
+
+def build_cae(config: Any, image_shape: tuple[int, ...]) -> Generative:
+    encoder = models.build_encoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
+                                   config.activation)
+    decoder = models.build_decoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
+                                   config.activation)
+    autoencoder = models.build_autoencoder(encoder, decoder)
+    autoencoder.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=config.reconstruction_loss)
+    return Generative(autoencoder, config.latent_dim, _predict(decoder), _predict(encoder), fit_target=True)
+
+
+def build_vae(config: Any, image_shape: tuple[int, ...]) -> Generative:
+    encoder = models.build_encoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
+                                   config.activation, variational=True)
+    decoder = models.build_decoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
+                                   config.activation)
+    vae = models.VAE(encoder, decoder, beta=config.beta, reconstruction_loss=config.reconstruction_loss,
+                     seed=config.seed)
+    vae.compile(optimizer=keras.optimizers.Adam(config.learning_rate))
+    return Generative(vae, config.latent_dim, _predict(decoder), _predict(encoder, index=0), has_prior=True)
+
+
+def build_gan(config: Any, image_shape: tuple[int, ...]) -> Generative:
+    generator = models.build_decoder(image_shape, config.latent_dim, config.layers, config.filters,
+                                     config.kernel_size, "relu", batch_norm=True, name="generator")
+    discriminator = models.build_discriminator(image_shape, config.layers, config.filters, config.kernel_size,
+                                               config.discriminator_dropout)
+    gan = models.GAN(generator, discriminator, label_smoothing=config.label_smoothing, seed=config.seed)
+    gan.compile(generator_learning_rate=config.generator_learning_rate,
+                discriminator_learning_rate=config.discriminator_learning_rate, beta_1=config.beta_1)
+    return Generative(gan, config.latent_dim, _predict(generator), has_prior=True, validate=False)
+
+
+FAMILIES: dict[str, Callable[[Any, tuple[int, ...]], Generative]] = {"cae": build_cae, "vae": build_vae,
+                                                                     "gan": build_gan}
+
+
+def _latent_sampler(generative: Generative, data: ImageSplits, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    """N(0, I) for models with a prior; for the CAE, a Gaussian fitted per dimension to validation encodings."""
+    if generative.has_prior:
+        return lambda count: rng.standard_normal((count, generative.latent_dim)).astype("float32")
+    codes = generative.encode(data.x_val)
+    mean, std = codes.mean(axis=0), codes.std(axis=0)
+    return lambda count: (mean + std * rng.standard_normal((count, generative.latent_dim))).astype("float32")
+
+
+def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) -> dict[str, float]:
+    """Fit one family; grids every epoch, quality metrics every epoch, interpolations at the end."""
+    data = load_image_splits(config.dataset, config.class_filter, config.image_size, config.subset,
+                             config.validation_fraction, config.test_subset, config.seed)
+    scorer = None
+    if config.frechet_samples > 0:  # the feature net is trained (once per dataset) before seeding the model
+        extractor = feature_extractor(config.dataset, data.image_shape, config.feature_train_images)
+        scorer = FrechetScorer(extractor, data.x_train[: config.frechet_samples])
+    keras.utils.set_random_seed(config.seed)
+    generative = FAMILIES[family](config, data.image_shape)
+    rng = np.random.default_rng(config.seed)
+    fixed_latents = rng.standard_normal((config.grid_images, generative.latent_dim)).astype("float32")
+    scoring_latents = rng.standard_normal((len(data.x_train[: config.frechet_samples]),
+                                           generative.latent_dim)).astype("float32")
+    fixed_images = data.x_val[: config.grid_images]
+    measures: dict[str, Callable[[], float]] = {}
+    callbacks: list[keras.callbacks.Callback] = []
+    if generative.has_prior:
+        callbacks.append(ImageGridCallback(reporter, "samples", lambda: generative.decode(fixed_latents)))
+        if scorer is not None:
+            measures["frechet_distance"] = lambda: scorer.distance(generative.decode(scoring_latents))
+    if generative.encode is not None:
+        callbacks.append(ImageGridCallback(reporter, "reconstructions", lambda: side_by_side(
+            fixed_images, generative.reconstruct(fixed_images))))
+        measures["reconstruction_mse"] = lambda: float(np.mean((generative.reconstruct(data.x_val) - data.x_val) ** 2))
+        if scorer is not None and not generative.has_prior:
+            measures["reconstruction_frechet_distance"] = lambda: scorer.distance(generative.reconstruct(data.x_val))
+    quality = MetricsCallback(measures)
+
+    def latent_interpolation() -> np.ndarray:
+        sample = _latent_sampler(generative, data, np.random.default_rng(config.seed + 1))
+        return interpolation_grid(generative.decode, sample(4), sample(4))
+
+    final_grids = {"interpolation/latent": latent_interpolation}
+    if generative.encode is not None:
+        pairs = data.x_val[: 8] if len(data.x_val) >= 8 else data.x_train[:8]
+        final_grids["interpolation/encodings"] = lambda: interpolation_grid(
+            generative.decode, generative.encode(pairs[0::2]), generative.encode(pairs[1::2]))
+    callbacks += [quality, FinalGridsCallback(reporter, final_grids), *standard_callbacks(reporter)]
+    fit_data = (data.x_train, data.x_train) if generative.fit_target else (data.x_train,)
+    validation = None
+    if generative.validate:
+        validation = (data.x_val, data.x_val) if generative.fit_target else (data.x_val,)
+    history = generative.model.fit(*fit_data, validation_data=validation, epochs=config.epochs,
+                                   batch_size=config.batch_size, shuffle=True, verbose=0, callbacks=callbacks)
+    metrics = {f"val/{name}": value for name, value in quality.last.items()}
+    for key, values in history.history.items():
+        if key.startswith("val_") and key[4:] not in quality.last:
+            metrics[f"val/{key[4:]}"] = float(values[-1])
+        elif not key.startswith("val_"):
+            metrics[f"train/{key}"] = float(values[-1])
+    if generative.encode is not None and len(data.x_test):
+        metrics["test/reconstruction_mse"] = float(np.mean((generative.reconstruct(data.x_test) - data.x_test) ** 2))
+    if run_dir is not None and config.save_model:
+        generative.model.save_weights(Path(run_dir) / "model.weights.h5")
+    metrics.update({"train/epochs": float(len(next(iter(history.history.values()), []))),
+                    "model/params": float(sum(layer.count_params() for layer in generative.model.layers))})
+    return metrics

@@ -1,0 +1,110 @@
+"""Sample quality: a Fréchet distance in the feature space of a small CNN the project trains per dataset.
+
+This is NOT the Inception FID: the features are the 64-unit penultimate layer of a small classifier trained
+once on the dataset's own labels (cached under `datasets.settings.array_cache_dir()`), so values compare
+trials of one dataset and image size only, never across datasets or with published FIDs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import scipy.linalg
+from keras import layers
+
+from datasets import settings
+from trainers.generative.data import load_dataset, resize_images
+
+FEATURES = 64  # width of the feature layer
+FEATURE_NET_VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)
+_EXTRACTORS: dict[str, keras.Model] = {}
+
+
+def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean vector and covariance matrix of N x D features."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"need at least 2 feature vectors as an N x D array, got shape {features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mean_a: np.ndarray, cov_a: np.ndarray, mean_b: np.ndarray, cov_b: np.ndarray,
+                     eps: float = 1e-6) -> float:
+    """||mu_a - mu_b||^2 + Tr(C_a + C_b - 2 (C_a C_b)^(1/2)) between two Gaussians."""
+    with warnings.catch_warnings():  # a singular product is handled just below
+        warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+        root, _ = scipy.linalg.sqrtm(cov_a @ cov_b, disp=False)
+    if not np.isfinite(root).all():  # singular product: nudge the diagonals, as pytorch-fid does
+        offset = np.eye(len(cov_a)) * eps
+        root = scipy.linalg.sqrtm((cov_a + offset) @ (cov_b + offset))
+    root = np.real(root)
+    difference = mean_a - mean_b
+    return float(max(difference @ difference + np.trace(cov_a) + np.trace(cov_b) - 2.0 * np.trace(root), 0.0))
+
+
+def build_feature_classifier(image_shape: tuple[int, ...], num_classes: int) -> keras.Model:
+    """Conv/pool blocks until the map is at most 8 pixels wide, a `features` dense layer, a softmax."""
+    inputs = keras.Input(shape=image_shape)
+    x, side, filters = inputs, image_shape[0], 32
+    while side > 8:
+        x = layers.Conv2D(filters, 3, padding="same", activation="relu")(x)
+        x = layers.MaxPooling2D(2, padding="same")(x)
+        side, filters = -(-side // 2), min(filters * 2, 128)
+    x = layers.Flatten()(x)
+    features = layers.Dense(FEATURES, activation="relu", name="features")(x)
+    outputs = layers.Dense(num_classes, activation="softmax")(layers.Dropout(0.3)(features))
+    return keras.Model(inputs, outputs, name="feature_classifier")
+
+
+def _cache_path(dataset: str, image_shape: tuple[int, ...], train_images: int) -> Path:
+    key = f"{dataset}|{image_shape}|{train_images}|v{FEATURE_NET_VERSION}|{keras.__version__}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return settings.array_cache_dir() / "frechet-features" / f"{dataset}-{digest}.weights.h5"
+
+
+def feature_extractor(dataset: str, image_shape: tuple[int, ...], train_images: int = 6000,
+                      seed: int = 0) -> keras.Model:
+    """The feature model for `dataset` at `image_shape`: trained once on its labels, then read from the cache."""
+    path = _cache_path(dataset, tuple(image_shape), train_images)
+    if str(path) in _EXTRACTORS:
+        return _EXTRACTORS[str(path)]
+    data = load_dataset(dataset)
+    classifier = build_feature_classifier(tuple(image_shape), data.num_classes)
+    if path.exists():
+        classifier.load_weights(path)
+    else:
+        order = np.random.default_rng(seed).permutation(len(data.x_train))[:train_images]
+        images = resize_images(data.x_train[order], image_shape[0]).astype("float32") / 255.0
+        if images.shape[-1] != image_shape[-1]:
+            raise ValueError(f"{dataset} has {images.shape[-1]} channels, the features expect {image_shape[-1]}")
+        epochs = int(np.clip(6000 // max(len(images), 1), 2, 20))  # at least ~6k examples seen, whatever the size
+        classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
+        classifier.fit(images, data.y_train[order], batch_size=64, epochs=epochs, verbose=0, shuffle=True)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".weights.h5", delete=False) as handle:
+            temporary = handle.name
+        classifier.save_weights(temporary)
+        os.replace(temporary, path)  # atomic: parallel agents never read half a file
+    extractor = keras.Model(classifier.inputs, classifier.get_layer("features").output, name="frechet_features")
+    _EXTRACTORS[str(path)] = extractor
+    return extractor
+
+
+class FrechetScorer:
+    """Fréchet distance of image sets to a fixed reference set, in one dataset's feature space."""
+
+    def __init__(self, extractor: keras.Model, reference_images: np.ndarray) -> None:
+        self.extractor = extractor
+        self.reference = gaussian_statistics(self.features(reference_images))
+
+    def features(self, images: np.ndarray) -> np.ndarray:
+        return np.asarray(self.extractor.predict(np.asarray(images, dtype="float32"), batch_size=256, verbose=0))
+
+    def distance(self, images: np.ndarray) -> float:
+        return frechet_distance(*self.reference, *gaussian_statistics(self.features(images)))
