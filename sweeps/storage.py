@@ -117,14 +117,31 @@ def _check_url(url: str) -> None:
         raise StorageError(f"storage {_redact(url)!r}: agents need a SQLite file that every process can open")
 
 
+_OPENED: dict[tuple[str, int, int], optuna.storages.BaseStorage] = {}
+
+
 def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
-    """`sqlite:///path.db`, `postgresql+psycopg://...`, or `journal:///path.log` (JournalStorage on a shared FS)."""
+    """`sqlite:///path.db`, `postgresql+psycopg://...`, or `journal:///path.log` (JournalStorage on a shared FS).
+
+    One storage per URL and heartbeat setting per process: every caller (objective, artifact upload, agent loop)
+    shares its connection pool, so a long-lived agent does not open a new pool per trial."""
     url = url or default_storage_url()
     _check_url(url)
     interval, grace = heartbeat_settings()
-    with warnings.catch_warnings():  # heartbeats and the retry callback are "experimental" since Optuna 2.8
-        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-        return _open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY))
+    key = (_absolute(url), interval, grace)
+    if key not in _OPENED:
+        with warnings.catch_warnings():  # heartbeats and the retry callback are "experimental" since Optuna 2.8
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            _OPENED[key] = _open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY))
+    return _OPENED[key]
+
+
+def _absolute(url: str) -> str:
+    """File URLs name the same storage whatever the working directory: key them by absolute path."""
+    for prefix in ("sqlite:///", "journal://"):
+        if url.startswith(prefix):
+            return prefix + str(Path(url.removeprefix(prefix)).resolve())
+    return url
 
 
 def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna.storages.BaseStorage:

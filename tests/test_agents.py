@@ -198,3 +198,14 @@ def test_seeded_samplers_propose_different_points_in_different_agents(monkeypatc
     assert first_points[0] != first_points[1]
     qmc = {"name": "qmc", "seed": 0}
     assert agent.agent_sampler_options(qmc) == qmc  # QMC indexes by trial number: already distinct
+
+
+def test_one_storage_per_url_so_trials_do_not_open_new_connection_pools(tmp_path, monkeypatch):
+    from sweeps.storage import open_storage
+
+    monkeypatch.chdir(tmp_path)
+    first = open_storage("sqlite:///db/one.db")
+    assert open_storage(f"sqlite:///{tmp_path / 'db' / 'one.db'}") is first  # same file, other spelling
+    assert open_storage("sqlite:///db/two.db") is not first
+    monkeypatch.setenv("SWEEPLAB_HEARTBEAT_SECONDS", "7")
+    assert open_storage("sqlite:///db/one.db") is not first  # other heartbeat settings: another storage
