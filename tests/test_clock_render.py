@@ -106,3 +106,37 @@ def test_rendered_sets_are_cached(tmp_path, monkeypatch):
     assert np.array_equal(first[0], second[0])
     assert rendered_clocks(8, seed=4, variation=Variation.wide())[0].tobytes() != first[0].tobytes()
     assert len(list(tmp_path.glob("clocks-n8-seed4-*"))) == 2
+
+
+def test_mild_preset_sits_between_none_and_default():
+    from datasets.clocks.variation import variation_named
+
+    none, mild, default = (variation_named(name) for name in ("none", "mild", "default"))
+    for knob in ("rotation_degrees", "tilt_degrees", "offset", "lighting", "reflection", "shadow"):
+        assert getattr(none, knob) <= getattr(mild, knob) < getattr(default, knob), knob
+    assert mild.dial_styles == default.dial_styles and mild.hand_styles == default.hand_styles
+    mild.validate()
+    assert len({mild.key(), default.key(), none.key()}) == 3
+
+
+def test_a_broken_worker_pool_falls_back_to_the_same_images(monkeypatch):
+    from concurrent.futures.process import BrokenProcessPool
+
+    import datasets.clocks.render as render
+
+    class BrokenPool:
+        def __init__(self, *args, **kwargs) -> None:
+            pass
+
+        def __enter__(self):
+            raise BrokenProcessPool("a worker was killed")
+
+        def __exit__(self, *exc_info) -> bool:
+            return False
+
+    serial_images, serial_labels = render.render_clocks(300, seed=3, workers=1)
+    monkeypatch.setattr(render, "ProcessPoolExecutor", BrokenPool)
+    with pytest.warns(UserWarning, match="parallel clock rendering failed"):
+        images, labels = render.render_clocks(300, seed=3, workers=2)
+    np.testing.assert_array_equal(images, serial_images)
+    np.testing.assert_array_equal(labels, serial_labels)

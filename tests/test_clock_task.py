@@ -115,4 +115,18 @@ def test_config_is_strict():
 def test_study_files_are_valid(study):
     spec = load_spec(study)
     assert spec.task == "clock" and spec.objective == "val/cse_minutes" and spec.direction == "minimize"
-    assert set(spec.parameter("head").choices) == set(HEADS)
+    heads = set(spec.parameter("head").choices)
+    if study == "clock-heads":
+        assert heads == set(HEADS)
+    else:  # the CPU default searches the heads that learn in minutes, on polar-warped, mildly varied clocks
+        assert heads < set(HEADS) and "classification" in heads
+        assert spec.fixed["polar"] is True and spec.fixed["variation"] == "mild"
+    resolve_config(CLOCK, spec.fixed)
+
+
+def test_cosine_schedule_decays_from_the_learning_rate():
+    from trainers.tasks.clock import cosine_schedule
+
+    rates = [cosine_schedule(2e-3, 8)(epoch, 0.0) for epoch in range(8)]
+    assert rates[0] == pytest.approx(2e-3) and bool(np.all(np.diff(rates) < 0)) and rates[-1] > 0
+    assert rates[4] == pytest.approx(1e-3)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import warnings
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import cv2
@@ -257,7 +259,11 @@ def render_clocks(n: int, seed: int = 0, variation: Variation | None = None,
         return _render_range(seed, 0, labels, variation), labels
     chunk = -(-n // (workers * 4))
     starts = list(range(0, n, chunk))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = pool.map(_render_range, [seed] * len(starts), starts,
-                         [labels[start : start + chunk] for start in starts], [variation] * len(starts))
-        return np.concatenate(list(parts)), labels
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+            parts = pool.map(_render_range, [seed] * len(starts), starts,
+                             [labels[start : start + chunk] for start in starts], [variation] * len(starts))
+            return np.concatenate(list(parts)), labels
+    except BrokenProcessPool as error:  # a worker was killed (e.g. memory pressure): same images, one process
+        warnings.warn(f"parallel clock rendering failed ({error}); rendering in this process", stacklevel=2)
+        return _render_range(seed, 0, labels, variation), labels

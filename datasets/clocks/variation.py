@@ -40,6 +40,14 @@ class Variation:
                    reflection=0.0, shadow=0.0, blur_sigma=(0.0, 0.0), noise_sigma=(0.0, 0.0), jpeg_probability=0.0)
 
     @classmethod
+    def mild(cls) -> Variation:
+        """Every dial and hand style, but near-upright, near-centred and lightly degraded: learnable on a CPU in
+        minutes (the default `clock` study); `default` and `wide` remain the harder distributions."""
+        return cls(rotation_degrees=8.0, tilt_degrees=12.0, scale=(0.80, 0.95), offset=0.03, lighting=0.25,
+                   reflection=0.15, shadow=0.3, blur_sigma=(0.0, 0.6), noise_sigma=(0.0, 4.0), jpeg_quality=(60, 95),
+                   jpeg_probability=0.5, dark_face_probability=0.2, second_hand_probability=0.2)
+
+    @classmethod
     def wide(cls) -> Variation:
         """Harsher than the default: a second distribution to test generalisation."""
         return cls(rotation_degrees=45.0, tilt_degrees=50.0, scale=(0.6, 1.0), offset=0.12, lighting=0.7,
@@ -65,7 +73,7 @@ class Variation:
         return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
 
 
-VARIATIONS = {"default": Variation(), "none": Variation.none(), "wide": Variation.wide()}
+VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variation.mild(), "wide": Variation.wide()}
 
 
 def variation_named(name: str) -> Variation:

@@ -8,6 +8,7 @@ import keras
 from keras import layers
 
 from trainers.clock.heads import Head
+from trainers.clock.transforms import CoordinateChannels, PolarWarp
 
 
 def augmentation(config: Any) -> list[layers.Layer]:
@@ -33,6 +34,10 @@ def build_clock_model(config: Any, image_size: int, head: Head) -> keras.Model:
     x = layers.Rescaling(1.0 / 255.0)(inputs)
     for layer in augmentation(config):
         x = layer(x)
+    if getattr(config, "polar", False):  # inside the model: predict and saved models see the same transform
+        x = PolarWarp(name="polar")(x)
+    if getattr(config, "coord_channels", False):
+        x = CoordinateChannels(name="coordinates")(x)
     filters = float(config.conv_filters)
     for _ in range(config.conv_blocks):
         for _ in range(config.convs_per_block):

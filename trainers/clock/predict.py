@@ -10,6 +10,7 @@ import cv2
 import keras
 import numpy as np
 
+from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
 from trainers.clock.heads import Head, make_head
 
 

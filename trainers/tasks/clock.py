@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -33,13 +35,16 @@ class ClockConfig:
     n_images: int = 18000  # rendered clocks (25 per minute of the 720 at 18000); ignored with data_dir
     data_dir: str = ""  # a directory with images.npy + labels.npy (real photographs); empty = render
     render_seed: int = 0
-    variation: Literal["default", "wide", "none"] = "default"
+    variation: Literal["default", "mild", "wide", "none"] = "default"
     render_workers: int = 1  # processes rendering an uncached set
     image_size: int = 150  # side the images are resized to (75 trains ~4x faster)
     test_fraction: float = 0.2  # held-out test split, seeded
     validation_fraction: float = 0.1  # carved from the training part
     subset: int = 0  # training examples kept (0 = all)
     seed: int = 0  # split, weights and shuffling
+    # input transforms (layers inside the model, so `predict` and saved models apply them too)
+    polar: bool = False  # resample around the image centre: rows = angle from 12, columns = radius
+    coord_channels: bool = False  # append x, y, radius maps (CoordConv) after the optional polar warp
     # label representation
     head: Literal["regression", "regression_circular", "classification", "multi_head", "periodic",
                   "two_circle"] = "periodic"
@@ -66,6 +71,7 @@ class ClockConfig:
     # optimisation
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
     learning_rate: float = 1e-3
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: per-epoch decay to ~0 by the last epoch
     momentum: float = 0.0
     nesterov: bool = False
     rho: float = 0.9
@@ -106,6 +112,11 @@ class ClockConfig:
             raise ConfigError(f"{bad[0]}: value {getattr(self, bad[0])!r} is out of range{allowed}")
 
 
+def cosine_schedule(learning_rate: float, epochs: int) -> Callable[[int, float], float]:
+    """Epoch -> learning rate: half a cosine from `learning_rate` at epoch 0 towards 0 after the last epoch."""
+    return lambda epoch, _current: float(learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
+
+
 def head_of(config: ClockConfig) -> Head:
     return make_head(config.head, classes=config.classes, hour_weight=config.hour_weight,
                      minute_weight=config.minute_weight)
@@ -137,6 +148,8 @@ def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) 
     val_minutes = to_minutes(splits.y_val)
     validation = CommonSenseCallback(head, splits.x_val, val_minutes)
     callbacks = [validation, *standard_callbacks(reporter, config.patience, "val_cse_minutes", "min")]
+    if config.lr_schedule == "cosine":
+        callbacks.append(keras.callbacks.LearningRateScheduler(cosine_schedule(config.learning_rate, config.epochs)))
     history = model.fit(splits.x_train, head.encode(splits.y_train),
                         validation_data=(splits.x_val, head.encode(splits.y_val)), epochs=config.epochs,
                         batch_size=config.batch_size, verbose=0, callbacks=callbacks)

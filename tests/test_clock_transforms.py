@@ -1,0 +1,83 @@
+"""Clock input transforms: the polar warp (rows = angle from 12, column 0 = dial centre), coordinate channels,
+and a model trained with them that `predict` can load and use."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from datasets.clocks import render_clocks
+from datasets.clocks.variation import variation_named
+from trainers import get_task, resolve_config, run
+from trainers.clock.backbone import build_clock_model
+from trainers.clock.metric import common_sense_minutes, to_minutes
+from trainers.clock.predict import load_clock_model, predict_clock_minutes
+from trainers.clock.transforms import CoordinateChannels, PolarWarp, coordinate_maps, polar_grid
+from trainers.tasks.clock import head_of
+
+CLOCK = get_task("clock")
+
+
+def test_polar_grid_puts_the_centre_in_column_zero_and_12_oclock_in_row_zero():
+    x, y = polar_grid(64)
+    centre = 31.5
+    assert np.allclose(x[:, 0], centre) and np.allclose(y[:, 0], centre)
+    assert np.allclose(x[0, 1:], centre) and np.all(np.diff(y[0]) < 0)  # row 0 runs straight up (12 o'clock)
+    assert np.allclose(y[16, 1:], centre) and np.all(np.diff(x[16]) > 0)  # a quarter turn: 3 o'clock
+    assert np.allclose(x[32, 1:], centre) and np.all(np.diff(y[32]) > 0)  # half a turn: 6 o'clock
+    radius = np.hypot(x - centre, y - centre)
+    assert np.allclose(radius, radius[0][None, :]) and radius.max() < 32
+
+
+def test_polar_warp_matches_cv2_remap_and_keeps_constants():
+    rng = np.random.default_rng(0)
+    image = rng.uniform(0, 1, (48, 48)).astype(np.float32)
+    warped = np.asarray(PolarWarp()(image[None, ..., None]))[0, ..., 0]
+    x, y = polar_grid(48)
+    expected = cv2.remap(image, x.astype(np.float32), y.astype(np.float32), cv2.INTER_LINEAR)
+    assert warped.shape == (48, 48) and np.allclose(warped, expected, atol=1e-3)
+    constant = np.asarray(PolarWarp()(np.full((2, 32, 32, 3), 0.7, np.float32)))
+    assert constant.shape == (2, 32, 32, 3) and np.allclose(constant, 0.7, atol=1e-5)
+
+
+@pytest.mark.parametrize(("hour", "row"), [(0, 0), (3, 16), (6, 32), (9, 48)])
+def test_a_hand_becomes_the_row_of_its_angle(hour, row):
+    image = np.zeros((64, 64), np.float32)
+    angle = np.radians(hour * 30)
+    end = (31.5 + 28 * np.sin(angle), 31.5 - 28 * np.cos(angle))
+    cv2.line(image, (32, 32), (round(end[0]), round(end[1])), 1.0, 2)
+    warped = np.asarray(PolarWarp()(image[None, ..., None]))[0, :, 10:, 0]
+    brightest = int(np.argmax(warped.sum(axis=1)))
+    assert min(abs(brightest - row), 64 - abs(brightest - row)) <= 1
+
+
+def test_coordinate_channels_append_x_y_radius():
+    maps = coordinate_maps(5)
+    assert maps.shape == (5, 5, 3)
+    assert np.allclose(maps[0, :, 0], np.linspace(-1, 1, 5)) and np.allclose(maps[:, 0, 1], np.linspace(-1, 1, 5))
+    assert maps[2, 2, 2] == 0 and np.isclose(maps[0, 0, 2], np.sqrt(2))
+    images = np.ones((3, 5, 5, 1), np.float32)
+    out = np.asarray(CoordinateChannels()(images))
+    assert out.shape == (3, 5, 5, 4) and np.allclose(out[..., 0], 1) and np.allclose(out[1, ..., 1:], maps)
+
+
+def test_transforms_are_layers_of_the_model():
+    config = resolve_config(CLOCK, {**CLOCK.smoke, "image_size": 32, "polar": True, "coord_channels": True})
+    model = build_clock_model(config, 32, head_of(config))
+    names = [layer.name for layer in model.layers]
+    assert names.index("polar") < names.index("coordinates")
+    assert model.get_layer("coordinates").output.shape == (None, 32, 32, 4)
+
+
+def test_predict_uses_a_saved_polar_model(tmp_path):
+    run("clock", {**CLOCK.smoke, "image_size": 40, "head": "classification", "classes": 24, "polar": True,
+                  "coord_channels": True, "variation": "mild"}, None, tmp_path)
+    model, head = load_clock_model(tmp_path / "model.keras")
+    assert isinstance(model.get_layer("polar"), PolarWarp)
+    assert isinstance(model.get_layer("coordinates"), CoordinateChannels)
+    images, labels = render_clocks(12, seed=3, variation=variation_named("mild"))
+    minutes = predict_clock_minutes(model, head, images)  # 150x150 photographs, resized to 40 inside predict
+    assert minutes.shape == (12,) and np.all((minutes >= 0) & (minutes < 720))
+    errors = common_sense_minutes(to_minutes(labels), minutes)
+    assert np.all((errors >= 0) & (errors <= 360))
