@@ -26,7 +26,7 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
 
 
 def _image_factory(spec, number, params, run_dir):
-    """Trials of `classify` log no image grids yet: give each trial one, through the trainer's own JSONL reporter."""
+    """A second, differently named grid per trial (beside classify's own `val/misclassified`), via JSONL."""
     grid = np.full((30, 60), 40 * number, dtype=np.uint8)
     JsonlReporter(run_dir).log_images("worst_predictions", grid)
     return JsonlReporter(run_dir / "unused")
@@ -56,7 +56,7 @@ def test_study_report_data(small_study):
     assert [len(curve.steps) for curve in report.curves] == [2, 2, 2]
     assert report.curves[0].trial == report.best_trial
     assert report.curves[0].series["val/accuracy"][-1] == pytest.approx(report.best_value)
-    assert [image.name for image in report.images] == ["worst_predictions"] * 3
+    assert sorted(image.name for image in report.images) == ["val_misclassified"] * 3 + ["worst_predictions"] * 3
     command = report.reproduce.split()
     assert command[:3] == ["sweeplab", "run", "mnist-mlp"]
     sets = parse_overrides([command[index + 1] for index, word in enumerate(command) if word == "--set"])
@@ -82,7 +82,7 @@ def test_report_renders_plots_in_headless_chromium(small_study, tmp_path):
     page = tmp_path / "reports" / "mnist-mlp.html"
     assert 'href="mnist-mlp.html"' in index.read_text()
     html = page.read_text()
-    assert html.count("data:image/png;base64,") == 3 and "http" not in re.sub(r'href="[^"]*"', "", html.split(
+    assert html.count("data:image/png;base64,") == 6 and "http" not in re.sub(r'href="[^"]*"', "", html.split(
         "<body>")[0])  # nothing fetched from the network: plotly.js is the file next to the page
     dom = subprocess.run([str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}",
                           "--virtual-time-budget=5000", "--dump-dom", page.as_uri()],

@@ -42,7 +42,9 @@ def test_dashboard_lists_the_study_and_serves_its_images(tiny_classify, storage_
 
     study = run_study(spec, storage_url, trials=1, overrides=tiny_classify, reporter_factories=(with_image,))
     trial = study.trials[0]
-    (meta,) = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
+    metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
+    assert len(metas) == 2  # the grid logged here and classify's own `val/misclassified`
+    meta = metas[0]
 
     port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "sweeplab", "dashboard", "--storage", storage_url,

@@ -31,7 +31,7 @@ def read_wandb_records(run_path: Path) -> list[dict]:
 
 
 def with_image(factory):
-    """Wrap a reporter factory so each trial's reporter also receives an image grid (classify logs none yet)."""
+    """Wrap a reporter factory so each trial's reporter also receives a known grid (beside classify's own)."""
 
     def wrapped(spec, number, params, run_dir):
         reporter = factory(spec, number, params, run_dir)
@@ -76,7 +76,7 @@ def test_trial_logs_offline_wandb_run_with_config_history_summary_and_image(tiny
     assert (run_path / "files" / image["samples.path"]).stat().st_size > 0
     # the same grid reached Optuna's artifact store (for optuna-dashboard)
     metas = optuna.artifacts.get_all_artifact_meta(trial, storage=study._storage)
-    assert [meta.mimetype for meta in metas] == ["image/png"]
+    assert [meta.mimetype for meta in metas] == ["image/png", "image/png"]  # `samples` + `val/misclassified`
 
 
 def test_offline_without_key_online_with_one(monkeypatch, tmp_path):
