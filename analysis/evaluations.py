@@ -18,7 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import trainers
+from datasets.formats import CorruptDataError
+from datasets.registry import DataNotFoundError, UnknownDatasetError
 from trainers.config import as_dict
+
+MISSING_DATA = (DataNotFoundError, UnknownDatasetError, CorruptDataError)
 
 Runner = Callable[[str, dict[str, Any]], dict[str, float]]
 
@@ -83,6 +87,8 @@ class EvaluationStore:
         error = None
         try:
             metrics = {name: float(value) for name, value in self.runner(task, params).items()}
+        except MISSING_DATA:
+            raise  # the environment, not the configuration: stop, store nothing, so a rerun retries it
         except Exception as failure:  # a diverging or invalid config is data, not a crash
             metrics, error = {}, f"{type(failure).__name__}: {failure}"[:500]
         record = {"key": key, "task": task, "params": params, "metrics": metrics, "error": error,

@@ -131,6 +131,26 @@ def test_store_recomputes_nothing_and_keys_ignore_spelling(tmp_path) -> None:
     assert evaluation_key("classify", base) != evaluation_key("classify", {**base, "dataset": "cifar10"})
 
 
+def test_missing_data_stops_the_analysis_and_is_not_stored(tmp_path) -> None:
+    from datasets import DataNotFoundError
+
+    attempts = []
+
+    def runner(task, params):
+        attempts.append(params)
+        if len(attempts) == 1:
+            raise DataNotFoundError("dataset 'mnist' is not available")
+        return {"test/accuracy": 0.9}
+
+    path = tmp_path / "evaluations.jsonl"
+    params = {"dataset": "mnist", "model": "geron_mlp", "seed": 0}
+    with pytest.raises(DataNotFoundError):
+        EvaluationStore(path, runner, verbose=False).metric("classify", params, "test/accuracy")
+    retried = EvaluationStore(path, runner, verbose=False)  # once the data is there, the run happens
+    assert retried.metric("classify", params, "test/accuracy") == pytest.approx(0.9)
+    assert len(attempts) == 2 and len(retried) == 1
+
+
 def test_transfer_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch) -> None:
     import trainers
     from sweeplab.cli import main
