@@ -59,3 +59,19 @@ TINY_CLASSIFY = {"dataset": "mnist", "model": "geron_mlp", "subset": 300, "test_
 @pytest.fixture
 def tiny_classify() -> dict:
     return dict(TINY_CLASSIFY)
+
+
+@pytest.fixture
+def trainer_calls(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Record the params of every `trainers.run` call (and still train): resumability tests count them."""
+    import trainers
+
+    calls: list[dict] = []
+    real_run = trainers.run
+
+    def counting_run(*args, **kwargs):
+        calls.append(args[1])
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(trainers, "run", counting_run)
+    return calls

@@ -135,18 +135,10 @@ def test_best_configuration_prefers_the_study_then_the_preset(storage_url: str) 
     assert config["learning_rate"] == 0.002 and "best trial #1" in source and "dataset" not in config
 
 
-def test_permute_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch) -> None:
-    import trainers
+def test_permute_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch, trainer_calls) -> None:
     from sweeplab.cli import main
 
-    calls = []
-    real_run = trainers.run
-
-    def counting_run(*args, **kwargs):
-        calls.append(args[1])
-        return real_run(*args, **kwargs)
-
-    monkeypatch.setattr(trainers, "run", counting_run)
+    calls = trainer_calls
     out = tmp_path / "analysis"
     argv = ["permute", "--datasets", "mnist", "--seeds", "2", "--permutation-seed", "7", "--out", str(out),
             "--bootstrap", "200", "--set", "subset=300", "--set", "test_subset=200", "--set", "epochs=1",

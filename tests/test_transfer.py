@@ -151,21 +151,13 @@ def test_missing_data_stops_the_analysis_and_is_not_stored(tmp_path) -> None:
     assert len(attempts) == 2 and len(retried) == 1
 
 
-def test_transfer_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch) -> None:
-    import trainers
+def test_transfer_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch, trainer_calls) -> None:
     from sweeplab.cli import main
     from sweeps.optuna_study import create_study
     from sweeps.space import suggest_all
     from sweeps.spec import load_spec
 
-    calls = []
-    real_run = trainers.run
-
-    def counting_run(*args, **kwargs):
-        calls.append(args[1])
-        return real_run(*args, **kwargs)
-
-    monkeypatch.setattr(trainers, "run", counting_run)
+    calls = trainer_calls
     spec = load_spec("fashion-mlp")  # a finished study in the default storage: the analysis reuses it
     study = create_study(spec)
     for value in (0.5, 0.7, 0.6, 0.4):
