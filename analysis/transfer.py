@@ -223,10 +223,7 @@ def evaluate_family(family: str, store: EvaluationStore, configs: int, seeds: Se
         if finished >= configs:
             break
         notes.append(f"ran {configs - finished} more {source_spec.name} trials (had {finished} distinct finished).")
-        # a fresh sampler with the file's fixed seed would repeat the study's first points: offset it by its size
-        reseeded = dataclasses.replace(source_spec, sampler={
-            **source_spec.sampler, "seed": int(source_spec.sampler.get("seed") or 0) + len(study.trials)})
-        study = run_study(reseeded, storage, configs - finished, overrides)
+        study = run_study(source_spec, storage, configs - finished, overrides)  # create_study reseeds a continued study
     chosen = select_configurations(study.get_trials(deepcopy=False), configs, top,
                                    study.direction == optuna.study.StudyDirection.MAXIMIZE)
     if len(chosen) < 3:
