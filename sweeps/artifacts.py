@@ -34,6 +34,7 @@ class ArtifactReporter:
     def __init__(self, storage_url: str | None, study_name: str, trial_number: int) -> None:
         self.storage_url, self.study_name, self.trial_number = storage_url, study_name, trial_number
         self.storage: optuna.storages.BaseStorage | None = None
+        self.trial: optuna.trial.FrozenTrial | None = None  # looked up once, on the first image
         self.uploaded: list[str] = []
 
     def report(self, step: int, metrics: dict[str, float]) -> None:
@@ -43,13 +44,16 @@ class ArtifactReporter:
         from trainers.images import save_png
 
         self.storage = self.storage or open_storage(self.storage_url)
-        try:
-            study = optuna.load_study(study_name=self.study_name, storage=self.storage)
-            trial = next(trial for trial in study.get_trials(deepcopy=False) if trial.number == self.trial_number)
-        except (KeyError, StopIteration):  # e.g. a storage other than the study's: the PNG stays in the run dir
-            warnings.warn(f"no trial {self.trial_number} of {self.study_name!r} in the artifact storage; "
-                          f"image {name!r} not uploaded", stacklevel=2)
-            return
+        if self.trial is None:
+            try:
+                study = optuna.load_study(study_name=self.study_name, storage=self.storage)
+                self.trial = next(trial for trial in study.get_trials(deepcopy=False)
+                                  if trial.number == self.trial_number)
+            except (KeyError, StopIteration):  # e.g. a storage other than the study's: the PNG stays in the run dir
+                warnings.warn(f"no trial {self.trial_number} of {self.study_name!r} in the artifact storage; "
+                              f"image {name!r} not uploaded", stacklevel=2)
+                return
+        trial = self.trial
         suffix = "" if step is None else f"-{step:04d}"
         with tempfile.TemporaryDirectory() as directory:
             path = save_png(Path(directory) / f"{name.replace('/', '_')}{suffix}.png", grid)
