@@ -68,17 +68,12 @@ def study_names() -> list[str]:
 
 
 def check_dataset_name(name: str) -> None:
-    """Raise UnknownDatasetError unless `name` is registered (or a task's own image set, e.g. rendered clocks)."""
+    """Raise UnknownDatasetError unless `name` is registered."""
     import datasets
-
-    if name in datasets.dataset_names():
-        return
     from datasets.registry import UnknownDatasetError
-    from trainers.generative.data import EXTRA_DATASETS
 
-    if name not in EXTRA_DATASETS:
-        known = ", ".join([*datasets.dataset_names(), *EXTRA_DATASETS])
-        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {known}")
+    if name not in datasets.dataset_names():
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(datasets.dataset_names())}")
 
 
 def _expect(condition: bool, path: Path, key: str, message: str) -> None:

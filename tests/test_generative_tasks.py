@@ -106,9 +106,9 @@ def test_class_filter_keeps_one_class_and_refuses_unknown_names():
 
 
 def test_rendered_clocks_are_readable_downscaled(monkeypatch):
-    from trainers.generative import data as generative_data
+    from datasets.catalog import clocks
 
-    monkeypatch.setattr(generative_data, "CLOCK_IMAGES", 120)  # the real set is 3600; the loader is the same
+    monkeypatch.setattr(clocks, "CLOCK_IMAGES", 120)  # the real set is 3600; the loader is the same
     data = load_image_splits("clocks", image_size=32, validation_fraction=0.2)
     assert data.image_shape == (32, 32, 1)
     assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 120

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,35 +25,6 @@ class ImageSplits:
     @property
     def image_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
-
-
-CLOCK_IMAGES = 3600  # rendered clocks for the `clocks` dataset: 5 per minute of the 720, default variation
-HOURS = tuple(str(hour) for hour in range(12))
-
-
-def rendered_clock_dataset() -> datasets.Dataset:
-    """3600 rendered 150x150 clocks (cached by the renderer), 10% held out as test; labels are the hour."""
-    from datasets.clocks import rendered_clocks
-
-    images, labels = rendered_clocks(CLOCK_IMAGES, seed=0)
-    images = images[..., None] if images.ndim == 3 else images
-    order = np.random.default_rng(0).permutation(len(images))
-    test, train = order[: len(order) // 10], order[len(order) // 10:]
-    hours = labels[:, 0].astype(np.int64)
-    return datasets.Dataset(name="clocks", x_train=images[train], y_train=hours[train], x_test=images[test],
-                            y_test=hours[test], class_names=HOURS,
-                            source=f"rendered: datasets.clocks.rendered_clocks({CLOCK_IMAGES}, seed=0)")
-
-
-# Image sets the generative tasks read that the dataset registry does not (yet) list; the rest go to the registry.
-EXTRA_DATASETS: dict[str, Callable[[], datasets.Dataset]] = {"clocks": rendered_clock_dataset}
-
-
-def load_dataset(name: str) -> datasets.Dataset:
-    """`datasets.load(name)`, or one of `EXTRA_DATASETS` (rendered clocks)."""
-    if name in EXTRA_DATASETS and name not in datasets.dataset_names():
-        return EXTRA_DATASETS[name]()
-    return datasets.load(name)
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
@@ -83,7 +53,7 @@ def filter_class(data: datasets.Dataset, class_filter: str) -> datasets.Dataset:
 def load_image_splits(dataset: str, class_filter: str = "", image_size: int = 0, subset: int = 0,
                       validation_fraction: float = 0.1, test_subset: int = 0, seed: int = 0) -> ImageSplits:
     """Load, filter, split (seeded validation carved from train), resize and scale one dataset."""
-    data = filter_class(load_dataset(dataset), class_filter)
+    data = filter_class(datasets.load(dataset), class_filter)
     splits = datasets.split(data, validation_fraction, subset, test_subset, seed)
 
     def prepare(images: np.ndarray) -> np.ndarray:

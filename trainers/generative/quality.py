@@ -18,8 +18,9 @@ import numpy as np
 import scipy.linalg
 from keras import layers
 
+import datasets
 from datasets import settings
-from trainers.generative.data import load_dataset, resize_images
+from trainers.generative.data import resize_images
 
 FEATURES = 64  # width of the feature layer
 FEATURE_NET_VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)
@@ -74,7 +75,7 @@ def feature_extractor(dataset: str, image_shape: tuple[int, ...], train_images: 
     path = _cache_path(dataset, tuple(image_shape), train_images)
     if str(path) in _EXTRACTORS:
         return _EXTRACTORS[str(path)]
-    data = load_dataset(dataset)
+    data = datasets.load(dataset)
     classifier = build_feature_classifier(tuple(image_shape), data.num_classes)
     if path.exists():
         classifier.load_weights(path)
