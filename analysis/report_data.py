@@ -11,8 +11,9 @@ from typing import Any
 
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
+from sweeps.best import ranked_trials, refit_record
 from sweeps.space import Parameter
 
 
@@ -62,6 +63,7 @@ class StudyReport:
     best_value: float | None
     best_params: dict[str, Any]
     reproduce: str
+    refit: dict[str, Any] | None = None  # the best configuration retrained at full fidelity (sweeps.refit)
     parameters: list[ParameterInfo] = field(default_factory=list)
     curves: list[Curve] = field(default_factory=list)
     images: list[ImageInfo] = field(default_factory=list)
@@ -163,9 +165,8 @@ def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyRep
     """Compute one study's page: summary, per-parameter data with edge warnings, top-trial curves and images."""
     spec = _load_spec(study)
     trials = study.get_trials(deepcopy=False)
-    complete = [trial for trial in trials if trial.state == TrialState.COMPLETE and trial.value is not None]
+    ranked = ranked_trials(study)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    ranked = sorted(complete, key=lambda trial: trial.value, reverse=maximize)
     best = ranked[0] if ranked else None
     states: dict[str, int] = {}
     for trial in trials:
@@ -177,8 +178,9 @@ def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyRep
         best_trial=best.number if best else None, best_value=best.value if best else None,
         best_params=dict(best.params) if best else {},
         reproduce=reproduce_command(study.study_name, best, spec.fixed if spec else {}) if best else "",
+        refit=refit_record(study),
     )
-    report.parameters = parameter_infos(complete, best, spec.parameters if spec else None)
+    report.parameters = parameter_infos(ranked, best, spec.parameters if spec else None)
     report.warnings = [f"best {info.name} = {info.best_value} is at the edge of its range "
                        f"[{info.low}, {info.high}]: consider widening it" for info in report.parameters if info.at_edge]
     report.curves = [curve for trial in ranked[:top] if (curve := read_curve(trial, runs_root, study.study_name))]

@@ -13,6 +13,7 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.best import format_refit
 from analysis.report_data import Curve, ParameterInfo, StudyReport, all_reports
 
 PLOTLY_FILE = "plotly.min.js"
@@ -106,6 +107,8 @@ def render_study_page(report: StudyReport, figures: dict[str, go.Figure]) -> str
              "</table>"]
     if report.reproduce:
         parts.append(f"<p>reproduce the best trial: <code>{escape(report.reproduce)}</code></p>")
+    if report.refit:
+        parts.append(f'<p class="refit">{escape(format_refit(report.refit))}</p>')
     parts += [f'<div class="warning">⚠ {escape(warning)}</div>' for warning in report.warnings]
     parameter_plots = [title for title in figures if title.startswith(PARAMETER_PREFIX)]
     for title, figure in figures.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -69,10 +70,12 @@ class Parameter:
         return span > 0 and (value - low <= fraction * span or high - value <= fraction * span)
 
 
-def suggest_all(parameters: list[Parameter], trial: Any) -> dict[str, Any]:
-    """Suggest every parameter whose `when` condition holds, in declaration order."""
-    values: dict[str, Any] = {}
+def suggest_all(parameters: list[Parameter], trial: Any, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Suggest every parameter whose `when` condition holds, in declaration order; `given` values (fixed ones,
+    command-line overrides) take part in the conditions but are not suggested."""
+    values: dict[str, Any] = dict(given or {})
+    suggested: dict[str, Any] = {}
     for parameter in parameters:
         if parameter.applies(values):
-            values[parameter.name] = parameter.suggest(trial)
-    return values
+            values[parameter.name] = suggested[parameter.name] = parameter.suggest(trial)
+    return suggested

@@ -16,9 +16,13 @@ from trainers.registry import Task, get_task
 SWEEPS_DIR = Path(__file__).resolve().parent
 SAMPLERS = {"qmc": {"seed", "scramble"}, "random": {"seed"}, "tpe": {"seed", "n_startup_trials", "multivariate"},
             "grid": {"seed"}}
-PRUNERS = {"none": set(), "median": {"n_startup_trials", "n_warmup_steps"},
-           "hyperband": {"min_resource", "max_resource", "reduction_factor"}}
-TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles"}
+# every pruner also takes `floor`: prune a trial whose latest value is worse (e.g. chance accuracy after epoch 1)
+PRUNERS = {"none": {"floor"}, "median": {"n_startup_trials", "n_warmup_steps", "floor"},
+           "hyperband": {"min_resource", "max_resource", "reduction_factor", "floor"},
+           "successive_halving": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count",
+                                  "floor"}}
+TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles",
+            "refit"}
 PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
               "when"}, "categorical": {"type", "choices", "when"}}
 
@@ -46,6 +50,7 @@ class StudySpec:
     trials: int
     timeout_minutes: float | None
     roles: dict[str, list[str]] = field(default_factory=dict)
+    refit: dict[str, Any] | None = None  # values over the best trial's config for the full-fidelity refit; None: off
 
     @property
     def task_info(self) -> Task:
@@ -130,6 +135,19 @@ def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default
     return {"name": name, **{option: value for option, value in raw.items() if option != "name"}}
 
 
+def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str, Any] | None:
+    """`refit: {epochs: 12, subset: 0}` (config values over the best trial's), `refit: true` ({}), or off."""
+    if raw is None or raw is False:
+        return None
+    raw = {} if raw is True else raw
+    _expect(isinstance(raw, dict), path, "refit", "expected config values (a mapping), true or false")
+    try:
+        resolve(task.config_type, task.presets({**fixed, **raw}), {**fixed, **raw})
+    except ConfigError as error:
+        raise SpecError(path, "refit", str(error)) from None
+    return dict(raw)
+
+
 def load_spec(name_or_path: str | Path) -> StudySpec:
     """Read and validate a study file. Every problem raises SpecError naming the file and key."""
     path = study_path(name_or_path)
@@ -194,14 +212,19 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     roles = raw.get("roles") or {}
     _expect(isinstance(roles, dict) and set(roles) <= {"scientific", "nuisance", "fixed"}, path, "roles",
             "expected a mapping with scientific / nuisance / fixed lists")
+    refit = _refit(path, raw.get("refit"), task, fixed)
+    pruner = _options(path, "pruner", raw.get("pruner"), PRUNERS, "none")
+    _expect(pruner.get("floor") is None or _number(pruner["floor"]), path, "pruner.floor",
+            f"expected a number (the objective's worst acceptable value), got {pruner.get('floor')!r}")
     name = raw.get("study", path.stem)
     _expect(isinstance(name, str) and name, path, "study", "expected a non-empty string")
     return StudySpec(
         name=name, task=task.name, path=path, description=str(raw.get("description", "")), fixed=dict(fixed),
         parameters=parameters, objective=objective, direction=direction,
         sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe"),
-        pruner=_options(path, "pruner", raw.get("pruner"), PRUNERS, "none"),
+        pruner=pruner,
         trials=trials, timeout_minutes=timeout, roles={key: list(value) for key, value in roles.items()},
+        refit=refit,
     )
 
 

@@ -15,13 +15,14 @@ from trainers.clock.backbone import build_clock_model
 from trainers.clock.heads import HEADS
 from trainers.clock.predict import load_clock_model
 from trainers.config import ConfigError
+from trainers.reporter import Reporter
 from trainers.tasks.clock import head_of
 
 CLOCK = get_task("clock")
 TINY = {**CLOCK.smoke, "image_size": 32, "dense_units": 8, "conv_filters": 4}
 
 
-class RecordingReporter:
+class RecordingReporter(Reporter):
     def __init__(self) -> None:
         self.reports: list[tuple[int, dict]] = []
         self.images: list[tuple[str, np.ndarray]] = []
@@ -31,9 +32,6 @@ class RecordingReporter:
 
     def log_images(self, name, grid, step=None):
         self.images.append((name, grid))
-
-    def should_stop(self):
-        return False
 
 
 @pytest.mark.parametrize("head", sorted(HEADS))
