@@ -88,6 +88,9 @@ def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | N
                                 sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
                                 load_if_exists=True)
     existing = len(study.get_trials(deepcopy=False))
+    if not existing:
+        for point in spec.start_with:  # the prior: known-good settings are the first trials
+            study.enqueue_trial(point, skip_if_exists=True)
     if existing and spec.sampler["name"] != "qmc" and spec.sampler.get("seed") is not None:
         # continuing a study: a seeded random/TPE sampler would replay its first suggestions (QMC indexes by trial)
         study.sampler = build_sampler({**spec.sampler, "seed": int(spec.sampler["seed"]) + existing})

@@ -55,6 +55,7 @@ def refit_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, Any
     record = {"trial": trial.number, "search_value": trial.value, "config": dict(config),
               "resolved": result.config, "metrics": result.metrics, "run_dir": str(run_dir),
               "model": str(model) if model.exists() else None,
-              "seconds": round(time.perf_counter() - started, 1)}
+              "seconds": round(time.perf_counter() - started, 1),
+              "finished_at": round(time.time(), 3)}  # Unix time
     study.set_user_attr(REFIT_ATTR, record)
     return record

@@ -59,6 +59,15 @@ class Parameter:
             return {"distribution": "q_uniform", "min": float(self.low), "max": float(self.high), "q": float(self.step)}
         return {"distribution": "uniform", "min": float(self.low), "max": float(self.high)}
 
+    def contains(self, value: Any) -> bool:
+        """True when `value` is one of the choices, or a number inside [low, high]."""
+        if self.kind == "categorical":
+            return value in self.choices
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        inside = float(self.low) <= float(value) <= float(self.high)
+        return inside and (self.kind == "float" or float(value).is_integer())
+
     def at_edge(self, value: Any, fraction: float = 0.05) -> bool:
         """True when a numeric value lies in the outer `fraction` of the range (the playbook's edge warning)."""
         if self.kind == "categorical" or value is None:

@@ -22,7 +22,7 @@ PRUNERS = {"none": {"floor"}, "median": {"n_startup_trials", "n_warmup_steps", "
            "successive_halving": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count",
                                   "floor"}}
 TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles",
-            "refit"}
+            "refit", "start_with"}
 PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
               "when"}, "categorical": {"type", "choices", "when"}}
 
@@ -51,6 +51,7 @@ class StudySpec:
     timeout_minutes: float | None
     roles: dict[str, list[str]] = field(default_factory=dict)
     refit: dict[str, Any] | None = None  # values over the best trial's config for the full-fidelity refit; None: off
+    start_with: list[dict[str, Any]] = field(default_factory=list)  # known-good settings tried first (a prior)
 
     @property
     def task_info(self) -> Task:
@@ -148,6 +149,20 @@ def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str,
     return dict(raw)
 
 
+def _start_with(path: Path, raw: Any, parameters: list[Parameter]) -> list[dict[str, Any]]:
+    """`start_with: [{param: value, ...}]`: each a point of the space (every value inside its range or choices)."""
+    raw = raw or []
+    _expect(isinstance(raw, list) and all(isinstance(point, dict) for point in raw), path, "start_with",
+            "expected a list of mappings {parameter: value}")
+    by_name = {parameter.name: parameter for parameter in parameters}
+    for index, point in enumerate(raw):
+        for name, value in point.items():
+            key = f"start_with[{index}].{name}"
+            _expect(name in by_name, path, key, f"not a parameter of `space` ({', '.join(by_name)})")
+            _expect(by_name[name].contains(value), path, key, f"{value!r} is outside the parameter's range or choices")
+    return [dict(point) for point in raw]
+
+
 def load_spec(name_or_path: str | Path) -> StudySpec:
     """Read and validate a study file. Every problem raises SpecError naming the file and key."""
     path = study_path(name_or_path)
@@ -224,7 +239,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe"),
         pruner=pruner,
         trials=trials, timeout_minutes=timeout, roles={key: list(value) for key, value in roles.items()},
-        refit=refit,
+        refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters),
     )
 
 
