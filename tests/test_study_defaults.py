@@ -34,11 +34,11 @@ def test_each_study_is_multi_fidelity_with_a_refit_and_a_prior(name):
 def test_first_trial_trains_above_chance_on_a_small_slice(name, storage_url):
     spec = load_spec(name)
     study = run_study(spec, storage_url, trials=1,
-                      overrides={"subset": 2000, "test_subset": 500, "epochs": 1})
+                      overrides={"subset": 10000, "test_subset": 500, "epochs": 1})
     (trial,) = study.trials
     assert trial.state == optuna.trial.TrialState.COMPLETE, trial.user_attrs.get("fail_reason")
     assert trial.params == {key: value for key, value in spec.start_with[0].items()}  # the prior came first
-    assert trial.value > 0.2, f"{name}: val accuracy {trial.value} after one epoch on 2,000 images"
+    assert trial.value > 0.2, f"{name}: val accuracy {trial.value} after one epoch on 10,000 images"
 
 
 BN_CNN = {"dataset": "fashion_mnist", "model": "geron_cnn", "conv_filters": 16, "stem_kernel_size": 3,
