@@ -112,7 +112,7 @@ EnforcePartLimits=ALL
 ReturnToService=2
 MpiDefault=none
 SwitchType=switch/none
-KillWait=5
+KillWait=30
 NodeName={host} NodeAddr=127.0.0.1 CPUs=2 State=UNKNOWN
 PartitionName={PARTITION} Nodes={host} Default=YES MaxTime={MAX_TIME_MINUTES} State=UP
 """
@@ -151,6 +151,7 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
     def run(*argv: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(list(argv), env=env, capture_output=True, text=True, timeout=timeout, check=True)
 
+    mariadb: subprocess.Popen | None = None
     try:
         for name in ("state", "spool", "db"):
             (directory / name).mkdir()
@@ -161,10 +162,11 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
             f"--seed-file={directory}/munged.seed", "--force")
         run(_which("mariadb-install-db"), "--user=root", f"--datadir={directory}/db", "--skip-test-db",
             "--auth-root-authentication-method=normal", timeout=120)
-        subprocess.Popen([_which("mariadbd"), "--user=root", f"--datadir={directory}/db",
+        mariadb = subprocess.Popen([_which("mariadbd"), "--user=root", f"--datadir={directory}/db",
                           f"--socket={directory}/mysql.sock", f"--port={ports[3]}", "--bind-address=127.0.0.1",
                           f"--pid-file={directory}/mariadb.pid", f"--log-error={directory}/mariadb.err"],
-                         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                                   env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   start_new_session=True)
         client = [_which("mariadb"), "-S", f"{directory}/mysql.sock", "-u", "root"]
         _wait(lambda: subprocess.run([*client, "-e", "select 1"], capture_output=True).returncode == 0, "MariaDB")
         run(*client, "-e", "CREATE USER 'slurm'@'127.0.0.1' IDENTIFIED BY 'slurm'; "
@@ -190,4 +192,7 @@ def slurm_cluster() -> Iterator[dict[str, str]]:
                   .stdout.strip(), "an empty queue", timeout=30)
         for pid_file in pid_files:
             _stop(pid_file)
+        if mariadb is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                mariadb.wait(timeout=30)
         shutil.rmtree(directory, ignore_errors=True)
