@@ -77,8 +77,8 @@ def sacct(env: dict[str, str], job: str, *extra: str) -> str:
 
 
 def task_states(env: dict[str, str], job: str) -> dict[str, str]:
-    lines = sacct(env, job, "-n", "-P", "-X", "-o", "JobID,State").split()
-    return {task: state.split()[0] for task, state in (line.split("|") for line in lines)}
+    lines = sacct(env, job, "-n", "-P", "-X", "-o", "JobID,State").splitlines()
+    return {task: state.split()[0] for task, state in (line.split("|") for line in lines)}  # "CANCELLED by 0"
 
 
 def wait_for_job(env: dict[str, str], job: str, timeout: float = 600) -> dict[str, str]:

@@ -105,7 +105,8 @@ def submit_command(args: argparse.Namespace) -> int:
         require("sbatch")
     except SlurmError as error:
         raise UserError(str(error)) from None
-    create_study(spec, storage)  # once, so the tasks do not race to create it (and a bad URL fails here)
+    if args.image is None:  # once, so the tasks do not race to create it (and a bad URL fails here); in a
+        create_study(spec, storage)  # container the image's user creates it (a root-owned journal is unwritable)
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
     path.write_text(script)
