@@ -21,7 +21,7 @@ ARGS      ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute \
-        clocks bench test lint docker-build clean
+        clocks bench test lint docker-build docker-test slurm clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ] && \
@@ -65,6 +65,9 @@ agent: setup  ## join a study from another node: make agent STUDY=clock STORAGE=
 agents: setup  ## N agents on this machine/GPU: make agents STUDY=fashion-mlp N=4
 	$(SWEEPLAB) agents $(STUDY) --n $(N) $(STOREARG) $(TRIALARG) $(SETS) $(ARGS)
 
+slurm: setup  ## N agents as a Slurm job array: make slurm STUDY=fashion-mlp N=4 STORAGE=... ARGS="--partition gpu"
+	$(SWEEPLAB) slurm $(STUDY) --agents $(N) $(STOREARG) $(TRIALARG) $(SETS) $(ARGS)
+
 wandb-sweep: setup $(SWEEPS_VENV)/.installed  ## write sweeps/build/STUDY.wandb.yaml (and create the sweep when WANDB_API_KEY is set)
 	$(SWEEPLAB) wandb-sweep $(STUDY)
 
@@ -89,7 +92,10 @@ test: setup $(SWEEPS_VENV)/.installed  ## the test suite
 lint: setup
 	$(BIN)/ruff check .
 
-docker-build:  ## needs a Docker engine (none runs on the CI machine)
+docker-test: setup  ## build docker/Dockerfile with podman (or docker), run a 2-trial study in it offline, check it
+	PYTHON=$(BIN)/python bash docker/container-test.sh
+
+docker-build:  ## needs a Docker engine (`make docker-test` builds the CPU image with podman)
 	docker build -f docker/Dockerfile -t sweeplab:cpu .
 	docker build -f docker/Dockerfile.gpu -t sweeplab:gpu .
 

@@ -29,6 +29,7 @@ import optuna
 from optuna.trial import TrialState
 
 from sweeps.optuna_study import ReporterFactory, create_study, fail_reason, make_objective, release_trial_memory
+from sweeps.slurm import slurm_task_id
 from sweeps.spec import StudySpec
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, claim_lock, heartbeat_settings, open_storage
 
@@ -149,6 +150,8 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     """Run and tell one asked trial with a heartbeat; an interrupted trial is FAIL and re-queued for others."""
     interval, _ = heartbeat_settings()
     trial.set_user_attr("agent", agent_name())
+    if (task := slurm_task_id()) is not None:  # `sweeplab slurm status` matches trials to array tasks
+        trial.set_user_attr("slurm_task", task)
     state, value = TrialState.FAIL, None
     try:
         with _Heartbeat(study._storage, trial._trial_id, interval):
@@ -170,7 +173,10 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         release_trial_memory()
     try:
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-    except optuna.exceptions.UpdateFinishedTrialError:  # another agent declared us dead meanwhile
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL trial."
+        if not study._storage.get_trial(trial._trial_id).state.is_finished():
+            raise
+        # another agent's heartbeat check declared us dead meanwhile (e.g. our beats stalled on a loaded node)
         log(f"trial #{trial.number} was already failed by the heartbeat check; its retry will count instead")
         return TrialState.FAIL
     reason = trial.user_attrs.get("fail_reason", "") if state == TrialState.FAIL else ""

@@ -95,7 +95,8 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
 class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
     """Re-queue a dead agent's trial with its parameters; `retried_trial_number` / `retry_history` link them."""
 
-    STALE_USER_ATTRS = frozenset({"fail_reason", "config", "metrics", "agent", "run_dir", "pruned_at_step"})
+    STALE_USER_ATTRS = frozenset({"fail_reason", "config", "metrics", "agent", "run_dir", "pruned_at_step",
+                                  "slurm_task"})
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         trial = copy.deepcopy(trial)
