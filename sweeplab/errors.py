@@ -10,6 +10,7 @@ class UserError(Exception):
 def user_error_types() -> tuple[type[BaseException], ...]:
     from datasets.formats import CorruptDataError
     from datasets.registry import DataNotFoundError, UnknownDatasetError
+    from sweeps.joining import StudyConflictError
     from sweeps.names import UnsafeNameError
     from sweeps.spec import SpecError
     from sweeps.storage import StorageError
@@ -17,4 +18,5 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from trainers.registry import UnknownTaskError
 
     return (UserError, SpecError, ConfigError, DataNotFoundError, UnknownDatasetError, UnknownTaskError,
-            StorageError, CorruptDataError, UnsafeNameError)
+            StorageError, CorruptDataError, UnsafeNameError,
+            StudyConflictError)

@@ -110,7 +110,7 @@ def _trial_worker(argv: list[str]) -> int:
     study = create_study(spec, storage_url)
     study.get_trials(deepcopy=False)  # Optuna's storage cache must know the trial before it takes parameters
     trial = optuna.Trial(study, int(trial_id))
-    objective = make_objective(spec, json.loads(overrides), reporter_factories(), Path(root))
+    objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))
     try:
         result: dict[str, Any] = {"value": objective(trial)}
     except optuna.TrialPruned as pruned:

@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 
 import trainers
+from sweeps.joining import check_join
 from sweeps.space import suggest_all
 from sweeps.spec import StudySpec
 from sweeps.storage import open_storage, runs_dir
@@ -65,6 +66,7 @@ def build_pruner(options: Mapping[str, Any]) -> optuna.pruners.BasePruner:
 def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:
     if not isinstance(storage, optuna.storages.BaseStorage):
         storage = open_storage(storage)
+    check_join(storage, spec)  # same name, other objective or direction: refuse rather than mix them
     study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                 sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
                                 load_if_exists=True)

@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 import yaml
 
 from trainers.bounds import out_of_bounds
-from trainers.safe_yaml import load_yaml
+from trainers.safe_yaml import AliasBombError, load_yaml
 
 ConfigT = TypeVar("ConfigT")
 __all__ = ["ConfigError", "as_dict", "check_value", "field_types", "load_yaml", "parse_assignment", "resolve"]
@@ -28,6 +28,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: expected key=value")
     try:
         value = load_yaml(raw) if raw.strip() else ""
+    except AliasBombError as error:
+        raise ConfigError(f"--set {key.strip()}: {error.problem}") from None
     except yaml.YAMLError:
         value = raw.strip()
     return key.strip(), value
