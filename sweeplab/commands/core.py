@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
@@ -54,6 +55,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sweeps.optuna_study import run_study
     from sweeps.spec import load_spec
     from sweeps.tracking import reporter_factories
+    from sweeps.trial_loop import all_failed
 
     _positive(args.trials, "--trials")
     spec = load_spec(args.study)
@@ -67,10 +69,14 @@ def sweep_command(args: argparse.Namespace) -> int:
     print(f"\nstudy {spec.name} ({spec.objective}, {spec.direction}): {counts}; "
           f"{time.perf_counter() - started:.0f} s this session")
     print(format_table(best_trials(study, args.top)))
+    if all_failed(study):
+        print(f"sweeplab: every trial of study {spec.name} failed; see fail_reason above", file=sys.stderr)
+        return 1
     return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from sweeps.run_identity import check_run_dir, claim_single_dir
     from sweeps.spec import load_spec, study_names, study_path
     from sweeps.storage import runs_dir
     from trainers import discover_tasks, run
@@ -85,7 +91,7 @@ def run_command(args: argparse.Namespace) -> int:
         task, fixed, label = spec.task, spec.fixed, spec.name
     else:
         raise UserError(f"{args.task!r} is neither a task ({', '.join(sorted(tasks))}) nor a study file")
-    run_dir = args.run_dir or runs_dir() / "single" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = check_run_dir(args.run_dir) if args.run_dir else claim_single_dir(runs_dir(), label)
     epochs = {**fixed, **overrides}.get("epochs", 0)
     console = ConsoleReporter(int(epochs or 0), label)
     result = run(task, {**fixed, **overrides}, console, run_dir)
