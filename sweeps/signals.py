@@ -21,9 +21,12 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
 
 def stop_on_signals() -> None:
     """Turn SIGTERM and SIGHUP into `Stopped` (a KeyboardInterrupt), so every `except KeyboardInterrupt` that
-    cleans up after Ctrl-C also runs for `kill` and for a closed terminal."""
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _raise_stopped)
+    cleans up after Ctrl-C also runs for `kill` and for a closed terminal. SIGINT raises KeyboardInterrupt even
+    in a background job (where the shell starts it ignored); a SIGHUP that `nohup` ignores stays ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_stopped)
+    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+        signal.signal(signal.SIGHUP, _raise_stopped)
 
 
 def exit_code(interrupt: KeyboardInterrupt) -> int:

@@ -143,8 +143,8 @@ def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
 
 def url_of(storage: object) -> str | None:
     """The URL `open_storage` opened `storage` from (also through Optuna's cache wrapper), or None."""
-    storage = getattr(storage, "_backend", storage)
-    return next((url for (url, _, _), opened in _OPENED.items() if opened is storage), None)
+    candidates = (storage, getattr(storage, "_backend", None))  # Optuna's _CachedStorage keeps ours as `_backend`
+    return next((url for (url, _, _), opened in _OPENED.items() if any(opened is item for item in candidates)), None)
 
 
 def _absolute(url: str) -> str:
