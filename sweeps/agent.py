@@ -28,10 +28,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from sweeps.memory import trim_native_heap
 from sweeps.optuna_study import ReporterFactory, create_study, fail_reason, make_objective, release_trial_memory
 from sweeps.spec import StudySpec
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, claim_lock, heartbeat_settings, open_storage
-from sweeps.storage_faults import StorageUnavailableError
+from sweeps.storage_faults import StorageUnavailableError, root_cause
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -61,7 +62,7 @@ class _Heartbeat:
             try:
                 storage.record_heartbeat(trial_id)
             except Exception as error:  # the next beat may work; the grace period absorbs a few misses
-                print(f"heartbeat for trial id {trial_id} failed: {type(error).__name__}: {error}", flush=True)
+                print(f"heartbeat for trial id {trial_id} failed: {root_cause(error)}", flush=True)
             if self._stop.wait(interval):
                 return
 
@@ -175,6 +176,7 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
             trial.set_user_attr("fail_reason", fail_reason(error))
     finally:
         release_trial_memory()
+        trim_native_heap()
     try:
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     except optuna.exceptions.UpdateFinishedTrialError:  # another agent declared us dead meanwhile

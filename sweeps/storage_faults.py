@@ -25,6 +25,7 @@ PATIENT_METHODS = (
     "set_study_user_attr", "set_study_system_attr", "get_study_id_from_name", "get_study_directions",
     "get_study_user_attrs", "get_study_system_attrs", "get_all_studies", "get_trial", "get_all_trials",
     "get_n_trials", "get_trial_id_from_study_id_trial_number", "create_new_study",
+    "_get_stale_trial_ids",  # read by optuna.storages.fail_stale_trials before every trial
 )
 BEST_EFFORT_METHODS = ("set_trial_intermediate_value",)
 MAX_BACKOFF_SECONDS = 30.0

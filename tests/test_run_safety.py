@@ -22,6 +22,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeplab.cli import main
+from sweeps.storage import _absolute
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY = """\
@@ -77,7 +78,8 @@ def epochs_done(runs: Path) -> int:
 
 
 def error_lines(log: Path) -> list[str]:
-    return [line for line in log.read_text().splitlines() if line.startswith("sweeplab:")]
+    return [line for line in log.read_text().splitlines()
+            if line.startswith("sweeplab:") and not line.startswith("sweeplab: warning:")]
 
 
 def snapshot(directory: Path) -> dict[str, bytes]:
@@ -98,12 +100,14 @@ def test_same_study_name_in_two_storages_never_shares_a_run_dir(tmp_path: Path) 
     assert {path: data for path, data in snapshot(runs / "safety").items() if path in kept} == kept
     for run_dir, url in zip(dirs, (first, second), strict=True):
         assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1  # one epoch, nobody appended
-        assert json.loads((run_dir / "trial.json").read_text())["storage"] == url
+        assert json.loads((run_dir / "trial.json").read_text())["storage"] == _absolute(url)
         value = json.loads((run_dir / "result.json").read_text())["metrics"]["val/accuracy"]
         assert load(url).trials[0].value == pytest.approx(value)
 
 
-def test_recreated_database_never_reuses_a_run_dir(tmp_path: Path) -> None:
+def test_recreated_database_never_reuses_a_run_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sweeps.storage
+
     runs = Path(os.environ["SWEEPLAB_RUNS_DIR"])
     study = write_study(tmp_path)
     url = f"sqlite:///{tmp_path / 'db.sqlite'}"
@@ -112,6 +116,7 @@ def test_recreated_database_never_reuses_a_run_dir(tmp_path: Path) -> None:
     (old_dir / "error.txt").write_text("left by an older run\n")  # e.g. a failed trial of the deleted database
     before = snapshot(runs / "safety")
     (tmp_path / "db.sqlite").unlink()  # a deleted and re-created database starts at trial 0 again
+    monkeypatch.setattr(sweeps.storage, "_OPENED", {})  # as a new process would, open the new file
     assert main(["sweep", str(study), "--storage", url, "--trials", "1"]) == 0
     new_dir = Path(load(url).trials[0].user_attrs["run_dir"])
     assert load(url).trials[0].number == 0 and new_dir != old_dir
