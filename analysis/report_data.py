@@ -14,6 +14,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial
 
 from sweeps.best import ranked_trials, refit_record
+from sweeps.names import file_stem
 from sweeps.space import Parameter
 
 
@@ -115,11 +116,11 @@ def parameter_infos(trials: list[FrozenTrial], best: FrozenTrial | None,
 
 def read_curve(trial: FrozenTrial, runs_root: Path, study_name: str) -> Curve | None:
     """The trial's metrics.jsonl (run dir from its user attrs, else runs/<study>/<number>)."""
-    run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / study_name / f"{trial.number:04d}")
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
+    run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / file_stem(study_name) / f"{trial.number:04d}")
+    try:
+        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):  # missing, unreadable or half-written: no curve for this trial
         return None
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     names = sorted({key for record in records for key in record if key != "step"})
     series = {name: [_number(record.get(name)) for record in records] for name in names}
     return Curve(trial=trial.number, value=trial.value, steps=[int(record.get("step", index + 1))
@@ -138,9 +139,13 @@ def find_images(trials: list[FrozenTrial], runs_root: Path, study_name: str, lim
     """PNG grids from the run directories of the given trials (best first): the last epoch's grid of each name."""
     images: list[ImageInfo] = []
     for trial in trials:
-        run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / study_name / f"{trial.number:04d}")
+        run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / file_stem(study_name) / f"{trial.number:04d}")
         latest: dict[str, Path] = {}
-        for path in sorted((run_dir / "images").glob("*.png")):  # `name-0007.png`: the grid logged at epoch 7
+        try:
+            paths = sorted((run_dir / "images").glob("*.png"))
+        except OSError:
+            paths = []
+        for path in paths:  # `name-0007.png`: the grid logged at epoch 7
             latest[re.sub(r"-\d{4}$", "", path.stem)] = path
         images += [ImageInfo(trial=trial.number, name=name, path=path) for name, path in latest.items()]
     return images[:limit]

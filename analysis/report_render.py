@@ -15,6 +15,7 @@ from plotly.subplots import make_subplots
 
 from analysis.best import format_refit
 from analysis.report_data import Curve, ParameterInfo, StudyReport, all_reports
+from sweeps.names import file_stem
 
 PLOTLY_FILE = "plotly.min.js"
 PARAMETER_PREFIX = "parameter "
@@ -155,8 +156,8 @@ def write_report(storage: optuna.storages.BaseStorage, runs_root: Path, out: Pat
 
 
 def _page_name(study_name: str) -> str:
-    return "".join(character if character.isalnum() or character in "-_." else "_" for character in study_name) \
-        + ".html"
+    """`<study>.html`; a name that is not a safe file name gets a hash suffix, so two names never share a page."""
+    return f"{file_stem(study_name)}.html"
 
 
 def _states(report: StudyReport) -> str:

@@ -12,6 +12,7 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
 from sweeps.storage import open_storage, runs_dir
+from sweeps.storage_faults import StorageUnavailableError
 from trainers.reporter import Reporter
 
 if TYPE_CHECKING:
@@ -55,8 +56,12 @@ class ArtifactReporter(Reporter):
         suffix = "" if step is None else f"-{step:04d}"
         with tempfile.TemporaryDirectory() as directory:
             path = save_png(Path(directory) / f"{name.replace('/', '_')}{suffix}.png", grid)
-            self.uploaded.append(upload_artifact(artifact_store=artifact_store(), file_path=str(path),
-                                                 study_or_trial=trial, storage=self.storage, mimetype="image/png"))
+            try:
+                self.uploaded.append(upload_artifact(artifact_store=artifact_store(), file_path=str(path),
+                                                     study_or_trial=trial, storage=self.storage,
+                                                     mimetype="image/png"))
+            except (StorageUnavailableError, OSError) as error:  # the run dir keeps the PNG; training goes on
+                warnings.warn(f"image {name!r} not uploaded: {error}", stacklevel=2)
 
 
 def artifact_factory(storage_url: str | None) -> ReporterFactory:

@@ -14,9 +14,12 @@ from typing import Any
 import optuna
 
 import trainers
+from sweeps.joining import check_join
+from sweeps.run_identity import claim_trial_dir
 from sweeps.space import Parameter, suggest_all
 from sweeps.spec import StudySpec
 from sweeps.storage import open_storage, runs_dir
+from sweeps.trial_loop import run_trials
 from trainers.provenance import provenance
 from trainers.reporter import CompositeReporter, ConsoleReporter, Reporter, StopTrial
 
@@ -84,6 +87,7 @@ def build_pruner(options: Mapping[str, Any]) -> optuna.pruners.BasePruner:
 def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:
     if not isinstance(storage, optuna.storages.BaseStorage):
         storage = open_storage(storage)
+    check_join(storage, spec)  # same name, other objective or direction: refuse rather than mix them
     study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                 sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
                                 load_if_exists=True)
@@ -142,7 +146,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
     def objective(trial: optuna.Trial) -> float:
         _record_retry(trial)
         params = suggest_all(parameters, trial, given={**spec.fixed, **overrides})
-        run_dir = root / spec.name / f"{trial.number:04d}"
+        run_dir = claim_trial_dir(root, spec.name, trial)  # never another run's directory
         trial.set_user_attr("run_dir", str(run_dir))
         if overrides:
             trial.set_user_attr("overrides", overrides)
@@ -179,6 +183,5 @@ def run_study(spec: StudySpec, storage: str | None = None, trials: int | None = 
     """Create or join the study and run `trials` more trials; failures are recorded and the loop goes on."""
     study = create_study(spec, storage)
     timeout = spec.timeout_minutes * 60 if spec.timeout_minutes else None
-    study.optimize(make_objective(spec, overrides, reporter_factories, root), n_trials=trials or spec.trials,
-                   timeout=timeout, catch=(Exception,), gc_after_trial=True)
+    run_trials(study, make_objective(spec, overrides, reporter_factories, root), trials or spec.trials, timeout)
     return study

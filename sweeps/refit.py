@@ -16,6 +16,7 @@ import optuna
 
 import trainers
 from sweeps.best import REFIT_ATTR, best_trial, refit_record, trial_config
+from sweeps.run_identity import claim_refit_dir
 from sweeps.spec import StudySpec
 from sweeps.storage import runs_dir
 from trainers.reporter import ConsoleReporter, Reporter
@@ -47,7 +48,7 @@ def refit_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, Any
     config = refit_config(spec, trial, overrides)
     if not force and is_current(study, trial, config):
         return refit_record(study)
-    run_dir = (root or runs_dir()) / spec.name / f"refit-{trial.number:04d}"
+    run_dir = claim_refit_dir(root or runs_dir(), spec.name, trial.number)
     started = time.perf_counter()
     result = trainers.run(spec.task, config, reporter or ConsoleReporter(f"{spec.name} refit #{trial.number}"),
                           run_dir)

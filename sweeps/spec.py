@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sweeps.names import name_problem
 from sweeps.space import Parameter
-from trainers.config import ConfigError, field_types, load_yaml, resolve
+from trainers.config import ConfigError, check_value, field_types, load_yaml, resolve
 from trainers.registry import Task, get_task
 
 SWEEPS_DIR = Path(__file__).resolve().parent
+MAX_STUDY_FILE_BYTES = 1 << 20  # the shipped ones are ~1 KiB; refuse /dev/zero and the like before reading it all
 SAMPLERS = {"qmc": {"seed", "scramble"}, "random": {"seed"}, "tpe": {"seed", "n_startup_trials", "multivariate"},
             "grid": {"seed"}}
 # every pruner also takes `floor`: prune a trial whose latest value is worse (e.g. chance accuracy after epoch 1)
@@ -108,10 +111,14 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
         _expect(isinstance(choices, list) and len(choices) >= 1, path, f"{key}.choices", "expected a non-empty list")
         _expect(all(isinstance(choice, (str, int, float, bool)) or choice is None for choice in choices), path,
                 f"{key}.choices", "expected plain values (strings, numbers, booleans)")
+        for index, choice in enumerate(choices):
+            _check_in_range(path, f"{key}.choices[{index}]", name, choice, field_names[name])
         return Parameter(name, "categorical", choices=tuple(choices), when=when)
     low, high = raw.get("low"), raw.get("high")
-    _expect(_number(low), path, f"{key}.low", f"expected a number, got {low!r}")
-    _expect(_number(high), path, f"{key}.high", f"expected a number, got {high!r}")
+    _expect(_number(low) and math.isfinite(low), path, f"{key}.low", f"expected a finite number, got {low!r}")
+    _expect(_number(high) and math.isfinite(high), path, f"{key}.high", f"expected a finite number, got {high!r}")
+    _expect(not (kind == "float" and field_names[name] is int), path, f"{key}.type",
+            "the config value is an integer: use type: int (or categorical)")
     _expect(low < high, path, f"{key}.high", f"expected high > low, got low={low}, high={high}")
     log = raw.get("log", False)
     _expect(isinstance(log, bool), path, f"{key}.log", f"expected true or false, got {log!r}")
@@ -122,7 +129,17 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
     _expect(not (log and step not in (None, 1)), path, f"{key}.step", "log=true allows no step (other than 1 for int)")
     if kind == "int":
         _expect(float(low).is_integer() and float(high).is_integer(), path, key, "int ranges need integer low/high")
+    _check_in_range(path, f"{key}.low", name, low, field_names[name])
+    _check_in_range(path, f"{key}.high", name, high, field_names[name])
     return Parameter(name, kind, low=low, high=high, log=log, step=step, when=when)
+
+
+def _check_in_range(path: Path, key: str, name: str, value: Any, annotation: Any) -> None:
+    """A range end or choice the trainer would refuse is refused now, not in every trial."""
+    try:
+        check_value(name, value, annotation)
+    except ConfigError as error:
+        raise SpecError(path, key, str(error)) from None
 
 
 def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default: str) -> dict[str, Any]:
@@ -163,6 +180,17 @@ def _start_with(path: Path, raw: Any, parameters: list[Parameter]) -> list[dict[
     return [dict(point) for point in raw]
 
 
+def _read_study_file(path: Path) -> str:
+    """The file's text; a device, a directory or anything over MAX_STUDY_FILE_BYTES is refused unread."""
+    if not path.is_file():
+        raise SpecError(path, "(file)", "not a regular file")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_STUDY_FILE_BYTES + 1)
+    if len(data) > MAX_STUDY_FILE_BYTES:
+        raise SpecError(path, "(file)", f"larger than {MAX_STUDY_FILE_BYTES} bytes; a study file is a few KiB")
+    return data.decode("utf-8")
+
+
 def load_spec(name_or_path: str | Path) -> StudySpec:
     """Read and validate a study file. Every problem raises SpecError naming the file and key."""
     path = study_path(name_or_path)
@@ -170,7 +198,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         known = ", ".join(study_names())
         raise SpecError(path, "(file)", f"no such study file; studies in {SWEEPS_DIR}: {known}")
     try:
-        raw = load_yaml(path.read_text())
+        raw = load_yaml(_read_study_file(path))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(yaml)"
@@ -232,7 +260,8 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     _expect(pruner.get("floor") is None or _number(pruner["floor"]), path, "pruner.floor",
             f"expected a number (the objective's worst acceptable value), got {pruner.get('floor')!r}")
     name = raw.get("study", path.stem)
-    _expect(isinstance(name, str) and name, path, "study", "expected a non-empty string")
+    problem = name_problem(name)
+    _expect(problem is None, path, "study", str(problem))
     return StudySpec(
         name=name, task=task.name, path=path, description=str(raw.get("description", "")), fixed=dict(fixed),
         parameters=parameters, objective=objective, direction=direction,

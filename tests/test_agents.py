@@ -148,7 +148,7 @@ def test_agents_command_forwards_sigterm(tmp_path: Path) -> None:
     trials = load_study(url).trials
     stopped = trials[running.number]
     assert stopped.state == TrialState.FAIL
-    assert stopped.user_attrs["fail_reason"].startswith("agent stopped")
+    assert stopped.user_attrs["fail_reason"] == "stopped by SIGTERM during the trial"
     assert [trial for trial in trials if trial.state == TrialState.WAITING
             and trial.system_attrs.get("failed_trial") == running.number]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
@@ -71,6 +72,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sweeps.refit import refit_best
     from sweeps.spec import load_spec
     from sweeps.tracking import reporter_factories
+    from sweeps.trial_loop import all_failed
     from trainers.runner import resolve_config
 
     _positive(args.trials, "--trials")
@@ -84,6 +86,9 @@ def sweep_command(args: argparse.Namespace) -> int:
     counts = ", ".join(f"{count} {state.lower()}" for state, count in sorted(state_counts(study).items()))
     print(f"\nstudy {spec.name} ({spec.objective}, {spec.direction}): {counts}; search {searched:.0f} s")
     print(format_table(best_trials(study, args.top)))
+    if all_failed(study):
+        print(f"sweeplab: every trial of study {spec.name} failed; see fail_reason above", file=sys.stderr)
+        return 1
     if args.refit and spec.refit is not None:
         record = refit_best(spec, study, refit_overrides)
         if record is not None:
@@ -107,6 +112,7 @@ def refit_command(args: argparse.Namespace) -> int:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from sweeps.run_identity import check_run_dir, claim_single_dir
     from sweeps.spec import load_spec, study_names, study_path
     from sweeps.storage import runs_dir
     from trainers import discover_tasks, run
@@ -121,7 +127,7 @@ def run_command(args: argparse.Namespace) -> int:
         task, fixed, label = spec.task, spec.fixed, spec.name
     else:
         raise UserError(f"{args.task!r} is neither a task ({', '.join(sorted(tasks))}) nor a study file")
-    run_dir = args.run_dir or runs_dir() / "single" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = check_run_dir(args.run_dir) if args.run_dir else claim_single_dir(runs_dir(), label)
     result = run(task, {**fixed, **overrides}, ConsoleReporter(label), run_dir)
     print(f"run directory: {result.run_dir}")
     print(json.dumps(result.metrics, sort_keys=True))
