@@ -109,10 +109,10 @@ def predict_command(args: argparse.Namespace) -> int:
         labels = None if args.labels is None else validate_labels(read_npy(Path(args.labels)), len(images),
                                                                   args.labels)
         model_path = Path(args.model) if args.model else _best_model(args.study, args.storage)
-        model, head = load_clock_model(model_path)
+        model, head, preparation = load_clock_model(model_path)
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
-    minutes = predict_clock_minutes(model, head, images)
+    minutes = predict_clock_minutes(model, head, images, preparation)
     rounded = np.round(minutes).astype(np.int64) % 720
     lines = ["index,hour,minute,time"] + [f"{index},{value // 60},{value % 60},{format_time(value)}"
                                           for index, value in enumerate(rounded)]
