@@ -36,7 +36,7 @@ def _photographs(held_out: HeldOutSet, localize: bool, workers: int) -> tuple[np
     """Rendered (and cached on disk) photographs, localised once per process when asked; labels; dial found."""
     images, labels = rendered_clocks(held_out.n, held_out.seed, variation_named(held_out.variation), workers)
     if localize:
-        images, found = centre_dials(images)
+        images, found = centre_dials(images, workers)
         return images, labels, found
     return images, labels, np.ones(len(images), bool)
 

@@ -10,6 +10,8 @@ image comes back and `found` is False, so the fallback rate is measurable.
 from __future__ import annotations
 
 import math
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 import cv2
@@ -114,8 +116,7 @@ def centre_dial(image: np.ndarray, size: int | None = None, fill: float = FILL) 
     return centred, dial
 
 
-def centre_dials(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """N x S x S uint8 photographs -> the same with each dial centred, and N booleans: was a dial found."""
+def _centre_range(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cv2.setNumThreads(1)
     out = np.empty_like(images)
     found = np.zeros(len(images), bool)
@@ -123,3 +124,17 @@ def centre_dials(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         out[index], dial = centre_dial(image)
         found[index] = dial is not None
     return out, found
+
+
+def centre_dials(images: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """N x S x S uint8 photographs -> the same with each dial centred, and N booleans: was a dial found.
+
+    `workers` > 1 splits large sets over processes (~5 ms a photograph on one core); the result is the same.
+    """
+    images = np.asarray(images)
+    if workers <= 1 or len(images) < 256:
+        return _centre_range(images)
+    chunk = -(-len(images) // workers)
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        parts = list(pool.map(_centre_range, [images[start : start + chunk] for start in range(0, len(images), chunk)]))
+    return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])

@@ -39,7 +39,7 @@ class ClockConfig:
     data_dir: str = ""  # a directory with images.npy + labels.npy (real photographs); empty = render
     render_seed: int = 0
     variation: Literal["default", "mild", "wide", "none"] = "default"
-    render_workers: int = 1  # processes rendering an uncached set
+    render_workers: int = 1  # processes rendering (and localising) an uncached set
     image_size: int = 150  # side the images are resized to (75 trains ~4x faster)
     test_fraction: float = 0.2  # held-out test split, seeded
     validation_fraction: float = 0.1  # carved from the training part
@@ -164,7 +164,7 @@ def _raw_clocks(config: ClockConfig) -> tuple[np.ndarray, np.ndarray]:
 def _centred_clocks(config: ClockConfig, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Localised photographs, cached beside the rendered set (the localiser takes ~5 ms a photograph)."""
     if config.data_dir:
-        return centre_dials(images)
+        return centre_dials(images, config.render_workers)
     variation = variation_named(config.variation)
     directory = datasets.settings.array_cache_dir() / (
         f"clocks-n{config.n_images}-seed{config.render_seed}-{variation.key()}-centred-{LOCALIZER_VERSION}")
@@ -172,7 +172,7 @@ def _centred_clocks(config: ClockConfig, images: np.ndarray) -> tuple[np.ndarray
         return np.load(directory / "images.npy"), np.load(directory / "found.npy")
     except (OSError, ValueError):
         pass
-    centred, found = centre_dials(images)
+    centred, found = centre_dials(images, config.render_workers)
     directory.mkdir(parents=True, exist_ok=True)
     for name, array in (("found.npy", found), ("images.npy", centred)):  # images last: then the entry is whole
         partial = directory / f".{name}.{os.getpid()}"
