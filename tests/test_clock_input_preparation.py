@@ -14,6 +14,7 @@ from datasets.clocks import render_clocks, variation_named
 from sweeplab.cli import main
 from trainers import get_task, resolve_config, run
 from trainers.clock.held_out import HeldOutSet, evaluate_model
+from trainers.clock.localize import centre_dials
 from trainers.clock.metric import common_sense_minutes, to_minutes
 from trainers.clock.predict import InputPreparation, load_clock_model, predict_clock_minutes
 from trainers.tasks.clock import load_clock_splits
@@ -63,6 +64,7 @@ def test_predict_command_localises(localised_run, tmp_path, capsys):
     model, head, preparation = load_clock_model(localised_run / "model.keras")
     errors = common_sense_minutes(to_minutes(labels), predict_clock_minutes(model, head, images, preparation))
     assert summary["head"] == "hands" and summary["mean"] == pytest.approx(errors.mean(), abs=1e-4)
+    assert summary["dial_found_share"] == pytest.approx(centre_dials(images)[1].mean())
 
 
 def test_held_out_evaluation_reports_every_measure(localised_run):

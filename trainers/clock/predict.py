@@ -72,9 +72,16 @@ def prepare_images(images: np.ndarray, size: int,
     return resize_images(images, size), found
 
 
+def read_clocks(model: keras.Model, head: Head, images: np.ndarray, preparation: InputPreparation | None = None,
+                batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes since 12:00 for raw N x H x W uint8 photographs, prepared as the model was trained, and N booleans:
+    was the dial found (False: the plain photograph was read)."""
+    prepared, found = prepare_images(images, int(model.input_shape[1]), preparation)
+    outputs = model.predict(prepared, batch_size=batch_size, verbose=0)
+    return head.decode(np.asarray(outputs, np.float64)), found
+
+
 def predict_clock_minutes(model: keras.Model, head: Head, images: np.ndarray,
                           preparation: InputPreparation | None = None, batch_size: int = 256) -> np.ndarray:
     """Minutes since 12:00 for raw N x H x W uint8 photographs, prepared as the model was trained."""
-    prepared, _ = prepare_images(images, int(model.input_shape[1]), preparation)
-    outputs = model.predict(prepared, batch_size=batch_size, verbose=0)
-    return head.decode(np.asarray(outputs, np.float64))
+    return read_clocks(model, head, images, preparation, batch_size)[0]
