@@ -51,10 +51,11 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         result = run("clock", config, None, Path(run_dir))
         train_seconds = time.perf_counter() - started
-        model, head = load_clock_model(Path(run_dir) / "model.keras")
+        model, head, preparation = load_clock_model(Path(run_dir) / "model.keras")
         images, labels = render_clocks(args.shifted_n, seed=1, variation=variation_named("wide"),
                                        workers=args.workers)
-        shifted = error_summary(common_sense_minutes(to_minutes(labels), predict_clock_minutes(model, head, images)),
+        shifted = error_summary(common_sense_minutes(to_minutes(labels), predict_clock_minutes(model, head, images,
+                                                                                 preparation)),
                                 "wide_seed1")
     payload = {
         "benchmark": "clock", "config": result.config, "metrics": result.metrics, "shifted_set": shifted,

@@ -47,9 +47,9 @@ def test_predict_with_labels_prints_errors_and_json(saved_model, clock_set, tmp_
     lines = capsys.readouterr().out.strip().splitlines()
     summary = json.loads(lines[-1])
     assert "mean" in lines[-2] and "median" in lines[-2] and "90th percentile" in lines[-2]
-    model, head = load_clock_model(saved_model)
+    model, head, preparation = load_clock_model(saved_model)
     images, labels = load_clock_arrays(clock_set)
-    errors = common_sense_minutes(to_minutes(labels), predict_clock_minutes(model, head, images))
+    errors = common_sense_minutes(to_minutes(labels), predict_clock_minutes(model, head, images, preparation))
     assert summary["n"] == 24 and summary["head"] == "two_circle"
     assert summary["mean"] == pytest.approx(errors.mean(), abs=1e-4)
     assert summary["median"] == pytest.approx(np.median(errors), abs=1e-4)

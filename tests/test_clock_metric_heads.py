@@ -20,6 +20,8 @@ def _perfect_outputs(name: str, targets: np.ndarray, classes: int | None) -> np.
         return np.eye(classes)[targets[:, 0].astype(int)]
     if name == "multi_head":
         return np.concatenate([np.eye(12)[targets[:, 0].astype(int)], targets[:, 1:]], axis=1)
+    if name == "hands":
+        return np.concatenate([np.eye(12)[targets[:, 0].astype(int)], np.eye(60)[targets[:, 1].astype(int)]], axis=1)
     return targets
 
 
@@ -78,8 +80,8 @@ def test_loss_prefers_the_right_answer(name, classes):
     wrong_labels = ALL_LABELS[::37].copy()
     wrong_labels[:, 0] = (wrong_labels[:, 0] + 5) % 12
     wrong = _perfect_outputs(name, head.encode(wrong_labels), classes).astype(np.float32)
-    if name in ("classification", "multi_head"):  # probabilities strictly inside (0, 1)
-        right, wrong = (0.9 * array + 0.1 / array.shape[1] if name == "classification" else array
+    if name in ("classification", "multi_head", "hands"):  # probabilities strictly inside (0, 1)
+        right, wrong = (0.9 * array + 0.1 / array.shape[1] if name in ("classification", "hands") else array
                         for array in (right, wrong))
     loss = lambda outputs: float(keras.ops.mean(head.loss(targets, outputs)))  # noqa: E731
     assert np.isfinite(loss(right)) and loss(right) < loss(wrong)

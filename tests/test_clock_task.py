@@ -70,7 +70,7 @@ def test_one_epoch_smoke_per_head(head, tmp_path):
     assert reporter.reports[0][1]["val/cse_minutes"] == pytest.approx(metrics["val/cse_minutes"])
     assert {name for name, _ in reporter.images} == {"test/error_histogram", "test/worst_predictions"}
     assert (tmp_path / "images" / "test_error_histogram-0001.png").exists()
-    model, decoded_head = load_clock_model(tmp_path / "model.keras")
+    model, decoded_head, _ = load_clock_model(tmp_path / "model.keras")
     assert decoded_head.name == head and model.input_shape == (None, 32, 32, 1)
     assert json.loads((tmp_path / "config.json").read_text())["config"]["head"] == head
 

@@ -73,7 +73,7 @@ def test_transforms_are_layers_of_the_model():
 def test_predict_uses_a_saved_polar_model(tmp_path):
     run("clock", {**CLOCK.smoke, "image_size": 40, "head": "classification", "classes": 24, "polar": True,
                   "coord_channels": True, "variation": "mild"}, None, tmp_path)
-    model, head = load_clock_model(tmp_path / "model.keras")
+    model, head, _ = load_clock_model(tmp_path / "model.keras")
     assert isinstance(model.get_layer("polar"), PolarWarp)
     assert isinstance(model.get_layer("coordinates"), CoordinateChannels)
     images, labels = render_clocks(12, seed=3, variation=variation_named("mild"))

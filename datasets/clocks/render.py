@@ -58,6 +58,18 @@ class Geometry:
         x, y, w = self.homography @ point
         return x / w, y / w
 
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Photo (x, y) of the dial centre (where the hands meet)."""
+        return self.to_image(0.0, 0.0)
+
+    def outline(self, radius_fraction: float = RADIUS / FACE) -> tuple[tuple[float, float], tuple[float, float], float]:
+        """The photo ellipse of the dial circle at `radius_fraction` of the face (default: the bezel's rim), in
+        OpenCV's `((centre x, centre y), (width, height), angle degrees)` form: ground truth for dial finders."""
+        points = np.array([self.to_image(radius_fraction, angle) for angle in np.arange(0.0, 360.0, 2.0)])
+        (x, y), (width, height), angle = cv2.fitEllipse(points.astype(np.float32))  # exact: a circle's projection
+        return (x, y), (width, height), angle
+
 
 def _direction(angle_degrees: float) -> tuple[np.ndarray, np.ndarray]:
     angle = math.radians(angle_degrees)

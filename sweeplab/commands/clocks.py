@@ -100,21 +100,23 @@ def predict_command(args: argparse.Namespace) -> int:
     from datasets.clocks.arrays import read_npy, validate_images, validate_labels
     from datasets.clocks.preview import format_time
     from trainers.clock.metric import common_sense_minutes, error_summary, to_minutes
-    from trainers.clock.predict import load_clock_model, predict_clock_minutes
+    from trainers.clock.predict import load_clock_model, read_clocks
 
     try:
         images = validate_images(read_npy(Path(args.images)), args.images)
         labels = None if args.labels is None else validate_labels(read_npy(Path(args.labels)), len(images),
                                                                   args.labels)
         model_path = Path(args.model) if args.model else _best_model(args.study, args.storage)
-        model, head = load_clock_model(model_path)
+        model, head, preparation = load_clock_model(model_path)
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
-    minutes = predict_clock_minutes(model, head, images)
+    minutes, found = read_clocks(model, head, images, preparation)
     rounded = np.round(minutes).astype(np.int64) % 720
     lines = ["index,hour,minute,time"] + [f"{index},{value // 60},{value % 60},{format_time(value)}"
                                           for index, value in enumerate(rounded)]
     summary: dict[str, float | int | str] = {"n": len(images), "head": head.name}
+    if preparation.localize:  # the rest were read from the plain photograph
+        summary["dial_found_share"] = float(found.mean())
     if labels is not None:
         errors = common_sense_minutes(to_minutes(labels), minutes)
         lines = [line + (",true_time,error_minutes" if index == 0 else

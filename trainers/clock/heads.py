@@ -75,7 +75,35 @@ def _classification(classes: int) -> Head:
         decode=lambda predictions: np.argmax(predictions, axis=1) * width, options={"classes": classes})
 
 
-def _multi_head(hour_weight: float, minute_weight: float) -> Head:
+def hour_given_minute(hour_probabilities: np.ndarray, minutes: np.ndarray) -> np.ndarray:
+    """Read the hour off the hour hand *given* the minute hand: N x 12 probabilities of the hour (the hand lies in
+    [h, h + 1)) and N minute-hand positions (minutes, 0-60, continuous) -> N hours.
+
+    Each candidate hour h puts the hour hand at h + minute / 60; its score is the hand's probability density
+    there, interpolated between the hour segments' centres (h + 0.5). Near the hour boundary (minute ~ 0 or ~ 59)
+    a hand the classifier split between two hours is given to the one the minute hand agrees with, which removes
+    most 12-vs-1 slips; at half past the score is the classifier's own.
+    """
+    probabilities = np.asarray(hour_probabilities, np.float64)
+    position = np.arange(12)[None, :] + np.asarray(minutes, np.float64)[:, None] / 60.0  # N x 12 candidates
+    lower = np.floor(position - 0.5)
+    fraction = position - 0.5 - lower
+    rows = np.arange(len(probabilities))[:, None]
+    lower_index = lower.astype(np.int64) % 12
+    score = (1 - fraction) * probabilities[rows, lower_index] + fraction * probabilities[rows, (lower_index + 1) % 12]
+    return np.argmax(score, axis=1)
+
+
+def _decode_hour(hour_probabilities: np.ndarray, minutes: np.ndarray, decoding: str) -> np.ndarray:
+    if decoding == "given_minute":
+        return hour_given_minute(hour_probabilities, minutes)
+    return np.argmax(hour_probabilities, axis=1)
+
+
+HOUR_DECODINGS = ("argmax", "given_minute")
+
+
+def _multi_head(hour_weight: float, minute_weight: float, hour_decoding: str = "argmax") -> Head:
     """12-class hour (cross-entropy) and minute regression (MSE on minute / 60), weighted."""
 
     def encode(minutes: np.ndarray) -> np.ndarray:
@@ -88,14 +116,41 @@ def _multi_head(hour_weight: float, minute_weight: float) -> Head:
 
     def decode(predictions: np.ndarray) -> np.ndarray:
         minute = np.clip(predictions[:, 12] * 60.0, 0, 59.999)
-        return np.argmax(predictions[:, :12], axis=1) * 60.0 + minute
+        return _decode_hour(predictions[:, :12], minute, hour_decoding) * 60.0 + minute
 
     def output_layers(features: Any) -> Any:  # softmax over 12 hours next to a linear minute
         hours = layers.Dense(12, activation="softmax", name="hour")(features)
         return layers.Concatenate(name="clock")([hours, layers.Dense(1, name="minute")(features)])
 
     return Head(name="multi_head", units=13, activation=None, width=2, encode_minutes=encode, loss=loss,
-                decode=decode, options={"hour_weight": hour_weight, "minute_weight": minute_weight},
+                decode=decode, options={"hour_weight": hour_weight, "minute_weight": minute_weight,
+                                        "hour_decoding": hour_decoding},
+                output_layers=output_layers)
+
+
+def _hands(minute_weight: float, hour_decoding: str) -> Head:
+    """Two classifiers, one per hand: the hour (12 classes) and the minute (60 classes), cross-entropy each."""
+
+    def encode(minutes: np.ndarray) -> np.ndarray:
+        return np.stack([minutes // 60, minutes % 60], axis=1)
+
+    def loss(y_true, y_pred):
+        hour_loss = keras.losses.sparse_categorical_crossentropy(ops.cast(y_true[:, 0], "int32"), y_pred[:, :12])
+        minute_loss = keras.losses.sparse_categorical_crossentropy(ops.cast(y_true[:, 1], "int32"), y_pred[:, 12:])
+        return hour_loss + minute_weight * minute_loss
+
+    def decode(predictions: np.ndarray) -> np.ndarray:
+        minute = np.argmax(predictions[:, 12:], axis=1).astype(np.float64)
+        # the minute class m covers [m, m + 1): the hand's position is its middle (m = 0 is then inside the hour)
+        return _decode_hour(predictions[:, :12], minute + 0.5, hour_decoding) * 60.0 + minute
+
+    def output_layers(features: Any) -> Any:
+        hours = layers.Dense(12, activation="softmax", name="hour")(features)
+        minutes = layers.Dense(60, activation="softmax", name="minute")(features)
+        return layers.Concatenate(name="clock")([hours, minutes])
+
+    return Head(name="hands", units=72, activation=None, width=2, encode_minutes=encode, loss=loss, decode=decode,
+                options={"minute_weight": minute_weight, "hour_decoding": hour_decoding},
                 output_layers=output_layers)
 
 
@@ -126,12 +181,14 @@ def _two_circle() -> Head:
                 decode=decode)
 
 
-# name -> builder from the head options (classes, hour_weight, minute_weight); unused options are ignored.
+# name -> builder from the head options (classes, hour_weight, minute_weight, hour_decoding); unused ones are ignored.
 HEADS: dict[str, Callable[..., Head]] = {
     "regression": lambda **options: _regression(circular=False),
     "regression_circular": lambda **options: _regression(circular=True),
     "classification": lambda classes=72, **options: _classification(classes),
-    "multi_head": lambda hour_weight=1.0, minute_weight=1.0, **options: _multi_head(hour_weight, minute_weight),
+    "multi_head": lambda hour_weight=1.0, minute_weight=1.0, hour_decoding="argmax", **options: _multi_head(
+        hour_weight, minute_weight, hour_decoding),
+    "hands": lambda minute_weight=1.0, hour_decoding="given_minute", **options: _hands(minute_weight, hour_decoding),
     "periodic": lambda **options: _periodic(),
     "two_circle": lambda **options: _two_circle(),
 }
@@ -141,6 +198,8 @@ def make_head(name: str, **options: Any) -> Head:
     """Look a head up by name; `options` are the config's head knobs."""
     if name not in HEADS:
         raise ValueError(f"unknown head {name!r}; known: {', '.join(HEADS)}")
+    if options.get("hour_decoding", "argmax") not in HOUR_DECODINGS:
+        raise ValueError(f"unknown hour_decoding {options['hour_decoding']!r}; known: {', '.join(HOUR_DECODINGS)}")
     return HEADS[name](**options)
 
 

@@ -1,8 +1,10 @@
-"""A saved clock model: `model.keras` plus `model.head.json` (which head decodes its outputs)."""
+"""A saved clock model: `model.keras` plus `model.head.json` (the head that decodes its outputs and the input
+preparation its images had, e.g. the dial localiser), so raw photographs go through the same path as training."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,22 +14,35 @@ import numpy as np
 
 from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
 from trainers.clock.heads import Head, make_head
+from trainers.clock.localize import centre_dials
+
+
+@dataclass(frozen=True)
+class InputPreparation:
+    """What happens to a raw N x 150 x 150 photograph before the network (which resizes nothing itself)."""
+
+    localize: bool = False  # centre and un-tilt the dial (trainers.clock.localize) before resizing
 
 
 def head_path(model_path: Path) -> Path:
     return Path(model_path).with_suffix(".head.json")
 
 
-def save_clock_model(model: keras.Model, head: Head, path: Path) -> Path:
+def save_clock_model(model: keras.Model, head: Head, path: Path,
+                     preparation: InputPreparation | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
-    head_path(path).write_text(json.dumps({"head": head.name, "options": head.options}, indent=2) + "\n")
+    sidecar = {"head": head.name, "options": head.options, "input": asdict(preparation or InputPreparation())}
+    head_path(path).write_text(json.dumps(sidecar, indent=2) + "\n")
     return path
 
 
-def load_clock_model(path: Path) -> tuple[keras.Model, Head]:
-    """Load the network (without its training losses) and rebuild its head; FileNotFoundError when absent."""
+def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
+    """The network (without its training losses), its head and its input preparation; FileNotFoundError when absent.
+
+    Sidecars written before the localiser have no `input` entry: plain resizing, as they were trained.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such model file")
@@ -35,7 +50,8 @@ def load_clock_model(path: Path) -> tuple[keras.Model, Head]:
         raise FileNotFoundError(f"{head_path(path)}: missing; it names the head that decodes {path.name}")
     description: dict[str, Any] = json.loads(head_path(path).read_text())
     model = keras.models.load_model(path, compile=False)
-    return model, make_head(description["head"], **description.get("options", {}))
+    head = make_head(description["head"], **description.get("options", {}))
+    return model, head, InputPreparation(**description.get("input", {}))
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
@@ -45,8 +61,27 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return images[..., None]
 
 
-def predict_clock_minutes(model: keras.Model, head: Head, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    """Minutes since 12:00 for N x H x W uint8 images, resized to the model's input."""
-    size = int(model.input_shape[1])
-    outputs = model.predict(resize_images(images, size), batch_size=batch_size, verbose=0)
-    return head.decode(np.asarray(outputs, np.float64))
+def prepare_images(images: np.ndarray, size: int,
+                   preparation: InputPreparation | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Raw N x H x W uint8 photographs -> the network's N x size x size x 1 input, and N booleans: dial found
+    (all True when the localiser is off). Training and `predict` both come through here."""
+    preparation = preparation or InputPreparation()
+    found = np.ones(len(images), bool)
+    if preparation.localize:
+        images, found = centre_dials(np.asarray(images))
+    return resize_images(images, size), found
+
+
+def read_clocks(model: keras.Model, head: Head, images: np.ndarray, preparation: InputPreparation | None = None,
+                batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Minutes since 12:00 for raw N x H x W uint8 photographs, prepared as the model was trained, and N booleans:
+    was the dial found (False: the plain photograph was read)."""
+    prepared, found = prepare_images(images, int(model.input_shape[1]), preparation)
+    outputs = model.predict(prepared, batch_size=batch_size, verbose=0)
+    return head.decode(np.asarray(outputs, np.float64)), found
+
+
+def predict_clock_minutes(model: keras.Model, head: Head, images: np.ndarray,
+                          preparation: InputPreparation | None = None, batch_size: int = 256) -> np.ndarray:
+    """Minutes since 12:00 for raw N x H x W uint8 photographs, prepared as the model was trained."""
+    return read_clocks(model, head, images, preparation, batch_size)[0]

@@ -1,0 +1,91 @@
+"""Clock benchmark on a CPU: the default study (`sweeplab sweep clock`, as `make sweep TASK=clock` runs it) and a
+full-size single run, each timed and scored on held-out sets it never trained on (`default` and `wide`
+variations, other seeds; trainers.clock.held_out).
+
+    .venv/bin/python -m benchmarks.clock_cpu default        # the study with its defaults (acceptance: <= 20 min)
+    .venv/bin/python -m benchmarks.clock_cpu full           # 18000 clocks, one long run (acceptance: <= 60 min)
+
+Writes benchmarks/results/clock_cpu-<mode>-<backend>-<device>.json: seconds, the study's or run's metrics, and
+per held-out set the mean, median, p90, share over 30 min, hour slips, histogram and dial-found share.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+FULL = {  # the full-size run: the default study's fixed values (sweeps/clock.yaml) on the full 18000-clock set
+    "n_images": 18000, "variation": "default", "localize": True, "polar": True, "image_size": 64, "head": "hands",
+    "hour_decoding": "given_minute", "conv_blocks": 4, "conv_filters": 32, "convs_per_block": 1, "batch_norm": True,
+    "pooling": "flatten", "dense_units": 128, "dense_dropout": 0.2, "optimizer": "adam", "learning_rate": 1e-3,
+    "lr_schedule": "cosine", "batch_size": 64, "epochs": 30, "train_minutes": 50.0, "render_workers": 2,
+}
+
+
+def _study_model(study_name: str, storage: str) -> Path:
+    """The model `predict --study` would use: a refit model when the study records one, else the best trial's."""
+    import optuna
+
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    for key, value in study.user_attrs.items():
+        if "refit" in key and isinstance(value, str) and value.endswith(".keras"):
+            return Path(value)
+    return Path(study.best_trial.user_attrs["run_dir"]) / "model.keras"
+
+
+def run_default(work: Path, extra: list[str]) -> dict:
+    """`sweeplab sweep clock` in a fresh runs directory and storage, as a new user runs it."""
+    storage = f"sqlite:///{work / 'sweeplab.db'}"
+    env = {**os.environ, "SWEEPLAB_RUNS_DIR": str(work / "runs")}
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sweeplab", "sweep", "clock", "--storage", storage, *extra], cwd=ROOT,
+                   env=env, check=True)
+    return {"seconds": round(time.perf_counter() - started, 1), "model": str(_study_model("clock", storage)),
+            "command": f"sweeplab sweep clock {' '.join(extra)}".strip()}
+
+
+def run_full(work: Path, overrides: dict) -> dict:
+    from trainers import run
+
+    started = time.perf_counter()
+    result = run("clock", {**FULL, **overrides}, None, work / "full")
+    return {"seconds": round(time.perf_counter() - started, 1), "model": str(work / "full" / "model.keras"),
+            "config": result.config, "metrics": result.metrics}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["default", "full"])
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="full: config overrides; default: passed to `sweeplab sweep` as --set")
+    parser.add_argument("--held-out-n", type=int, default=2000, help="clocks per held-out set")
+    args = parser.parse_args(argv)
+
+    from benchmarks.machine import write_result
+    from trainers.clock.held_out import HELD_OUT_SETS, HeldOutSet, evaluate_saved_model
+    from trainers.config import parse_assignment
+
+    sets = tuple(HeldOutSet(held_out.variation, held_out.seed, args.held_out_n) for held_out in HELD_OUT_SETS)
+    with tempfile.TemporaryDirectory(prefix="clock-cpu-") as directory:
+        work = Path(directory)
+        if args.mode == "default":
+            outcome = run_default(work, [flag for value in args.overrides for flag in ("--set", value)])
+        else:
+            outcome = run_full(work, dict(parse_assignment(value) for value in args.overrides))
+        outcome["held_out"] = evaluate_saved_model(Path(outcome["model"]), sets, workers=2)
+    path = write_result(f"clock_cpu-{args.mode}", outcome)
+    shown = {key: round(value, 3) for key, value in outcome["held_out"].items() if isinstance(value, float)}
+    print(json.dumps({"seconds": outcome["seconds"], **shown}, indent=1))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
