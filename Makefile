@@ -21,7 +21,7 @@ ARGS      ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute \
-        clocks bench test lint docker-build docker-test slurm clean
+        clocks bench bench-studies bench-peers test lint docker-build docker-test slurm clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ] && \
@@ -85,6 +85,13 @@ clocks: setup  ## render the clock dataset (course format): make clocks CLOCKS=1
 
 bench: setup  ## benchmarks -> benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run_all
+
+bench-studies: setup  ## what each CPU default gives: wall time, refit test accuracy (resumable; ~45 min)
+	$(BIN)/python -m benchmarks.study_defaults fashion-cnn fashion-mlp keras-mnist-cnn cifar10-cnn
+
+bench-peers: setup  ## sweeplab vs KerasTuner Hyperband vs a plain Optuna loop, 10 minutes each (~35 min)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m benchmarks.peer_search
 
 test: setup $(SWEEPS_VENV)/.installed  ## the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
