@@ -192,8 +192,8 @@ def timeline(events: list[dict[str, Any]]) -> list[tuple[float, float]]:
 
 
 def summarise(points: list[tuple[float, float]]) -> dict[str, Any]:
-    at = {f"test_at_{limit // 60}min": max([test for elapsed, test in points if elapsed <= limit], default=None)
-          for limit in CHECKPOINTS_S}
+    at = {f"test_at_{limit // 60}min": next((test for elapsed, test in reversed(points) if elapsed <= limit), None)
+          for limit in CHECKPOINTS_S}  # the tool's answer at that moment: its current best model's test accuracy
     reach = {f"seconds_to_{round(threshold * 100)}": next((elapsed for elapsed, test in points if test >= threshold),
                                                           None) for threshold in THRESHOLDS}
     return {**at, **reach, "final_test": points[-1][1] if points else None}
