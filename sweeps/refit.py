@@ -19,6 +19,7 @@ from sweeps.best import REFIT_ATTR, best_trial, refit_record, trial_config
 from sweeps.run_identity import claim_refit_dir
 from sweeps.spec import StudySpec
 from sweeps.storage import runs_dir
+from trainers.config import field_types
 from trainers.reporter import ConsoleReporter, Reporter
 
 
@@ -26,7 +27,7 @@ def refit_config(spec: StudySpec, trial: optuna.trial.FrozenTrial,
                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The best trial's resolved config with the study's refit values (and `overrides`) on top; the model is saved."""
     config = {**trial_config(trial), **spec.refit, **(overrides or {})}
-    if "save_model" in trainers.get_task(spec.task).config_type.__dataclass_fields__:
+    if "save_model" in field_types(trainers.get_task(spec.task).config_type):
         config["save_model"] = True
     return config
 
