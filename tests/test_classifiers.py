@@ -90,6 +90,6 @@ def test_config_refuses_unknown_keys_and_wrong_types_naming_the_key():
         config(batch_size="big")
     with pytest.raises(ConfigError, match="padding: expected one of"):
         config(padding="full")
-    with pytest.raises(ConfigError, match=r"dense_dropout: value 1\.5 is out of range"):
+    with pytest.raises(ConfigError, match=r"dense_dropout: 1\.5 is out of range"):
         config(dense_dropout=1.5)
     assert config(learning_rate=1).learning_rate == 1.0  # ints are fine where floats are expected

@@ -79,12 +79,12 @@ def test_wandb_sweep_command_writes_a_valid_file_without_a_key(tmp_path, capsys)
 
 
 def test_wandb_run_trains_through_the_shared_entry_point(tiny_classify, _runs_dir, capsys):
-    values = [f"{key}={value}" for key, value in tiny_classify.items()] + ["dense_units=32.0", "learning_rate=0.01"]
+    values = [f"{key}={value}" for key, value in tiny_classify.items()] + ["dense_units=32.0", "learning_rate=0.002"]
     assert main(["wandb-run", "--study", "mnist-mlp", *values]) == 0
     lines = capsys.readouterr().out.splitlines()
     run_dir = Path(lines[-2].removeprefix("run directory: "))
     metrics = json.loads(lines[-1])
     assert 0.0 <= metrics["val/accuracy"] <= 1.0
     config = json.loads((run_dir / "config.json").read_text())["config"]
-    assert config["dense_units"] == 32 and config["learning_rate"] == 0.01
+    assert config["dense_units"] == 32 and config["learning_rate"] == 0.002
     assert list((_runs_dir / "wandb").glob("offline-run-*/*.wandb"))
