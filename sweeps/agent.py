@@ -123,7 +123,10 @@ def _trial_worker(argv: list[str]) -> int:
 
 
 def agent_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid, with the Slurm array task between when there is one (HOST:JOB_TASK:PID): containers run with
+    the host's network share its hostname and may share a pid, so the task keeps names (and seeds) apart."""
+    task = slurm_task_id()
+    return f"{socket.gethostname()}:{task}:{os.getpid()}" if task else f"{socket.gethostname()}:{os.getpid()}"
 
 
 def agent_sampler_options(options: Mapping[str, Any]) -> dict[str, Any]:
