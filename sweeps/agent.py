@@ -9,6 +9,7 @@ with its `fail_reason`, does not count, and the agent goes on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -171,7 +172,8 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         raise
     except Exception as error:
         if "fail_reason" not in trial.user_attrs:  # errors outside the trainer (e.g. while sampling)
-            trial.set_user_attr("fail_reason", fail_reason(error))
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # failed by another agent
+                trial.set_user_attr("fail_reason", fail_reason(error))
     finally:
         release_trial_memory()
     try:
