@@ -9,6 +9,7 @@ with its `fail_reason`, does not count, and the agent goes on.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -129,7 +130,10 @@ def _trial_worker(argv: list[str]) -> int:
 
 
 def agent_name() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """host:pid, with the Slurm array task between when there is one (HOST:JOB_TASK:PID): containers run with
+    the host's network share its hostname and may share a pid, so the task keeps names (and seeds) apart."""
+    task = slurm_task_id()
+    return f"{socket.gethostname()}:{task}:{os.getpid()}" if task else f"{socket.gethostname()}:{os.getpid()}"
 
 
 def agent_sampler_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -176,7 +180,8 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         raise result_kept_error(error, trial) from error
     except Exception as error:
         if "fail_reason" not in trial.user_attrs:  # errors outside the trainer (e.g. while sampling)
-            trial.set_user_attr("fail_reason", fail_reason(error))
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # failed by another agent
+                trial.set_user_attr("fail_reason", fail_reason(error))
     finally:
         release_trial_memory()
         trim_native_heap()

@@ -211,9 +211,11 @@ def test_one_storage_per_url_so_trials_do_not_open_new_connection_pools(tmp_path
     assert open_storage("sqlite:///db/one.db") is not first  # other heartbeat settings: another storage
 
 
-def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(storage_url: str) -> None:
+@pytest.mark.parametrize("then", ["returns", "writes"])
+def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(storage_url: str, then: str) -> None:
     """A live agent whose trial was declared dead meanwhile (its beats stalled on a loaded node) logs it and goes
-    on; Optuna refuses to tell a FAIL trial with a ValueError, which must not end the agent (seen under Slurm)."""
+    on, whether the trial then returns (Optuna refuses to tell a FAIL trial: ValueError) or writes to the trial
+    (UpdateFinishedTrialError, e.g. reporting a metric); neither may end the agent (both seen under load)."""
     from sweeps.agent import run_one_trial
 
     study = optuna.create_study(study_name="stale", storage=open_storage(storage_url))
@@ -222,6 +224,8 @@ def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(
 
     def objective(trial: optuna.Trial) -> float:
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # what fail_stale_trials does
+        if then == "writes":
+            trial.report(0.5, step=1)
         return 0.5
 
     assert run_one_trial(study, trial, objective, lines.append) == TrialState.FAIL

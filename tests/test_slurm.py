@@ -148,8 +148,9 @@ def wait_for_running_trial(url: str, task: str, timeout: float = 300) -> optuna.
 @pytest.mark.parametrize("signal_name", ["TERM", "KILL"])
 def test_scancel_of_one_task_fails_its_trial_and_the_other_agent_retries_it(
         slurm_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signal_name: str) -> None:
-    """TERM: plain `scancel` (the agent fails and re-queues its trial itself). KILL: `scancel --signal=KILL`
-    (the agent dies silently; the heartbeat check of the surviving agent fails and re-queues the trial)."""
+    """TERM: plain `scancel JOB_TASK` (the agent fails and re-queues its trial itself). KILL: `scancel
+    --signal=KILL JOB_TASK.0` (the agent dies silently; the surviving agent's heartbeat check fails and re-queues
+    the trial)."""
     monkeypatch.setenv("SWEEPLAB_HEARTBEAT_SECONDS", HEARTBEAT)
     monkeypatch.setenv("SWEEPLAB_GRACE_SECONDS", GRACE)
     env = run_env(slurm_env, tmp_path)
@@ -158,12 +159,14 @@ def test_scancel_of_one_task_fails_its_trial_and_the_other_agent_retries_it(
     victim, survivor = f"{job}_0", f"{job}_1"
     killed = wait_for_running_trial(url, victim)
     time.sleep(0.5)
-    scancel = ["scancel", victim] if signal_name == "TERM" else ["scancel", "--full", "--signal=KILL", victim]
+    # `scancel --signal=KILL JOB_TASK` would cancel the task (SIGTERM first); on its step .0 SIGKILL hits the agent.
+    scancel = ["scancel", victim] if signal_name == "TERM" else ["scancel", "--signal=KILL", f"{victim}.0"]
     subprocess.run(scancel, env=env, check=True, timeout=30)
     states = wait_for_job(env, job)
     print(sacct(env, job, "-o", "JobID,JobName%20,State,ExitCode,Elapsed,NodeList"))
+    print(logs_of(tmp_path))
     assert states[survivor] == "COMPLETED", logs_of(tmp_path)
-    assert states[victim] == "CANCELLED" if signal_name == "TERM" else states[victim] in {"FAILED", "CANCELLED"}
+    assert states[victim] == ("CANCELLED" if signal_name == "TERM" else "FAILED"), states
 
     trials = load_study(url, env).get_trials(deepcopy=False)
     print("final trial states:", [(trial.number, trial.state.name, trial.user_attrs.get("slurm_task"),
@@ -176,8 +179,11 @@ def test_scancel_of_one_task_fails_its_trial_and_the_other_agent_retries_it(
     assert len(retries) == 1, f"trial #{killed.number} was not re-queued exactly once"
     assert retries[0].state == TrialState.COMPLETE and retries[0].params == dead.params
     assert retries[0].user_attrs["slurm_task"] == survivor
-    if signal_name == "TERM":
+    if signal_name == "TERM":  # the agent caught SIGTERM, failed its trial and re-queued it itself
         assert "agent stopped" in dead.user_attrs["fail_reason"]
+    else:  # the agent died silently: the survivor's heartbeat check failed the trial (no reason recorded)
+        assert "fail_reason" not in dead.user_attrs, dead.user_attrs
+        assert "interrupted" not in (tmp_path / "logs" / f"slurm-tiny-{victim}.log").read_text()
 
 
 @pytest.mark.parametrize(("flags", "message"), [

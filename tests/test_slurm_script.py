@@ -115,3 +115,16 @@ def test_slurm_task_id_and_job_validation() -> None:
     with pytest.raises(SlurmError, match="--time"):
         SlurmJob(study="s", study_name="s", agents=1, time="soon")
     assert "--array=0-0" in render_script(SlurmJob(study="s", study_name="s", agents=1))
+
+
+def test_agents_of_different_array_tasks_have_different_names_and_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two containers on one node (host network, same pid) must still differ: the task is part of the name."""
+    from sweeps.agent import agent_name, agent_sampler_options
+
+    seeds = set()
+    for task in ("0", "1"):
+        monkeypatch.setenv("SLURM_ARRAY_JOB_ID", "7")
+        monkeypatch.setenv("SLURM_ARRAY_TASK_ID", task)
+        assert agent_name().endswith(f":7_{task}:{os.getpid()}")
+        seeds.add(agent_sampler_options({"name": "random", "seed": 1})["seed"])
+    assert len(seeds) == 2
