@@ -22,7 +22,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.storage_faults import make_patient, patience_seconds
+from sweeps.storage_faults import AtomicJournalFileBackend, make_patient, patience_seconds
 
 DEFAULT_RUNS_DIR = Path("runs")
 HEARTBEAT_KEY = "sweeplab:heartbeat"  # journal trials: wall-clock time of the last heartbeat (system attr)
@@ -161,7 +161,7 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
         path = Path(url.removeprefix("journal://"))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            backend = optuna.storages.journal.JournalFileBackend(str(path))
+            backend = AtomicJournalFileBackend(str(path))
             return HeartbeatJournalStorage(backend, interval, grace, retry)
         except OSError as error:
             raise StorageError(f"storage {_redact(url)!r}: cannot open the journal file ({error})") from error

@@ -118,3 +118,24 @@ def make_patient(storage: optuna.storages.BaseStorage, describe: str) -> optuna.
         if method is not None:
             setattr(storage, name, _retrying(method, name, describe, best_effort=name in BEST_EFFORT_METHODS))
     return storage
+
+
+class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
+    """A journal file whose appends are all or nothing: on a full disk Optuna's backend leaves half a line, and
+    the next successful append glues onto it into a line no reader can parse. Here a failed append is cut off."""
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        import json
+
+        from optuna.storages.journal._file import get_lock_file
+
+        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
+        with get_lock_file(self._lock), open(self._file_path, "ab") as handle:
+            start = handle.seek(0, os.SEEK_END)
+            try:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError:
+                os.ftruncate(handle.fileno(), start)
+                raise
