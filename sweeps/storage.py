@@ -174,7 +174,10 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
         # several agents write to one file: wait for another's write (within the retries' patience)
         engine_kwargs["connect_args"] = {"timeout": min(60.0, patience_seconds())}
     elif url.startswith("postgresql"):
-        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+        # a row or table lock held by another session fails the statement after a while (then it is retried)
+        # instead of blocking this agent for as long as the other holds it
+        lock_ms = int(min(60.0, patience_seconds()) * 1000)
+        engine_kwargs["connect_args"] = {"connect_timeout": 10, "options": f"-c lock_timeout={lock_ms}"}
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
                                           grace_period=grace, heartbeat_stale_trial_callback=retry)

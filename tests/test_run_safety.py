@@ -223,6 +223,31 @@ def test_locked_database_keeps_the_result(tmp_path: Path, capsys: pytest.Capture
     _recover(_kept_run_dir(log), url, capsys)
 
 
+@pytest.mark.postgres
+def test_locked_postgresql_keeps_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from postgres_server import postgres_bin_dir, postgres_server
+
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL server binaries absent (apt-get install postgresql)")
+    import sqlalchemy
+
+    runs, log = tmp_path / "runs", tmp_path / "out.log"
+    with postgres_server() as url:
+        process = start(["sweep", str(write_study(tmp_path, epochs=3, subset=1000)), "--storage", url], runs, log,
+                        SWEEPLAB_STORAGE_PATIENCE_SECONDS="4")
+        wait_for(lambda: epochs_done(runs) >= 1, process, log)
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as blocker:  # another session holds the tables a finished trial writes to
+            blocker.execute(sqlalchemy.text("LOCK TABLE trials, trial_values, trial_user_attributes IN EXCLUSIVE MODE"))
+            code = process.wait(timeout=170)
+            blocker.rollback()
+        engine.dispose()
+        text = log.read_text()
+        assert code not in (0, None) and "Traceback" not in text, text
+        assert "lock timeout" in error_lines(log)[-1] and "invalid data" not in error_lines(log)[-1], text
+        _recover(_kept_run_dir(log), url, capsys)
+
+
 @contextlib.contextmanager
 def tiny_tmpfs(path: Path, size: str = "4m"):
     path.mkdir()
