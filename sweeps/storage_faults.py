@@ -130,12 +130,17 @@ class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
         from optuna.storages.journal._file import get_lock_file
 
         data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
-        with get_lock_file(self._lock), open(self._file_path, "ab") as handle:
-            start = handle.seek(0, os.SEEK_END)
-            try:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            except OSError:
-                os.ftruncate(handle.fileno(), start)
-                raise
+        with get_lock_file(self._lock):
+            descriptor = os.open(self._file_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:  # unbuffered, so nothing is left in a buffer to be flushed after the cut
+                start = os.lseek(descriptor, 0, os.SEEK_END)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(descriptor, view):]
+                    os.fsync(descriptor)
+                except OSError:
+                    os.ftruncate(descriptor, start)
+                    raise
+            finally:
+                os.close(descriptor)

@@ -288,6 +288,31 @@ def test_full_disk_keeps_the_result(kind: str, tmp_path: Path, capsys: pytest.Ca
         _recover(run_dir, url, capsys)
 
 
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_full_disk_never_corrupts_the_storage(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes refused by a full disk leave a storage that opens and reads as before, and accepts writes again."""
+    import sweeps.storage
+    from sweeps.storage import open_storage
+    from sweeps.storage_faults import StorageUnavailableError
+
+    monkeypatch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "1")
+    with tiny_tmpfs(tmp_path / "disk", size="1m") as disk:
+        url = f"sqlite:///{disk / 'x.db'}" if kind == "sqlite" else f"journal:///{disk / 'x.log'}"
+        study = optuna.create_study(study_name="full", storage=open_storage(url))
+        study.set_user_attr("before", 1)
+        filler = fill(disk)
+        for index in range(5):
+            with pytest.raises(StorageUnavailableError, match=r"disk is full|No space left"):
+                study.set_user_attr(f"blob{index}", "x" * 200_000)
+        filler.unlink()
+        monkeypatch.setattr(sweeps.storage, "_OPENED", {})  # a new process opening it afterwards
+        reopened = optuna.load_study(study_name="full", storage=open_storage(url))
+        assert reopened.user_attrs == {"before": 1}
+        reopened.set_user_attr("after", 2)
+        monkeypatch.setattr(sweeps.storage, "_OPENED", {})
+        assert optuna.load_study(study_name="full", storage=open_storage(url)).user_attrs == {"before": 1, "after": 2}
+
+
 def test_storage_patience_setting_is_checked(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
     monkeypatch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "never")
     code = main(["studies", "--storage", f"sqlite:///{Path(os.environ['SWEEPLAB_RUNS_DIR']) / 'p.db'}"])
