@@ -110,9 +110,11 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
 
 def _trial_worker(argv: list[str]) -> int:
     """Child side of `subprocess_objective`: run one asked trial of the study and write its outcome."""
+    from sweeps.signals import die_with_parent
     from sweeps.spec import load_spec
     from sweeps.tracking import reporter_factories
 
+    die_with_parent()
     spec_path, storage_url, trial_id, overrides, root, result_path = argv
     spec = load_spec(spec_path)
     study = create_study(spec, storage_url)
