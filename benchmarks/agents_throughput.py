@@ -133,14 +133,13 @@ def main(argv: list[str] | None = None) -> int:
                   f"({args.trials} trials in {runs[-1]['wall_seconds']} s)", flush=True)
         if runs:
             print(write_result("agents_throughput", {"settings": settings, "runs": runs}))
-        modes = []
-        for mode in args.memory_modes:
-            modes.append(memory(study, workdir, args.memory_trials, trial_subprocess=mode == "subprocess"))
-            print(f"memory over {modes[-1]['trials']} trials ({mode}): RSS {modes[-1]['rss_first_mib']} -> "
-                  f"{modes[-1]['rss_warm_mib']} (warm) -> {modes[-1]['rss_last_mib']} MiB (growth after warm-up "
-                  f"{modes[-1]['rss_growth_after_warmup_mib']} MiB, {modes[-1]['rss_growth_after_warmup_percent']}%)",
+        for mode in args.memory_modes:  # one result file per mode, written as soon as it is measured
+            result = memory(study, workdir, args.memory_trials, trial_subprocess=mode == "subprocess")
+            print(f"memory over {result['trials']} trials ({mode}): RSS {result['rss_first_mib']} -> "
+                  f"{result['rss_warm_mib']} (warm) -> {result['rss_last_mib']} MiB (growth after warm-up "
+                  f"{result['rss_growth_after_warmup_mib']} MiB, {result['rss_growth_after_warmup_percent']}%)",
                   flush=True)
-        print(write_result("agents_memory", {"settings": settings, "modes": modes}))
+            print(write_result(f"agents_memory_{mode}", {"settings": settings, **result}))
     return 0
 
 

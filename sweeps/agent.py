@@ -31,6 +31,7 @@ from optuna.trial import TrialState
 
 from sweeps.memory import trim_native_heap
 from sweeps.optuna_study import ReporterFactory, create_study, fail_reason, make_objective, release_trial_memory
+from sweeps.run_identity import current_run_dir, forget_run_dir, remember_run_dir
 from sweeps.slurm import slurm_task_id
 from sweeps.spec import StudySpec
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, claim_lock, heartbeat_settings, open_storage
@@ -94,6 +95,8 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
                 trial.set_user_attr("fail_reason", reason)
                 raise RuntimeError(reason)
             result = json.loads(result_path.read_text())
+        if result.get("run_dir"):  # where the child kept the result, should this process fail to store it
+            remember_run_dir(Path(result["run_dir"]))
         if "storage_error" in result:
             raise StorageUnavailableError(result["storage_error"])
         if result.get("pruned"):
@@ -108,9 +111,11 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
 
 def _trial_worker(argv: list[str]) -> int:
     """Child side of `subprocess_objective`: run one asked trial of the study and write its outcome."""
+    from sweeps.signals import die_with_parent
     from sweeps.spec import load_spec
     from sweeps.tracking import reporter_factories
 
+    die_with_parent()
     spec_path, storage_url, trial_id, overrides, root, result_path = argv
     spec = load_spec(spec_path)
     study = create_study(spec, storage_url)
@@ -125,7 +130,8 @@ def _trial_worker(argv: list[str]) -> int:
         result = {"storage_error": str(result_kept_error(error, trial))}
     except Exception as error:
         result = {"error": fail_reason(error)}
-    Path(result_path).write_text(json.dumps(result))
+    run_dir = current_run_dir()
+    Path(result_path).write_text(json.dumps({**result, "run_dir": str(run_dir) if run_dir else None}))
     return 0
 
 
@@ -158,8 +164,6 @@ def _claim(study: optuna.Study, budget: int, max_failures: int) -> tuple[optuna.
 def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
                   log: Callable[[str], None]) -> TrialState:
     """Run and tell one asked trial with a heartbeat; an interrupted trial is FAIL and re-queued for others."""
-    from sweeps.run_identity import forget_run_dir
-
     forget_run_dir()
     interval, _ = heartbeat_settings()
     trial.set_user_attr("agent", agent_name())
@@ -219,8 +223,6 @@ def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseExcepti
 
 def result_kept_error(error: StorageUnavailableError, trial: optuna.Trial) -> StorageUnavailableError:
     """The storage error, plus where the trial's finished result waits and how to record it."""
-    from sweeps.run_identity import current_run_dir
-
     run_dir = current_run_dir()
     if run_dir is not None and (run_dir / "result.json").exists():
         return StorageUnavailableError(f"{error}; trial #{trial.number} finished and its result is kept in "

@@ -84,6 +84,11 @@ def forget_run_dir() -> None:
     _CURRENT.set(None)
 
 
+def remember_run_dir(run_dir: Path) -> None:
+    """A trial trained in a child process: its directory, for messages in this one."""
+    _CURRENT.set(run_dir)
+
+
 def current_run_dir() -> Path | None:
     """The run directory the latest trial in this thread claimed (for messages about a result kept there)."""
     return _CURRENT.get()

@@ -35,3 +35,20 @@ def exit_code(interrupt: KeyboardInterrupt) -> int:
 
 def describe(interrupt: KeyboardInterrupt) -> str:
     return signal.Signals(interrupt.signum).name if isinstance(interrupt, Stopped) else "SIGINT"
+
+
+def die_with_parent() -> None:
+    """Linux: this process gets SIGKILL when its parent dies (a trial process of a SIGKILLed agent stops too)."""
+    import ctypes
+    import os
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    parent = os.getppid()
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os._exit(1)

@@ -22,7 +22,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.storage_faults import make_patient, patience_seconds
+from sweeps.storage_faults import AtomicJournalFileBackend, make_patient, patience_seconds
 
 DEFAULT_RUNS_DIR = Path("runs")
 HEARTBEAT_KEY = "sweeplab:heartbeat"  # journal trials: wall-clock time of the last heartbeat (system attr)
@@ -161,7 +161,7 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
         path = Path(url.removeprefix("journal://"))
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            backend = optuna.storages.journal.JournalFileBackend(str(path))
+            backend = AtomicJournalFileBackend(str(path))
             return HeartbeatJournalStorage(backend, interval, grace, retry)
         except OSError as error:
             raise StorageError(f"storage {_redact(url)!r}: cannot open the journal file ({error})") from error
@@ -174,7 +174,10 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
         # several agents write to one file: wait for another's write (within the retries' patience)
         engine_kwargs["connect_args"] = {"timeout": min(60.0, patience_seconds())}
     elif url.startswith("postgresql"):
-        engine_kwargs["connect_args"] = {"connect_timeout": 10}
+        # a row or table lock held by another session fails the statement after a while (then it is retried)
+        # instead of blocking this agent for as long as the other holds it
+        lock_ms = int(min(60.0, patience_seconds()) * 1000)
+        engine_kwargs["connect_args"] = {"connect_timeout": 10, "options": f"-c lock_timeout={lock_ms}"}
     try:
         return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
                                           grace_period=grace, heartbeat_stale_trial_callback=retry)

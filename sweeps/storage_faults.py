@@ -118,3 +118,29 @@ def make_patient(storage: optuna.storages.BaseStorage, describe: str) -> optuna.
         if method is not None:
             setattr(storage, name, _retrying(method, name, describe, best_effort=name in BEST_EFFORT_METHODS))
     return storage
+
+
+class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
+    """A journal file whose appends are all or nothing: on a full disk Optuna's backend leaves half a line, and
+    the next successful append glues onto it into a line no reader can parse. Here a failed append is cut off."""
+
+    def append_logs(self, logs: list[dict[str, Any]]) -> None:
+        import json
+
+        from optuna.storages.journal._file import get_lock_file
+
+        data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
+        with get_lock_file(self._lock):
+            descriptor = os.open(self._file_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            try:  # unbuffered, so nothing is left in a buffer to be flushed after the cut
+                start = os.lseek(descriptor, 0, os.SEEK_END)
+                try:
+                    view = memoryview(data)
+                    while view:
+                        view = view[os.write(descriptor, view):]
+                    os.fsync(descriptor)
+                except OSError:
+                    os.ftruncate(descriptor, start)
+                    raise
+            finally:
+                os.close(descriptor)

@@ -120,8 +120,8 @@ def test_recreated_database_never_reuses_a_run_dir(tmp_path: Path, monkeypatch: 
     assert main(["sweep", str(study), "--storage", url, "--trials", "1"]) == 0
     new_dir = Path(load(url).trials[0].user_attrs["run_dir"])
     assert load(url).trials[0].number == 0 and new_dir != old_dir
-    assert sorted(path.name for path in new_dir.iterdir()) == ["config.json", "metrics.jsonl", "result.json",
-                                                                "trial.json"]
+    assert sorted(path.name for path in new_dir.iterdir()) == ["config.json", "images", "metrics.jsonl",
+                                                                "result.json", "trial.json"]
     assert {path: data for path, data in snapshot(runs / "safety").items() if path in before} == before
 
 
@@ -223,6 +223,31 @@ def test_locked_database_keeps_the_result(tmp_path: Path, capsys: pytest.Capture
     _recover(_kept_run_dir(log), url, capsys)
 
 
+@pytest.mark.postgres
+def test_locked_postgresql_keeps_the_result(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from postgres_server import postgres_bin_dir, postgres_server
+
+    if postgres_bin_dir() is None:
+        pytest.skip("PostgreSQL server binaries absent (apt-get install postgresql)")
+    import sqlalchemy
+
+    runs, log = tmp_path / "runs", tmp_path / "out.log"
+    with postgres_server() as url:
+        process = start(["sweep", str(write_study(tmp_path, epochs=3, subset=1000)), "--storage", url], runs, log,
+                        SWEEPLAB_STORAGE_PATIENCE_SECONDS="4")
+        wait_for(lambda: epochs_done(runs) >= 1, process, log)
+        engine = sqlalchemy.create_engine(url)
+        with engine.connect() as blocker:  # another session holds the tables a finished trial writes to
+            blocker.execute(sqlalchemy.text("LOCK TABLE trials, trial_values, trial_user_attributes IN EXCLUSIVE MODE"))
+            code = process.wait(timeout=170)
+            blocker.rollback()
+        engine.dispose()
+        text = log.read_text()
+        assert code not in (0, None) and "Traceback" not in text, text
+        assert "lock timeout" in error_lines(log)[-1] and "invalid data" not in error_lines(log)[-1], text
+        _recover(_kept_run_dir(log), url, capsys)
+
+
 @contextlib.contextmanager
 def tiny_tmpfs(path: Path, size: str = "4m"):
     path.mkdir()
@@ -261,6 +286,31 @@ def test_full_disk_keeps_the_result(kind: str, tmp_path: Path, capsys: pytest.Ca
         run_dir = _kept_run_dir(log)
         filler.unlink()
         _recover(run_dir, url, capsys)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "journal"])
+def test_full_disk_never_corrupts_the_storage(kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Writes refused by a full disk leave a storage that opens and reads as before, and accepts writes again."""
+    import sweeps.storage
+    from sweeps.storage import open_storage
+    from sweeps.storage_faults import StorageUnavailableError
+
+    monkeypatch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "1")
+    with tiny_tmpfs(tmp_path / "disk", size="1m") as disk:
+        url = f"sqlite:///{disk / 'x.db'}" if kind == "sqlite" else f"journal:///{disk / 'x.log'}"
+        study = optuna.create_study(study_name="full", storage=open_storage(url))
+        study.set_user_attr("before", 1)
+        filler = fill(disk)
+        for index in range(5):
+            with pytest.raises(StorageUnavailableError, match=r"disk is full|No space left"):
+                study.set_user_attr(f"blob{index}", "x" * 200_000)
+        filler.unlink()
+        monkeypatch.setattr(sweeps.storage, "_OPENED", {})  # a new process opening it afterwards
+        reopened = optuna.load_study(study_name="full", storage=open_storage(url))
+        assert reopened.user_attrs == {"before": 1}
+        reopened.set_user_attr("after", 2)
+        monkeypatch.setattr(sweeps.storage, "_OPENED", {})
+        assert optuna.load_study(study_name="full", storage=open_storage(url)).user_attrs == {"before": 1, "after": 2}
 
 
 def test_storage_patience_setting_is_checked(capsys: pytest.CaptureFixture[str], monkeypatch) -> None:

@@ -20,8 +20,12 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                              "(default: the study file's budget.trials)")
     parser.add_argument("--max-failures", type=int, default=None,
                         help="stop when the study holds this many failed trials (default: max(budget, 10))")
-    parser.add_argument("--trial-subprocess", action="store_true",
-                        help="train each trial in a fresh process (full isolation; costs a Keras start per trial)")
+    parser.add_argument("--trial-subprocess", dest="trial_subprocess", action="store_true", default=True,
+                        help="train each trial in a fresh process (the default: memory stays flat over any number "
+                             "of trials, a crash or leak dies with the trial; costs a Keras start per trial)")
+    parser.add_argument("--in-process", dest="trial_subprocess", action="store_false",
+                        help="train trials in the agent's own process (no start-up cost per trial; its memory "
+                             "grows about 2.6 MiB per trial on TensorFlow, see benchmarks/results/agents_memory-*)")
     add_storage_argument(parser)
     add_set_argument(parser)
 
@@ -87,8 +91,8 @@ def agent_argv(args: argparse.Namespace) -> list[str]:
         argv += ["--trials", str(args.trials)]
     if args.max_failures:
         argv += ["--max-failures", str(args.max_failures)]
-    if args.trial_subprocess:
-        argv.append("--trial-subprocess")
+    if not args.trial_subprocess:
+        argv.append("--in-process")
     for pair in args.overrides:
         argv += ["--set", pair]
     return argv

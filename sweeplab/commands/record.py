@@ -26,9 +26,9 @@ def record_command(args: argparse.Namespace) -> int:
         if not (run_dir / name).is_file():
             raise UserError(f"{run_dir}: no {name}; only a trial's run directory whose training finished can be "
                             "recorded")
-    try:
-        outcome = record_result(run_dir, args.storage)
-    except (json.JSONDecodeError, KeyError) as error:
-        raise UserError(f"{run_dir}: trial.json / result.json unreadable ({type(error).__name__}: {error})") from None
-    print(outcome)
+        try:
+            json.loads((run_dir / name).read_text())
+        except (ValueError, OSError) as error:
+            raise UserError(f"{run_dir / name}: unreadable ({type(error).__name__}: {error})") from None
+    print(record_result(run_dir, args.storage))
     return 0

@@ -37,7 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     slurm.add_argument("--trials", type=int, default=None,
                        help="the study's total budget of finished trials, shared by all agents")
     slurm.add_argument("--max-failures", type=int, default=None, help="as for `sweeplab agent`")
-    slurm.add_argument("--trial-subprocess", action="store_true", help="as for `sweeplab agent`")
+    slurm.add_argument("--trial-subprocess", dest="trial_subprocess", action="store_true", default=True,
+                       help="as for `sweeplab agent` (the default)")
+    slurm.add_argument("--in-process", dest="trial_subprocess", action="store_false", help="as for `sweeplab agent`")
     add_storage_argument(slurm)
     add_set_argument(slurm)
     slurm.set_defaults(handler=slurm_command)
