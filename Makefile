@@ -21,7 +21,7 @@ ARGS      ?=
 PYTEST_ARGS ?=
 
 .PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute \
-        clocks bench test lint docker-build clean
+        clocks bench bench-studies bench-peers test lint docker-build docker-test slurm clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ] && \
@@ -65,6 +65,9 @@ agent: setup  ## join a study from another node: make agent STUDY=clock STORAGE=
 agents: setup  ## N agents on this machine/GPU: make agents STUDY=fashion-mlp N=4
 	$(SWEEPLAB) agents $(STUDY) --n $(N) $(STOREARG) $(TRIALARG) $(SETS) $(ARGS)
 
+slurm: setup  ## N agents as a Slurm job array: make slurm STUDY=fashion-mlp N=4 STORAGE=... ARGS="--partition gpu"
+	$(SWEEPLAB) slurm $(STUDY) --agents $(N) $(STOREARG) $(TRIALARG) $(SETS) $(ARGS)
+
 wandb-sweep: setup $(SWEEPS_VENV)/.installed  ## write sweeps/build/STUDY.wandb.yaml (and create the sweep when WANDB_API_KEY is set)
 	$(SWEEPLAB) wandb-sweep $(STUDY)
 
@@ -83,13 +86,23 @@ clocks: setup  ## render the clock dataset (course format): make clocks CLOCKS=1
 bench: setup  ## benchmarks -> benchmarks/results/*.json
 	$(BIN)/python -m benchmarks.run_all
 
+bench-studies: setup  ## what each CPU default gives: wall time, refit test accuracy (resumable; ~45 min)
+	$(BIN)/python -m benchmarks.study_defaults fashion-cnn fashion-mlp keras-mnist-cnn cifar10-cnn
+
+bench-peers: setup  ## sweeplab vs KerasTuner Hyperband vs a plain Optuna loop, 10 minutes each (~35 min)
+	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m benchmarks.peer_search
+
 test: setup $(SWEEPS_VENV)/.installed  ## the test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 
-docker-build:  ## needs a Docker engine (none runs on the CI machine)
+docker-test: setup  ## build docker/Dockerfile with podman (or docker), run a 2-trial study in it offline, check it
+	PYTHON=$(BIN)/python bash docker/container-test.sh
+
+docker-build:  ## needs a Docker engine (`make docker-test` builds the CPU image with podman)
 	docker build -f docker/Dockerfile -t sweeplab:cpu .
 	docker build -f docker/Dockerfile.gpu -t sweeplab:gpu .
 

@@ -1,28 +1,30 @@
-"""The best trials of a study as a table (compute a DataFrame, then format it)."""
+"""The best trials of a study as a table (compute a DataFrame, then format it), and the refit beside them."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import optuna
 import pandas as pd
 
+from sweeps.best import ranked_trials
+
 
 def best_trials(study: optuna.Study, top: int = 5) -> pd.DataFrame:
-    """The `top` COMPLETE trials, best first: number, objective value, test metrics, duration and parameters."""
+    """The `top` COMPLETE trials, best first: number, objective, test metrics, duration, and the values that trained
+    (sampled parameters and any `--set` overrides of searched ones)."""
     objective = study.user_attrs.get("objective", "value")
-    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     rows = []
-    for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)):
+    for trial in ranked_trials(study)[:top]:
         metrics = trial.user_attrs.get("metrics", {})
         row = {"trial": trial.number, objective: trial.value}
         row.update({name: value for name, value in metrics.items() if name.startswith("test/")})
         if trial.duration is not None:
             row["seconds"] = round(trial.duration.total_seconds(), 1)
         row.update(trial.params)
+        row.update(trial.user_attrs.get("overrides", {}))
         rows.append(row)
-    if not rows:
-        return pd.DataFrame()
-    table = pd.DataFrame(rows).sort_values(objective, ascending=not maximize).head(top)
-    return table.reset_index(drop=True)
+    return pd.DataFrame(rows)
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -36,3 +38,14 @@ def format_table(table: pd.DataFrame) -> str:
     if table.empty:
         return "(no completed trials yet)"
     return table.to_string(index=False, float_format=lambda value: f"{value:.4g}")
+
+
+def format_refit(record: dict[str, Any]) -> str:
+    """One paragraph: which trial was refit, at what fidelity, its test metrics beside the search's value."""
+    resolved, metrics = record.get("resolved", {}), record.get("metrics", {})
+    tests = ", ".join(f"{name} {value:.4g}" for name, value in sorted(metrics.items()) if name.startswith("test/"))
+    fidelity = ", ".join(f"{key}={resolved.get(key, value)}" for key, value in sorted(record.get("config", {}).items())
+                         if key in {"epochs", "subset", "n_images"})
+    return (f"refit of trial #{record['trial']} (search value {record.get('search_value', float('nan')):.4g}) "
+            f"at {fidelity or 'full fidelity'} in {record.get('seconds', 0):.0f} s: {tests}\n"
+            f"model: {record.get('model') or '(not saved)'}")

@@ -41,6 +41,7 @@ class PermutationInfo:
 
 def best_configuration(family: str, storage: str | None = None) -> tuple[dict[str, Any], str]:
     """The best finished trial's parameters of the family's Fashion-MNIST study, else the reference preset."""
+    from sweeps.best import best_trial, searched_values
     from sweeps.spec import load_spec
     from sweeps.storage import open_storage
 
@@ -48,11 +49,12 @@ def best_configuration(family: str, storage: str | None = None) -> tuple[dict[st
     spec = load_spec(study_name)
     fixed = {name: value for name, value in spec.fixed.items() if name != "dataset"}
     try:
-        study = optuna.load_study(study_name=spec.name, storage=open_storage(storage))
-        best = study.best_trial
-    except (KeyError, ValueError):  # no such study, or no finished trial in it
+        best = best_trial(optuna.load_study(study_name=spec.name, storage=open_storage(storage)))
+    except KeyError:  # no such study
+        best = None
+    if best is None:
         return {**fixed, "model": preset}, f"reference preset {preset} (no finished {spec.name} study in storage)"
-    return {**fixed, **best.params}, f"best trial #{best.number} of study {spec.name} ({best.value:.4f})"
+    return {**fixed, **searched_values(best)}, f"best trial #{best.number} of study {spec.name} ({best.value:.4f})"
 
 
 def classify_difference(difference: stats.Estimate) -> str:

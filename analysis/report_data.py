@@ -11,8 +11,10 @@ from typing import Any
 
 import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
-from optuna.trial import FrozenTrial, TrialState
+from optuna.trial import FrozenTrial
 
+from sweeps.best import ranked_trials, refit_record
+from sweeps.names import file_stem
 from sweeps.space import Parameter
 
 
@@ -62,6 +64,7 @@ class StudyReport:
     best_value: float | None
     best_params: dict[str, Any]
     reproduce: str
+    refit: dict[str, Any] | None = None  # the best configuration retrained at full fidelity (sweeps.refit)
     parameters: list[ParameterInfo] = field(default_factory=list)
     curves: list[Curve] = field(default_factory=list)
     images: list[ImageInfo] = field(default_factory=list)
@@ -113,11 +116,11 @@ def parameter_infos(trials: list[FrozenTrial], best: FrozenTrial | None,
 
 def read_curve(trial: FrozenTrial, runs_root: Path, study_name: str) -> Curve | None:
     """The trial's metrics.jsonl (run dir from its user attrs, else runs/<study>/<number>)."""
-    run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / study_name / f"{trial.number:04d}")
-    path = run_dir / "metrics.jsonl"
-    if not path.exists():
+    run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / file_stem(study_name) / f"{trial.number:04d}")
+    try:
+        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    except (OSError, ValueError):  # missing, unreadable or half-written: no curve for this trial
         return None
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     names = sorted({key for record in records for key in record if key != "step"})
     series = {name: [_number(record.get(name)) for record in records] for name in names}
     return Curve(trial=trial.number, value=trial.value, steps=[int(record.get("step", index + 1))
@@ -136,9 +139,13 @@ def find_images(trials: list[FrozenTrial], runs_root: Path, study_name: str, lim
     """PNG grids from the run directories of the given trials (best first): the last epoch's grid of each name."""
     images: list[ImageInfo] = []
     for trial in trials:
-        run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / study_name / f"{trial.number:04d}")
+        run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / file_stem(study_name) / f"{trial.number:04d}")
         latest: dict[str, Path] = {}
-        for path in sorted((run_dir / "images").glob("*.png")):  # `name-0007.png`: the grid logged at epoch 7
+        try:
+            paths = sorted((run_dir / "images").glob("*.png"))
+        except OSError:
+            paths = []
+        for path in paths:  # `name-0007.png`: the grid logged at epoch 7
             latest[re.sub(r"-\d{4}$", "", path.stem)] = path
         images += [ImageInfo(trial=trial.number, name=name, path=path) for name, path in latest.items()]
     return images[:limit]
@@ -163,9 +170,8 @@ def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyRep
     """Compute one study's page: summary, per-parameter data with edge warnings, top-trial curves and images."""
     spec = _load_spec(study)
     trials = study.get_trials(deepcopy=False)
-    complete = [trial for trial in trials if trial.state == TrialState.COMPLETE and trial.value is not None]
+    ranked = ranked_trials(study)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    ranked = sorted(complete, key=lambda trial: trial.value, reverse=maximize)
     best = ranked[0] if ranked else None
     states: dict[str, int] = {}
     for trial in trials:
@@ -177,8 +183,9 @@ def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyRep
         best_trial=best.number if best else None, best_value=best.value if best else None,
         best_params=dict(best.params) if best else {},
         reproduce=reproduce_command(study.study_name, best, spec.fixed if spec else {}) if best else "",
+        refit=refit_record(study),
     )
-    report.parameters = parameter_infos(complete, best, spec.parameters if spec else None)
+    report.parameters = parameter_infos(ranked, best, spec.parameters if spec else None)
     report.warnings = [f"best {info.name} = {info.best_value} is at the edge of its range "
                        f"[{info.low}, {info.high}]: consider widening it" for info in report.parameters if info.at_edge]
     report.curves = [curve for trial in ranked[:top] if (curve := read_curve(trial, runs_root, study.study_name))]

@@ -13,7 +13,9 @@ import plotly.colors
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from analysis.best import format_refit
 from analysis.report_data import Curve, ParameterInfo, StudyReport, all_reports
+from sweeps.names import file_stem
 
 PLOTLY_FILE = "plotly.min.js"
 PARAMETER_PREFIX = "parameter "
@@ -106,6 +108,8 @@ def render_study_page(report: StudyReport, figures: dict[str, go.Figure]) -> str
              "</table>"]
     if report.reproduce:
         parts.append(f"<p>reproduce the best trial: <code>{escape(report.reproduce)}</code></p>")
+    if report.refit:
+        parts.append(f'<p class="refit">{escape(format_refit(report.refit))}</p>')
     parts += [f'<div class="warning">⚠ {escape(warning)}</div>' for warning in report.warnings]
     parameter_plots = [title for title in figures if title.startswith(PARAMETER_PREFIX)]
     for title, figure in figures.items():
@@ -152,8 +156,8 @@ def write_report(storage: optuna.storages.BaseStorage, runs_root: Path, out: Pat
 
 
 def _page_name(study_name: str) -> str:
-    return "".join(character if character.isalnum() or character in "-_." else "_" for character in study_name) \
-        + ".html"
+    """`<study>.html`; a name that is not a safe file name gets a hash suffix, so two names never share a page."""
+    return f"{file_stem(study_name)}.html"
 
 
 def _states(report: StudyReport) -> str:

@@ -79,8 +79,11 @@ def throughput(study: Path, workdir: Path, agents: int, trials: int) -> dict:
             "trials_per_hour": round(trials / seconds * 3600, 1)}
 
 
-def memory(study: Path, workdir: Path, trials: int) -> dict:
-    """Run `trials` trials in this process (one agent) and sample RSS / GPU memory after each."""
+def memory(study: Path, workdir: Path, trials: int, trial_subprocess: bool = False) -> dict:
+    """Run `trials` trials with one agent in this process and sample its RSS / GPU memory after each.
+
+    `trial_subprocess`: each trial trains in a fresh child process (`agent --trial-subprocess`); the agent's own
+    RSS is then what stays resident between trials."""
     from sweeps.agent import run_agent
     from sweeps.spec import load_spec
 
@@ -90,12 +93,16 @@ def memory(study: Path, workdir: Path, trials: int) -> dict:
         samples.append({"trial": trial.number, "state": state.name, "rss_mib": round(rss_mib(), 1),
                         "gpu_mib": gpu_mib()})
 
-    run_agent(load_spec(study), f"sqlite:///{workdir / 'memory.db'}", trials, root=workdir / "runs-memory",
-              log=lambda line: None, after_trial=sample)
+    mode = "subprocess" if trial_subprocess else "inprocess"
+    run_agent(load_spec(study), f"sqlite:///{workdir / f'memory-{mode}.db'}", trials,
+              root=workdir / f"runs-memory-{mode}", log=lambda line: None, after_trial=sample,
+              trial_subprocess=trial_subprocess)
     rss = [sample["rss_mib"] for sample in samples]
     tail = rss[len(rss) // 3:]  # after warm-up (imports, dataset cache, first graphs)
-    return {"trials": len(samples), "rss_first_mib": rss[0], "rss_last_mib": rss[-1], "rss_max_mib": max(rss),
+    return {"mode": mode, "trials": len(samples), "rss_first_mib": rss[0], "rss_warm_mib": tail[0],
+            "rss_last_mib": rss[-1], "rss_max_mib": max(rss),
             "rss_growth_after_warmup_mib": round(tail[-1] - tail[0], 1),
+            "rss_growth_after_warmup_percent": round(100 * (tail[-1] - tail[0]) / tail[0], 2),
             "rss_growth_per_trial_after_warmup_mib": round((tail[-1] - tail[0]) / max(len(tail) - 1, 1), 2),
             "samples": samples}
 
@@ -104,7 +111,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--agents", type=int, nargs="+", default=[1, 2, 4])
     parser.add_argument("--trials", type=int, default=8, help="study budget for each throughput run")
-    parser.add_argument("--memory-trials", type=int, default=30)
+    parser.add_argument("--memory-trials", type=int, default=50)
+    parser.add_argument("--memory-modes", nargs="+", choices=["inprocess", "subprocess"],
+                        default=["inprocess", "subprocess"], help="trials in the agent's process, or one child each")
+    parser.add_argument("--memory-only", action="store_true", help="skip the throughput runs")
     parser.add_argument("--subset", type=int, default=500, help="training images per trial (0: all)")
     parser.add_argument("--epochs", type=int, default=1)
     args = parser.parse_args(argv)
@@ -117,15 +127,20 @@ def main(argv: list[str] | None = None) -> int:
         workdir = Path(directory)
         study = study_file(workdir, args.subset, args.epochs)
         runs = []
-        for agents in args.agents:
+        for agents in [] if args.memory_only else args.agents:
             runs.append(throughput(study, workdir, agents, args.trials))
             print(f"{agents} agent(s): {runs[-1]['trials_per_hour']} trials/hour "
                   f"({args.trials} trials in {runs[-1]['wall_seconds']} s)", flush=True)
-        print(write_result("agents_throughput", {"settings": settings, "runs": runs}))
-        result = memory(study, workdir, args.memory_trials)
-        print(f"memory over {result['trials']} trials: RSS {result['rss_first_mib']} -> {result['rss_last_mib']} MiB "
-              f"(growth after warm-up {result['rss_growth_after_warmup_mib']} MiB)", flush=True)
-        print(write_result("agents_memory", {"settings": settings, **result}))
+        if runs:
+            print(write_result("agents_throughput", {"settings": settings, "runs": runs}))
+        modes = []
+        for mode in args.memory_modes:
+            modes.append(memory(study, workdir, args.memory_trials, trial_subprocess=mode == "subprocess"))
+            print(f"memory over {modes[-1]['trials']} trials ({mode}): RSS {modes[-1]['rss_first_mib']} -> "
+                  f"{modes[-1]['rss_warm_mib']} (warm) -> {modes[-1]['rss_last_mib']} MiB (growth after warm-up "
+                  f"{modes[-1]['rss_growth_after_warmup_mib']} MiB, {modes[-1]['rss_growth_after_warmup_percent']}%)",
+                  flush=True)
+        print(write_result("agents_memory", {"settings": settings, "modes": modes}))
     return 0
 
 

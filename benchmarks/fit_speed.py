@@ -18,6 +18,7 @@ import datasets
 import trainers
 from benchmarks.machine import write_result
 from trainers.models.classifiers import build_classifier
+from trainers.reporter import Reporter
 
 
 class EpochTimer(keras.callbacks.Callback):
@@ -32,7 +33,7 @@ class EpochTimer(keras.callbacks.Callback):
         self.times.append(time.perf_counter() - self.started)
 
 
-class TimingReporter:
+class TimingReporter(Reporter):
     """A reporter that timestamps each epoch report of the platform trainer."""
 
     def __init__(self) -> None:
@@ -43,11 +44,6 @@ class TimingReporter:
         self.stamps.append(time.perf_counter())
         self.metrics = metrics
 
-    def log_images(self, name, grid, step=None) -> None:
-        pass
-
-    def should_stop(self) -> bool:
-        return False
 
 
 def summarise(times: list[float]) -> dict[str, float]:

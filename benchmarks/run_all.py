@@ -8,6 +8,7 @@ import sys
 
 # (module, extra environment): each runs in its own process so it can pick its Keras backend.
 BENCHMARKS = [
+    ("benchmarks.cpu_defaults", {}),
     ("benchmarks.fit_speed", {}),
     ("benchmarks.sweep_speed", {"KERAS_BACKEND": "jax"}),
     ("benchmarks.agents_throughput", {}),

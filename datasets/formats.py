@@ -17,6 +17,24 @@ class CorruptDataError(ValueError):
     """A data file exists but cannot be decoded."""
 
 
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles numpy arrays, lists, dicts, bytes, str and numbers only: a crafted file in the data directory
+    cannot name any other callable (os.system, eval, ...), so loading it runs no code."""
+
+    ALLOWED = frozenset({("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.multiarray", "_reconstruct"),
+                         ("numpy._core.multiarray", "_reconstruct"), ("_codecs", "encode")})
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}: a CIFAR-10 batch holds only arrays")
+        return super().find_class(module, name)
+
+
+def load_array_pickle(handle: object) -> object:
+    """`pickle.load` restricted to plain data and numpy arrays (see `_ArrayUnpickler`)."""
+    return _ArrayUnpickler(handle, encoding="bytes").load()
+
+
 def read_idx(path: Path) -> np.ndarray:
     """Read one (optionally gzipped) IDX file as a numpy array."""
     opener = gzip.open if path.suffix == ".gz" else open
@@ -61,10 +79,11 @@ def read_cifar_batches(directory: Path) -> tuple[np.ndarray, np.ndarray, np.ndar
             raise FileNotFoundError(str(path))
         try:
             with open(path, "rb") as handle:
-                batch = pickle.load(handle, encoding="bytes")
+                batch = load_array_pickle(handle)
             images = np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
             return images, np.asarray(batch[b"labels"], dtype=np.int64)
-        except (pickle.UnpicklingError, KeyError, ValueError, EOFError) as error:
+        except (pickle.UnpicklingError, KeyError, ValueError, TypeError, EOFError, AttributeError,
+                IndexError) as error:
             raise CorruptDataError(f"{path}: not a CIFAR-10 batch ({error})") from error
 
     train = [read_batch(directory / f"data_batch_{index}") for index in range(1, 6)]

@@ -32,15 +32,20 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
+        from sweeps.signals import stop_on_signals
+
+        stop_on_signals()  # SIGTERM / SIGHUP stop a command the way Ctrl-C does
         parser = build_parser()
         args = parser.parse_args(argv)
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2
         return int(args.handler(args) or 0)
-    except KeyboardInterrupt:
-        print("sweeplab: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as interrupt:
+        from sweeps.signals import describe, exit_code
+
+        print(f"sweeplab: interrupted ({describe(interrupt)})", file=sys.stderr)
+        return exit_code(interrupt)
     except Exception as error:
         from sweeplab.errors import user_error_types
 

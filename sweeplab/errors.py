@@ -10,10 +10,15 @@ class UserError(Exception):
 def user_error_types() -> tuple[type[BaseException], ...]:
     from datasets.formats import CorruptDataError
     from datasets.registry import DataNotFoundError, UnknownDatasetError
+    from sweeps.joining import StudyConflictError
+    from sweeps.names import UnsafeNameError
+    from sweeps.run_identity import RunDirInUseError
     from sweeps.spec import SpecError
     from sweeps.storage import StorageError
+    from sweeps.storage_faults import StorageUnavailableError
     from trainers.config import ConfigError
     from trainers.registry import UnknownTaskError
 
     return (UserError, SpecError, ConfigError, DataNotFoundError, UnknownDatasetError, UnknownTaskError,
-            StorageError, CorruptDataError)
+            StorageError, CorruptDataError, UnsafeNameError,
+            StudyConflictError, StorageUnavailableError, RunDirInUseError)

@@ -28,9 +28,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from sweeps.memory import trim_native_heap
 from sweeps.optuna_study import ReporterFactory, create_study, fail_reason, make_objective, release_trial_memory
+from sweeps.slurm import slurm_task_id
 from sweeps.spec import StudySpec
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, claim_lock, heartbeat_settings, open_storage
+from sweeps.storage_faults import StorageUnavailableError, root_cause
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -60,7 +63,7 @@ class _Heartbeat:
             try:
                 storage.record_heartbeat(trial_id)
             except Exception as error:  # the next beat may work; the grace period absorbs a few misses
-                print(f"heartbeat for trial id {trial_id} failed: {type(error).__name__}: {error}", flush=True)
+                print(f"heartbeat for trial id {trial_id} failed: {root_cause(error)}", flush=True)
             if self._stop.wait(interval):
                 return
 
@@ -90,6 +93,8 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
                 trial.set_user_attr("fail_reason", reason)
                 raise RuntimeError(reason)
             result = json.loads(result_path.read_text())
+        if "storage_error" in result:
+            raise StorageUnavailableError(result["storage_error"])
         if result.get("pruned"):
             raise optuna.TrialPruned(result["pruned"])
         if "error" in result:
@@ -110,11 +115,13 @@ def _trial_worker(argv: list[str]) -> int:
     study = create_study(spec, storage_url)
     study.get_trials(deepcopy=False)  # Optuna's storage cache must know the trial before it takes parameters
     trial = optuna.Trial(study, int(trial_id))
-    objective = make_objective(spec, json.loads(overrides), reporter_factories(), Path(root))
+    objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))
     try:
         result: dict[str, Any] = {"value": objective(trial)}
     except optuna.TrialPruned as pruned:
         result = {"pruned": str(pruned) or "pruned"}
+    except StorageUnavailableError as error:
+        result = {"storage_error": str(result_kept_error(error, trial))}
     except Exception as error:
         result = {"error": fail_reason(error)}
     Path(result_path).write_text(json.dumps(result))
@@ -147,8 +154,13 @@ def _claim(study: optuna.Study, budget: int, max_failures: int) -> tuple[optuna.
 def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
                   log: Callable[[str], None]) -> TrialState:
     """Run and tell one asked trial with a heartbeat; an interrupted trial is FAIL and re-queued for others."""
+    from sweeps.run_identity import forget_run_dir
+
+    forget_run_dir()
     interval, _ = heartbeat_settings()
     trial.set_user_attr("agent", agent_name())
+    if (task := slurm_task_id()) is not None:  # `sweeplab slurm status` matches trials to array tasks
+        trial.set_user_attr("slurm_task", task)
     state, value = TrialState.FAIL, None
     try:
         with _Heartbeat(study._storage, trial._trial_id, interval):
@@ -158,25 +170,57 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     except optuna.TrialPruned:
         state = TrialState.PRUNED
     except (KeyboardInterrupt, SystemExit) as stop:
-        trial.set_user_attr("fail_reason", f"agent stopped ({type(stop).__name__}) during the trial")
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-        RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
-        log(f"trial #{trial.number} interrupted: FAIL, re-queued for another agent")
+        fail_and_requeue(study, trial, stop, log)
         raise
+    except StorageUnavailableError as error:
+        raise result_kept_error(error, trial) from error
     except Exception as error:
         if "fail_reason" not in trial.user_attrs:  # errors outside the trainer (e.g. while sampling)
             trial.set_user_attr("fail_reason", fail_reason(error))
     finally:
         release_trial_memory()
+        trim_native_heap()
     try:
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-    except optuna.exceptions.UpdateFinishedTrialError:  # another agent declared us dead meanwhile
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL trial."
+        if not study._storage.get_trial(trial._trial_id).state.is_finished():
+            raise
+        # another agent's heartbeat check declared us dead meanwhile (e.g. our beats stalled on a loaded node)
         log(f"trial #{trial.number} was already failed by the heartbeat check; its retry will count instead")
         return TrialState.FAIL
+    except StorageUnavailableError as error:
+        raise result_kept_error(error, trial) from error
     reason = trial.user_attrs.get("fail_reason", "") if state == TrialState.FAIL else ""
     log(f"trial #{trial.number} {state.name}" + (f" value={value:.6g}" if state == TrialState.COMPLETE else "")
         + (f" ({reason})" if reason else ""))
     return state
+
+
+def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseException,
+                     log: Callable[[str], None]) -> None:
+    """An interrupted trial (Ctrl-C, SIGTERM): FAIL with the reason, and re-queued with its parameters."""
+    from sweeps.signals import describe
+
+    reason = describe(stop) if isinstance(stop, KeyboardInterrupt) else type(stop).__name__
+    try:
+        trial.set_user_attr("fail_reason", f"stopped by {reason} during the trial")
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
+        log(f"trial #{trial.number} interrupted by {reason}: FAIL, re-queued")
+    except (StorageUnavailableError, optuna.exceptions.UpdateFinishedTrialError) as error:
+        log(f"trial #{trial.number} interrupted by {reason}; could not record that ({error}): the heartbeat check "
+            "will fail and re-queue it")
+
+
+def result_kept_error(error: StorageUnavailableError, trial: optuna.Trial) -> StorageUnavailableError:
+    """The storage error, plus where the trial's finished result waits and how to record it."""
+    from sweeps.run_identity import current_run_dir
+
+    run_dir = current_run_dir()
+    if run_dir is not None and (run_dir / "result.json").exists():
+        return StorageUnavailableError(f"{error}; trial #{trial.number} finished and its result is kept in "
+                                       f"{run_dir}: store it with `sweeplab record {run_dir}` once the storage works")
+    return StorageUnavailableError(f"{error}; trial #{trial.number} had not finished (nothing to keep)")
 
 
 def run_agent(spec: StudySpec, storage_url: str | None = None, budget: int | None = None,

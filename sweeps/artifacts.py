@@ -12,6 +12,8 @@ import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
 from sweeps.storage import open_storage, runs_dir
+from sweeps.storage_faults import StorageUnavailableError
+from trainers.reporter import Reporter
 
 if TYPE_CHECKING:
     from sweeps.optuna_study import ReporterFactory
@@ -28,7 +30,7 @@ def artifact_store() -> FileSystemArtifactStore:
     return FileSystemArtifactStore(str(artifact_dir()))
 
 
-class ArtifactReporter:
+class ArtifactReporter(Reporter):
     """Uploads each image grid as a PNG artifact of the running trial."""
 
     def __init__(self, storage_url: str | None, study_name: str, trial_number: int) -> None:
@@ -36,9 +38,6 @@ class ArtifactReporter:
         self.storage: optuna.storages.BaseStorage | None = None
         self.trial: optuna.trial.FrozenTrial | None = None  # looked up once, on the first image
         self.uploaded: list[str] = []
-
-    def report(self, step: int, metrics: dict[str, float]) -> None:
-        pass
 
     def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None:
         from trainers.images import save_png
@@ -57,11 +56,12 @@ class ArtifactReporter:
         suffix = "" if step is None else f"-{step:04d}"
         with tempfile.TemporaryDirectory() as directory:
             path = save_png(Path(directory) / f"{name.replace('/', '_')}{suffix}.png", grid)
-            self.uploaded.append(upload_artifact(artifact_store=artifact_store(), file_path=str(path),
-                                                 study_or_trial=trial, storage=self.storage, mimetype="image/png"))
-
-    def should_stop(self) -> bool:
-        return False
+            try:
+                self.uploaded.append(upload_artifact(artifact_store=artifact_store(), file_path=str(path),
+                                                     study_or_trial=trial, storage=self.storage,
+                                                     mimetype="image/png"))
+            except (StorageUnavailableError, OSError) as error:  # the run dir keeps the PNG; training goes on
+                warnings.warn(f"image {name!r} not uploaded: {error}", stacklevel=2)
 
 
 def artifact_factory(storage_url: str | None) -> ReporterFactory:

@@ -14,9 +14,12 @@ from typing import Any
 import optuna
 
 import trainers
-from sweeps.space import suggest_all
+from sweeps.joining import check_join
+from sweeps.run_identity import claim_trial_dir
+from sweeps.space import Parameter, suggest_all
 from sweeps.spec import StudySpec
 from sweeps.storage import open_storage, runs_dir
+from sweeps.trial_loop import run_trials
 from trainers.provenance import provenance
 from trainers.reporter import CompositeReporter, ConsoleReporter, Reporter, StopTrial
 
@@ -26,7 +29,7 @@ warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning
 ReporterFactory = Callable[[StudySpec, int, dict[str, Any], Path], Reporter]
 
 
-class OptunaReporter:
+class OptunaReporter(Reporter):
     """Feeds the objective metric to the trial every epoch and relays the pruner's verdict."""
 
     def __init__(self, trial: optuna.Trial, objective: str) -> None:
@@ -39,11 +42,28 @@ class OptunaReporter:
             if self.trial.should_prune():
                 self.pruned_at = step
 
-    def log_images(self, name: str, grid: Any, step: int | None = None) -> None:
-        pass
-
     def should_stop(self) -> bool:
         return self.pruned_at is not None
+
+
+class FloorPruner(optuna.pruners.BasePruner):
+    """Prunes a trial whose latest value is worse than `floor` (e.g. chance accuracy), else asks `base`.
+
+    A configuration still at chance after its first epoch will not train in a short budget (a diverged learning
+    rate, a dead activation); stopping it at once leaves the budget to the rest.
+    """
+
+    def __init__(self, base: optuna.pruners.BasePruner, floor: float) -> None:
+        self.base, self.floor = base, float(floor)
+
+    def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+        step = trial.last_step
+        if step is not None:
+            value = trial.intermediate_values[step]
+            maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+            if (value < self.floor) if maximize else (value > self.floor):
+                return True
+        return self.base.prune(study, trial)
 
 
 def build_sampler(options: Mapping[str, Any]) -> optuna.samplers.BaseSampler:
@@ -56,19 +76,25 @@ def build_sampler(options: Mapping[str, Any]) -> optuna.samplers.BaseSampler:
 
 
 def build_pruner(options: Mapping[str, Any]) -> optuna.pruners.BasePruner:
-    kwargs = {key: value for key, value in options.items() if key != "name"}
+    kwargs = {key: value for key, value in options.items() if key not in {"name", "floor"}}
     pruners = {"none": optuna.pruners.NopPruner, "median": optuna.pruners.MedianPruner,
-               "hyperband": optuna.pruners.HyperbandPruner}
-    return pruners[options["name"]](**kwargs)
+               "hyperband": optuna.pruners.HyperbandPruner,
+               "successive_halving": optuna.pruners.SuccessiveHalvingPruner}
+    pruner = pruners[options["name"]](**kwargs)
+    return FloorPruner(pruner, options["floor"]) if options.get("floor") is not None else pruner
 
 
 def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:
     if not isinstance(storage, optuna.storages.BaseStorage):
         storage = open_storage(storage)
+    check_join(storage, spec)  # same name, other objective or direction: refuse rather than mix them
     study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                 sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
                                 load_if_exists=True)
     existing = len(study.get_trials(deepcopy=False))
+    if not existing:
+        for point in spec.start_with:  # the prior: known-good settings are the first trials
+            study.enqueue_trial(point, skip_if_exists=True)
     if existing and spec.sampler["name"] != "qmc" and spec.sampler.get("seed") is not None:
         # continuing a study: a seeded random/TPE sampler would replay its first suggestions (QMC indexes by trial)
         study.sampler = build_sampler({**spec.sampler, "seed": int(spec.sampler["seed"]) + existing})
@@ -105,24 +131,30 @@ def _record_retry(trial: optuna.Trial) -> None:
         trial.set_user_attr("retry_history", list(system_attrs.get("retry_history", [])))
 
 
+def searched_parameters(spec: StudySpec, overrides: Mapping[str, Any]) -> list[Parameter]:
+    """The study's parameters minus those fixed on the command line (`--set name=value` takes one out of the search)."""
+    return [parameter for parameter in spec.parameters if parameter.name not in overrides]
+
+
 def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
                    reporter_factories: tuple[ReporterFactory, ...] = (), root: Path | None = None):
     """The Optuna objective: sample, run the shared trainer entry point, record everything on the trial."""
     overrides = dict(overrides or {})
     root = root or runs_dir()
+    parameters = searched_parameters(spec, overrides)
 
     def objective(trial: optuna.Trial) -> float:
         _record_retry(trial)
-        params = suggest_all(spec.parameters, trial)
-        run_dir = root / spec.name / f"{trial.number:04d}"
+        params = suggest_all(parameters, trial, given={**spec.fixed, **overrides})
+        run_dir = claim_trial_dir(root, spec.name, trial)  # never another run's directory
         trial.set_user_attr("run_dir", str(run_dir))
+        if overrides:
+            trial.set_user_attr("overrides", overrides)
         for key, value in provenance().items():
             trial.set_user_attr(key, value)
-        pruning = OptunaReporter(trial, spec.objective)
-        epochs = int({**spec.fixed, **params, **overrides}.get("epochs", 0)) or None
-        console = ConsoleReporter(epochs or 0, f"{spec.name} #{trial.number}")
         extra = [factory(spec, trial.number, params, run_dir) for factory in reporter_factories]
-        reporter = CompositeReporter(pruning, console, *extra)
+        reporter = CompositeReporter(OptunaReporter(trial, spec.objective),
+                                     ConsoleReporter(f"{spec.name} #{trial.number}"), *extra)
         try:
             result = trainers.run(spec.task, {**spec.fixed, **params, **overrides}, reporter, run_dir)
         except StopTrial as stop:
@@ -134,7 +166,6 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
             (run_dir / "error.txt").write_text(traceback.format_exc())
             raise
         finally:
-            console.close()
             release_trial_memory()
         trial.set_user_attr("config", result.config)
         trial.set_user_attr("metrics", result.metrics)
@@ -152,6 +183,5 @@ def run_study(spec: StudySpec, storage: str | None = None, trials: int | None = 
     """Create or join the study and run `trials` more trials; failures are recorded and the loop goes on."""
     study = create_study(spec, storage)
     timeout = spec.timeout_minutes * 60 if spec.timeout_minutes else None
-    study.optimize(make_objective(spec, overrides, reporter_factories, root), n_trials=trials or spec.trials,
-                   timeout=timeout, catch=(Exception,), gc_after_trial=True)
+    run_trials(study, make_objective(spec, overrides, reporter_factories, root), trials or spec.trials, timeout)
     return study

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -58,6 +59,15 @@ class Parameter:
             return {"distribution": "q_uniform", "min": float(self.low), "max": float(self.high), "q": float(self.step)}
         return {"distribution": "uniform", "min": float(self.low), "max": float(self.high)}
 
+    def contains(self, value: Any) -> bool:
+        """True when `value` is one of the choices, or a number inside [low, high]."""
+        if self.kind == "categorical":
+            return value in self.choices
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return False
+        inside = float(self.low) <= float(value) <= float(self.high)
+        return inside and (self.kind == "float" or float(value).is_integer())
+
     def at_edge(self, value: Any, fraction: float = 0.05) -> bool:
         """True when a numeric value lies in the outer `fraction` of the range (the playbook's edge warning)."""
         if self.kind == "categorical" or value is None:
@@ -69,10 +79,12 @@ class Parameter:
         return span > 0 and (value - low <= fraction * span or high - value <= fraction * span)
 
 
-def suggest_all(parameters: list[Parameter], trial: Any) -> dict[str, Any]:
-    """Suggest every parameter whose `when` condition holds, in declaration order."""
-    values: dict[str, Any] = {}
+def suggest_all(parameters: list[Parameter], trial: Any, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Suggest every parameter whose `when` condition holds, in declaration order; `given` values (fixed ones,
+    command-line overrides) take part in the conditions but are not suggested."""
+    values: dict[str, Any] = dict(given or {})
+    suggested: dict[str, Any] = {}
     for parameter in parameters:
         if parameter.applies(values):
-            values[parameter.name] = parameter.suggest(trial)
-    return values
+            values[parameter.name] = suggested[parameter.name] = parameter.suggest(trial)
+    return suggested

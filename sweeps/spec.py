@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from sweeps.names import name_problem
 from sweeps.space import Parameter
-from trainers.config import ConfigError, field_types, load_yaml, resolve
+from trainers.config import ConfigError, check_value, field_types, load_yaml, resolve
 from trainers.registry import Task, get_task
 
 SWEEPS_DIR = Path(__file__).resolve().parent
+MAX_STUDY_FILE_BYTES = 1 << 20  # the shipped ones are ~1 KiB; refuse /dev/zero and the like before reading it all
 SAMPLERS = {"qmc": {"seed", "scramble"}, "random": {"seed"}, "tpe": {"seed", "n_startup_trials", "multivariate"},
             "grid": {"seed"}}
-PRUNERS = {"none": set(), "median": {"n_startup_trials", "n_warmup_steps"},
-           "hyperband": {"min_resource", "max_resource", "reduction_factor"}}
-TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles"}
+# every pruner also takes `floor`: prune a trial whose latest value is worse (e.g. chance accuracy after epoch 1)
+PRUNERS = {"none": {"floor"}, "median": {"n_startup_trials", "n_warmup_steps", "floor"},
+           "hyperband": {"min_resource", "max_resource", "reduction_factor", "floor"},
+           "successive_halving": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count",
+                                  "floor"}}
+TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles",
+            "refit", "start_with"}
 PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
               "when"}, "categorical": {"type", "choices", "when"}}
 
@@ -46,6 +53,8 @@ class StudySpec:
     trials: int
     timeout_minutes: float | None
     roles: dict[str, list[str]] = field(default_factory=dict)
+    refit: dict[str, Any] | None = None  # values over the best trial's config for the full-fidelity refit; None: off
+    start_with: list[dict[str, Any]] = field(default_factory=list)  # known-good settings tried first (a prior)
 
     @property
     def task_info(self) -> Task:
@@ -102,10 +111,14 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
         _expect(isinstance(choices, list) and len(choices) >= 1, path, f"{key}.choices", "expected a non-empty list")
         _expect(all(isinstance(choice, (str, int, float, bool)) or choice is None for choice in choices), path,
                 f"{key}.choices", "expected plain values (strings, numbers, booleans)")
+        for index, choice in enumerate(choices):
+            _check_in_range(path, f"{key}.choices[{index}]", name, choice, field_names[name])
         return Parameter(name, "categorical", choices=tuple(choices), when=when)
     low, high = raw.get("low"), raw.get("high")
-    _expect(_number(low), path, f"{key}.low", f"expected a number, got {low!r}")
-    _expect(_number(high), path, f"{key}.high", f"expected a number, got {high!r}")
+    _expect(_number(low) and math.isfinite(low), path, f"{key}.low", f"expected a finite number, got {low!r}")
+    _expect(_number(high) and math.isfinite(high), path, f"{key}.high", f"expected a finite number, got {high!r}")
+    _expect(not (kind == "float" and field_names[name] is int), path, f"{key}.type",
+            "the config value is an integer: use type: int (or categorical)")
     _expect(low < high, path, f"{key}.high", f"expected high > low, got low={low}, high={high}")
     log = raw.get("log", False)
     _expect(isinstance(log, bool), path, f"{key}.log", f"expected true or false, got {log!r}")
@@ -116,7 +129,17 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
     _expect(not (log and step not in (None, 1)), path, f"{key}.step", "log=true allows no step (other than 1 for int)")
     if kind == "int":
         _expect(float(low).is_integer() and float(high).is_integer(), path, key, "int ranges need integer low/high")
+    _check_in_range(path, f"{key}.low", name, low, field_names[name])
+    _check_in_range(path, f"{key}.high", name, high, field_names[name])
     return Parameter(name, kind, low=low, high=high, log=log, step=step, when=when)
+
+
+def _check_in_range(path: Path, key: str, name: str, value: Any, annotation: Any) -> None:
+    """A range end or choice the trainer would refuse is refused now, not in every trial."""
+    try:
+        check_value(name, value, annotation)
+    except ConfigError as error:
+        raise SpecError(path, key, str(error)) from None
 
 
 def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default: str) -> dict[str, Any]:
@@ -130,6 +153,44 @@ def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default
     return {"name": name, **{option: value for option, value in raw.items() if option != "name"}}
 
 
+def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str, Any] | None:
+    """`refit: {epochs: 12, subset: 0}` (config values over the best trial's), `refit: true` ({}), or off."""
+    if raw is None or raw is False:
+        return None
+    raw = {} if raw is True else raw
+    _expect(isinstance(raw, dict), path, "refit", "expected config values (a mapping), true or false")
+    try:
+        resolve(task.config_type, task.presets({**fixed, **raw}), {**fixed, **raw})
+    except ConfigError as error:
+        raise SpecError(path, "refit", str(error)) from None
+    return dict(raw)
+
+
+def _start_with(path: Path, raw: Any, parameters: list[Parameter]) -> list[dict[str, Any]]:
+    """`start_with: [{param: value, ...}]`: each a point of the space (every value inside its range or choices)."""
+    raw = raw or []
+    _expect(isinstance(raw, list) and all(isinstance(point, dict) for point in raw), path, "start_with",
+            "expected a list of mappings {parameter: value}")
+    by_name = {parameter.name: parameter for parameter in parameters}
+    for index, point in enumerate(raw):
+        for name, value in point.items():
+            key = f"start_with[{index}].{name}"
+            _expect(name in by_name, path, key, f"not a parameter of `space` ({', '.join(by_name)})")
+            _expect(by_name[name].contains(value), path, key, f"{value!r} is outside the parameter's range or choices")
+    return [dict(point) for point in raw]
+
+
+def _read_study_file(path: Path) -> str:
+    """The file's text; a device, a directory or anything over MAX_STUDY_FILE_BYTES is refused unread."""
+    if not path.is_file():
+        raise SpecError(path, "(file)", "not a regular file")
+    with open(path, "rb") as handle:
+        data = handle.read(MAX_STUDY_FILE_BYTES + 1)
+    if len(data) > MAX_STUDY_FILE_BYTES:
+        raise SpecError(path, "(file)", f"larger than {MAX_STUDY_FILE_BYTES} bytes; a study file is a few KiB")
+    return data.decode("utf-8")
+
+
 def load_spec(name_or_path: str | Path) -> StudySpec:
     """Read and validate a study file. Every problem raises SpecError naming the file and key."""
     path = study_path(name_or_path)
@@ -137,7 +198,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         known = ", ".join(study_names())
         raise SpecError(path, "(file)", f"no such study file; studies in {SWEEPS_DIR}: {known}")
     try:
-        raw = load_yaml(path.read_text())
+        raw = load_yaml(_read_study_file(path))
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f"line {mark.line + 1}" if mark else "(yaml)"
@@ -194,14 +255,20 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     roles = raw.get("roles") or {}
     _expect(isinstance(roles, dict) and set(roles) <= {"scientific", "nuisance", "fixed"}, path, "roles",
             "expected a mapping with scientific / nuisance / fixed lists")
+    refit = _refit(path, raw.get("refit"), task, fixed)
+    pruner = _options(path, "pruner", raw.get("pruner"), PRUNERS, "none")
+    _expect(pruner.get("floor") is None or _number(pruner["floor"]), path, "pruner.floor",
+            f"expected a number (the objective's worst acceptable value), got {pruner.get('floor')!r}")
     name = raw.get("study", path.stem)
-    _expect(isinstance(name, str) and name, path, "study", "expected a non-empty string")
+    problem = name_problem(name)
+    _expect(problem is None, path, "study", str(problem))
     return StudySpec(
         name=name, task=task.name, path=path, description=str(raw.get("description", "")), fixed=dict(fixed),
         parameters=parameters, objective=objective, direction=direction,
         sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe"),
-        pruner=_options(path, "pruner", raw.get("pruner"), PRUNERS, "none"),
+        pruner=pruner,
         trials=trials, timeout_minutes=timeout, roles={key: list(value) for key, value in roles.items()},
+        refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters),
     )
 
 

@@ -22,6 +22,8 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.storage_faults import make_patient, patience_seconds
+
 DEFAULT_RUNS_DIR = Path("runs")
 HEARTBEAT_KEY = "sweeplab:heartbeat"  # journal trials: wall-clock time of the last heartbeat (system attr)
 MAX_RETRY = 3  # a trial whose agent dies this many times in a row is not re-queued again
@@ -95,7 +97,8 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
 class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
     """Re-queue a dead agent's trial with its parameters; `retried_trial_number` / `retry_history` link them."""
 
-    STALE_USER_ATTRS = frozenset({"fail_reason", "config", "metrics", "agent", "run_dir", "pruned_at_step"})
+    STALE_USER_ATTRS = frozenset({"fail_reason", "config", "metrics", "agent", "run_dir", "pruned_at_step",
+                                  "slurm_task"})
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         trial = copy.deepcopy(trial)
@@ -123,6 +126,8 @@ _OPENED: dict[tuple[str, int, int], optuna.storages.BaseStorage] = {}
 def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
     """`sqlite:///path.db`, `postgresql+psycopg://...`, or `journal:///path.log` (JournalStorage on a shared FS).
 
+    Its calls are retried with backoff while the storage is locked, full or unreachable (sweeps.storage_faults).
+
     One storage per URL and heartbeat setting per process: every caller (objective, artifact upload, agent loop)
     shares its connection pool, so a long-lived agent does not open a new pool per trial."""
     url = url or default_storage_url()
@@ -132,8 +137,15 @@ def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
     if key not in _OPENED:
         with warnings.catch_warnings():  # heartbeats and the retry callback are "experimental" since Optuna 2.8
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            _OPENED[key] = _open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY))
+            _OPENED[key] = make_patient(_open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY)),
+                                        repr(_redact(url)))
     return _OPENED[key]
+
+
+def url_of(storage: object) -> str | None:
+    """The URL `open_storage` opened `storage` from (also through Optuna's cache wrapper), or None."""
+    candidates = (storage, getattr(storage, "_backend", None))  # Optuna's _CachedStorage keeps ours as `_backend`
+    return next((url for (url, _, _), opened in _OPENED.items() if any(opened is item for item in candidates)), None)
 
 
 def _absolute(url: str) -> str:
@@ -159,7 +171,8 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
             Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StorageError(f"storage {_redact(url)!r}: cannot create its directory ({error})") from error
-        engine_kwargs["connect_args"] = {"timeout": 60}  # several agents write to one file
+        # several agents write to one file: wait for another's write (within the retries' patience)
+        engine_kwargs["connect_args"] = {"timeout": min(60.0, patience_seconds())}
     elif url.startswith("postgresql"):
         engine_kwargs["connect_args"] = {"connect_timeout": 10}
     try:

@@ -17,6 +17,7 @@ from typing import Any
 from sweeps.spec import StudySpec
 from sweeps.storage import runs_dir
 from sweeps.wandb_sweep import SweepsEngineMissing, config_from_wandb, sweeps_python, to_wandb_sweep
+from trainers.reporter import Reporter
 
 ENGINE_SCRIPT = Path(__file__).resolve().parent / "wandb_engine.py"
 
@@ -79,7 +80,7 @@ class LocalRun:
                 "summary_metrics": self.summary_metrics}
 
 
-class EarlyTerminationReporter:
+class EarlyTerminationReporter(Reporter):
     """Records the run's history and, after each epoch, asks the engine whether hyperband stops it."""
 
     def __init__(self, engine: SweepEngine, sweep: dict[str, Any], runs: list[LocalRun], run: LocalRun) -> None:
@@ -95,9 +96,6 @@ class EarlyTerminationReporter:
                                           "runs": [run.for_engine() for run in self.runs]})
             if self.run.name in answer["stop"]:
                 self.stop_requested, self.run.stopped_at = True, step
-
-    def log_images(self, name: str, grid: Any, step: int | None = None) -> None:
-        pass
 
     def should_stop(self) -> bool:
         return self.stop_requested
@@ -134,9 +132,8 @@ def run_local_sweep(spec: StudySpec, count: int | None = None, overrides: dict[s
                 from sweeps.wandb_reporter import WandbReporter
 
                 tracker = WandbReporter(name=run.name, group=spec.name, objective=spec.objective,
-                                        config={**config, "study": spec.name, "sweep": "local"},
+                                        extra={"study": spec.name, "sweep": "local"},
                                         run_dir=Path(run.run_dir), tags=(spec.task, "wandb-local"))
-                run.wandb_dir = str(tracker.run_path)
                 reporters.append(tracker)
             try:
                 result = trainers.run(spec.task, config, CompositeReporter(*reporters), Path(run.run_dir))
@@ -145,6 +142,8 @@ def run_local_sweep(spec: StudySpec, count: int | None = None, overrides: dict[s
                 run.state, run.summary_metrics = "finished", dict(run.history[-1]) if run.history else {}
             except Exception as error:  # a failed run is recorded and the sweep goes on, as a W&B agent would
                 run.state, run.summary_metrics = "failed", {"error": f"{type(error).__name__}: {error}"[:500]}
+            if wandb and tracker.run is not None:
+                run.wandb_dir = str(tracker.run_path)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "sweep.json").write_text(json.dumps({"sweep": sweep, "runs": [asdict(run) for run in runs]},
                                                      indent=2, default=str) + "\n")

@@ -6,17 +6,17 @@ host); the key is read by wandb itself from the environment and never written an
 
 from __future__ import annotations
 
-import json
 import math
 import netrc
 import os
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
 import numpy as np
+
+from trainers.reporter import Outcome, Reporter
 
 DEFAULT_PROJECT = "sweeplab"
 
@@ -52,28 +52,35 @@ def _plain_config(config: Mapping[str, Any]) -> dict[str, Any]:
     return {key: (value.item() if isinstance(value, np.generic) else value) for key, value in config.items()}
 
 
-class WandbReporter:
-    """One W&B run: config = the trial's parameters (+ resolved config), history `split/name` per epoch,
-    images as `wandb.Image`, and the objective in the summary when closed."""
+class WandbReporter(Reporter):
+    """One W&B run: config = the resolved config that trained (plus `extra` such as study and trial), history
+    `split/name` per epoch, images as `wandb.Image`, final metrics and the objective in the summary.
 
-    def __init__(self, name: str, group: str, config: Mapping[str, Any], objective: str | None = None,
+    The run starts in `start(config)`, once `trainers.run` has resolved the config, so `--set` overrides and presets
+    are what W&B shows; `run=` adopts a run started elsewhere (a W&B agent in `sweeplab wandb-run`).
+    """
+
+    def __init__(self, name: str, group: str, extra: Mapping[str, Any] | None = None, objective: str | None = None,
                  run_dir: Path | None = None, project: str | None = None, tags: tuple[str, ...] = (),
                  run: Any = None) -> None:
         import wandb
 
-        self.wandb, self.objective = wandb, objective
-        if run is not None:  # a run started elsewhere (e.g. by a W&B agent in `sweeplab wandb-run`)
-            self.run, self.owns_run = run, False
-            self.run.config.update(_plain_config(config), allow_val_change=True)
-        else:
-            if run_dir is not None:
-                Path(run_dir).mkdir(parents=True, exist_ok=True)
-            self.run = wandb.init(project=project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT), name=name,
-                                  group=group, config=_plain_config(config), dir=str(wandb_dir()),
-                                  mode=wandb_mode(), tags=list(tags), reinit="create_new",
-                                  settings=wandb.Settings(console="off", silent=True, x_disable_stats=True))
-            self.owns_run = True
+        self.wandb, self.objective, self.run, self.owns_run = wandb, objective, run, run is None
+        self.name, self.group, self.extra, self.project, self.tags = name, group, dict(extra or {}), project, tags
         self.run_dir, self.last_step = (Path(run_dir) if run_dir is not None else None), 0
+
+    def start(self, config: dict[str, Any]) -> None:
+        values = _plain_config({**self.extra, **config})
+        if self.run is not None:
+            self.run.config.update(values, allow_val_change=True)
+            return
+        if self.run_dir is not None:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        wandb = self.wandb
+        self.run = wandb.init(project=self.project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT),
+                              name=self.name, group=self.group, config=values, dir=str(wandb_dir()),
+                              mode=wandb_mode(), tags=list(self.tags), reinit="create_new",
+                              settings=wandb.Settings(console="off", silent=True, x_disable_stats=True))
 
     @property
     def run_path(self) -> Path:
@@ -89,21 +96,13 @@ class WandbReporter:
         image = self.wandb.Image(np.asarray(grid), caption=name)
         self.run.log({name: image}, step=self.last_step if step is None else max(step, self.last_step))
 
-    def should_stop(self) -> bool:
-        return False
-
-    def close(self, metrics: dict[str, float] | None = None) -> None:
-        """Write final metrics and the objective to the summary. `None` after a failure (exit code 1) or an early stop
-        (pruning, hyperband: the trainer's StopTrial is propagating through trainers.run's `finally`; exit code 0)."""
-        from trainers.reporter import StopTrial
-
-        stopped = metrics is None and isinstance(sys.exc_info()[1], StopTrial)
-        if stopped:
+    def end(self, outcome: Outcome, metrics: dict[str, float] | None = None) -> None:
+        """Final metrics and the objective into the summary; a pruned run is `stopped_early` and exits 0."""
+        if self.run is None:  # the config never resolved: no run was started
+            return
+        self.run.summary["outcome"] = outcome
+        if outcome == "pruned":
             self.run.summary["stopped_early"] = True
-        resolved = self.run_dir / "config.json" if self.run_dir is not None else None
-        if resolved is not None and resolved.exists():  # written by trainers.run: the full, typed config
-            self.run.config.update({"resolved": json.loads(resolved.read_text()).get("config", {})},
-                                   allow_val_change=True)
         if metrics is not None:
             summary = {key: float(value) for key, value in metrics.items()
                        if isinstance(value, (int, float)) and math.isfinite(float(value))}
@@ -111,11 +110,11 @@ class WandbReporter:
                 summary["objective"] = summary[self.objective]
             self.run.summary.update(summary)
         if self.owns_run:
-            self.run.finish(exit_code=0 if metrics is not None or stopped else 1)
+            self.run.finish(exit_code=1 if outcome == "failed" else 0)
 
 
 def trial_reporter(spec: Any, trial_number: int, params: dict[str, Any], run_dir: Path) -> WandbReporter:
     """The `ReporterFactory` for Optuna studies: run `<study>-<trial>` in group `<study>`."""
-    config = {**spec.fixed, **params, "study": spec.name, "task": spec.task, "trial": trial_number}
-    return WandbReporter(name=f"{spec.name}-{trial_number:04d}", group=spec.name, config=config,
+    extra = {"study": spec.name, "task": spec.task, "trial": trial_number}
+    return WandbReporter(name=f"{spec.name}-{trial_number:04d}", group=spec.name, extra=extra,
                          objective=spec.objective, run_dir=run_dir, tags=(spec.task,))

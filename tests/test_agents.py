@@ -148,7 +148,7 @@ def test_agents_command_forwards_sigterm(tmp_path: Path) -> None:
     trials = load_study(url).trials
     stopped = trials[running.number]
     assert stopped.state == TrialState.FAIL
-    assert stopped.user_attrs["fail_reason"].startswith("agent stopped")
+    assert stopped.user_attrs["fail_reason"] == "stopped by SIGTERM during the trial"
     assert [trial for trial in trials if trial.state == TrialState.WAITING
             and trial.system_attrs.get("failed_trial") == running.number]
 
@@ -209,3 +209,21 @@ def test_one_storage_per_url_so_trials_do_not_open_new_connection_pools(tmp_path
     assert open_storage("sqlite:///db/two.db") is not first
     monkeypatch.setenv("SWEEPLAB_HEARTBEAT_SECONDS", "7")
     assert open_storage("sqlite:///db/one.db") is not first  # other heartbeat settings: another storage
+
+
+def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(storage_url: str) -> None:
+    """A live agent whose trial was declared dead meanwhile (its beats stalled on a loaded node) logs it and goes
+    on; Optuna refuses to tell a FAIL trial with a ValueError, which must not end the agent (seen under Slurm)."""
+    from sweeps.agent import run_one_trial
+
+    study = optuna.create_study(study_name="stale", storage=open_storage(storage_url))
+    trial = study.ask()
+    lines: list[str] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # what fail_stale_trials does
+        return 0.5
+
+    assert run_one_trial(study, trial, objective, lines.append) == TrialState.FAIL
+    assert "already failed by the heartbeat check" in lines[-1]
+    assert study.trials[0].state == TrialState.FAIL

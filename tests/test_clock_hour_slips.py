@@ -11,7 +11,7 @@ from trainers.clock.backbone import build_clock_model
 from trainers.clock.heads import hour_given_minute, make_head
 from trainers.clock.metric import common_sense_minutes, error_histogram_counts, error_report, hour_slips, to_minutes
 from trainers.clock.predict import resize_images
-from trainers.tasks.clock import chosen_decoding, head_of
+from trainers.clock.training import chosen_decoding, head_of
 
 CLOCK = get_task("clock")
 

@@ -17,7 +17,7 @@ from trainers.clock.held_out import HeldOutSet, evaluate_model
 from trainers.clock.localize import centre_dials
 from trainers.clock.metric import common_sense_minutes, to_minutes
 from trainers.clock.predict import InputPreparation, load_clock_model, predict_clock_minutes
-from trainers.tasks.clock import load_clock_splits
+from trainers.clock.training import load_clock_splits
 
 CLOCK = get_task("clock")
 LOCALISED = {**CLOCK.smoke, "n_images": 240, "image_size": 40, "head": "hands", "localize": True, "polar": True,

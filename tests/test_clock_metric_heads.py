@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from trainers.clock.heads import CLASS_COUNTS, HEADS, make_head
-from trainers.clock.metric import common_sense_minutes, error_summary, to_minutes
+from trainers.clock.heads import HEADS, make_head
+from trainers.clock.metric import CLASS_COUNTS, common_sense_minutes, error_summary, to_minutes
 
 ALL_LABELS = np.stack(np.divmod(np.arange(720), 60), axis=1)
 HEAD_CASES = [(name, None) for name in HEADS if name != "classification"] + [

@@ -14,14 +14,15 @@ from trainers import get_task, resolve_config, run
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.heads import HEADS
 from trainers.clock.predict import load_clock_model
+from trainers.clock.training import head_of
 from trainers.config import ConfigError
-from trainers.tasks.clock import head_of
+from trainers.reporter import Reporter
 
 CLOCK = get_task("clock")
 TINY = {**CLOCK.smoke, "image_size": 32, "dense_units": 8, "conv_filters": 4}
 
 
-class RecordingReporter:
+class RecordingReporter(Reporter):
     def __init__(self) -> None:
         self.reports: list[tuple[int, dict]] = []
         self.images: list[tuple[str, np.ndarray]] = []
@@ -31,9 +32,6 @@ class RecordingReporter:
 
     def log_images(self, name, grid, step=None):
         self.images.append((name, grid))
-
-    def should_stop(self):
-        return False
 
 
 @pytest.mark.parametrize("head", sorted(HEADS))
@@ -125,7 +123,7 @@ def test_study_files_are_valid(study):
 
 
 def test_cosine_schedule_decays_from_the_learning_rate():
-    from trainers.tasks.clock import cosine_schedule
+    from trainers.clock.training import cosine_schedule
 
     rates = [cosine_schedule(2e-3, 8)(epoch, 0.0) for epoch in range(8)]
     assert rates[0] == pytest.approx(2e-3) and bool(np.all(np.diff(rates) < 0)) and rates[-1] > 0

@@ -13,8 +13,8 @@ from trainers import get_task, resolve_config, run
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.metric import common_sense_minutes, to_minutes
 from trainers.clock.predict import load_clock_model, predict_clock_minutes
+from trainers.clock.training import head_of
 from trainers.clock.transforms import CoordinateChannels, PolarWarp, coordinate_maps, polar_grid
-from trainers.tasks.clock import head_of
 
 CLOCK = get_task("clock")
 

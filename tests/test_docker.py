@@ -1,6 +1,7 @@
 """docker/: both Dockerfiles pass hadolint; compose.yaml has its services; the agent command really runs.
 
-No Docker engine runs in CI, so the image's entrypoint + the compose command are executed in this venv.
+Here the image's entrypoint + the compose command run in this venv; `make docker-test` (docker/container-test.sh,
+a separate CI step) builds the CPU image with podman or docker and runs a study in it.
 """
 
 from __future__ import annotations
@@ -94,3 +95,30 @@ def test_console_script_is_installed() -> None:
     script = Path(sys.executable).parent / "sweeplab"
     result = subprocess.run([str(script), "agent", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--storage" in result.stdout and "--trials" in result.stdout
+
+
+def test_containers_have_an_init_process() -> None:
+    """optuna-dashboard as PID 1 ignores SIGTERM; compose gives both services an init (docker run --init)."""
+    services = compose()["services"]
+    assert services["dashboard"]["init"] is True
+    assert services["agent"]["init"] is True
+
+
+def test_gpu_image_installs_no_tensorflow() -> None:
+    """Dockerfile.gpu installs the requirements docker/requirements.py prints (no TensorFlow) + jax, then the
+    project with --no-deps; the printed list is pyproject's dependencies less exactly the TensorFlow lines."""
+    gpu = (DOCKER / "Dockerfile.gpu").read_text()
+    assert "python3 docker/requirements.py --without tensorflow tensorflow-cpu > /tmp/requirements.txt" in gpu
+    assert "pip install --no-cache-dir -r /tmp/requirements.txt" in gpu
+    assert "pip install --no-cache-dir --no-deps ." in gpu
+    assert "pip install --no-cache-dir . " not in gpu  # the old line that pulled tensorflow-cpu in
+    assert "COPY docker/requirements.py ./docker/" in gpu
+    result = subprocess.run([sys.executable, str(DOCKER / "requirements.py"), "--without", "tensorflow",
+                             "tensorflow-cpu"], capture_output=True, text=True, timeout=60, check=True)
+    printed = result.stdout.split("\n")
+    import tomllib
+
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert [line for line in declared if not line.startswith("tensorflow")] == [line for line in printed if line]
+    assert any(line.startswith("tensorflow-cpu") for line in declared)  # what the GPU image must leave out
+    assert not any("tensorflow" in line for line in printed)

@@ -58,9 +58,9 @@ def test_permute_dataset_applies_one_permutation_to_every_split_and_records_the_
 def test_trainer_splits_share_the_permutation(mirror_dir) -> None:
     """Validation is carved after permuting: each validation image is the permuted original."""
     import datasets
+    from trainers.classification import prepare_splits
     from trainers.registry import get_task
     from trainers.runner import resolve_config
-    from trainers.tasks.classify import prepare_splits
 
     config = resolve_config(get_task("classify"), {"dataset": "mnist", "model": "geron_mlp", "subset": 50,
                                                    "test_subset": 20, "permute_pixels": True, "permutation_seed": 5})

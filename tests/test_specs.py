@@ -37,8 +37,16 @@ def test_every_study_loads_and_compiles_to_optuna_and_wandb(name):
     assert "wandb-run" in sweep["command"]
 
 
-def test_conditional_parameters_are_only_sampled_when_they_apply():
-    spec = load_spec("fashion-mlp")
+def test_conditional_parameters_are_only_sampled_when_they_apply(tmp_path):
+    path = tmp_path / "conditional.yaml"
+    path.write_text("""task: classify
+fixed: {dataset: mnist, model: geron_mlp}
+space:
+  optimizer: {type: categorical, choices: [sgd, adam, rmsprop]}
+  momentum: {type: float, low: 0.0, high: 0.95, when: {optimizer: [sgd]}}
+  rho: {type: float, low: 0.8, high: 0.99, when: {optimizer: [rmsprop]}}
+""")
+    spec = load_spec(path)
     study = optuna.create_study()
     seen = set()
     for optimizer in ("sgd", "adam", "rmsprop"):
@@ -82,6 +90,6 @@ def test_malformed_study_files_name_file_key_and_expectation(tmp_path: Path, tex
 
 
 def test_edge_warning_helper():
-    parameter = load_spec("fashion-mlp").parameter("learning_rate")
-    assert parameter.at_edge(1.0e-4) and parameter.at_edge(0.29)
-    assert not parameter.at_edge(5e-3)
+    parameter = load_spec("fashion-mlp").parameter("learning_rate")  # log range [5e-4, 5e-3]
+    assert parameter.at_edge(5.0e-4) and parameter.at_edge(4.9e-3)
+    assert not parameter.at_edge(1.6e-3)

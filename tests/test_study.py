@@ -90,7 +90,8 @@ def test_cli_sweep_prints_the_best_trials_table(tmp_path, storage_url, capsys, m
     header = next(line for line in out.splitlines() if line.strip().startswith("trial"))
     assert "val/accuracy" in header and "test/accuracy" in header and "learning_rate" in header
     assert main(["best", str(write_spec(tmp_path)), "--storage", storage_url, "--top", "1"]) == 0
-    assert len(capsys.readouterr().out.strip().splitlines()) == 2  # header + the best row
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 3 and lines[2].startswith("no refit yet")  # header + the best row + the refit line
 
 
 def test_cli_run_writes_a_run_directory(tmp_path, capsys, tiny_classify, mirror_dir):

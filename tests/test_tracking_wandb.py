@@ -35,7 +35,13 @@ def with_image(factory):
 
     def wrapped(spec, number, params, run_dir):
         reporter = factory(spec, number, params, run_dir)
-        reporter.log_images("samples", GRID, step=0)
+        start = reporter.start
+
+        def start_then_log(config):
+            start(config)
+            reporter.log_images("samples", GRID, step=0)
+
+        reporter.start = start_then_log
         return reporter
 
     return wrapped
@@ -61,7 +67,9 @@ def test_trial_logs_offline_wandb_run_with_config_history_summary_and_image(tiny
         elif record["type"] == "config":
             config.update(record["config"].get("update", {}))
     assert config["learning_rate"] == pytest.approx(trial.params["learning_rate"])
-    assert config["resolved"]["dense_units"] == 32  # the resolved config, written by trainers.run
+    # the resolved config that trained: `--set` overrides over the study file's fixed values (subset 3000, epochs 3)
+    assert config["dense_units"] == 32 and config["epochs"] == 2 and config["subset"] == tiny_classify["subset"]
+    assert config["study"] == "mnist-mlp" and config["trial"] == 0
     history = [record["history"]["item"] for record in records if record["type"] == "history"]
     series = [item["val/accuracy"] for item in history if "val/accuracy" in item]
     assert len(series) == 2 and series[-1] == pytest.approx(trial.user_attrs["metrics"]["val/accuracy"])
@@ -99,10 +107,10 @@ def test_api_key_is_never_written(monkeypatch, _runs_dir):
     monkeypatch.setenv("WANDB_API_KEY", key)
     monkeypatch.setenv("WANDB_MODE", "offline")  # a key is set, but no server is reachable from the tests
     run_dir = _runs_dir / "keyless" / "0000"
-    reporter = WandbReporter(name="keyless", group="keyless", config={"learning_rate": 0.1}, objective="val/loss",
-                             run_dir=run_dir)
+    reporter = WandbReporter(name="keyless", group="keyless", objective="val/loss", run_dir=run_dir)
+    reporter.start({"learning_rate": 0.1})
     reporter.report(1, {"val/loss": 0.5})
-    reporter.close({"val/loss": 0.5})
+    reporter.end("complete", {"val/loss": 0.5})
     files = [path for path in _runs_dir.rglob("*") if path.is_file()]
     assert any(path.suffix == ".wandb" for path in files)
     assert not [path for path in files if key.encode() in path.read_bytes()]
@@ -127,28 +135,19 @@ def test_sweep_command_has_the_wandb_switch():
 
 
 def test_a_pruned_trial_is_stopped_not_failed(_runs_dir):
-    from trainers.reporter import StopTrial
-
-    def close_like_the_runner(reporter: WandbReporter, error: Exception | None) -> None:
-        try:
-            try:
-                if error is not None:
-                    raise error
-            finally:  # trainers.run closes its reporters in a `finally`, with metrics None after any exception
-                reporter.close(None)
-        except Exception:
-            pass
+    from trainers.reporter import StopTrial, outcome_of
 
     outcomes = {}
     for name, error in [("pruned", StopTrial(1)), ("crashed", RuntimeError("out of memory"))]:
-        reporter = WandbReporter(name=name, group="g", config={}, objective="val/loss", run_dir=_runs_dir / name)
+        reporter = WandbReporter(name=name, group="g", objective="val/loss", run_dir=_runs_dir / name)
+        reporter.start({"learning_rate": 0.1})
         reporter.report(1, {"val/loss": 1.0})
-        close_like_the_runner(reporter, error)
+        reporter.end(outcome_of(error), None)  # what trainers.run does when training raises
         records = read_wandb_records(reporter.run_path)
         summary = {}
         for record in records:
             if record["type"] == "summary":
                 summary.update(record["summary"].get("update", {}))
         exit_record = next(record for record in records if record["type"] == "exit")["exit"]
-        outcomes[name] = (exit_record.get("exit_code", 0), summary.get("stopped_early"))
-    assert outcomes == {"pruned": (0, True), "crashed": (1, None)}
+        outcomes[name] = (exit_record.get("exit_code", 0), summary.get("stopped_early"), summary.get("outcome"))
+    assert outcomes == {"pruned": (0, True, "pruned"), "crashed": (1, None, "failed")}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import types
 import typing
 from collections.abc import Mapping
@@ -11,26 +10,15 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 import yaml
 
+from trainers.bounds import out_of_bounds
+from trainers.safe_yaml import AliasBombError, load_yaml
+
 ConfigT = TypeVar("ConfigT")
+__all__ = ["ConfigError", "as_dict", "check_value", "field_types", "load_yaml", "parse_assignment", "resolve"]
 
 
 class ConfigError(ValueError):
     """A config key is unknown or has a value of the wrong type."""
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads `1e-3` as a float (YAML 1.2), as users expect."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"),
-)
-
-
-def load_yaml(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)  # a SafeLoader subclass
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -40,6 +28,8 @@ def parse_assignment(text: str) -> tuple[str, Any]:
         raise ConfigError(f"--set {text!r}: expected key=value")
     try:
         value = load_yaml(raw) if raw.strip() else ""
+    except AliasBombError as error:
+        raise ConfigError(f"--set {key.strip()}: {error.problem}") from None
     except yaml.YAMLError:
         value = raw.strip()
     return key.strip(), value
@@ -77,6 +67,15 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
+def check_value(key: str, value: Any, annotation: Any) -> Any:
+    """`value` coerced to `annotation` and within the field's bounds, else ConfigError naming the key."""
+    value = _coerce(key, value, annotation)
+    problem = out_of_bounds(key, value)
+    if problem:
+        raise ConfigError(problem)
+    return value
+
+
 def field_types(config_type: type) -> dict[str, Any]:
     """Field name -> type annotation of a config dataclass."""
     hints = get_type_hints(config_type)
@@ -91,7 +90,7 @@ def resolve(config_type: type[ConfigT], *layers: Mapping[str, Any]) -> ConfigT:
         for key, value in layer.items():
             if key not in types_by_name:
                 raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(types_by_name))}")
-            values[key] = _coerce(key, value, types_by_name[key])
+            values[key] = check_value(key, value, types_by_name[key])
     config = config_type(**values)
     validate = getattr(config, "validate", None)
     if validate is not None:

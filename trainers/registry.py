@@ -41,6 +41,18 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 
+def lazy(reference: str, **bound: Any) -> TrainFunction:
+    """A trainer named "package.module:function" (with `bound` keyword arguments), imported on its first call:
+    registering a task, and so reading a study file, imports no deep-learning framework."""
+    module_name, _, function_name = reference.partition(":")
+
+    def train(*args: Any, **kwargs: Any) -> dict[str, float]:
+        return getattr(importlib.import_module(module_name), function_name)(*args, **bound, **kwargs)
+
+    train.__qualname__ = train.__name__ = function_name
+    return train
+
+
 class UnknownTaskError(KeyError):
     """No task of that name is registered."""
 

@@ -6,7 +6,7 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Literal
 
 import numpy as np
 
@@ -19,33 +19,51 @@ class StopTrial(Exception):
         self.step = step
 
 
-@runtime_checkable
-class Reporter(Protocol):
-    def report(self, step: int, metrics: dict[str, float]) -> None: ...
-
-    def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None: ...
-
-    def should_stop(self) -> bool: ...
+Outcome = Literal["complete", "pruned", "failed"]
 
 
-class NullReporter:
-    """Reports nowhere; for library use and tests."""
+class Reporter:
+    """Base class of every reporter: each hook is a no-op, so a reporter overrides only the events it needs.
+
+    Order per run: `start(config)` once the config is resolved, `report`/`log_images` while training (and
+    `should_stop` after each report), then `end(outcome, metrics)` exactly once, metrics None unless complete.
+    """
+
+    def start(self, config: dict[str, Any]) -> None:
+        """The resolved config that will train (study values, presets and `--set` overrides applied)."""
 
     def report(self, step: int, metrics: dict[str, float]) -> None:
-        pass
+        """Metrics `split/name` after step (epoch) `step`."""
 
     def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None:
-        pass
+        """An image grid (H, W[, C]) uint8 or float in [0, 1]."""
 
     def should_stop(self) -> bool:
+        """True asks the trainer to stop now (pruning); it raises StopTrial."""
         return False
 
+    def end(self, outcome: Outcome, metrics: dict[str, float] | None = None) -> None:
+        """The run is over: `complete` with its final metrics, `pruned` or `failed` with None."""
 
-class CompositeReporter:
-    """Fans reports out to several reporters; stops when any one of them asks to."""
 
-    def __init__(self, *reporters: Reporter) -> None:
+
+
+def outcome_of(error: BaseException | None) -> Outcome:
+    """How a run ended, from the exception that ended it (None: it completed)."""
+    if error is None:
+        return "complete"
+    return "pruned" if isinstance(error, StopTrial) else "failed"
+
+
+class CompositeReporter(Reporter):
+    """Fans every event out to several reporters; stops when any one of them asks to."""
+
+    def __init__(self, *reporters: Reporter | None) -> None:
         self.reporters = [reporter for reporter in reporters if reporter is not None]
+
+    def start(self, config: dict[str, Any]) -> None:
+        for reporter in self.reporters:
+            reporter.start(config)
 
     def report(self, step: int, metrics: dict[str, float]) -> None:
         for reporter in self.reporters:
@@ -58,18 +76,12 @@ class CompositeReporter:
     def should_stop(self) -> bool:
         return any(reporter.should_stop() for reporter in self.reporters)
 
-    def close(self, metrics: dict[str, float] | None = None) -> None:
-        """Let reporters that hold resources (files, W&B runs) finish; `metrics` is None after a failure."""
+    def end(self, outcome: Outcome, metrics: dict[str, float] | None = None) -> None:
         for reporter in self.reporters:
-            close = getattr(reporter, "close", None)
-            if close is not None:
-                try:
-                    close(metrics)
-                except TypeError:
-                    close()
+            reporter.end(outcome, metrics)
 
 
-class JsonlReporter:
+class JsonlReporter(Reporter):
     """Appends one JSON line per report to `metrics.jsonl` and saves image grids as PNG in the run directory."""
 
     def __init__(self, run_dir: Path) -> None:
@@ -88,36 +100,31 @@ class JsonlReporter:
         suffix = "" if step is None else f"-{step:04d}"
         save_png(self.run_dir / "images" / f"{name.replace('/', '_')}{suffix}.png", grid)
 
-    def should_stop(self) -> bool:
-        return False
 
+class ConsoleReporter(Reporter):
+    """A tqdm bar over the resolved config's epochs on a terminal; silent elsewhere (quiet CI logs)."""
 
-class ConsoleReporter:
-    """A tqdm bar over epochs on a terminal; one summary line per run elsewhere (quiet in CI logs)."""
+    def __init__(self, description: str, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.description = description
+        self.bar: Any = None
+        self.last: dict[str, float] = {}
 
-    def __init__(self, total_steps: int, description: str, stream=None) -> None:
+    def start(self, config: dict[str, Any]) -> None:
         from tqdm.auto import tqdm
 
-        self.stream = stream or sys.stderr
-        self.interactive = self.stream.isatty()
-        self.bar = tqdm(total=total_steps, desc=description, unit="epoch", file=self.stream, leave=False,
-                        disable=not self.interactive)
-        self.description = description
-        self.last: dict[str, float] = {}
+        self.bar = tqdm(total=int(config.get("epochs") or 0) or None, desc=self.description, unit="epoch",
+                        file=self.stream, leave=False, disable=not self.stream.isatty())
 
     def report(self, step: int, metrics: dict[str, float]) -> None:
         self.last = metrics
-        self.bar.set_postfix({key: f"{value:.4g}" for key, value in metrics.items() if key.startswith("val/")})
-        self.bar.update(1)
+        if self.bar is not None:
+            self.bar.set_postfix({key: f"{value:.4g}" for key, value in metrics.items() if key.startswith("val/")})
+            self.bar.update(1)
 
-    def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None:
-        pass
-
-    def should_stop(self) -> bool:
-        return False
-
-    def close(self, metrics: dict[str, float] | None = None) -> None:
-        self.bar.close()
+    def end(self, outcome: Outcome, metrics: dict[str, float] | None = None) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _plain(value: Any) -> Any:

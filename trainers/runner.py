@@ -12,7 +12,7 @@ from typing import Any
 from trainers.config import as_dict, resolve
 from trainers.provenance import provenance
 from trainers.registry import Task, get_task
-from trainers.reporter import CompositeReporter, JsonlReporter, NullReporter, Reporter
+from trainers.reporter import CompositeReporter, JsonlReporter, Reporter, outcome_of
 
 
 @dataclass(frozen=True)
@@ -38,24 +38,29 @@ def write_json(path: Path, payload: Any) -> None:
 
 def run(task_name: str, params: Mapping[str, Any], reporter: Reporter | None = None,
         run_dir: Path | None = None) -> Result:
-    """Resolve the config, record it with provenance in `run_dir`, train, and record the final metrics."""
+    """Resolve the config, record it with provenance in `run_dir`, train, and record the final metrics.
+
+    The reporter sees `start(resolved config)` before training and `end(outcome, metrics)` exactly once after it.
+    A config that does not resolve raises before any reporter starts.
+    """
     task = get_task(task_name)
-    reporters: list[Reporter] = [reporter or NullReporter()]
+    config = resolve_config(task, params)
+    resolved = as_dict(config)
+    reporters: list[Reporter] = [reporter or Reporter()]
     if run_dir is not None:
         run_dir = Path(run_dir)
         reporters.append(JsonlReporter(run_dir))
+        write_json(run_dir / "config.json", {"task": task.name, "config": resolved, **provenance()})
     composite = CompositeReporter(*reporters)
-    metrics: dict[str, float] | None = None
+    composite.start(resolved)
     try:
-        config = resolve_config(task, params)
-        resolved = as_dict(config)
-        if run_dir is not None:
-            write_json(run_dir / "config.json", {"task": task.name, "config": resolved, **provenance()})
         started = time.perf_counter()
         metrics = task.train(config, composite, run_dir)
         metrics = {**metrics, "time/train_seconds": round(time.perf_counter() - started, 3)}
         if run_dir is not None:
             write_json(run_dir / "result.json", {"task": task.name, "metrics": metrics})
-    finally:
-        composite.close(metrics)
+    except BaseException as error:
+        composite.end(outcome_of(error), None)
+        raise
+    composite.end("complete", metrics)
     return Result(task=task.name, config=resolved, metrics=metrics, run_dir=run_dir)

@@ -23,7 +23,16 @@ def add_set_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    return dict(parse_assignment(pair) for pair in pairs)
+    """`--set` pairs as a dict; a key given twice is a mistake (which one was meant?), not "the last wins"."""
+    from trainers.config import ConfigError
+
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, value = parse_assignment(pair)
+        if key in overrides:
+            raise ConfigError(f"--set {key}: given twice ({overrides[key]!r} and {value!r}); give it once")
+        overrides[key] = value
+    return overrides
 
 
 def load_existing_study(name_or_path: str, storage: str | None) -> optuna.Study:

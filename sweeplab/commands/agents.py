@@ -65,16 +65,11 @@ def _validate(args: argparse.Namespace, check_data: bool = True):  # -> (StudySp
     return spec, overrides
 
 
-def _interrupt(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt(signal.Signals(signum).name)
-
-
 def agent_command(args: argparse.Namespace) -> int:
     from sweeps.agent import run_agent
     from sweeps.tracking import reporter_factories
 
     spec, overrides = _validate(args)
-    signal.signal(signal.SIGTERM, _interrupt)  # a stopped agent fails (and re-queues) its trial, then exits
     summary = run_agent(spec, args.storage, args.trials, overrides, reporter_factories(storage=args.storage),
                         max_failures=args.max_failures, trial_subprocess=args.trial_subprocess)
     if not summary.ok:

@@ -84,16 +84,14 @@ def compare_command(args: argparse.Namespace) -> int:
 
 
 def _best_model(study_name: str, storage: str | None) -> Path:
-    import optuna
+    """The study's refit model, else its best trial's saved model."""
+    from sweeps.best import best_model_path
 
-    from sweeps.storage import open_storage
-
-    try:
-        study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
-        best = study.best_trial
-    except (KeyError, ValueError):
-        raise UserError(f"study {study_name!r} has no completed trial in the storage") from None
-    return Path(best.user_attrs.get("run_dir", "")) / "model.keras"
+    path = best_model_path(load_existing_study(study_name, storage))
+    if path is None:
+        raise UserError(f"study {study_name!r} has no saved model yet: run `sweeplab refit {study_name}` "
+                        "(or a trial with --set save_model=true)")
+    return path
 
 
 def predict_command(args: argparse.Namespace) -> int:

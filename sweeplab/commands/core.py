@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 
 from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
@@ -16,9 +17,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep.add_argument("--trials", type=int, default=None, help="trials to run now (default: the study's budget)")
     sweep.add_argument("--top", type=int, default=5, help="rows of the best-trials table printed at the end")
     sweep.add_argument("--wandb", action="store_true", help="also log one W&B run per trial (offline without a key)")
+    sweep.add_argument("--no-refit", dest="refit", action="store_false",
+                       help="skip retraining the best configuration at full fidelity after the search")
     add_storage_argument(sweep)
     add_set_argument(sweep)
+    add_refit_set_argument(sweep)
     sweep.set_defaults(handler=sweep_command)
+
+    refit = subparsers.add_parser("refit", help="retrain a study's best configuration at full fidelity, test it, "
+                                                "save it (done by `sweep` unless --no-refit)")
+    refit.add_argument("study")
+    refit.add_argument("--force", action="store_true", help="retrain even when the stored refit is current")
+    add_storage_argument(refit)
+    add_refit_set_argument(refit)
+    refit.set_defaults(handler=refit_command)
 
     run = subparsers.add_parser("run", help="one training run of a task (or of a study's fixed config)")
     run.add_argument("task", help="task name (see `sweeplab tasks`) or study name")
@@ -49,28 +61,58 @@ def _positive(value: int | None, name: str) -> None:
         raise UserError(f"{name} must be >= 1, got {value}")
 
 
+def add_refit_set_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--refit-set", dest="refit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a value of the refit only (repeatable), e.g. --refit-set epochs=20")
+
+
 def sweep_command(args: argparse.Namespace) -> int:
-    from analysis.best import best_trials, format_table, state_counts
+    from analysis.best import best_trials, format_refit, format_table, state_counts
     from sweeps.optuna_study import run_study
+    from sweeps.refit import refit_best
     from sweeps.spec import load_spec
     from sweeps.tracking import reporter_factories
+    from sweeps.trial_loop import all_failed
+    from trainers.runner import resolve_config
 
     _positive(args.trials, "--trials")
     spec = load_spec(args.study)
-    overrides = parse_overrides(args.overrides)
-    from trainers.runner import resolve_config
-
+    overrides, refit_overrides = parse_overrides(args.overrides), parse_overrides(args.refit_overrides)
     resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any trial starts
+    resolve_config(spec.task_info, spec.fixed, overrides, spec.refit or {}, refit_overrides)
     started = time.perf_counter()
     study = run_study(spec, args.storage, args.trials, overrides, reporter_factories(args.wandb, args.storage))
+    searched = time.perf_counter() - started
     counts = ", ".join(f"{count} {state.lower()}" for state, count in sorted(state_counts(study).items()))
-    print(f"\nstudy {spec.name} ({spec.objective}, {spec.direction}): {counts}; "
-          f"{time.perf_counter() - started:.0f} s this session")
+    print(f"\nstudy {spec.name} ({spec.objective}, {spec.direction}): {counts}; search {searched:.0f} s")
     print(format_table(best_trials(study, args.top)))
+    if all_failed(study):
+        print(f"sweeplab: every trial of study {spec.name} failed; see fail_reason above", file=sys.stderr)
+        return 1
+    if args.refit and spec.refit is not None:
+        record = refit_best(spec, study, refit_overrides)
+        if record is not None:
+            print(format_refit(record))
+    print(f"study time this session: {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+def refit_command(args: argparse.Namespace) -> int:
+    from analysis.best import format_refit
+    from sweeps.refit import refit_best
+    from sweeps.spec import load_spec
+
+    spec = load_spec(args.study)
+    record = refit_best(spec, load_existing_study(args.study, args.storage), parse_overrides(args.refit_overrides),
+                        force=args.force)
+    if record is None:
+        raise UserError(f"study {spec.name} has no finished trial to refit yet")
+    print(format_refit(record))
     return 0
 
 
 def run_command(args: argparse.Namespace) -> int:
+    from sweeps.run_identity import check_run_dir, claim_single_dir
     from sweeps.spec import load_spec, study_names, study_path
     from sweeps.storage import runs_dir
     from trainers import discover_tasks, run
@@ -85,20 +127,21 @@ def run_command(args: argparse.Namespace) -> int:
         task, fixed, label = spec.task, spec.fixed, spec.name
     else:
         raise UserError(f"{args.task!r} is neither a task ({', '.join(sorted(tasks))}) nor a study file")
-    run_dir = args.run_dir or runs_dir() / "single" / f"{label}-{time.strftime('%Y%m%d-%H%M%S')}"
-    epochs = {**fixed, **overrides}.get("epochs", 0)
-    console = ConsoleReporter(int(epochs or 0), label)
-    result = run(task, {**fixed, **overrides}, console, run_dir)
-    console.close()
+    run_dir = check_run_dir(args.run_dir) if args.run_dir else claim_single_dir(runs_dir(), label)
+    result = run(task, {**fixed, **overrides}, ConsoleReporter(label), run_dir)
     print(f"run directory: {result.run_dir}")
     print(json.dumps(result.metrics, sort_keys=True))
     return 0
 
 
 def best_command(args: argparse.Namespace) -> int:
-    from analysis.best import best_trials, format_table
+    from analysis.best import best_trials, format_refit, format_table
+    from sweeps.best import refit_record
 
-    print(format_table(best_trials(load_existing_study(args.study, args.storage), args.top)))
+    study = load_existing_study(args.study, args.storage)
+    print(format_table(best_trials(study, args.top)))
+    record = refit_record(study)
+    print(format_refit(record) if record else "no refit yet: `sweeplab refit STUDY` retrains the best at full fidelity")
     return 0
 
 

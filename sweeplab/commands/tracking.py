@@ -93,8 +93,7 @@ def wandb_run_command(args: argparse.Namespace) -> int:
                      mode=wandb_mode(), settings=wandb.Settings(console="off", silent=True))
     config = config_from_wandb(spec, {**dict(run.config), **values})
     run_dir = runs_dir() / f"{spec.name}-wandb" / run.id
-    reporter = WandbReporter(name=run.name, group=spec.name, config=config, objective=spec.objective,
-                             run_dir=run_dir, run=run)
+    reporter = WandbReporter(name=run.name, group=spec.name, objective=spec.objective, run_dir=run_dir, run=run)
     try:
         result = trainers.run(spec.task, config, reporter, run_dir)
     except BaseException:

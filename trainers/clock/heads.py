@@ -13,7 +13,6 @@ from keras import layers, ops
 
 from trainers.clock.metric import DIAL_MINUTES, to_minutes
 
-CLASS_COUNTS = (12, 24, 48, 72, 120, 240, 360, 720)
 TWO_PI = 2 * math.pi
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+CLASS_COUNTS = (12, 24, 48, 72, 120, 240, 360, 720)  # the classification head's class counts (divisors of 720)
+
 DIAL_MINUTES = 720
 
 

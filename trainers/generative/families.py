@@ -157,3 +157,4 @@ def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) ->
     metrics.update({"train/epochs": float(len(next(iter(history.history.values()), []))),
                     "model/params": float(sum(layer.count_params() for layer in generative.model.layers))})
     return metrics
+

@@ -7,6 +7,8 @@ from typing import Any
 import keras
 from keras import layers
 
+from trainers.models.presets import MODEL_FAMILIES, MODEL_PRESETS
+
 
 def _regularizers(config: Any) -> dict[str, Any]:
     def pair(l1: float, l2: float):
@@ -26,7 +28,7 @@ def _dense_stack(x, config: Any):
     for width in dense_widths(config):
         x = layers.Dense(width, **_regularizers(config))(x)
         if config.batch_norm:
-            x = layers.BatchNormalization()(x)
+            x = layers.BatchNormalization(momentum=config.batch_norm_momentum)(x)
         x = layers.Activation(config.activation)(x)
         if config.dense_dropout:
             x = layers.Dropout(config.dense_dropout)(x)
@@ -50,7 +52,7 @@ def build_mlp(config: Any, input_shape: tuple[int, ...], num_classes: int) -> ke
 def _conv(x, filters: int, kernel_size: int, config: Any):
     x = layers.Conv2D(filters, kernel_size, strides=config.strides, padding=config.padding, **_regularizers(config))(x)
     if config.batch_norm:
-        x = layers.BatchNormalization()(x)
+        x = layers.BatchNormalization(momentum=config.batch_norm_momentum)(x)
     return layers.Activation(config.activation)(x)
 
 
@@ -83,25 +85,9 @@ def build_cnn(config: Any, input_shape: tuple[int, ...], num_classes: int) -> ke
     return keras.Model(inputs, _output(x, num_classes, config), name=config.model)
 
 
-# name -> (builder, preset values). Presets reproduce the references; any value can still be overridden.
+# name -> (builder, preset values); the presets live in trainers.models.presets as plain data.
 MODELS: dict[str, tuple[Any, dict[str, Any]]] = {
-    # Géron, Hands-On ML ch. 10: Flatten-300-100-10.
-    "geron_mlp": (build_mlp, {"dense_layers": 2, "dense_units": 300, "dense_shrink": 1 / 3, "dense_dropout": 0.0,
-                              "optimizer": "sgd", "learning_rate": 0.01}),
-    # Géron ch. 14: 64@7x7, pool, 2x128@3x3, pool, 2x256@3x3, pool, Dense 128, Dropout .5, Dense 64, Dropout .5.
-    "geron_cnn": (build_cnn, {"conv_filters": 64, "stem_kernel_size": 7, "stem_pool": True, "conv_blocks": 2,
-                              "convs_per_block": 2, "filter_growth": 2.0, "kernel_size": 3, "padding": "same",
-                              "pooling": "max", "dense_layers": 2, "dense_units": 128, "dense_shrink": 0.5,
-                              "dense_dropout": 0.5, "optimizer": "nadam", "learning_rate": 1e-3}),
-    # keras-team/keras examples/mnist_mlp.py: 512-512 relu with dropout .2, RMSprop, batch 128, 20 epochs.
-    "keras_mlp": (build_mlp, {"dense_layers": 2, "dense_units": 512, "dense_shrink": 1.0, "dense_dropout": 0.2,
-                              "optimizer": "rmsprop", "learning_rate": 1e-3, "batch_size": 128, "epochs": 20}),
-    # keras-team/keras examples/mnist_cnn.py: 32@3x3, 64@3x3, pool, dropout .25, Dense 128, dropout .5; Adadelta lr 1.
-    "keras_cnn": (build_cnn, {"conv_filters": 32, "stem_kernel_size": 3, "stem_pool": False, "conv_blocks": 1,
-                              "convs_per_block": 1, "filter_growth": 2.0, "kernel_size": 3, "padding": "valid",
-                              "pooling": "max", "conv_dropout": 0.25, "dense_layers": 1, "dense_units": 128,
-                              "dense_dropout": 0.5, "optimizer": "adadelta", "learning_rate": 1.0, "rho": 0.95,
-                              "batch_size": 128, "epochs": 12}),
+    name: ({"mlp": build_mlp, "cnn": build_cnn}[MODEL_FAMILIES[name]], preset) for name, preset in MODEL_PRESETS.items()
 }
 
 

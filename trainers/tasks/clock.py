@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import math
-import os
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args, get_type_hints
 
-import keras
-import numpy as np
-
-import datasets
-from datasets.clocks import load_clock_arrays, rendered_clocks, variation_named
-from trainers.clock.backbone import build_clock_model
-from trainers.clock.evaluation import CommonSenseCallback, error_histogram, predict_minutes, worst_predictions
-from trainers.clock.heads import CLASS_COUNTS, HEADS, HOUR_DECODINGS, Head, make_head
-from trainers.clock.localize import LOCALIZER_VERSION, centre_dials
-from trainers.clock.metric import common_sense_minutes, error_report, to_minutes
-from trainers.clock.predict import InputPreparation, resize_images, save_clock_model
+from trainers.clock.metric import CLASS_COUNTS
 from trainers.config import ConfigError
-from trainers.fit import standard_callbacks
-from trainers.optimizers import build_optimizer
-from trainers.registry import Task, register_task
-from trainers.reporter import Reporter
+from trainers.registry import Task, lazy, register_task
 
 OBJECTIVE = "val/cse_minutes"
 
@@ -123,146 +105,14 @@ class ClockConfig:
             raise ConfigError(f"{bad[0]}: value {getattr(self, bad[0])!r} is out of range{allowed}")
 
 
-def cosine_schedule(learning_rate: float, epochs: int) -> Callable[[int, float], float]:
-    """Epoch -> learning rate: half a cosine from `learning_rate` at epoch 0 towards 0 after the last epoch."""
-    return lambda epoch, _current: float(learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Ends training after the first epoch that finishes past `minutes` of training (a CPU-sized budget), on the
-    wall clock or on the process's CPU time (all threads: equal budgets stay equal on a shared machine)."""
-
-    def __init__(self, minutes: float, clock: str = "wall") -> None:
-        super().__init__()
-        self.seconds = minutes * 60.0
-        self.clock = time.perf_counter if clock == "wall" else time.process_time
-        self.started = 0.0
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.started = self.clock()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.clock() - self.started >= self.seconds:
-            self.model.stop_training = True
-
-
-def head_of(config: ClockConfig) -> Head:
-    return make_head(config.head, classes=config.classes, hour_weight=config.hour_weight,
-                     minute_weight=config.minute_weight,
-                     hour_decoding="given_minute" if config.hour_decoding == "auto" else config.hour_decoding)
-
-
-def chosen_decoding(config: ClockConfig, head: Head, model: keras.Model, images: np.ndarray,
-                    minutes: np.ndarray) -> tuple[Head, dict[str, float]]:
-    """With `hour_decoding: auto`, the head with the hour decoding that reads the validation set best, and each
-    decoding's validation error; otherwise the head as configured."""
-    if config.hour_decoding != "auto" or "hour_decoding" not in head.options:
-        return head, {}
-    outputs = np.asarray(model.predict(images, batch_size=256, verbose=0), np.float64)
-    candidates = {decoding: make_head(head.name, **{**head.options, "hour_decoding": decoding})
-                  for decoding in HOUR_DECODINGS}
-    errors = {decoding: float(common_sense_minutes(minutes, candidate.decode(outputs)).mean())
-              for decoding, candidate in candidates.items()}
-    best = min(errors, key=errors.get)
-    return candidates[best], {f"val/cse_minutes_{decoding}": error for decoding, error in errors.items()}
-
-
-def input_preparation(config: ClockConfig) -> InputPreparation:
-    return InputPreparation(localize=config.localize)
-
-
-def _raw_clocks(config: ClockConfig) -> tuple[np.ndarray, np.ndarray]:
-    if config.data_dir:
-        return load_clock_arrays(Path(config.data_dir))
-    return rendered_clocks(config.n_images, config.render_seed, variation_named(config.variation),
-                           config.render_workers)
-
-
-def _centred_clocks(config: ClockConfig, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Localised photographs, cached beside the rendered set (the localiser takes ~5 ms a photograph)."""
-    if config.data_dir:
-        return centre_dials(images, config.render_workers)
-    variation = variation_named(config.variation)
-    directory = datasets.settings.array_cache_dir() / (
-        f"clocks-n{config.n_images}-seed{config.render_seed}-{variation.key()}-centred-{LOCALIZER_VERSION}")
-    try:
-        return np.load(directory / "images.npy"), np.load(directory / "found.npy")
-    except (OSError, ValueError):
-        pass
-    centred, found = centre_dials(images, config.render_workers)
-    directory.mkdir(parents=True, exist_ok=True)
-    for name, array in (("found.npy", found), ("images.npy", centred)):  # images last: then the entry is whole
-        partial = directory / f".{name}.{os.getpid()}"
-        with partial.open("wb") as handle:
-            np.save(handle, array)
-        os.replace(partial, directory / name)  # atomic: concurrent agents never read half a file
-    return centred, found
-
-
-def load_clock_splits(config: ClockConfig) -> tuple[datasets.Splits, float]:
-    """Rendered (cached) or real clocks, optionally localised, split 80:20 train/test by `seed`, validation carved
-    from train; and the share of photographs whose dial the localiser found (1.0 when it is off)."""
-    images, labels = _raw_clocks(config)
-    found = np.ones(len(images), bool)
-    if config.localize:
-        images, found = _centred_clocks(config, images)
-    order = np.random.default_rng([config.seed, 80]).permutation(len(images))
-    n_test = max(1, round(len(images) * config.test_fraction))
-    test, train = order[:n_test], order[n_test:]
-    images = resize_images(images, config.image_size)
-    data = datasets.Dataset(name="clocks", x_train=images[train], y_train=labels[train], x_test=images[test],
-                            y_test=labels[test], class_names=())
-    return datasets.split(data, config.validation_fraction, config.subset, 0, config.seed), float(found.mean())
-
-
-def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) -> dict[str, float]:
-    """Fit, reporting val/cse_minutes every epoch; keep the best epoch; score test once; save model + figures."""
-    keras.utils.set_random_seed(config.seed)
-    splits, dial_found_share = load_clock_splits(config)
-    head = head_of(config)
-    model = build_clock_model(config, config.image_size, head)
-    model.compile(optimizer=build_optimizer(config), loss=head.loss)
-    val_minutes = to_minutes(splits.y_val)
-    validation = CommonSenseCallback(head, splits.x_val, val_minutes)
-    callbacks = [validation, *standard_callbacks(reporter, config.patience, "val_cse_minutes", "min")]
-    if config.lr_schedule == "cosine":
-        callbacks.append(keras.callbacks.LearningRateScheduler(cosine_schedule(config.learning_rate, config.epochs)))
-    if config.train_minutes > 0:
-        callbacks.append(TimeBudget(config.train_minutes, config.budget_clock))
-    cpu_started = time.process_time()
-    history = model.fit(splits.x_train, head.encode(splits.y_train),
-                        validation_data=(splits.x_val, head.encode(splits.y_val)), epochs=config.epochs,
-                        batch_size=config.batch_size, verbose=0, callbacks=callbacks)
-    fit_cpu_seconds = time.process_time() - cpu_started
-    head, decoding_errors = chosen_decoding(config, head, model, splits.x_val, val_minutes)
-    test_minutes = to_minutes(splits.y_test)
-    test_predicted = predict_minutes(model, head, splits.x_test)
-    test_errors = common_sense_minutes(test_minutes, test_predicted)
-    test_report = error_report(test_minutes, test_predicted, "test")
-    seen = slice(0, min(len(splits.x_train), max(len(splits.x_test), 500)))  # a train sample, to see overfitting
-    train_errors = common_sense_minutes(to_minutes(splits.y_train[seen]),
-                                        predict_minutes(model, head, splits.x_train[seen]))
-    epochs = len(history.history.get("loss", []))
-    reporter.log_images("test/error_histogram", error_histogram(test_errors), epochs)
-    reporter.log_images("test/worst_predictions", worst_predictions(
-        splits.x_test[..., 0], test_minutes, test_predicted, config.worst_count), epochs)
-    if run_dir is not None and config.save_model:
-        save_clock_model(model, head, Path(run_dir) / "model.keras", input_preparation(config))
-    return {
-        OBJECTIVE: validation.best, **test_report, **decoding_errors, "data/dial_found_share": dial_found_share,
-        "train/cse_minutes": float(train_errors.mean()), "train/best_epoch": float(validation.best_epoch + 1),
-        "train/epochs": float(epochs), "model/params": float(model.count_params()),
-        "time/fit_cpu_seconds": round(fit_cpu_seconds, 1),
-    }
-
-
 register_task(Task(
     name="clock",
     config_type=ClockConfig,
-    train=train,
+    train=lazy("trainers.clock.training:train"),
     objective=OBJECTIVE,
     direction="minimize",
-    description=f"tell the time from clock photographs; heads: {', '.join(HEADS)}",
+    description="tell the time from clock photographs; heads: "
+                + ", ".join(get_args(get_type_hints(ClockConfig)["head"])),
     metrics=("test/cse_minutes",),
     directions={"val/loss": "minimize"},
     smoke={"n_images": 200, "image_size": 48, "epochs": 1, "conv_blocks": 2, "conv_filters": 8, "dense_units": 16,

@@ -8,12 +8,10 @@ space (not Inception-FID; see `trainers.generative.quality`) plus the reconstruc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Literal
 
 from trainers.config import ConfigError
-from trainers.generative.families import train
-from trainers.registry import Task, register_task
+from trainers.registry import Task, lazy, register_task
 
 
 @dataclass
@@ -106,21 +104,21 @@ _SMOKE = {"dataset": "mnist", "subset": 256, "test_subset": 64, "epochs": 1, "ba
           "frechet_samples": 128, "feature_train_images": 500, "grid_images": 8}
 
 register_task(Task(
-    name="cae", config_type=AutoencoderConfig, train=partial(train, family="cae"),
+    name="cae", config_type=AutoencoderConfig, train=lazy("trainers.generative.families:train", family="cae"),
     objective="val/reconstruction_mse", direction="minimize",
     description="convolutional autoencoder; reconstruction grids every epoch, interpolations at the end",
     directions={"val/loss": "minimize", "val/reconstruction_frechet_distance": "minimize"},
     smoke=_SMOKE,
 ))
 register_task(Task(
-    name="vae", config_type=VAEConfig, train=partial(train, family="vae"),
+    name="vae", config_type=VAEConfig, train=lazy("trainers.generative.families:train", family="vae"),
     objective="val/frechet_distance", direction="minimize",
     description="variational autoencoder (latent size, beta, depth, filters); samples + reconstructions per epoch",
     directions={"val/reconstruction_mse": "minimize", "val/loss": "minimize"},
     smoke=_SMOKE,
 ))
 register_task(Task(
-    name="gan", config_type=GANConfig, train=partial(train, family="gan"),
+    name="gan", config_type=GANConfig, train=lazy("trainers.generative.families:train", family="gan"),
     objective="val/frechet_distance", direction="minimize",
     description="DCGAN (latent size, depth, separate G/D learning rates, label smoothing); samples per epoch",
     smoke=_SMOKE,

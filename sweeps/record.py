@@ -1,0 +1,54 @@
+"""Store a trial result that was kept in its run directory because the storage refused it (`sweeplab record`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import optuna
+from optuna.distributions import json_to_distribution
+from optuna.trial import TrialState, create_trial
+
+from sweeps.run_identity import read_identity
+from sweeps.storage import open_storage
+
+
+def record_result(run_dir: Path, storage_url: str | None = None) -> str:
+    """Tell the still-RUNNING trial its value, or add the result as a new COMPLETE trial when the original was
+    failed meanwhile (heartbeat) or is not there; nothing when it is already recorded. Returns what was done."""
+    from sweeplab.errors import UserError
+
+    identity = read_identity(run_dir)
+    metrics = json.loads((run_dir / "result.json").read_text())["metrics"]
+    url = storage_url or identity.get("storage")
+    if not url or "***" in url:
+        raise UserError(f"{run_dir}: give --storage (trial.json keeps the URL without its password)")
+    storage = open_storage(url)
+    try:
+        study = optuna.load_study(study_name=identity["study"], storage=storage)
+    except KeyError:
+        raise UserError(f"no study {identity['study']!r} in storage {identity.get('storage')}") from None
+    objective = study.user_attrs.get("objective")
+    value = metrics.get(objective)
+    if not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise UserError(f"{run_dir}: result.json has no finite {objective} (the study's objective)")
+    config = json.loads((run_dir / "config.json").read_text()).get("config", {}) \
+        if (run_dir / "config.json").exists() else {}
+    attrs = {"config": config, "metrics": metrics, "run_dir": str(run_dir), "recorded_from_run_dir": True}
+    original = next((trial for trial in study.get_trials(deepcopy=False)
+                     if trial.number == identity["trial_number"] and trial.params == identity["params"]), None)
+    if original is not None and original.state == TrialState.COMPLETE and original.value == value:
+        return f"trial #{original.number} of {study.study_name} already holds this result ({objective}={value:.6g})"
+    if original is not None and original.state == TrialState.RUNNING:
+        for key, attr in attrs.items():
+            storage.set_trial_user_attr(original._trial_id, key, attr)
+        study.tell(original.number, value)
+        return f"recorded trial #{original.number} of {study.study_name}: {objective}={value:.6g}"
+    distributions = {name: json_to_distribution(text) for name, text in identity["distributions"].items()}
+    added = create_trial(params=identity["params"], distributions=distributions, value=value,
+                         user_attrs={**attrs, "recorded_for_trial_number": identity["trial_number"]})
+    study.add_trial(added)
+    number = study.get_trials(deepcopy=False)[-1].number
+    return (f"trial #{identity['trial_number']} of {study.study_name} was no longer running; its result is now "
+            f"trial #{number}: {objective}={value:.6g}")

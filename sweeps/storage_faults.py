@@ -1,0 +1,120 @@
+"""Storage faults (a locked database, a full disk, a dropped connection): retry with backoff, then say what happened.
+
+Optuna reports every SQLAlchemy error as "invalid data in the commit, e.g. exceeding max length"; the real cause
+(`database is locked`, `database or disk is full`, `connection refused`) is in the exception chain. Every storage
+opened by `sweeps.storage.open_storage` goes through `make_patient`: its calls are retried with exponential
+backoff for up to $SWEEPLAB_STORAGE_PATIENCE_SECONDS (default 600), then raise StorageUnavailableError, a
+one-line user error naming the storage and the cause. Intermediate values (pruning reports) are best effort:
+a trial keeps training when one cannot be written, since its metrics are in the run directory anyway.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import random
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import optuna
+
+PATIENT_METHODS = (
+    "create_new_trial", "set_trial_param", "set_trial_state_values", "set_trial_user_attr", "set_trial_system_attr",
+    "set_study_user_attr", "set_study_system_attr", "get_study_id_from_name", "get_study_directions",
+    "get_study_user_attrs", "get_study_system_attrs", "get_all_studies", "get_trial", "get_all_trials",
+    "get_n_trials", "get_trial_id_from_study_id_trial_number", "create_new_study",
+    "_get_stale_trial_ids",  # read by optuna.storages.fail_stale_trials before every trial
+)
+BEST_EFFORT_METHODS = ("set_trial_intermediate_value",)
+MAX_BACKOFF_SECONDS = 30.0
+
+
+class StorageUnavailableError(RuntimeError):
+    """The storage stayed unreachable or unwritable for the whole patience period."""
+
+
+def patience_seconds() -> float:
+    raw = os.environ.get("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "")
+    try:
+        value = float(raw) if raw else 600.0
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        from sweeps.storage import StorageError
+
+        raise StorageError(f"$SWEEPLAB_STORAGE_PATIENCE_SECONDS={raw!r}: expected a positive number of seconds")
+    return value
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost useful message of an exception chain, on one line (`OperationalError: database is locked`)."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in chain:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    for candidate in reversed(chain):
+        text = getattr(candidate, "orig", None) or candidate
+        message = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
+        if message and "invalid data in the commit" not in message:
+            return f"{type(text).__name__}: {message}"[:300]
+    return f"{type(error).__name__}: {error}"[:300]
+
+
+def is_transient(error: BaseException) -> bool:
+    """Errors a wait may cure: storage-internal (SQLAlchemy) errors and OS errors (full disk, lost NFS, ...)."""
+    if isinstance(error, (optuna.exceptions.UpdateFinishedTrialError, optuna.exceptions.DuplicatedStudyError,
+                          KeyError, ValueError, TypeError)):
+        return False
+    if isinstance(error, (optuna.exceptions.StorageInternalError, OSError)):
+        return True
+    return any(type(error).__module__.startswith(prefix) for prefix in ("sqlalchemy", "psycopg", "sqlite3"))
+
+
+def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort: bool) -> Callable[..., Any]:
+    @functools.wraps(method)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + patience_seconds()
+        delay, attempts = 0.5, 0
+        while True:
+            attempts += 1
+            try:
+                return method(*args, **kwargs)
+            except Exception as error:
+                if attempts > 1 and name == "set_trial_state_values" and _already_set(method, args, error):
+                    return True  # an earlier attempt committed before its connection failed
+                if not is_transient(error):
+                    raise
+                if best_effort:
+                    print(f"sweeplab: warning: {describe}: {name} skipped ({root_cause(error)}); the trial goes on",
+                          file=sys.stderr, flush=True)
+                    return None
+                if time.monotonic() + delay > deadline:
+                    raise StorageUnavailableError(
+                        f"storage {describe} unavailable: {root_cause(error)} (still failing after {attempts} "
+                        f"tries over {patience_seconds():.0f} s, $SWEEPLAB_STORAGE_PATIENCE_SECONDS)") from error
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, MAX_BACKOFF_SECONDS)
+
+    return call
+
+
+def _already_set(method: Callable[..., Any], args: tuple[Any, ...], error: BaseException) -> bool:
+    if not isinstance(error, optuna.exceptions.UpdateFinishedTrialError) or len(args) < 2:
+        return False
+    storage = getattr(method, "__self__", None)
+    try:
+        return storage is not None and storage.get_trial(args[0]).state == args[1]
+    except Exception:
+        return False
+
+
+def make_patient(storage: optuna.storages.BaseStorage, describe: str) -> optuna.storages.BaseStorage:
+    """Wrap the storage's methods (on this instance) in retries with backoff; returns the same object."""
+    for name in PATIENT_METHODS + BEST_EFFORT_METHODS:
+        method = getattr(storage, name, None)
+        if method is not None:
+            setattr(storage, name, _retrying(method, name, describe, best_effort=name in BEST_EFFORT_METHODS))
+    return storage

@@ -1,0 +1,117 @@
+"""`sweeplab slurm --dry-run`: the job-array script it prints, without a Slurm cluster (tests/test_slurm.py has one)."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from sweeplab.cli import main
+from sweeps.slurm import SlurmError, SlurmJob, render_script, slurm_task_id
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET_URL = "postgresql+psycopg://alice:s3cret-pw@db.example:5432/optuna"
+
+
+def dry_run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    assert main(["slurm", "fashion-mlp", "--dry-run", *argv]) == 0
+    return capsys.readouterr().out
+
+
+def directives(script: str) -> dict[str, str]:
+    pairs = [line.removeprefix("#SBATCH --").split("=", 1) for line in script.splitlines()
+             if line.startswith("#SBATCH --")]
+    return dict(pairs)
+
+
+def srun_argv(script: str) -> list[str]:
+    line = next(line for line in script.splitlines() if line.startswith("exec srun "))
+    return shlex.split(line)[1:]
+
+
+def test_array_script_runs_one_agent_per_task_in_this_python(capsys: pytest.CaptureFixture[str],
+                                                             tmp_path: Path) -> None:
+    script = dry_run(capsys, "--agents", "3", "--storage", SECRET_URL, "--partition", "gpu", "--time", "2:00:00",
+                     "--gpus-per-agent", "1", "--trials", "12", "--set", "epochs=2", "--log-dir", str(tmp_path))
+    assert script.startswith("#!/bin/bash\n")
+    options = directives(script)
+    assert options["array"] == "0-2" and options["job-name"] == "sweeplab-fashion-mlp"
+    assert options["partition"] == "gpu" and options["time"] == "2:00:00" and options["gres"] == "gpu:1"
+    assert options["output"] == f"{tmp_path}/fashion-mlp-%A_%a.log"  # one log per array task
+    assert options["export"] == "ALL" and options["chdir"] == str(Path.cwd())
+    argv = srun_argv(script)
+    assert argv[:2] == ["srun", "--ntasks=1"]
+    assert argv[2:] == [sys.executable, "-m", "sweeplab.cli", "agent", "fashion-mlp", "--trials", "12", "--set",
+                        "epochs=2"]
+    assert "s3cret" not in script and "db.example" not in script and "--storage" not in script
+    assert '${SWEEPLAB_STORAGE:?' in script
+
+
+def test_script_runs_as_bash(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The script is valid bash, and refuses to start an agent without the storage in its environment."""
+    path = tmp_path / "job.sbatch"
+    path.write_text(dry_run(capsys, "--agents", "2"))
+    assert subprocess.run(["bash", "-n", str(path)], check=False).returncode == 0
+    env = {key: value for key, value in os.environ.items() if key != "SWEEPLAB_STORAGE"}
+    result = subprocess.run(["bash", str(path)], env=env, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode != 0 and "SWEEPLAB_STORAGE" in result.stderr
+
+
+def test_image_runs_each_agent_in_the_container(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    study = tmp_path / "studies" / "mine.yaml"
+    study.parent.mkdir()
+    study.write_text((ROOT / "sweeps" / "fashion-mlp.yaml").read_text())
+    monkeypatch.setenv("SWEEPLAB_DATA_DIR", str(tmp_path / "data"))
+    assert main(["slurm", str(study), "--dry-run", "--image", "sweeplab:cpu", "--storage",
+                 f"journal://{tmp_path / 'shared' / 'study.log'}"]) == 0
+    argv = srun_argv(capsys.readouterr().out)
+    assert argv[2:6] == ["podman", "run", "--rm", "--init"]
+    for name in ("SWEEPLAB_STORAGE", "SWEEPLAB_RUNS_DIR", "SWEEPLAB_HEARTBEAT_SECONDS", "SLURM_ARRAY_TASK_ID"):
+        assert argv[argv.index(name) - 1] == "-e"  # passed by name: the value stays in the job's environment
+    mounts = {argv[index + 1] for index, flag in enumerate(argv) if flag == "-v"}
+    for directory in (tmp_path / "shared", study.parent, tmp_path / "data"):
+        assert f"{directory}:{directory}" in mounts
+    assert argv[argv.index("sweeplab:cpu") + 1] == str(study)
+
+    assert main(["slurm", "fashion-mlp", "--dry-run", "--image", "sweeplab.sif", "--engine", "apptainer"]) == 0
+    argv = srun_argv(capsys.readouterr().out)
+    assert argv[2:4] == ["apptainer", "run"] and argv[argv.index("sweeplab.sif") + 1] == "fashion-mlp"
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["fashion-mlp", "--time", "1h"], "--time '1h': expected minutes"),
+    (["fashion-mlp", "--agents", "0"], "--agents must be >= 1"),
+    (["fashion-mlp", "--image", "x", "--engine", "singularity-ce"], "--engine 'singularity-ce'"),
+    (["status"], "slurm status needs the job id"),
+    (["fashion-mlp", "12"], "did you mean `sweeplab slurm status 12`"),
+    (["status", "12x"], "job id '12x': expected the number sbatch printed"),
+])
+def test_mistakes_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["slurm", *argv, "--dry-run"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sweeplab: error: ") and message in err and len(err.splitlines()) == 1
+
+
+def test_without_sbatch_is_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "PATH": str(Path(sys.executable).parent), "SWEEPLAB_RUNS_DIR": str(tmp_path),
+           "PYTHONPATH": str(ROOT)}
+    result = subprocess.run([sys.executable, "-m", "sweeplab.cli", "slurm", "fashion-mlp", "--storage",
+                             f"sqlite:///{tmp_path / 'o.db'}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                            timeout=300, check=False)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("sweeplab")]
+    assert result.returncode == 2 and lines == ["sweeplab: error: sbatch not found: run this on a Slurm login node "
+                                                "(or use --dry-run to see the script)"], result.stderr
+
+
+def test_slurm_task_id_and_job_validation() -> None:
+    assert slurm_task_id({"SLURM_ARRAY_JOB_ID": "7", "SLURM_ARRAY_TASK_ID": "1", "SLURM_JOB_ID": "9"}) == "7_1"
+    assert slurm_task_id({"SLURM_JOB_ID": "9"}) == "9"
+    assert slurm_task_id({}) is None
+    with pytest.raises(SlurmError, match="--time"):
+        SlurmJob(study="s", study_name="s", agents=1, time="soon")
+    assert "--array=0-0" in render_script(SlurmJob(study="s", study_name="s", agents=1))
