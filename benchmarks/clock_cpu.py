@@ -30,14 +30,15 @@ FULL = {  # the full-size run: the default study's fixed values (sweeps/clock.ya
 
 
 def _study_model(study_name: str, storage: str) -> Path:
-    """The model `predict --study` would use: a refit model when the study records one, else the best trial's."""
+    """The model `predict --study` uses: the study's refit model, else its best trial's."""
     import optuna
 
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    for key, value in study.user_attrs.items():
-        if "refit" in key and isinstance(value, str) and value.endswith(".keras"):
-            return Path(value)
-    return Path(study.best_trial.user_attrs["run_dir"]) / "model.keras"
+    from sweeps.best import best_model_path
+
+    path = best_model_path(optuna.load_study(study_name=study_name, storage=storage))
+    if path is None:
+        raise SystemExit(f"study {study_name!r} saved no model")
+    return Path(path)
 
 
 def run_default(work: Path, extra: list[str]) -> dict:
