@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = {  # the full-size run: the default study's fixed values (sweeps/clock.yaml) on the full 18000-clock set
-    "n_images": 18000, "variation": "default", "localize": True, "polar": True, "image_size": 48, "head": "hands",
+    "n_images": 18000, "variation": "default", "localize": True, "polar": True, "image_size": 48, "head": "periodic",
     "hour_decoding": "auto", "conv_blocks": 4, "conv_filters": 32, "convs_per_block": 1, "batch_norm": True,
     "pooling": "flatten", "dense_units": 128, "dense_dropout": 0.2, "optimizer": "adam", "learning_rate": 1e-3,
     "lr_schedule": "cosine", "batch_size": 64, "epochs": 30, "train_minutes": 50.0, "render_workers": 2,
