@@ -22,22 +22,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = {  # the full-size run: the default study's fixed values (sweeps/clock.yaml) on the full 18000-clock set
-    "n_images": 18000, "variation": "default", "localize": True, "polar": True, "image_size": 64, "head": "hands",
-    "hour_decoding": "given_minute", "conv_blocks": 4, "conv_filters": 32, "convs_per_block": 1, "batch_norm": True,
+    "n_images": 18000, "variation": "default", "localize": True, "polar": True, "image_size": 48, "head": "periodic",
+    "hour_decoding": "auto", "conv_blocks": 4, "conv_filters": 32, "convs_per_block": 1, "batch_norm": True,
     "pooling": "flatten", "dense_units": 128, "dense_dropout": 0.2, "optimizer": "adam", "learning_rate": 1e-3,
     "lr_schedule": "cosine", "batch_size": 64, "epochs": 30, "train_minutes": 50.0, "render_workers": 2,
 }
 
 
 def _study_model(study_name: str, storage: str) -> Path:
-    """The model `predict --study` would use: a refit model when the study records one, else the best trial's."""
+    """The model `predict --study` uses: the study's refit model, else its best trial's."""
     import optuna
 
-    study = optuna.load_study(study_name=study_name, storage=storage)
-    for key, value in study.user_attrs.items():
-        if "refit" in key and isinstance(value, str) and value.endswith(".keras"):
-            return Path(value)
-    return Path(study.best_trial.user_attrs["run_dir"]) / "model.keras"
+    from sweeps.best import best_model_path
+
+    path = best_model_path(optuna.load_study(study_name=study_name, storage=storage))
+    if path is None:
+        raise SystemExit(f"study {study_name!r} saved no model")
+    return Path(path)
 
 
 def run_default(work: Path, extra: list[str]) -> dict:

@@ -5,8 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from datasets.clocks import render_clocks
+from trainers import get_task, resolve_config
+from trainers.clock.backbone import build_clock_model
 from trainers.clock.heads import hour_given_minute, make_head
-from trainers.clock.metric import error_histogram_counts, error_report, hour_slips
+from trainers.clock.metric import common_sense_minutes, error_histogram_counts, error_report, hour_slips, to_minutes
+from trainers.clock.predict import resize_images
+from trainers.clock.training import chosen_decoding, head_of
+
+CLOCK = get_task("clock")
 
 
 def _minutes(*times: tuple[int, int]) -> np.ndarray:
@@ -70,3 +77,23 @@ def test_hands_head_decodes_the_hour_given_the_minute():
     assert coupled.decode(outputs)[0] == pytest.approx(62) and alone.decode(outputs)[0] == pytest.approx(2)
     with pytest.raises(ValueError, match="hour_decoding"):
         make_head("hands", hour_decoding="sundial")
+
+
+def test_auto_hour_decoding_keeps_the_better_reading_of_the_validation_set():
+    config = resolve_config(CLOCK, {**CLOCK.smoke, "image_size": 32, "head": "hands", "hour_decoding": "auto"})
+    head = head_of(config)
+    assert head.options["hour_decoding"] == "given_minute"  # what training reports with
+    model = build_clock_model(config, 32, head)
+    images, labels = render_clocks(40, seed=2)
+    prepared = resize_images(images, 32)
+    chosen, errors = chosen_decoding(config, head, model, prepared, to_minutes(labels))
+    outputs = np.asarray(model.predict(prepared, verbose=0), np.float64)
+    for decoding in ("argmax", "given_minute"):
+        reading = make_head("hands", hour_decoding=decoding).decode(outputs)
+        assert errors[f"val/cse_minutes_{decoding}"] == pytest.approx(
+            common_sense_minutes(to_minutes(labels), reading).mean())
+    assert errors[f"val/cse_minutes_{chosen.options['hour_decoding']}"] == min(errors.values())
+    fixed = resolve_config(CLOCK, {**CLOCK.smoke, "head": "hands", "hour_decoding": "argmax"})
+    as_configured = head_of(fixed)
+    kept, no_errors = chosen_decoding(fixed, as_configured, model, prepared, to_minutes(labels))
+    assert kept is as_configured and no_errors == {}

@@ -21,7 +21,7 @@ from trainers.clock.training import load_clock_splits
 
 CLOCK = get_task("clock")
 LOCALISED = {**CLOCK.smoke, "n_images": 240, "image_size": 40, "head": "hands", "localize": True, "polar": True,
-             "variation": "wide", "epochs": 2}
+             "variation": "wide", "epochs": 2, "hour_decoding": "given_minute"}
 
 
 @pytest.fixture(scope="module")

@@ -116,9 +116,9 @@ def test_study_files_are_valid(study):
     heads = set(spec.parameter("head").choices)
     if study == "clock-heads":
         assert heads == set(HEADS)
-    else:  # the CPU default searches the heads that learn in minutes, on polar-warped, mildly varied clocks
-        assert heads < set(HEADS) and "classification" in heads
-        assert spec.fixed["polar"] is True and spec.fixed["variation"] == "mild"
+    else:  # the CPU default: heads that learn in minutes, on localised, polar-warped `default`-variation clocks
+        assert heads < set(HEADS) and "hands" in heads
+        assert spec.fixed["localize"] is True and spec.fixed["polar"] is True and spec.fixed["variation"] == "default"
     resolve_config(CLOCK, spec.fixed)
 
 

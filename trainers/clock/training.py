@@ -15,7 +15,7 @@ import datasets
 from datasets.clocks import load_clock_arrays, rendered_clocks, variation_named
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.evaluation import CommonSenseCallback, error_histogram, predict_minutes, worst_predictions
-from trainers.clock.heads import Head, make_head
+from trainers.clock.heads import HOUR_DECODINGS, Head, make_head
 from trainers.clock.localize import LOCALIZER_VERSION, centre_dials
 from trainers.clock.metric import common_sense_minutes, error_report, to_minutes
 from trainers.clock.predict import InputPreparation, resize_images, save_clock_model
@@ -50,7 +50,23 @@ class TimeBudget(keras.callbacks.Callback):
 
 def head_of(config: ClockConfig) -> Head:
     return make_head(config.head, classes=config.classes, hour_weight=config.hour_weight,
-                     minute_weight=config.minute_weight, hour_decoding=config.hour_decoding)
+                     minute_weight=config.minute_weight,
+                     hour_decoding="given_minute" if config.hour_decoding == "auto" else config.hour_decoding)
+
+
+def chosen_decoding(config: ClockConfig, head: Head, model: keras.Model, images: np.ndarray,
+                    minutes: np.ndarray) -> tuple[Head, dict[str, float]]:
+    """With `hour_decoding: auto`, the head with the hour decoding that reads the validation set best, and each
+    decoding's validation error; otherwise the head as configured."""
+    if config.hour_decoding != "auto" or "hour_decoding" not in head.options:
+        return head, {}
+    outputs = np.asarray(model.predict(images, batch_size=256, verbose=0), np.float64)
+    candidates = {decoding: make_head(head.name, **{**head.options, "hour_decoding": decoding})
+                  for decoding in HOUR_DECODINGS}
+    errors = {decoding: float(common_sense_minutes(minutes, candidate.decode(outputs)).mean())
+              for decoding, candidate in candidates.items()}
+    best = min(errors, key=errors.get)
+    return candidates[best], {f"val/cse_minutes_{decoding}": error for decoding, error in errors.items()}
 
 
 def input_preparation(config: ClockConfig) -> InputPreparation:
@@ -120,6 +136,7 @@ def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) 
                         validation_data=(splits.x_val, head.encode(splits.y_val)), epochs=config.epochs,
                         batch_size=config.batch_size, verbose=0, callbacks=callbacks)
     fit_cpu_seconds = time.process_time() - cpu_started
+    head, decoding_errors = chosen_decoding(config, head, model, splits.x_val, val_minutes)
     test_minutes = to_minutes(splits.y_test)
     test_predicted = predict_minutes(model, head, splits.x_test)
     test_errors = common_sense_minutes(test_minutes, test_predicted)
@@ -134,7 +151,7 @@ def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) 
     if run_dir is not None and config.save_model:
         save_clock_model(model, head, Path(run_dir) / "model.keras", input_preparation(config))
     return {
-        OBJECTIVE: validation.best, **test_report, "data/dial_found_share": dial_found_share,
+        OBJECTIVE: validation.best, **test_report, **decoding_errors, "data/dial_found_share": dial_found_share,
         "train/cse_minutes": float(train_errors.mean()), "train/best_epoch": float(validation.best_epoch + 1),
         "train/epochs": float(epochs), "model/params": float(model.count_params()),
         "time/fit_cpu_seconds": round(fit_cpu_seconds, 1),

@@ -38,8 +38,9 @@ class ClockConfig:
     classes: int = 72  # classification only; one of CLASS_COUNTS
     hour_weight: float = 1.0  # multi_head only: weight of the hour cross-entropy
     minute_weight: float = 1.0  # multi_head, hands: weight of the minute loss
-    hour_decoding: Literal["argmax", "given_minute"] = "given_minute"  # multi_head, hands: the hour read alone or
-    # from the hour hand's probability at the position the minute hand implies (removes hour slips)
+    hour_decoding: Literal["argmax", "given_minute", "auto"] = "auto"  # multi_head, hands: the hour read alone or
+    # from the hour hand's probability where the minute hand puts it (removes hour slips once minutes are read);
+    # auto: trains with given_minute, then keeps whichever reads the validation set better (saved with the model)
     # backbone
     conv_blocks: int = 4  # each block: convs, max pool (halves the side)
     convs_per_block: int = 1
