@@ -17,22 +17,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 from postgres_server import postgres_bin_dir, postgres_server
+from tiny_study import tiny_study_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 12
-# A tiny classification study without a pruner, so every finished trial is COMPLETE.
-STUDY_FILE = """\
-study: agents-tiny
-task: classify
-fixed: {dataset: mnist, model: geron_mlp, epochs: 1, subset: 300, test_subset: 200, dense_layers: 1, dense_units: 16}
-space:
-  learning_rate: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
-  batch_size: {type: categorical, choices: [64, 128]}
-objective: val/accuracy
-sampler: {name: random}
-pruner: none
-budget: {trials: 12}
-"""
+STUDY_FILE = tiny_study_text("agents-tiny", BUDGET)
 
 
 def write_study(directory: Path) -> Path:

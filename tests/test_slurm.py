@@ -17,21 +17,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 from slurm_cluster import PARTITION, ensure_slurm, slurm_cluster
+from tiny_study import tiny_study_text
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 6
-STUDY_FILE = """\
-study: slurm-tiny
-task: classify
-fixed: {dataset: mnist, model: geron_mlp, epochs: 1, subset: 300, test_subset: 200, dense_layers: 1, dense_units: 16}
-space:
-  learning_rate: {type: float, low: 1.0e-3, high: 1.0e-1, log: true}
-  batch_size: {type: categorical, choices: [64, 128]}
-objective: val/accuracy
-sampler: {name: random}
-pruner: none
-budget: {trials: 6}
-"""
+STUDY_FILE = tiny_study_text("slurm-tiny", BUDGET)
 # Generous: on a loaded 2-core machine a live agent's heartbeat thread can stall for 20+ s, and a live trial
 # failed by the other agent's heartbeat check would (rightly) not count. A SIGKILLed agent is noticed after GRACE.
 HEARTBEAT, GRACE = "3", "60"
