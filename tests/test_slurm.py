@@ -170,7 +170,7 @@ def test_scancel_of_one_task_fails_its_trial_and_the_other_agent_retries_it(
     assert retries[0].state == TrialState.COMPLETE and retries[0].params == dead.params
     assert retries[0].user_attrs["slurm_task"] == survivor
     if signal_name == "TERM":  # the agent caught SIGTERM, failed its trial and re-queued it itself
-        assert "agent stopped" in dead.user_attrs["fail_reason"]
+        assert "stopped by SIGTERM" in dead.user_attrs["fail_reason"]
     else:  # the agent died silently: the survivor's heartbeat check failed the trial (no reason recorded)
         assert "fail_reason" not in dead.user_attrs, dead.user_attrs
         assert "interrupted" not in (tmp_path / "logs" / f"slurm-tiny-{victim}.log").read_text()
