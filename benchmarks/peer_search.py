@@ -36,10 +36,11 @@ CHECKPOINTS_S = (120, 300, 600)
 THRESHOLDS = (0.90, 0.91)
 
 
-def _event(path: Path, started: float, val: float, test: float, **extra: Any) -> None:
+def _event(path: Path, started: float, val: float, test: float, when: float | None = None, **extra: Any) -> None:
+    """Append one finished model: seconds since `started` (at `when`, default now), validation and test accuracy."""
+    elapsed = round((time.time() if when is None else when) - started, 2)
     with open(path, "a") as handle:
-        handle.write(json.dumps({"elapsed_s": round(time.time() - started, 2), "val": val, "test": test, **extra})
-                     + "\n")
+        handle.write(json.dumps({"elapsed_s": elapsed, "val": val, "test": test, **extra}) + "\n")
 
 
 def _full_data(spec: Any) -> tuple[Any, ...]:
@@ -163,17 +164,12 @@ def run_sweeplab(study: str, events: Path, started: float, budget: float) -> Non
     for trial in sorted(loaded.get_trials(deepcopy=False), key=lambda trial: trial.datetime_complete or 0):
         if trial.state == optuna.trial.TrialState.COMPLETE:
             metrics = trial.user_attrs["metrics"]
-            _event_at(events, started, trial.datetime_complete.timestamp(), trial.value, metrics["test/accuracy"],
-                      trial=trial.number)
+            _event(events, started, trial.value, metrics["test/accuracy"], when=trial.datetime_complete.timestamp(),
+                   trial=trial.number)
     record = refit_record(loaded)
     if record:
-        _event_at(events, started, record["finished_at"], record["metrics"]["val/accuracy"],
-                  record["metrics"]["test/accuracy"], refit=record["trial"])
-
-
-def _event_at(path: Path, started: float, when: float, val: float, test: float, **extra: Any) -> None:
-    with open(path, "a") as handle:
-        handle.write(json.dumps({"elapsed_s": round(when - started, 2), "val": val, "test": test, **extra}) + "\n")
+        _event(events, started, record["metrics"]["val/accuracy"], record["metrics"]["test/accuracy"],
+               when=record["finished_at"], refit=record["trial"])
 
 
 def timeline(events: list[dict[str, Any]]) -> list[tuple[float, float]]:
