@@ -13,6 +13,7 @@ import optuna
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import FrozenTrial
 
+from analysis.best import state_counts
 from sweeps.best import ranked_trials, refit_record
 from sweeps.names import file_stem
 from sweeps.space import Parameter
@@ -169,17 +170,15 @@ def _yaml_scalar(value: Any) -> str:
 def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyReport:
     """Compute one study's page: summary, per-parameter data with edge warnings, top-trial curves and images."""
     spec = _load_spec(study)
-    trials = study.get_trials(deepcopy=False)
     ranked = ranked_trials(study)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     best = ranked[0] if ranked else None
-    states: dict[str, int] = {}
-    for trial in trials:
-        states[trial.state.name] = states.get(trial.state.name, 0) + 1
+    states = state_counts(study)
     objective = study.user_attrs.get("objective") or (spec.objective if spec else "value")
     report = StudyReport(
         name=study.study_name, task=study.user_attrs.get("task") or (spec.task if spec else "?"),
-        objective=objective, direction="maximize" if maximize else "minimize", states=states, n_trials=len(trials),
+        objective=objective, direction="maximize" if maximize else "minimize", states=states,
+        n_trials=sum(states.values()),
         best_trial=best.number if best else None, best_value=best.value if best else None,
         best_params=dict(best.params) if best else {},
         reproduce=reproduce_command(study.study_name, best, spec.fixed if spec else {}) if best else "",
