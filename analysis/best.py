@@ -1,16 +1,17 @@
-"""The best trials of a study as a table (compute a DataFrame, then format it), and the refit beside them."""
+"""The best trials of a study as a table (compute the rows, then format them), and the refit beside them.
+
+Plain rows and text, no pandas: `sweeplab best` answers in well under a second."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import optuna
-import pandas as pd
 
 from sweeps.best import ranked_trials
 
 
-def best_trials(study: optuna.Study, top: int = 5) -> pd.DataFrame:
+def best_trials(study: optuna.Study, top: int = 5) -> list[dict[str, Any]]:
     """The `top` COMPLETE trials, best first: number, objective, test metrics, duration, and the values that trained
     (sampled parameters and any `--set` overrides of searched ones)."""
     objective = study.user_attrs.get("objective", "value")
@@ -24,7 +25,7 @@ def best_trials(study: optuna.Study, top: int = 5) -> pd.DataFrame:
         row.update(trial.params)
         row.update(trial.user_attrs.get("overrides", {}))
         rows.append(row)
-    return pd.DataFrame(rows)
+    return rows
 
 
 def state_counts(study: optuna.Study) -> dict[str, int]:
@@ -34,10 +35,24 @@ def state_counts(study: optuna.Study) -> dict[str, int]:
     return counts
 
 
-def format_table(table: pd.DataFrame) -> str:
-    if table.empty:
+def format_table(rows: list[dict[str, Any]]) -> str:
+    """Right-aligned columns (the union of the rows' keys, first seen first); floats to 4 significant digits."""
+    if not rows:
         return "(no completed trials yet)"
-    return table.to_string(index=False, float_format=lambda value: f"{value:.4g}")
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [max(len(column), *(len(line[index]) for line in cells)) for index, column in enumerate(columns)]
+    lines = [[column.rjust(width) for column, width in zip(columns, widths)]]
+    lines += [[cell.rjust(width) for cell, width in zip(line, widths)] for line in cells]
+    return "\n".join(" ".join(line) for line in lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
 
 
 def format_refit(record: dict[str, Any]) -> str:

@@ -25,17 +25,21 @@ class AliasBombError(yaml.YAMLError):
         self.problem, self.problem_mark = f"aliases expand to more than {nodes} nodes; refusing it", mark
 
 
-class _Loader(yaml.SafeLoader):
+_BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when PyYAML was built with it (~5x faster)
+
+
+class _Loader(_BASE):  # type: ignore[misc, valid-type]
     """SafeLoader with YAML 1.2 numbers (`1e-3` is a float, `0300` is 300), unique keys and bounded aliases."""
 
     yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level table, replaced whole
         first: [(tag, regexp) for tag, regexp in resolvers if tag not in (INT_TAG, FLOAT_TAG)]
-        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+        for first, resolvers in _BASE.yaml_implicit_resolvers.items()
     }
 
-    def compose_document(self) -> Any:
-        node = super().compose_document()
-        _check_expansion(node)
+    def get_single_node(self) -> Any:  # the one composing entry point both parsers (C and Python) share
+        node = super().get_single_node()
+        if node is not None:
+            _check_expansion(node)
         return node
 
     def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
