@@ -42,8 +42,8 @@ def format_table(rows: list[dict[str, Any]]) -> str:
     columns = list(dict.fromkeys(key for row in rows for key in row))
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
     widths = [max(len(column), *(len(line[index]) for line in cells)) for index, column in enumerate(columns)]
-    lines = [[column.rjust(width) for column, width in zip(columns, widths)]]
-    lines += [[cell.rjust(width) for cell, width in zip(line, widths)] for line in cells]
+    lines = [[column.rjust(width) for column, width in zip(columns, widths, strict=True)]]
+    lines += [[cell.rjust(width) for cell, width in zip(line, widths, strict=True)] for line in cells]
     return "\n".join(" ".join(line) for line in lines)
 
 
