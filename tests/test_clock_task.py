@@ -122,9 +122,17 @@ def test_study_files_are_valid(study):
     resolve_config(CLOCK, spec.fixed)
 
 
-def test_cosine_schedule_decays_from_the_learning_rate():
-    from trainers.clock.training import cosine_schedule
+def test_the_default_study_trains_with_its_own_fixed_values_and_prior(tmp_path):
+    """The study file's fixed values and its prior (cosine schedule, localiser, polar) train end to end; the cosine
+    schedule is per step, from the prior's rate to ~0 at the last step."""
+    from trainers.optimizers import learning_rate
 
-    rates = [cosine_schedule(2e-3, 8)(epoch, 0.0) for epoch in range(8)]
-    assert rates[0] == pytest.approx(2e-3) and bool(np.all(np.diff(rates) < 0)) and rates[-1] > 0
-    assert rates[4] == pytest.approx(1e-3)
+    spec = load_spec("clock")
+    config = {**spec.fixed, **spec.start_with[0], "n_images": 120, "subset": 0, "epochs": 2, "render_workers": 1}
+    result = run("clock", config, None, tmp_path / "run")
+    assert 0 <= result.metrics["test/cse_minutes"] <= 360 and result.metrics["train/epochs"] == 2
+    assert (tmp_path / "run" / "model.keras").is_file()
+    resolved = resolve_config(CLOCK, config)
+    schedule = learning_rate(resolved, steps_per_epoch=10)
+    rates = [float(schedule(step)) for step in (0, 10, 19)]
+    assert rates[0] == pytest.approx(resolved.learning_rate) and rates[1] < rates[0] and rates[2] < 0.02 * rates[0]

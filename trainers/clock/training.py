@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import keras
@@ -23,11 +22,6 @@ from trainers.fit import standard_callbacks
 from trainers.optimizers import build_optimizer
 from trainers.reporter import Reporter
 from trainers.tasks.clock import OBJECTIVE, ClockConfig
-
-
-def cosine_schedule(learning_rate: float, epochs: int) -> Callable[[int, float], float]:
-    """Epoch -> learning rate: half a cosine from `learning_rate` at epoch 0 towards 0 after the last epoch."""
-    return lambda epoch, _current: float(learning_rate * 0.5 * (1 + math.cos(math.pi * epoch / max(epochs, 1))))
 
 
 class TimeBudget(keras.callbacks.Callback):
@@ -123,12 +117,11 @@ def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) 
     splits, dial_found_share = load_clock_splits(config)
     head = head_of(config)
     model = build_clock_model(config, config.image_size, head)
-    model.compile(optimizer=build_optimizer(config), loss=head.loss)
+    steps_per_epoch = math.ceil(len(splits.x_train) / config.batch_size)
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss=head.loss)  # cosine: a per-step schedule
     val_minutes = to_minutes(splits.y_val)
     validation = CommonSenseCallback(head, splits.x_val, val_minutes)
     callbacks = [validation, *standard_callbacks(reporter, config.patience, "val_cse_minutes", "min")]
-    if config.lr_schedule == "cosine":
-        callbacks.append(keras.callbacks.LearningRateScheduler(cosine_schedule(config.learning_rate, config.epochs)))
     if config.train_minutes > 0:
         callbacks.append(TimeBudget(config.train_minutes, config.budget_clock))
     cpu_started = time.process_time()

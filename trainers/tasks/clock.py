@@ -61,7 +61,8 @@ class ClockConfig:
     # optimisation
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
     learning_rate: float = 1e-3
-    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: per-epoch decay to ~0 by the last epoch
+    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: per-step decay to 0 by the last epoch
+    warmup_epochs: float = 0.0  # linear warm-up from 0 (cosine schedule only)
     momentum: float = 0.0
     nesterov: bool = False
     rho: float = 0.9
@@ -93,6 +94,7 @@ class ClockConfig:
             "batch_size": self.batch_size >= 1,
             "epochs": self.epochs >= 1,
             "train_minutes": self.train_minutes >= 0,
+            "warmup_epochs": 0 <= self.warmup_epochs < self.epochs,
             "hour_weight": self.hour_weight >= 0,
             "minute_weight": self.minute_weight >= 0,
         }
