@@ -30,6 +30,12 @@ EXPERIMENTS = {  # name -> what differs from BASE; in priority order (a shared C
     "two_circle-48-polar": {"head": "two_circle"},
     "multi_head-48-polar": {"head": "multi_head"},
     "hands-80-polar": {"image_size": 80},
+    # the polar image sampled from a larger photograph (the rim keeps its detail), 12 o'clock wrapped at both ends
+    "hands-96-p64x24w8": {"image_size": 96, "polar_angles": 64, "polar_radii": 24, "polar_wrap": 8},
+    "hands-96-p96x32w12": {"image_size": 96, "polar_angles": 96, "polar_radii": 32, "polar_wrap": 12},
+    "two_circle-96-p64x24w8": {"head": "two_circle", "image_size": 96, "polar_angles": 64, "polar_radii": 24,
+                               "polar_wrap": 8},
+    "hands-64-plain-8conv": {"image_size": 64, "polar": False, "convs_per_block": 2},  # the calibration
 }
 
 

@@ -52,6 +52,22 @@ def test_a_hand_becomes_the_row_of_its_angle(hour, row):
     assert min(abs(brightest - row), 64 - abs(brightest - row)) <= 1
 
 
+def test_polar_warp_of_a_larger_image_with_wrapped_rows():
+    """96 angles x 24 radii from a 64 px image, 8 rows wrapped each side: the hand at 12 o'clock is the row of 12 in
+    the middle copy and in both wrapped copies, and the layer round-trips through a saved model's config."""
+    image = np.zeros((64, 64), np.float32)
+    cv2.line(image, (32, 32), (32, 4), 1.0, 2)  # 12 o'clock
+    layer = PolarWarp(angles=96, radii=24, wrap=8)
+    warped = np.asarray(layer(image[None, ..., None]))[0, :, 6:, 0]
+    assert warped.shape == (96 + 16, 18)
+    rows = warped.sum(axis=1)
+    assert int(np.argmax(rows[8:104])) in (0, 1, 95)  # the middle copy: row 0 is 12 o'clock
+    assert np.allclose(warped[:8], warped[96:104], atol=1e-5) and np.allclose(warped[104:], warped[8:16], atol=1e-5)
+    assert rows[8] > 5 * np.median(rows) and rows[104] > 5 * np.median(rows)  # 12 o'clock, seen again past the end
+    clone = PolarWarp.from_config(layer.get_config())
+    assert (clone.angles, clone.radii, clone.wrap) == (96, 24, 8)
+
+
 def test_coordinate_channels_append_x_y_radius():
     maps = coordinate_maps(5)
     assert maps.shape == (5, 5, 3)

@@ -49,6 +49,7 @@ BOUNDS: dict[str, Bound] = {
     "subset": COUNT, "test_subset": COUNT, "n_images": Bound(1, 10_000_000),
     "feature_train_images": Bound(1, 10_000_000),
     "validation_fraction": FRACTION, "test_fraction": FRACTION, "image_size": Bound(0, 4096),
+    "polar_angles": Bound(0, 4096), "polar_radii": Bound(0, 4096), "polar_wrap": Bound(0, 2048),
     "render_workers": Bound(1, 256), "seed": SEED, "render_seed": SEED, "permutation_seed": SEED,
     # augmentation
     "augment_shift": RATE, "augment_brightness": RATE, "augment_contrast": RATE,

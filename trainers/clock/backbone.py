@@ -35,7 +35,8 @@ def build_clock_model(config: Any, image_size: int, head: Head) -> keras.Model:
     for layer in augmentation(config):
         x = layer(x)
     if getattr(config, "polar", False):  # inside the model: predict and saved models see the same transform
-        x = PolarWarp(name="polar")(x)
+        x = PolarWarp(getattr(config, "polar_angles", 0), getattr(config, "polar_radii", 0),
+                      getattr(config, "polar_wrap", 0), name="polar")(x)
     if getattr(config, "coord_channels", False):
         x = CoordinateChannels(name="coordinates")(x)
     filters = float(config.conv_filters)

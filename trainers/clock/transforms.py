@@ -15,17 +15,21 @@ import numpy as np
 from keras import layers, ops
 
 
-def polar_grid(size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Source (x, y) pixel coordinates, each size x size, of output (row = angle, column = radius).
+def polar_grid(size: int, angles: int = 0, radii: int = 0, wrap: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Source (x, y) pixel coordinates, each (angles + 2 * wrap) x radii, of output (row = angle, column = radius)
+    in a size x size image (`angles`/`radii` 0: `size`).
 
-    Row i looks along clockwise angle 360 * i / size degrees from 12 o'clock; column j at radius j / size of
-    half the side, so column 0 is the image centre and the last column nearly touches the inscribed circle.
+    Row `wrap + i` looks along clockwise angle 360 * i / angles degrees from 12 o'clock; the `wrap` rows above and
+    below repeat the angles just before 12 and just after it (the dial is a circle: a hand or a 12 o'clock mark near
+    the top is whole on both sides). Column j is at radius j / radii of half the side, so column 0 is the image
+    centre and the last column nearly touches the inscribed circle.
     """
+    angles, radii = angles or size, radii or size
     centre = (size - 1) / 2.0
-    angles = 2 * math.pi * np.arange(size) / size
-    radii = (size / 2.0) * np.arange(size) / size
-    x = centre + radii[None, :] * np.sin(angles)[:, None]
-    y = centre - radii[None, :] * np.cos(angles)[:, None]
+    theta = 2 * math.pi * np.arange(-wrap, angles + wrap) / angles
+    radius = (size / 2.0) * np.arange(radii) / radii
+    x = centre + radius[None, :] * np.sin(theta)[:, None]
+    y = centre - radius[None, :] * np.cos(theta)[:, None]
     return x, y
 
 
@@ -43,14 +47,23 @@ def bilinear_taps(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, 
 
 @keras.saving.register_keras_serializable(package="sweeplab_clock")
 class PolarWarp(layers.Layer):
-    """N x S x S x C -> N x S x S x C: rows are angles clockwise from 12, columns radii from the image centre."""
+    """N x S x S x C -> N x (A + 2W) x R x C: rows are angles clockwise from 12 (A of them, plus W wrapped rows each
+    side), columns radii from the image centre. A = R = S and W = 0 by default.
+
+    Sampling A angles from a larger S keeps the rim's detail (the 12 o'clock mark, the minute hand's tip) that a
+    square S x S warp of a small image loses: the rim is ~3 S pixels long but gets only S rows."""
+
+    def __init__(self, angles: int = 0, radii: int = 0, wrap: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.angles, self.radii, self.wrap = int(angles), int(radii), int(wrap)
 
     def build(self, input_shape: Any) -> None:
         size = int(input_shape[1])
         if input_shape[2] != size:
             raise ValueError(f"PolarWarp needs square images, got {input_shape}")
-        indices, weights = bilinear_taps(*polar_grid(size), size)
+        indices, weights = bilinear_taps(*polar_grid(size, self.angles, self.radii, self.wrap), size)
         self.size = size
+        self.rows, self.columns = (self.angles or size) + 2 * self.wrap, self.radii or size
         self.indices = ops.convert_to_tensor(indices)
         self.weights_ = ops.convert_to_tensor(weights)
         super().build(input_shape)
@@ -61,10 +74,14 @@ class PolarWarp(layers.Layer):
         out = 0.0
         for tap in range(4):
             out = out + ops.take(flat, self.indices[tap], axis=1) * self.weights_[tap][None, :, None]
-        return ops.reshape(out, (-1, self.size, self.size, channels))
+        return ops.reshape(out, (-1, self.rows, self.columns, channels))
 
     def compute_output_shape(self, input_shape: Any) -> Any:
-        return input_shape
+        size = int(input_shape[1])
+        return (input_shape[0], (self.angles or size) + 2 * self.wrap, self.radii or size, input_shape[3])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "angles": self.angles, "radii": self.radii, "wrap": self.wrap}
 
 
 def coordinate_maps(size: int) -> np.ndarray:

@@ -31,6 +31,9 @@ class ClockConfig:
     # layers run inside the model; so `predict` and saved models apply them too)
     localize: bool = False  # find the dial's rim, centre it and undo the tilt before resizing (trainers.clock.localize)
     polar: bool = False  # resample around the image centre: rows = angle from 12, columns = radius
+    polar_angles: int = 0  # rows of the polar image (0 = image_size); more than image_size / 3 keeps the rim's detail
+    polar_radii: int = 0  # columns of the polar image (0 = image_size)
+    polar_wrap: int = 0  # rows repeated above and below (the angles either side of 12 o'clock seen whole)
     coord_channels: bool = False  # append x, y, radius maps (CoordConv) after the optional polar warp
     # label representation
     head: Literal["regression", "regression_circular", "classification", "multi_head", "hands", "periodic",
@@ -77,6 +80,12 @@ class ClockConfig:
     save_model: bool = True  # model.keras (+ model.head.json) in the run directory
     worst_count: int = 16  # worst test predictions drawn
 
+    def _network_side(self) -> int:
+        """The smaller side of what the convolutions see (the polar image when `polar`)."""
+        if not self.polar:
+            return self.image_size
+        return min((self.polar_angles or self.image_size) + 2 * self.polar_wrap, self.polar_radii or self.image_size)
+
     def validate(self) -> None:
         checks = {
             "n_images": self.n_images >= 20 or bool(self.data_dir),
@@ -85,7 +94,8 @@ class ClockConfig:
             "validation_fraction": 0 < self.validation_fraction < 1,
             "subset": self.subset >= 0,
             "classes": self.classes in CLASS_COUNTS,
-            "conv_blocks": self.conv_blocks >= 0 and self.image_size >> self.conv_blocks >= 1,
+            "conv_blocks": self.conv_blocks >= 0 and self._network_side() >> self.conv_blocks >= 1,
+            "polar_wrap": self.polar_wrap <= (self.polar_angles or self.image_size) // 2,
             "convs_per_block": self.convs_per_block >= 1,
             "conv_filters": self.conv_filters >= 1,
             "kernel_size": self.kernel_size >= 1,
