@@ -36,6 +36,13 @@ EXPERIMENTS = {  # name -> what differs from BASE; in priority order (a shared C
     "two_circle-96-p64x24w8": {"head": "two_circle", "image_size": 96, "polar_angles": 64, "polar_radii": 24,
                                "polar_wrap": 8},
     "hands-64-plain-8conv": {"image_size": 64, "polar": False, "convs_per_block": 2},  # the calibration
+    # dials turned at random by up to 60 degrees while training (`wide` photographs turn up to 45, `default` 25)
+    "hands-96-p64x24w8-turn60": {"image_size": 96, "polar_angles": 64, "polar_radii": 24, "polar_wrap": 8,
+                                 "augment_turn_degrees": 60.0},
+    # the same with the per-step cosine schedule (peak 3e-3, one warm-up epoch) sized to the budget (~24 epochs)
+    "hands-96-p64x24w8-turn60-cos": {"image_size": 96, "polar_angles": 64, "polar_radii": 24, "polar_wrap": 8,
+                                     "augment_turn_degrees": 60.0, "lr_schedule": "cosine", "learning_rate": 3e-3,
+                                     "warmup_epochs": 1.0, "epochs": 24},
 }
 
 

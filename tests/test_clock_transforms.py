@@ -14,7 +14,14 @@ from trainers.clock.backbone import build_clock_model
 from trainers.clock.metric import common_sense_minutes, to_minutes
 from trainers.clock.predict import load_clock_model, predict_clock_minutes
 from trainers.clock.training import head_of
-from trainers.clock.transforms import CoordinateChannels, PolarWarp, coordinate_maps, polar_grid
+from trainers.clock.transforms import (
+    CoordinateChannels,
+    PolarWarp,
+    RandomDialTurn,
+    WrapRows,
+    coordinate_maps,
+    polar_grid,
+)
 
 CLOCK = get_task("clock")
 
@@ -54,18 +61,32 @@ def test_a_hand_becomes_the_row_of_its_angle(hour, row):
 
 def test_polar_warp_of_a_larger_image_with_wrapped_rows():
     """96 angles x 24 radii from a 64 px image, 8 rows wrapped each side: the hand at 12 o'clock is the row of 12 in
-    the middle copy and in both wrapped copies, and the layer round-trips through a saved model's config."""
+    the middle copy and in the wrapped copy below; both layers round-trip through a saved model's config."""
     image = np.zeros((64, 64), np.float32)
     cv2.line(image, (32, 32), (32, 4), 1.0, 2)  # 12 o'clock
-    layer = PolarWarp(angles=96, radii=24, wrap=8)
-    warped = np.asarray(layer(image[None, ..., None]))[0, :, 6:, 0]
+    warp, wrap = PolarWarp(angles=96, radii=24), WrapRows(8)
+    warped = np.asarray(wrap(warp(image[None, ..., None])))[0, :, 6:, 0]
     assert warped.shape == (96 + 16, 18)
     rows = warped.sum(axis=1)
     assert int(np.argmax(rows[8:104])) in (0, 1, 95)  # the middle copy: row 0 is 12 o'clock
-    assert np.allclose(warped[:8], warped[96:104], atol=1e-5) and np.allclose(warped[104:], warped[8:16], atol=1e-5)
-    assert rows[8] > 5 * np.median(rows) and rows[104] > 5 * np.median(rows)  # 12 o'clock, seen again past the end
-    clone = PolarWarp.from_config(layer.get_config())
-    assert (clone.angles, clone.radii, clone.wrap) == (96, 24, 8)
+    assert np.allclose(warped[:8], warped[96:104]) and np.allclose(warped[104:], warped[8:16])
+    assert rows[104] > 5 * np.median(rows)  # 12 o'clock seen again past the end
+    clone = PolarWarp.from_config(warp.get_config())
+    assert (clone.angles, clone.radii, WrapRows.from_config(wrap.get_config()).rows) == (96, 24, 8)
+
+
+def test_random_dial_turn_shifts_each_dial_cyclically_and_only_while_training():
+    rng = np.random.default_rng(1)
+    images = rng.uniform(0, 1, (16, 12, 5, 1)).astype(np.float32)
+    layer = RandomDialTurn(3, seed=0)
+    assert np.array_equal(np.asarray(layer(images, training=False)), images)
+    turned = np.asarray(layer(images, training=True))
+    shifts = []
+    for original, out in zip(images, turned, strict=True):
+        matches = [k for k in range(-3, 4) if np.array_equal(out, np.roll(original, -k, axis=0))]
+        assert len(matches) == 1  # a whole-row cyclic shift within +-3 rows, nothing else changed
+        shifts.extend(matches)
+    assert len(set(shifts)) > 2  # each dial gets its own turn
 
 
 def test_coordinate_channels_append_x_y_radius():

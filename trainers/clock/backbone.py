@@ -8,7 +8,7 @@ import keras
 from keras import layers
 
 from trainers.clock.heads import Head
-from trainers.clock.transforms import CoordinateChannels, PolarWarp
+from trainers.clock.transforms import CoordinateChannels, PolarWarp, RandomDialTurn, WrapRows
 
 
 def augmentation(config: Any) -> list[layers.Layer]:
@@ -35,8 +35,13 @@ def build_clock_model(config: Any, image_size: int, head: Head) -> keras.Model:
     for layer in augmentation(config):
         x = layer(x)
     if getattr(config, "polar", False):  # inside the model: predict and saved models see the same transform
-        x = PolarWarp(getattr(config, "polar_angles", 0), getattr(config, "polar_radii", 0),
-                      getattr(config, "polar_wrap", 0), name="polar")(x)
+        x = PolarWarp(getattr(config, "polar_angles", 0), getattr(config, "polar_radii", 0), name="polar")(x)
+        rows = getattr(config, "polar_angles", 0) or image_size
+        turn = round(rows * getattr(config, "augment_turn_degrees", 0.0) / 360.0)
+        if turn > 0:
+            x = RandomDialTurn(turn, seed=getattr(config, "seed", None), name="turn")(x)
+        if getattr(config, "polar_wrap", 0) > 0:
+            x = WrapRows(config.polar_wrap, name="wrap")(x)
     if getattr(config, "coord_channels", False):
         x = CoordinateChannels(name="coordinates")(x)
     filters = float(config.conv_filters)

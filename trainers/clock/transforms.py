@@ -15,18 +15,16 @@ import numpy as np
 from keras import layers, ops
 
 
-def polar_grid(size: int, angles: int = 0, radii: int = 0, wrap: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Source (x, y) pixel coordinates, each (angles + 2 * wrap) x radii, of output (row = angle, column = radius)
-    in a size x size image (`angles`/`radii` 0: `size`).
+def polar_grid(size: int, angles: int = 0, radii: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Source (x, y) pixel coordinates, each angles x radii (0: `size`), of output (row = angle, column = radius) in
+    a size x size image.
 
-    Row `wrap + i` looks along clockwise angle 360 * i / angles degrees from 12 o'clock; the `wrap` rows above and
-    below repeat the angles just before 12 and just after it (the dial is a circle: a hand or a 12 o'clock mark near
-    the top is whole on both sides). Column j is at radius j / radii of half the side, so column 0 is the image
-    centre and the last column nearly touches the inscribed circle.
+    Row i looks along clockwise angle 360 * i / angles degrees from 12 o'clock; column j at radius j / radii of half
+    the side, so column 0 is the image centre and the last column nearly touches the inscribed circle.
     """
     angles, radii = angles or size, radii or size
     centre = (size - 1) / 2.0
-    theta = 2 * math.pi * np.arange(-wrap, angles + wrap) / angles
+    theta = 2 * math.pi * np.arange(angles) / angles
     radius = (size / 2.0) * np.arange(radii) / radii
     x = centre + radius[None, :] * np.sin(theta)[:, None]
     y = centre - radius[None, :] * np.cos(theta)[:, None]
@@ -47,23 +45,22 @@ def bilinear_taps(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, 
 
 @keras.saving.register_keras_serializable(package="sweeplab_clock")
 class PolarWarp(layers.Layer):
-    """N x S x S x C -> N x (A + 2W) x R x C: rows are angles clockwise from 12 (A of them, plus W wrapped rows each
-    side), columns radii from the image centre. A = R = S and W = 0 by default.
+    """N x S x S x C -> N x A x R x C: rows are angles clockwise from 12, columns radii from the image centre;
+    A = R = S by default.
 
     Sampling A angles from a larger S keeps the rim's detail (the 12 o'clock mark, the minute hand's tip) that a
     square S x S warp of a small image loses: the rim is ~3 S pixels long but gets only S rows."""
 
-    def __init__(self, angles: int = 0, radii: int = 0, wrap: int = 0, **kwargs: Any) -> None:
+    def __init__(self, angles: int = 0, radii: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.angles, self.radii, self.wrap = int(angles), int(radii), int(wrap)
+        self.angles, self.radii = int(angles), int(radii)
 
     def build(self, input_shape: Any) -> None:
         size = int(input_shape[1])
         if input_shape[2] != size:
             raise ValueError(f"PolarWarp needs square images, got {input_shape}")
-        indices, weights = bilinear_taps(*polar_grid(size, self.angles, self.radii, self.wrap), size)
-        self.size = size
-        self.rows, self.columns = (self.angles or size) + 2 * self.wrap, self.radii or size
+        indices, weights = bilinear_taps(*polar_grid(size, self.angles, self.radii), size)
+        self.size, self.rows, self.columns = size, self.angles or size, self.radii or size
         self.indices = ops.convert_to_tensor(indices)
         self.weights_ = ops.convert_to_tensor(weights)
         super().build(input_shape)
@@ -78,10 +75,61 @@ class PolarWarp(layers.Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         size = int(input_shape[1])
-        return (input_shape[0], (self.angles or size) + 2 * self.wrap, self.radii or size, input_shape[3])
+        return (input_shape[0], self.angles or size, self.radii or size, input_shape[3])
 
     def get_config(self) -> dict[str, Any]:
-        return {**super().get_config(), "angles": self.angles, "radii": self.radii, "wrap": self.wrap}
+        return {**super().get_config(), "angles": self.angles, "radii": self.radii}
+
+
+@keras.saving.register_keras_serializable(package="sweeplab_clock")
+class RandomDialTurn(layers.Layer):
+    """Training only: turns each polar image's dial by a random whole number of rows in +-`max_rows` (a cyclic shift
+    of the angle axis: exact, no interpolation). Hands and the 12 o'clock mark turn together, so the time is
+    unchanged and the network learns to read the hands against the mark at any turn it may meet (`wide` photographs
+    are turned up to 45 degrees, the `default` ones 25)."""
+
+    def __init__(self, max_rows: int, seed: int | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_rows, self.seed = int(max_rows), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images: Any, training: bool | None = None) -> Any:
+        if not training or self.max_rows <= 0:
+            return images
+        rows = ops.shape(images)[1]
+        shift = keras.random.randint((ops.shape(images)[0], 1), -self.max_rows, self.max_rows + 1,
+                                     seed=self.generator)
+        index = ops.mod(ops.arange(rows)[None, :] + shift, rows)  # N x A: row i shows row i + shift
+        index = ops.broadcast_to(index[:, :, None, None], ops.shape(images))
+        return ops.take_along_axis(images, ops.cast(index, "int32"), axis=1)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_rows": self.max_rows, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="sweeplab_clock")
+class WrapRows(layers.Layer):
+    """N x A x R x C -> N x (A + 2W) x R x C: the last W rows repeated above, the first W below (the dial is a circle:
+    a hand or a 12 o'clock mark near the top is seen whole on both sides)."""
+
+    def __init__(self, rows: int, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.rows = int(rows)
+
+    def call(self, images: Any) -> Any:
+        if self.rows <= 0:
+            return images
+        return ops.concatenate([images[:, -self.rows:], images, images[:, : self.rows]], axis=1)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        rows = None if input_shape[1] is None else input_shape[1] + 2 * self.rows
+        return (input_shape[0], rows, *input_shape[2:])
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "rows": self.rows}
 
 
 def coordinate_maps(size: int) -> np.ndarray:

@@ -58,7 +58,8 @@ class ClockConfig:
     dense_dropout: float = 0.2
     # augmentation (0 = off)
     augment_shift: float = 0.0  # fraction of the side
-    augment_rotation_degrees: float = 0.0
+    augment_rotation_degrees: float = 0.0  # rotates the photograph (interpolated; any input)
+    augment_turn_degrees: float = 0.0  # polar only: turns the dial by a random +-this (a cyclic shift of the rows)
     augment_brightness: float = 0.0
     augment_contrast: float = 0.0
     # optimisation
@@ -111,6 +112,8 @@ class ClockConfig:
         for name in ("conv_dropout", "dense_dropout", "augment_shift", "augment_brightness", "augment_contrast"):
             checks[name] = 0.0 <= getattr(self, name) < 1.0
         checks["augment_rotation_degrees"] = 0.0 <= self.augment_rotation_degrees <= 180.0
+        checks["augment_turn_degrees"] = 0.0 <= self.augment_turn_degrees <= 180.0 and (
+            self.polar or self.augment_turn_degrees == 0.0)
         bad = [name for name, ok in checks.items() if not ok]
         if bad:
             allowed = f" (one of {list(CLASS_COUNTS)})" if bad[0] == "classes" else ""
