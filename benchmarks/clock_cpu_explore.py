@@ -43,6 +43,10 @@ EXPERIMENTS = {  # name -> what differs from BASE; in priority order (a shared C
     "hands-96-p64x24w8-turn60-cos": {"image_size": 96, "polar_angles": 64, "polar_radii": 24, "polar_wrap": 8,
                                      "augment_turn_degrees": 60.0, "lr_schedule": "cosine", "learning_rate": 3e-3,
                                      "warmup_epochs": 1.0, "epochs": 24},
+    # and soft targets (a circular Gaussian 1.5 minutes wide around each hand)
+    "hands-96-p64x24w8-turn60-cos-soft": {"image_size": 96, "polar_angles": 64, "polar_radii": 24, "polar_wrap": 8,
+                                          "augment_turn_degrees": 60.0, "lr_schedule": "cosine", "learning_rate": 3e-3,
+                                          "warmup_epochs": 1.0, "epochs": 24, "label_sigma": 1.5},
 }
 
 

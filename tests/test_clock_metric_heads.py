@@ -97,3 +97,19 @@ def test_circular_regression_loss_wraps():
 def test_unknown_head_is_refused():
     with pytest.raises(ValueError, match="unknown head"):
         make_head("sundial")
+
+
+def test_soft_labels_charge_a_near_miss_less_than_a_far_one_and_wrap_round_the_dial():
+    """hands with label_sigma: the minute predicted one minute off costs less than ten off, 59 vs 0 is one minute
+    apart (the dial wraps), the hour hand at 11:58 is nearly at 12, and the right answer still costs least."""
+    head = make_head("hands", label_sigma=1.5)
+    targets = head.encode(np.array([[11, 58]]))
+
+    def cost(hour_class: int, minute_class: int) -> float:
+        hours, minutes = 0.9 * np.eye(12)[[hour_class]] + 0.1 / 12, 0.9 * np.eye(60)[[minute_class]] + 0.1 / 60
+        outputs = np.concatenate([hours, minutes], axis=1).astype(np.float32)
+        return float(keras.ops.mean(head.loss(targets, outputs)))
+
+    assert cost(11, 58) < cost(11, 59) < cost(11, 48) and cost(11, 0) < cost(11, 48)  # 0 is 2 minutes from 58
+    assert cost(0, 58) < cost(10, 58)  # the hour hand at 11:58 is next to 12 (class 0), far from 10
+    assert head.options["label_sigma"] == 1.5 and make_head("hands").options["label_sigma"] == 0.0

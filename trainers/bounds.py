@@ -64,6 +64,7 @@ BOUNDS: dict[str, Bound] = {
     # losses and their weights
     "label_smoothing": RATE, "kernel_l1": PENALTY, "kernel_l2": PENALTY, "bias_l1": PENALTY, "bias_l2": PENALTY,
     "beta": Bound(0, 1000), "hour_weight": Bound(0, 1000), "minute_weight": Bound(0, 1000),
+    "label_sigma": Bound(0, 30),
     # optimisation
     "learning_rate": LEARNING_RATE, "generator_learning_rate": LEARNING_RATE,
     "discriminator_learning_rate": LEARNING_RATE, "momentum": RATE, "rho": RATE, "beta_1": RATE, "beta_2": RATE,

@@ -127,13 +127,31 @@ def _multi_head(hour_weight: float, minute_weight: float, hour_decoding: str = "
                 output_layers=output_layers)
 
 
-def _hands(minute_weight: float, hour_decoding: str) -> Head:
-    """Two classifiers, one per hand: the hour (12 classes) and the minute (60 classes), cross-entropy each."""
+def soft_cross_entropy(probabilities: Any, positions: Any, classes: int, sigma: float) -> Any:
+    """Cross-entropy against a circular Gaussian over `classes` bins centred on each (continuous) hand position,
+    in bins: class c's centre is c + 0.5. A near miss costs less than a far one, so the dial's order is taught."""
+    centres = ops.arange(classes, dtype="float32")[None, :] + 0.5
+    distance = ops.mod(centres - positions[:, None] + classes / 2.0, float(classes)) - classes / 2.0
+    weights = ops.exp(-0.5 * ops.square(distance / sigma))
+    weights = weights / ops.sum(weights, axis=1, keepdims=True)
+    return -ops.sum(weights * ops.log(ops.clip(probabilities, 1e-7, 1.0)), axis=1)
+
+
+def _hands(minute_weight: float, hour_decoding: str, label_sigma: float = 0.0) -> Head:
+    """Two classifiers, one per hand: the hour (12 classes) and the minute (60 classes), cross-entropy each.
+
+    `label_sigma` > 0 (minutes of the minute hand): soft targets, a circular Gaussian around where each hand points
+    (the hour hand at hour + minute / 60, with the same angular width: sigma / 5 hours)."""
 
     def encode(minutes: np.ndarray) -> np.ndarray:
         return np.stack([minutes // 60, minutes % 60], axis=1)
 
     def loss(y_true, y_pred):
+        if label_sigma > 0:
+            hour_hand = y_true[:, 0] + y_true[:, 1] / 60.0
+            hour_loss = soft_cross_entropy(y_pred[:, :12], hour_hand, 12, label_sigma / 5.0)
+            minute_loss = soft_cross_entropy(y_pred[:, 12:], y_true[:, 1] + 0.5, 60, label_sigma)
+            return hour_loss + minute_weight * minute_loss
         hour_loss = keras.losses.sparse_categorical_crossentropy(ops.cast(y_true[:, 0], "int32"), y_pred[:, :12])
         minute_loss = keras.losses.sparse_categorical_crossentropy(ops.cast(y_true[:, 1], "int32"), y_pred[:, 12:])
         return hour_loss + minute_weight * minute_loss
@@ -149,7 +167,7 @@ def _hands(minute_weight: float, hour_decoding: str) -> Head:
         return layers.Concatenate(name="clock")([hours, minutes])
 
     return Head(name="hands", units=72, activation=None, width=2, encode_minutes=encode, loss=loss, decode=decode,
-                options={"minute_weight": minute_weight, "hour_decoding": hour_decoding},
+                options={"minute_weight": minute_weight, "hour_decoding": hour_decoding, "label_sigma": label_sigma},
                 output_layers=output_layers)
 
 
@@ -187,7 +205,8 @@ HEADS: dict[str, Callable[..., Head]] = {
     "classification": lambda classes=72, **options: _classification(classes),
     "multi_head": lambda hour_weight=1.0, minute_weight=1.0, hour_decoding="argmax", **options: _multi_head(
         hour_weight, minute_weight, hour_decoding),
-    "hands": lambda minute_weight=1.0, hour_decoding="given_minute", **options: _hands(minute_weight, hour_decoding),
+    "hands": lambda minute_weight=1.0, hour_decoding="given_minute", label_sigma=0.0, **options: _hands(
+        minute_weight, hour_decoding, label_sigma),
     "periodic": lambda **options: _periodic(),
     "two_circle": lambda **options: _two_circle(),
 }

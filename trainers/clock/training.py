@@ -44,7 +44,7 @@ class TimeBudget(keras.callbacks.Callback):
 
 def head_of(config: ClockConfig) -> Head:
     return make_head(config.head, classes=config.classes, hour_weight=config.hour_weight,
-                     minute_weight=config.minute_weight,
+                     minute_weight=config.minute_weight, label_sigma=config.label_sigma,
                      hour_decoding="given_minute" if config.hour_decoding == "auto" else config.hour_decoding)
 
 

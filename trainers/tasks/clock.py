@@ -41,6 +41,7 @@ class ClockConfig:
     classes: int = 72  # classification only; one of CLASS_COUNTS
     hour_weight: float = 1.0  # multi_head only: weight of the hour cross-entropy
     minute_weight: float = 1.0  # multi_head, hands: weight of the minute loss
+    label_sigma: float = 0.0  # hands: soft targets, a circular Gaussian this many minutes wide around each hand
     hour_decoding: Literal["argmax", "given_minute", "auto"] = "auto"  # multi_head, hands: the hour read alone or
     # from the hour hand's probability where the minute hand puts it (removes hour slips once minutes are read);
     # auto: trains with given_minute, then keeps whichever reads the validation set better (saved with the model)
@@ -108,6 +109,7 @@ class ClockConfig:
             "warmup_epochs": 0 <= self.warmup_epochs < self.epochs,
             "hour_weight": self.hour_weight >= 0,
             "minute_weight": self.minute_weight >= 0,
+            "label_sigma": 0 <= self.label_sigma <= 30,
         }
         for name in ("conv_dropout", "dense_dropout", "augment_shift", "augment_brightness", "augment_contrast"):
             checks[name] = 0.0 <= getattr(self, name) < 1.0
