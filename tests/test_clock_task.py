@@ -9,11 +9,12 @@ import os
 import numpy as np
 import pytest
 
+from datasets.clocks import rendered_clocks, variation_named
 from sweeps.spec import load_spec
 from trainers import get_task, resolve_config, run
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.heads import HEADS
-from trainers.clock.predict import load_clock_model
+from trainers.clock.predict import load_clock_model, read_clocks
 from trainers.clock.training import head_of
 from trainers.config import ConfigError
 from trainers.reporter import Reporter
@@ -131,7 +132,11 @@ def test_the_default_study_trains_with_its_own_fixed_values_and_prior(tmp_path):
     config = {**spec.fixed, **spec.start_with[0], "n_images": 120, "subset": 0, "epochs": 2, "render_workers": 1}
     result = run("clock", config, None, tmp_path / "run")
     assert 0 <= result.metrics["test/cse_minutes"] <= 360 and result.metrics["train/epochs"] == 2
-    assert (tmp_path / "run" / "model.keras").is_file()
+    model, head, preparation = load_clock_model(tmp_path / "run" / "model.keras")  # layers and sidecar reload
+    assert preparation.localize and head.name == spec.start_with[0].get("head", spec.fixed.get("head"))
+    photographs, _ = rendered_clocks(6, 11, variation_named("default"))
+    minutes, found = read_clocks(model, head, photographs, preparation)
+    assert minutes.shape == (6,) and np.all((minutes >= 0) & (minutes < 720)) and found.dtype == bool
     resolved = resolve_config(CLOCK, config)
     schedule = learning_rate(resolved, steps_per_epoch=10)
     rates = [float(schedule(step)) for step in (0, 10, 19)]
