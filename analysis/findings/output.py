@@ -94,6 +94,11 @@ def read_evaluations(out_dir: Path) -> pd.DataFrame:
     return pd.read_csv(Path(out_dir) / EVALUATIONS, keep_default_na=True).fillna({"error": ""})
 
 
+def markdown_header(*columns: str) -> list[str]:
+    """The two header lines of a markdown table."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
 def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path]:
     paths = []
     for name, table in tables.items():
@@ -164,9 +169,10 @@ def effect_words(estimate: Estimate, seeds: int) -> str:
 
 
 def write_summary(out_dir: Path, finding: str, fidelity: str, fidelity_text: str, numbers: Mapping[str, Any],
-                  lines: Sequence[str], timing: Mapping[str, Any], title: str) -> list[Path]:
+                  lines: Sequence[str], timing: Mapping[str, Any], title: str,
+                  default_fidelity: str = "cpu") -> list[Path]:
     """summary.json (the numbers summary.md shows, plus fidelity, command and timing) and summary.md."""
-    command = f"sweeplab results {finding}" + ("" if fidelity == "cpu" else f" --fidelity {fidelity}")
+    command = f"sweeplab results {finding}" + ("" if fidelity == default_fidelity else f" --fidelity {fidelity}")
     payload = {"finding": finding, "fidelity": fidelity, "fidelity_text": fidelity_text, "command": command,
                "timing": clean(dict(timing)), "numbers": clean(dict(numbers))}
     json_path, markdown_path = out_dir / SUMMARY_JSON, out_dir / SUMMARY_MD
@@ -179,8 +185,8 @@ def write_summary(out_dir: Path, finding: str, fidelity: str, fidelity_text: str
                 f"of each evaluation's wall time, from `{EVALUATIONS}`); the last invocation trained "
                 f"{timing.get('trained_now', 0)} and took {timing.get('wall_seconds_this_run', 0):.0f} s wall, "
                 f"{timing.get('cpu_seconds_this_run', 0):.0f} s CPU.",
-                f"- Intervals are {CONFIDENCE_WORDS}s; with 3 seeds they are wide, and an interval that spans 0 is "
-                "reported as no evidence, not as a finding.", ""]
+                f"- Intervals are {CONFIDENCE_WORDS}s; with a handful of seeds they are wide, and an interval that "
+                "spans 0 is reported as no evidence, not as a finding.", ""]
     markdown_path.write_text("\n".join(markdown))
     return [json_path, markdown_path]
 

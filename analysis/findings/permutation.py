@@ -6,8 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis.findings import Finding
-from analysis.findings import output
+from analysis.findings import Finding, output
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -90,7 +89,8 @@ def lines(info: Any) -> list[str]:
 
     text = ["Test accuracy on original vs permuted pixels (one fixed permutation for every image), paired by seed; "
             "difference = permuted - original in percentage points with its 95% t interval.", "",
-            "| model | dataset | original | permuted | difference (pp) | reading | expected |", "|---|---|---|---|---|---|---|"]
+            *output.markdown_header("model", "dataset", "original", "permuted", "difference (pp)", "reading",
+                                    "expected")]
     for row in info.differences.to_dict("records"):
         estimate = Estimate(row["difference"], row["t low"], row["t high"])
         text.append(f"| {row['model'].upper()} | {DATASET_TITLES.get(row['dataset'], row['dataset'])} | "

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analysis.findings import Finding
-from analysis.findings import output
+from analysis.findings import Finding, output
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -182,7 +181,7 @@ def lines(infos: dict[str, Any]) -> list[str]:
                  + (f" (targets {targets}: {'reached' if check['reached'] else 'NOT reached'})." if targets else "."),
                  ""]
         if not info.settings.empty:
-            text += ["| setting | configs | Fashion-MNIST effect | CIFAR-10 effect | verdict |", "|---|---|---|---|---|"]
+            text += output.markdown_header("setting", "configs", f"{SOURCE} effect", f"{TARGET} effect", "verdict")
             for row in info.settings.to_dict("records"):
                 effects = [f"{row[f'{name} effect']:+.3f} [{row[f'{name} low']:+.3f}, {row[f'{name} high']:+.3f}]"
                            for name in (SOURCE, TARGET)]
