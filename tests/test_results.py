@@ -15,14 +15,15 @@ import pytest
 from analysis.findings import Finding, finding_names, findings
 
 ROOT = Path(__file__).resolve().parent.parent
-TRAINING_FINDINGS = ["transfer", "permutation", "clock-representations"]
-EXPECTED_FILES = {
-    "transfer": ["evaluations.csv", "mlp_configs.csv", "mlp_settings.csv", "mlp_importance.csv", "correlations.csv",
-                 "transfer.png", "transfer.html"],
-    "permutation": ["evaluations.csv", "differences.csv", "permutation.png", "permutation.html"],
-    "clock-representations": ["evaluations.csv", "representations.csv", "clock_representations.png",
-                              "clock_representations.html"],
+TRAINING_FINDINGS = ["transfer", "permutation", "clock-representations", "optimizers"]
+TABLES = {  # besides evaluations.csv, summary.json/md, <figure>.png and <figure>.html
+    "transfer": ["mlp_configs.csv", "mlp_settings.csv", "mlp_importance.csv", "correlations.csv"],
+    "permutation": ["differences.csv"],
+    "clock-representations": ["representations.csv"],
+    "optimizers": ["curves.csv"],
 }
+FIGURES = {"transfer": "transfer", "permutation": "permutation", "clock-representations": "clock_representations",
+           "optimizers": "optimizers"}
 
 
 def _same(left, right, path: str = "numbers") -> None:
@@ -111,10 +112,11 @@ def test_tiny_finding_writes_its_files_resumes_and_its_summary_is_recomputable(n
     out, store = tmp_path / "results" / name, tmp_path / "store"
     paths = finding.run(out, store, "tiny")
     assert trainer_calls, "the first run trains"
-    for file in [*EXPECTED_FILES[name], "summary.json", "summary.md"]:
+    figure = FIGURES[name]
+    for file in ["evaluations.csv", *TABLES[name], f"{figure}.png", f"{figure}.html", "summary.json", "summary.md"]:
         assert (out / file).exists() and (out / file) in paths, file
-    assert (out / EXPECTED_FILES[name][2]).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "plotly" in (out / EXPECTED_FILES[name][3]).read_text()[:200000]
+    assert (out / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "plotly" in (out / f"{figure}.html").read_text()[:200000]
     evaluations = pd.read_csv(out / "evaluations.csv")
     assert len(evaluations) == len(trainer_calls) and (evaluations["seconds"] > 0).all()
     progress = capsys.readouterr().err
@@ -217,6 +219,16 @@ def _transfer_csv(folder: Path, cnn_l2_gain: float, mlp_rmsprop: tuple[float, fl
     pd.DataFrame(rows).to_csv(folder / "evaluations.csv", index=False)
 
 
+def _optimizers_csv(folder: Path, curves: dict[str, list[float]]) -> None:
+    """curves: optimizer -> test accuracy after 1, 3 and 9 epochs (seed s adds 0.004 s to every value)."""
+    rows = [{"optimizer": optimizer, "learning_rate": 0.01, "epochs": epochs, "seed": seed,
+             "test_accuracy": accuracy + 0.004 * seed, "seconds": 1.0, "error": ""}
+            for optimizer, accuracies in curves.items() for epochs, accuracy in zip((1, 3, 9), accuracies, strict=True)
+            for seed in range(3)]
+    folder.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(rows).to_csv(folder / "evaluations.csv", index=False)
+
+
 def _verdicts(results: Path) -> dict[str, str]:
     findings()["claims"].run(results / "claims", results / "store", "committed")
     table = pd.read_csv(results / "claims" / "claims.csv")
@@ -228,9 +240,11 @@ def test_claims_supported(tmp_path) -> None:
     _clock_csv(tmp_path / "clock-representations", {"periodic": 40.0, "regression": 100.0,
                                                     "classification-720": 178.0})
     _transfer_csv(tmp_path / "transfer", cnn_l2_gain=0.1, mlp_rmsprop=(0.05, -0.05))
+    _optimizers_csv(tmp_path / "optimizers", {"sgd": [0.70, 0.75, 0.80], "adam": [0.84, 0.86, 0.88],
+                                              "rmsprop": [0.83, 0.85, 0.87]})
     assert _verdicts(tmp_path) == {"mlp-permutation": "supported", "cnn-permutation": "supported",
                                    "clock-periodic": "supported", "clock-720": "supported", "cnn-l2": "supported",
-                                   "mlp-rmsprop": "supported", "sgd-slow": "not measured yet"}
+                                   "mlp-rmsprop": "supported", "sgd-slow": "supported"}
     summary = json.loads((tmp_path / "claims" / "summary.json").read_text())
     _same(summary["numbers"], _recomputed(findings()["claims"], tmp_path / "claims"))
     assert "| **supported** |" in (tmp_path / "claims" / "summary.md").read_text()
@@ -241,10 +255,10 @@ def test_claims_contradicted(tmp_path) -> None:
     _clock_csv(tmp_path / "clock-representations", {"regression": 20.0, "periodic": 60.0, "multi_head": 70.0,
                                                     "classification-720": 60.0})
     _transfer_csv(tmp_path / "transfer", cnn_l2_gain=-0.1, mlp_rmsprop=(-0.05, 0.05))
-    verdicts = _verdicts(tmp_path)
-    assert {name: verdict for name, verdict in verdicts.items() if name != "sgd-slow"} == {
+    _optimizers_csv(tmp_path / "optimizers", {"sgd": [0.86, 0.87, 0.88], "adam": [0.84, 0.86, 0.88]})
+    assert _verdicts(tmp_path) == {
         name: "contradicted" for name in ("mlp-permutation", "cnn-permutation", "clock-periodic", "clock-720",
-                                          "cnn-l2", "mlp-rmsprop")}
+                                          "cnn-l2", "mlp-rmsprop", "sgd-slow")}
 
 
 def test_claims_without_evidence_and_not_measured(tmp_path) -> None:
@@ -255,10 +269,11 @@ def test_claims_without_evidence_and_not_measured(tmp_path) -> None:
     table.loc[table["representation"] == "classification-720", "test_cse_minutes"] = [120.0, 150.0, 170.0]
     table.loc[table["representation"] == "regression", "test_cse_minutes"] = [31.0, 42.0, 53.0]
     table.to_csv(tmp_path / "clock-representations" / "evaluations.csv", index=False)
+    _optimizers_csv(tmp_path / "optimizers", {"sgd": [0.80, 0.84, 0.88], "adam": [0.84, 0.86, 0.88]})
     verdicts = _verdicts(tmp_path)  # no transfer folder: its claims are not measured yet
     assert verdicts == {"mlp-permutation": "no evidence", "cnn-permutation": "no evidence",
                         "clock-periodic": "no evidence", "clock-720": "no evidence", "cnn-l2": "not measured yet",
-                        "mlp-rmsprop": "not measured yet", "sgd-slow": "not measured yet"}
+                        "mlp-rmsprop": "not measured yet", "sgd-slow": "no evidence"}
     table = pd.read_csv(tmp_path / "claims" / "claims.csv")
     assert table.loc[table["claim"] == "cnn-l2", "measured"].item() == "results/transfer/ not written yet"
 

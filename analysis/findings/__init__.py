@@ -34,6 +34,7 @@ _MODULES: dict[str, str] = {
     "transfer": "analysis.findings.transfer",
     "permutation": "analysis.findings.permutation",
     "clock-representations": "analysis.findings.clock_representations",
+    "optimizers": "analysis.findings.optimizers",
 }
 _OPTIONAL = {"generative": "analysis.findings.generative"}  # registered when its module exists (another helper's)
 _LAST = {"claims": "analysis.findings.claims"}

@@ -175,6 +175,29 @@ def mlp_rmsprop_fashion_not_cifar(infos: dict[str, Any]) -> Check:
     return Check(words, verdict, numbers)
 
 
+def sgd_slow(table: Any) -> Check:
+    """"Far slower" = needs more than 3x the epochs: supported when SGD trained 3x as long is still clearly behind
+    every other optimizer (paired by seed), contradicted when it is clearly ahead of one of them."""
+    from analysis.findings.optimizers import SLOW
+
+    rows = [row for row in table.to_dict("records") if row["optimizer"] != SLOW and math.isfinite(row["sgd 3x high"])]
+    if not rows:
+        return Check("no SGD run with 3x another optimizer's epochs", NOT_MEASURED, {})
+    if any(row["sgd 3x low"] > 0 for row in rows):  # SGD needs less than 3x the epochs of one of them
+        verdict = CONTRADICTED
+    elif all(row["sgd 3x high"] < 0 for row in rows):
+        verdict = SUPPORTED
+    else:
+        verdict = NO_EVIDENCE
+    words = "; ".join(f"SGD at {3 * row['epochs']} epochs - {row['optimizer']} at {row['epochs']}: "
+                      f"{_interval(row['sgd 3x minus this'], row['sgd 3x low'], row['sgd 3x high'], 100, ' pp')}"
+                      for row in rows)
+    return Check(f"test accuracy, paired by seed: {words} (supported = every interval below 0, contradicted = one "
+                 "above 0)", verdict,
+                 {f"{row['optimizer']}/{row['epochs']}": [row["sgd 3x minus this"], row["sgd 3x low"],
+                                                          row["sgd 3x high"]] for row in rows})
+
+
 CLAIMS: tuple[Claim, ...] = (
     Claim("mlp-permutation", "An MLP is unaffected by permuted pixels (MNIST, Fashion-MNIST)", "permutation",
           mlp_unaffected),
@@ -186,8 +209,7 @@ CLAIMS: tuple[Claim, ...] = (
     Claim("cnn-l2", "For the CNN, L2 is the best setting on both Fashion-MNIST and CIFAR-10", "transfer", cnn_l2_best),
     Claim("mlp-rmsprop", "RMSprop is best for the MLP on Fashion-MNIST but not on CIFAR-10", "transfer",
           mlp_rmsprop_fashion_not_cifar),
-    Claim("sgd-slow", "SGD converges far more slowly than RMSprop, Adam and Nadam", "", None,
-          "no finding trains SGD yet (the CPU studies leave it out of their spaces)"),
+    Claim("sgd-slow", "SGD converges far more slowly than RMSprop, Adam and Nadam", "optimizers", sgd_slow),
 )
 
 
