@@ -137,6 +137,21 @@ def test_tiny_finding_writes_its_files_resumes_and_its_summary_is_recomputable(n
     assert "(stored;" in capsys.readouterr().err
 
 
+def test_cli_runs_the_named_findings_with_claims_last(mirror_dir, tmp_path, capsys) -> None:
+    from sweeplab.cli import main
+
+    out = tmp_path / "results"
+    assert main(["results", "claims", "optimizers", "--fidelity", "tiny", "--out", str(out), "--store",
+                 str(tmp_path / "store")]) == 0
+    err = capsys.readouterr().err
+    assert err.index("== optimizers") < err.index("== claims")  # claims reads what optimizers wrote
+    claims = pd.read_csv(out / "claims" / "claims.csv").set_index("claim")
+    assert claims.loc["sgd-slow", "fidelity"] == "tiny" and claims.loc["sgd-slow", "verdict"] != "not measured yet"
+    assert claims.loc["cnn-l2", "verdict"] == "not measured yet"
+    assert sorted(path.name for path in out.iterdir()) == ["claims", "optimizers"]
+    assert (tmp_path / "store" / "optimizers" / "evaluations.jsonl").exists()
+
+
 def test_summary_follows_the_csv(mirror_dir, tmp_path) -> None:
     """Editing evaluations.csv changes the recomputed numbers: the summary really comes from the file."""
     finding = findings()["permutation"]
@@ -269,7 +284,7 @@ def test_claims_without_evidence_and_not_measured(tmp_path) -> None:
     table.loc[table["representation"] == "classification-720", "test_cse_minutes"] = [120.0, 150.0, 170.0]
     table.loc[table["representation"] == "regression", "test_cse_minutes"] = [31.0, 42.0, 53.0]
     table.to_csv(tmp_path / "clock-representations" / "evaluations.csv", index=False)
-    _optimizers_csv(tmp_path / "optimizers", {"sgd": [0.80, 0.84, 0.88], "adam": [0.84, 0.86, 0.88]})
+    _optimizers_csv(tmp_path / "optimizers", {"sgd": [0.80, 0.84, 0.86], "adam": [0.84, 0.86, 0.88]})
     verdicts = _verdicts(tmp_path)  # no transfer folder: its claims are not measured yet
     assert verdicts == {"mlp-permutation": "no evidence", "cnn-permutation": "no evidence",
                         "clock-periodic": "no evidence", "clock-720": "no evidence", "cnn-l2": "not measured yet",
