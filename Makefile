@@ -20,7 +20,7 @@ STOREARG  := $(if $(STORAGE),--storage $(STORAGE))
 ARGS      ?=
 PYTEST_ARGS ?=
 
-.PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute \
+.PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute results \
         clocks bench bench-studies bench-peers test lint docker-build docker-test slurm clean
 
 $(VENV)/.installed: pyproject.toml
@@ -79,6 +79,9 @@ transfer: setup  ## which settings carry over from Fashion-MNIST to CIFAR-10
 
 permute: setup  ## MLP vs CNN on pixel-permuted MNIST / Fashion-MNIST
 	$(SWEEPLAB) permute $(if $(or $(EPOCHS),$(SUBSET)),--full) $(SETS) $(ARGS)
+
+results: setup  ## reproduce the findings into results/<finding>/ (resumable): make results ARGS="permutation claims"
+	$(SWEEPLAB) results $(ARGS)
 
 clocks: setup  ## render the clock dataset (course format): make clocks CLOCKS=18000
 	$(SWEEPLAB) clocks render --n $(CLOCKS) --out runs/clocks --preview runs/clocks/preview.png

@@ -79,10 +79,14 @@ class EvaluationStore:
 
     def evaluate(self, task: str, params: Mapping[str, Any], label: str = "") -> dict[str, float]:
         """Metrics of one run: read back when stored, trained (and stored) otherwise. A failed run stores NaNs."""
+        return self.record(task, params, label)["metrics"]
+
+    def record(self, task: str, params: Mapping[str, Any], label: str = "") -> dict[str, Any]:
+        """The stored record of one run (metrics, error, seconds, key), training it first when it is not stored."""
         params = dict(params)
         key = evaluation_key(task, params)
         if key in self.records:
-            return self.records[key]["metrics"]
+            return self.records[key]
         started = time.perf_counter()
         error = None
         try:
@@ -98,7 +102,7 @@ class EvaluationStore:
         if self.verbose:
             shown = ", ".join(f"{name}={value:.4f}" for name, value in metrics.items() if name.endswith("accuracy"))
             print(f"  [{len(self.records)}] {label} {shown or error} ({record['seconds']:.1f} s)", file=sys.stderr)
-        return metrics
+        return record
 
     def metric(self, task: str, params: Mapping[str, Any], name: str, label: str = "") -> float:
         """One metric of one run; NaN when the run failed or did not report it."""

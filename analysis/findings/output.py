@@ -1,0 +1,196 @@
+"""What every finding shares: progress lines, the evaluations CSV, figures (PNG + plotly HTML) and the summaries.
+
+Heavy libraries (pandas, matplotlib) are imported inside functions: the findings registry stays cheap to read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from analysis.evaluations import EvaluationStore
+    from analysis.stats import Estimate
+
+EVALUATIONS = "evaluations.csv"
+SUMMARY_JSON, SUMMARY_MD = "summary.json", "summary.md"
+CONFIDENCE_WORDS = "95% interval"
+
+
+@dataclass
+class Job:
+    """One evaluation to run: the trainer task, its params, a label for the progress line, the CSV row's keys."""
+
+    task: str
+    params: dict[str, Any]
+    label: str
+    row: dict[str, Any]
+
+
+@dataclass
+class Session:
+    """One finding's evaluations in one invocation: a resumable store, progress lines and the timing."""
+
+    finding: str
+    store: EvaluationStore
+    started: float = field(default_factory=time.perf_counter)
+    cpu_started: float = field(default_factory=time.process_time)
+
+    @classmethod
+    def open(cls, finding: str, store_dir: Path) -> Session:
+        from analysis.evaluations import EvaluationStore
+
+        return cls(finding, EvaluationStore(Path(store_dir) / finding / "evaluations.jsonl", verbose=False))
+
+    def run(self, jobs: Sequence[Job], metrics: Mapping[str, str]) -> pd.DataFrame:
+        """Evaluate every job (stored ones are read back): one row per job with its keys, `metrics` (column ->
+        metric name), the evaluation's seconds and error. A progress line per job on stderr."""
+        import pandas as pd
+
+        rows = []
+        for index, job in enumerate(jobs, start=1):
+            trained_before = self.store.computed
+            record = self.store.record(job.task, job.params, job.label)
+            values = {column: _number(record["metrics"].get(name)) for column, name in metrics.items()}
+            rows.append({**job.row, **values, "seconds": float(record["seconds"]), "error": record["error"] or ""})
+            how = f"trained in {record['seconds']:.1f} s" if self.store.computed > trained_before else "stored"
+            shown = ", ".join(f"{column}={value:.4g}" for column, value in values.items())
+            print(f"{self.finding} [{index}/{len(jobs)}] {job.label}: {shown or record['error']} ({how}; "
+                  f"{time.perf_counter() - self.started:.0f} s elapsed)", file=sys.stderr, flush=True)
+        return pd.DataFrame(rows)
+
+    def timing(self, evaluations: pd.DataFrame) -> dict[str, Any]:
+        return {"evaluations": len(evaluations), "trained_now": self.store.computed,
+                "evaluation_seconds_total": round(float(evaluations["seconds"].sum()), 1),
+                "wall_seconds_this_run": round(time.perf_counter() - self.started, 1),
+                "cpu_seconds_this_run": round(time.process_time() - self.cpu_started, 1)}
+
+
+def _number(value: Any) -> float:
+    return float(value) if value is not None else math.nan
+
+
+def write_evaluations(evaluations: pd.DataFrame, out_dir: Path) -> tuple[Path, pd.DataFrame]:
+    """Write the long CSV and read it back: every number downstream comes from the file, as a rerun would see it."""
+    import pandas as pd
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / EVALUATIONS
+    evaluations.to_csv(path, index=False)
+    return path, read_evaluations(out_dir) if len(evaluations) else pd.DataFrame(columns=evaluations.columns)
+
+
+def read_evaluations(out_dir: Path) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.read_csv(Path(out_dir) / EVALUATIONS, keep_default_na=True).fillna({"error": ""})
+
+
+def markdown_header(*columns: str) -> list[str]:
+    """The two header lines of a markdown table."""
+    return ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+
+
+def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path]:
+    paths = []
+    for name, table in tables.items():
+        paths.append(out_dir / f"{name}.csv")
+        table.to_csv(paths[-1], index=False)
+    return paths
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_png(figure: Any, path: Path) -> Path:
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    pyplot().close(figure)
+    return path
+
+
+def write_html(path: Path, figures: Sequence[Any], title: str) -> Path:
+    from analysis.transfer import write_html as write_plotly_page
+
+    return write_plotly_page(path, figures, title)
+
+
+def clean(value: Any) -> Any:
+    """JSON-ready numbers: numpy scalars to Python, NaN kept (json writes NaN), nested containers walked."""
+    if isinstance(value, Mapping):
+        return {str(key): clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [clean(item) for item in value]
+    if hasattr(value, "item") and not isinstance(value, str):
+        return value.item()
+    return value
+
+
+def estimate_numbers(estimate: Estimate) -> dict[str, float]:
+    return {"value": estimate.value, "low": estimate.low, "high": estimate.high}
+
+
+def interval_text(estimate: Estimate, digits: int = 3, percent: bool = False) -> str:
+    scale, unit = (100.0, " pp") if percent else (1.0, "")
+    if math.isnan(estimate.value):
+        return "not measured"
+    if math.isnan(estimate.low):
+        return f"{estimate.value * scale:+.{digits}f}{unit} (no interval: fewer than 2 values)"
+    return (f"{estimate.value * scale:+.{digits}f}{unit} [{estimate.low * scale:+.{digits}f}, "
+            f"{estimate.high * scale:+.{digits}f}]")
+
+
+def effect_words(estimate: Estimate, seeds: int) -> str:
+    """Honest words for a difference: an interval spanning 0 is no evidence, whatever its point estimate."""
+    if math.isnan(estimate.low) or math.isnan(estimate.high):
+        return "undetermined (no interval)"
+    if estimate.low <= 0 <= estimate.high:
+        words = "no evidence of a difference (the 95% interval spans 0)"
+    else:
+        words = f"{'higher' if estimate.low > 0 else 'lower'} (the 95% interval excludes 0)"
+    if seeds <= 3:
+        words += f"; with {seeds} seeds the interval is wide"
+    return words
+
+
+def write_summary(out_dir: Path, finding: str, fidelity: str, fidelity_text: str, numbers: Mapping[str, Any],
+                  lines: Sequence[str], timing: Mapping[str, Any], title: str,
+                  default_fidelity: str = "cpu") -> list[Path]:
+    """summary.json (the numbers summary.md shows, plus fidelity, command and timing) and summary.md."""
+    command = f"sweeplab results {finding}" + ("" if fidelity == default_fidelity else f" --fidelity {fidelity}")
+    payload = {"finding": finding, "fidelity": fidelity, "fidelity_text": fidelity_text, "command": command,
+               "timing": clean(dict(timing)), "numbers": clean(dict(numbers))}
+    json_path, markdown_path = out_dir / SUMMARY_JSON, out_dir / SUMMARY_MD
+    json_path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    minutes = timing.get("evaluation_seconds_total", 0.0) / 60
+    markdown = [f"# {title}", "", *lines, "", "## How this was measured", "",
+                f"- Fidelity `{fidelity}`: {fidelity_text}",
+                f"- Regenerate: `{command}` (or `make results ARGS={finding}`); a rerun trains nothing already stored.",
+                f"- Time: {timing.get('evaluations', 0)} evaluations, {minutes:.1f} min of training in total (sum "
+                f"of each evaluation's wall time, from `{EVALUATIONS}`); the last invocation trained "
+                f"{timing.get('trained_now', 0)} and took {timing.get('wall_seconds_this_run', 0):.0f} s wall, "
+                f"{timing.get('cpu_seconds_this_run', 0):.0f} s CPU.",
+                f"- Intervals are {CONFIDENCE_WORDS}s; with a handful of seeds they are wide, and an interval that "
+                "spans 0 is reported as no evidence, not as a finding.", ""]
+    markdown_path.write_text("\n".join(markdown))
+    return [json_path, markdown_path]
+
+
+def read_summary(out_dir: Path) -> dict[str, Any] | None:
+    path = Path(out_dir) / SUMMARY_JSON
+    return json.loads(path.read_text()) if path.exists() else None

@@ -1,0 +1,243 @@
+"""Finding `transfer`: do hyperparameter rankings on Fashion-MNIST carry over to CIFAR-10 (MLP and CNN)?
+
+Configurations are the study file's prior (`start_with[0]`, the CPU preset) plus random draws from the Fashion-MNIST
+study's search space (the spaces are centred on the CPU presets); each is trained on both datasets with the same
+seeds, and a configuration's score on a dataset is its mean test accuracy over the seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from analysis.findings import Finding, output
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+NAME = "transfer"
+SOURCE, TARGET = "Fashion-MNIST", "CIFAR-10"  # as analysis.transfer names them
+STUDIES = {"mlp": {SOURCE: "fashion-mlp", TARGET: "cifar10-mlp"}, "cnn": {SOURCE: "fashion-cnn", TARGET: "cifar10-cnn"}}
+PARAMETER_PREFIX = "param_"
+TOP_K = 3
+# the fidelity is good enough to rank configurations when CIFAR-10 is learnt well below the ceiling but far above
+# chance (10%): the issue's targets, checked and reported in every summary
+TARGETS = {"cnn": {"best": 0.60, "median": 0.40}, "mlp": {"best": 0.45}}
+
+
+@dataclass(frozen=True)
+class Fidelity:
+    text: str
+    configs: int  # per family, the prior included
+    seeds: tuple[int, ...]
+    budgets: dict[str, dict[str, dict[str, Any]]]  # family -> dataset -> overrides of the study's fixed values
+    families: tuple[str, ...] = ("mlp", "cnn")
+
+
+FIDELITIES: dict[str, Fidelity] = {
+    # 2 families x 30 configs x 3 seeds x 2 datasets = 360 fits in ~170 min on a 2-core CPU (estimated from the
+    # per-epoch times the study files and benchmarks/results record: cpu_mlp ~2 s an epoch on 54,000 Fashion
+    # images; the CIFAR-10 CNN ~40 s an epoch on 45,000). MLPs: the studies' own search fidelity (Fashion 20,000
+    # images x 8 epochs) and 20,000 CIFAR-10 images x 8 epochs (the MLP's best should pass 45%). CNNs: 10,000
+    # images, 3 epochs on Fashion-MNIST and 4 on CIFAR-10 (the CIFAR-10 study reached 70% at 20,000 x 4; half the
+    # images should keep the best above 60% and the median above 40%; measured once: the prior, seed 0, 63.4% test
+    # after 64.6 CPU-seconds of training, on a loaded CPU). Previews tested on 2,000 test images.
+    "cpu": Fidelity(
+        text="30 configurations x 3 seeds per family (the prior + 29 random draws from the Fashion-MNIST study's "
+             "space); MLP: 20,000 training images x 8 epochs on both datasets; CNN: 10,000 images x 3 epochs "
+             "(Fashion-MNIST) / 4 epochs (CIFAR-10); test accuracy on 2,000 test images",
+        configs=30, seeds=(0, 1, 2),
+        budgets={"mlp": {SOURCE: {"subset": 20000, "epochs": 8, "test_subset": 2000},
+                         TARGET: {"subset": 20000, "epochs": 8, "test_subset": 2000}},
+                 "cnn": {SOURCE: {"subset": 10000, "epochs": 3, "test_subset": 2000},
+                         TARGET: {"subset": 10000, "epochs": 4, "test_subset": 2000}}}),
+    "tiny": Fidelity(
+        text="tests only: MLP, 3 configurations x 2 seeds, 300 images, 1 epoch",
+        configs=3, seeds=(0, 1), families=("mlp",),
+        budgets={"mlp": {dataset: {"subset": 300, "epochs": 1, "test_subset": 200, "warmup_epochs": 0.0}
+                         for dataset in (SOURCE, TARGET)}}),
+}
+
+
+def sample_configs(study: str, count: int, seed: int = 0) -> list[dict[str, Any]]:
+    """The study's prior first, then random draws from its space (seeded: the same list on every run)."""
+    import optuna
+
+    from sweeps.space import suggest_all
+    from sweeps.spec import load_spec
+
+    spec = load_spec(study)
+    configs = [dict(point) for point in spec.start_with[:1]]
+    verbosity = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    optuna.logging.set_verbosity(verbosity)
+    while len(configs) < count:
+        configs.append(suggest_all(spec.parameters, sampler.ask(), given=spec.fixed))
+    return configs
+
+
+def jobs(fidelity: Fidelity) -> list[output.Job]:
+    from sweeps.spec import load_spec
+
+    result = []
+    for family in fidelity.families:
+        specs = {dataset: load_spec(study) for dataset, study in STUDIES[family].items()}
+        configs = sample_configs(STUDIES[family][SOURCE], fidelity.configs)
+        for seed in fidelity.seeds:  # seed-major: an interrupted run already holds every config for the first seeds
+            for index, config in enumerate(configs):
+                for dataset, spec in specs.items():
+                    params = {**spec.fixed, **config, **fidelity.budgets[family][dataset], "seed": seed}
+                    row = {"family": family, "config": index, "dataset": dataset, "seed": seed,
+                           **{PARAMETER_PREFIX + name: value for name, value in config.items()}}
+                    result.append(output.Job(spec.task, params, f"{family} config {index} {dataset} seed {seed}",
+                                             row))
+    return result
+
+
+def _configs(table: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each configuration's searched values, read back from the parameter columns (NaN = not applicable)."""
+    columns = [column for column in table.columns if column.startswith(PARAMETER_PREFIX)]
+    configs = []
+    for _, row in table.drop_duplicates("config").sort_values("config").iterrows():
+        config = {}
+        for column in columns:
+            value = row[column]
+            if isinstance(value, float) and math.isnan(value):
+                continue
+            config[column.removeprefix(PARAMETER_PREFIX)] = value.item() if hasattr(value, "item") else value
+        configs.append(config)
+    return configs
+
+
+def compute(evaluations: pd.DataFrame) -> dict[str, Any]:
+    """analysis.transfer's statistics per family (rank correlations with bootstrap intervals, top-k, regret,
+    per-setting effects), from the long table."""
+    from analysis.transfer import transfer_info
+    from sweeps.spec import load_spec
+
+    infos = {}
+    for family, table in evaluations.groupby("family", sort=False):
+        parameters = load_spec(STUDIES[family][SOURCE]).parameters
+        scores = table.rename(columns={"test_accuracy": "score"})[["config", "dataset", "seed", "score"]]
+        infos[family] = transfer_info(family, _configs(table), scores, parameters, "test/accuracy", TOP_K)
+    return infos
+
+
+def _fidelity_check(family: str, info: Any) -> dict[str, Any]:
+    means = info.configs[f"{TARGET} mean"]
+    observed = {"best": float(means.max()), "median": float(means.median())}
+    targets = TARGETS.get(family, {})
+    return {**{f"{TARGET} {name}": value for name, value in observed.items()},
+            "targets": targets, "reached": all(observed[name] >= value for name, value in targets.items())}
+
+
+def numbers(infos: dict[str, Any]) -> dict[str, Any]:
+    families = {}
+    for family, info in infos.items():
+        settings = info.settings.to_dict("records") if not info.settings.empty else []
+        families[family] = {
+            "configs": len(info.configs), "seeds": len(info.seeds),
+            "spearman": output.estimate_numbers(info.spearman), "kendall": output.estimate_numbers(info.kendall),
+            "top_k": info.top_k, "top_k_overlap": info.top_k_overlap, "regret": info.regret,
+            "source_best_config": info.source_best, "target_best_config": info.target_best,
+            "fidelity_check": _fidelity_check(family, info),
+            "settings": [{"setting": row["setting"], "verdict": row["verdict"],
+                          **{f"{name} {part}": row[f"{name} {part}"] for name in (SOURCE, TARGET)
+                             for part in ("effect", "low", "high")}} for row in settings]}
+    return {"metric": "test/accuracy", "families": families}
+
+
+def summarize(out_dir: Path) -> dict[str, Any]:
+    return numbers(compute(output.read_evaluations(out_dir)))
+
+
+def _ranking_words(estimate: Any) -> str:
+    if math.isnan(estimate.low):
+        return "undetermined"
+    if estimate.low > 0:
+        return "the ranking carries over (the 95% interval is above 0)"
+    if estimate.high < 0:
+        return "the ranking reverses (the 95% interval is below 0)"
+    return "no evidence that the ranking carries over (the 95% interval spans 0)"
+
+
+def lines(infos: dict[str, Any]) -> list[str]:
+    text = [f"Each configuration's score is its mean {TARGET}/{SOURCE} test accuracy over the seeds; rank correlations "
+            "have 95% bootstrap intervals over configurations; a setting's effect is the difference in mean score "
+            "between configs with and without it (95% bootstrap interval); 'no clear effect' = both intervals span 0.",
+            ""]
+    for family, info in infos.items():
+        check = _fidelity_check(family, info)
+        targets = ", ".join(f"{name} >= {value:.0%}" for name, value in check["targets"].items())
+        text += [f"## {family.upper()} ({len(info.configs)} configurations x {len(info.seeds)} seeds)", "",
+                 f"- Spearman {info.spearman.format()}: {_ranking_words(info.spearman)}; Kendall "
+                 f"{info.kendall.format()}.",
+                 f"- Top-{info.top_k} overlap {info.top_k_overlap:.2f} (chance ~{info.top_k / len(info.configs):.2f}); "
+                 f"regret {info.regret:+.4f} ({TARGET} accuracy lost by taking {SOURCE}'s best, config "
+                 f"{info.source_best}, instead of config {info.target_best}).",
+                 f"- Fidelity: {TARGET} best {check[f'{TARGET} best']:.3f}, median {check[f'{TARGET} median']:.3f}"
+                 + (f" (targets {targets}: {'reached' if check['reached'] else 'NOT reached'})." if targets else "."),
+                 ""]
+        if not info.settings.empty:
+            text += output.markdown_header("setting", "configs", f"{SOURCE} effect", f"{TARGET} effect", "verdict")
+            for row in info.settings.to_dict("records"):
+                effects = [f"{row[f'{name} effect']:+.3f} [{row[f'{name} low']:+.3f}, {row[f'{name} high']:+.3f}]"
+                           for name in (SOURCE, TARGET)]
+                text.append(f"| {row['setting']} | {row['configs']} | {effects[0]} | {effects[1]} | {row['verdict']} |")
+            text.append("")
+    return text
+
+
+def draw_png(infos: dict[str, Any], path: Path) -> Path:
+    """Per family: CIFAR-10 vs Fashion-MNIST score per configuration, error bars = std over seeds."""
+    plt = output.pyplot()
+    figure, axes = plt.subplots(1, len(infos), figsize=(5.5 * len(infos), 4.5), squeeze=False)
+    for axis, (family, info) in zip(axes[0], infos.items(), strict=True):
+        configs = info.configs
+        axis.errorbar(configs[f"{SOURCE} mean"], configs[f"{TARGET} mean"], xerr=configs[f"{SOURCE} std"],
+                      yerr=configs[f"{TARGET} std"], fmt="o", capsize=2, alpha=0.8)
+        for config, x, y in zip(configs["config"], configs[f"{SOURCE} mean"], configs[f"{TARGET} mean"], strict=True):
+            axis.annotate(str(config), (x, y), fontsize=6, alpha=0.6)
+        axis.set_title(f"{family.upper()}: Spearman {info.spearman.format(2)}", fontsize=10)
+        axis.set_xlabel(f"{SOURCE} test accuracy")
+        axis.set_ylabel(f"{TARGET} test accuracy")
+    return output.save_png(figure, path)
+
+
+def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu") -> list[Path]:
+    from analysis.transfer import render
+
+    chosen = FIDELITIES[fidelity]
+    session = output.Session.open(NAME, store_dir)
+    evaluations = session.run(jobs(chosen), {"test_accuracy": "test/accuracy"})
+    csv_path, evaluations = output.write_evaluations(evaluations, out_dir)
+    infos = compute(evaluations)
+    paths = [csv_path]
+    for family, info in infos.items():
+        paths += output.write_tables({f"{family}_configs": info.configs, f"{family}_settings": info.settings,
+                                      f"{family}_importance": info.importance}, out_dir)
+    paths.append(output.write_tables({"correlations": _correlation_table(infos)}, out_dir)[0])
+    paths.append(draw_png(infos, out_dir / "transfer.png"))
+    paths.append(output.write_html(out_dir / "transfer.html", [figure for info in infos.values()
+                                                               for figure in render(info)], "transfer"))
+    return paths + output.write_summary(out_dir, NAME, fidelity, chosen.text, numbers(infos), lines(infos),
+                                        session.timing(evaluations), f"Transfer: {SOURCE} -> {TARGET}")
+
+
+def _correlation_table(infos: dict[str, Any]) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame([info.summary() for info in infos.values()])
+
+
+FINDING = Finding(
+    name=NAME,
+    description=f"do hyperparameter rankings on {SOURCE} carry over to {TARGET} (MLP, CNN)?",
+    fidelities={name: fidelity.text for name, fidelity in FIDELITIES.items()},
+    cpu_minutes=170.0,
+    run=run,
+    summarize=summarize,
+)
