@@ -22,13 +22,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = {  # the full-size run: the default study's fixed values and prior (sweeps/clock.yaml) on 18000 clocks, with
-    # a cosine schedule sized to ~50 minutes of training (~24 s an epoch of 12,960 clocks on 2 cores); the
-    # train_minutes cap only guards the 60-minute budget
+    # a cosine schedule of 110 epochs, ~30 minutes of training (~16 s an epoch of 12,960 clocks on 2 cores); the
+    # train_minutes cap only guards the 60-minute budget on a slower machine
     "n_images": 18000, "variation": "default", "localize": True, "polar": True, "image_size": 96, "polar_angles": 64,
     "polar_radii": 24, "polar_wrap": 8, "augment_turn_degrees": 60.0, "head": "hands", "label_sigma": 1.5,
     "hour_decoding": "auto", "conv_blocks": 4, "conv_filters": 32, "batch_norm": True, "pooling": "flatten",
     "dense_units": 128, "dense_dropout": 0.2, "optimizer": "adam", "learning_rate": 3e-3, "lr_schedule": "cosine",
-    "warmup_epochs": 1.0, "batch_size": 64, "epochs": 110, "train_minutes": 54.0, "render_workers": 2,
+    "warmup_epochs": 1.0, "batch_size": 64, "epochs": 110, "train_minutes": 45.0, "render_workers": 2,
 }
 
 
@@ -70,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="full: config overrides; default: passed to `sweeplab sweep` as --set")
     parser.add_argument("--held-out-n", type=int, default=2000, help="clocks per held-out set")
+    parser.add_argument("--keep", type=Path, default=None, help="keep the runs (models, worst predictions) here")
     args = parser.parse_args(argv)
 
     from benchmarks.machine import write_result
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sets = tuple(HeldOutSet(held_out.variation, held_out.seed, args.held_out_n) for held_out in HELD_OUT_SETS)
     with tempfile.TemporaryDirectory(prefix="clock-cpu-") as directory:
-        work = Path(directory)
+        work = args.keep or Path(directory)
         if args.mode == "default":
             outcome = run_default(work, [flag for value in args.overrides for flag in ("--set", value)])
         else:
