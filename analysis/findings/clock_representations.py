@@ -33,14 +33,14 @@ class Fidelity:
 
 
 FIDELITIES: dict[str, Fidelity] = {
-    # The study's search fidelity (12,000 rendered clocks, 4,000 training clocks, 48 px polar, 8 epochs of a cosine
-    # schedule) capped at 1.5 CPU-minutes of fit per run (process time of all threads: fair on a shared machine,
-    # ~45 s wall on a quiet 2-core CPU; benchmarks/results/clock_cpu_explore.json saw 40-70 min errors after 2 CPU-min).
+    # The study's search fidelity (12,000 rendered clocks, 4,000 training clocks, 96 px photographs warped to 64
+    # angles x 24 radii, 6 epochs of a cosine schedule) capped at 1.5 CPU-minutes of fit per run (process time of
+    # all threads: fair on a shared machine; a search trial of the study takes ~1.2 CPU-minutes, ~35 s wall).
     # 14 representations x 3 seeds = 42 runs, ~45 min with data loading and testing.
     "cpu": Fidelity(
-        text="sweeps/clock.yaml's fixed values and prior (12,000 rendered clocks, 4,000 training clocks, 48 px, "
-             "polar, localised), head swapped; 8 epochs capped at 1.5 CPU-minutes of fit each; seeds 0-2; every "
-             "representation (14)",
+        text="sweeps/clock.yaml's fixed values and prior (12,000 rendered clocks, 4,000 training clocks, 96 px "
+             "photographs localised and warped to 64 angles x 24 radii), head swapped; 6 epochs capped at 1.5 "
+             "CPU-minutes of fit each; seeds 0-2; every representation (14)",
         seeds=(0, 1, 2), overrides={"train_minutes": 1.5, "budget_clock": "process", "save_model": False}),
     "tiny": Fidelity(
         text="tests only: 200 rendered clocks, 1 epoch, a small backbone, 3 representations, 2 seeds",
