@@ -106,7 +106,7 @@ class ClockConfig:
             "batch_size": self.batch_size >= 1,
             "epochs": self.epochs >= 1,
             "train_minutes": self.train_minutes >= 0,
-            "warmup_epochs": 0 <= self.warmup_epochs < self.epochs,
+            "warmup_epochs": self.warmup_epochs >= 0,  # longer than the run: the schedule warms up to its last step
             "hour_weight": self.hour_weight >= 0,
             "minute_weight": self.minute_weight >= 0,
             "label_sigma": 0 <= self.label_sigma <= 30,
