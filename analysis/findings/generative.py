@@ -53,12 +53,12 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("vae-mnist", "vae", "Variational autoencoder, MNIST",
               {"dataset": "mnist", "latent_dim": 8, "beta": 1.0, "layers": 2, "filters": 32, "epochs": 5,
                "batch_size": 128, "learning_rate": 1e-3, "reconstruction_loss": "binary_crossentropy"}, _TINY),
-    ModelSpec("gan-mnist", "gan", "DCGAN, MNIST",  # BN in G, LeakyReLU in D, Adam 2e-4 beta_1 0.5; 1,500 steps
-              {"dataset": "mnist", "subset": 24000, "latent_dim": 100, "layers": 2, "filters": 32, "epochs": 4,
+    ModelSpec("gan-mnist", "gan", "DCGAN, MNIST",  # BN in G, LeakyReLU in D, Adam 2e-4 beta_1 0.5; 3,375 steps
+              {"dataset": "mnist", "subset": 0, "latent_dim": 100, "layers": 2, "filters": 32, "epochs": 4,
                "batch_size": 64, "generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4,
                "beta_1": 0.5, "label_smoothing": 0.1, "discriminator_dropout": 0.0}, _TINY),
     ModelSpec("vae-faces", "vae", "Variational autoencoder, Olivetti faces",
-              {"dataset": "olivetti", "latent_dim": 32, "beta": 1.0, "layers": 4, "filters": 32, "epochs": 100,
+              {"dataset": "olivetti", "latent_dim": 32, "beta": 1.0, "layers": 4, "filters": 16, "epochs": 100,
                "batch_size": 32, "learning_rate": 1e-3, "reconstruction_loss": "binary_crossentropy"},
               {"epochs": 1, "filters": 8, "layers": 3}),
     ModelSpec("gan-faces", "gan", "DCGAN, Olivetti faces",  # 324 training faces: 11 steps an epoch
@@ -66,6 +66,15 @@ MODELS: tuple[ModelSpec, ...] = (
                "generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4, "beta_1": 0.5,
                "label_smoothing": 0.1, "discriminator_dropout": 0.0}, {"epochs": 1, "filters": 8}),
 )
+FIGURE_LAYOUTS = {
+    "`*-samples.png`": f"{SAMPLE_GRID} samples, 8 a row: decoded N(0, I) draws (VAE, GAN); for the CAE, which has "
+                       "no prior, decoded draws from a Gaussian fitted per dimension to its validation codes",
+    "`*-reconstructions.png`": "held-out real images (rows 1 and 3) directly above their reconstructions "
+                               "(rows 2 and 4)",
+    "`*-interpolation.png`": f"each row decodes {INTERPOLATION_STEPS} evenly spaced points on the straight line "
+                             "between two latent codes: for the CAE and VAEs the codes of two held-out real images "
+                             "(first and last column are their reconstructions), for the GANs two N(0, I) draws",
+}
 FRECHET_SAMPLES = {"mnist": 2000, "fashion_mnist": 2000, "olivetti": 200}  # per set: samples, real half, noise
 TINY_FRECHET_SAMPLES = 100
 FEATURE_TRAIN_IMAGES, TINY_FEATURE_TRAIN_IMAGES = 6000, 500
@@ -218,6 +227,9 @@ def frechet_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], models: di
     for model, directory in models.items():
         def measure(directory: Path = directory) -> dict[str, float]:
             outputs = _load_outputs(directory)
+            if len(outputs["samples"]) != count:
+                raise ValueError(f"{directory.name} stores {len(outputs['samples'])} samples, not {count}: "
+                                 "bump STORE_VERSION when the Fréchet sample counts change")
             measured = {"samples": distance(outputs["samples"])}
             if "reconstructions" in outputs:
                 measured["reconstructions of real half B"] = distance(outputs["reconstructions"])
@@ -269,7 +281,8 @@ def model_rows(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def summary_markdown(models: list[dict[str, Any]], frechet: list[dict[str, Any]], figures: list[Path],
-                     command: str, cpu_seconds: float, trained: list[str], tiny: bool) -> str:
+                     epoch_dirs: dict[str, Path], command: str, cpu_seconds: float, trained: list[str],
+                     tiny: bool) -> str:
     """summary.md: what was run, the models with their training times, the Fréchet table with its references."""
     lines = [f"# Generative models: samples, reconstructions, interpolations{' (tiny run)' if tiny else ''}", "",
              f"Command: `{command}`. This run took {cpu_seconds:.1f} s of CPU time (process time) and trained "
@@ -290,7 +303,11 @@ def summary_markdown(models: list[dict[str, Any]], frechet: list[dict[str, Any]]
               "|---|---|---|---|---|"]
     lines += [f"| {row['dataset']} | {row['model']} | {row['compared']} | {row['count']} | "
               f"{row['frechet_distance']:.2f} |" for row in frechet]
-    lines += ["", "## Figures", "", *[f"- `{path.name}`" for path in figures], ""]
+    lines += ["", "## Figures", "", *[f"- {kind}: {text}" for kind, text in FIGURE_LAYOUTS.items()], "",
+              *[f"- `{path.name}`" for path in figures], "",
+              "Every epoch's grid (32 samples from fixed latents; for the CAE, reconstructions) is kept in the "
+              "store directory, beside the model's weights:", "",
+              *[f"- {name}: `{path.parent.name}/{path.name}/epochs/`" for name, path in epoch_dirs.items()], ""]
     return "\n".join(lines)
 
 
@@ -317,8 +334,8 @@ def run_generative(out_dir: Path, store_dir: Path, tiny: bool = False,
     models_table = model_rows(records)
     tables = [_write_csv(out_dir / "frechet.csv", frechet), _write_csv(out_dir / "models.csv", models_table)]
     summary = out_dir / "summary.md"
-    summary.write_text(summary_markdown(models_table, frechet, figures, command, time.process_time() - cpu,
-                                        trained, tiny))
+    summary.write_text(summary_markdown(models_table, frechet, figures, directories, command,
+                                        time.process_time() - cpu, trained, tiny))
     return [*figures, *tables, summary]
 
 
