@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import cv2
@@ -50,6 +51,12 @@ def test_real_vs_real_reference_is_far_below_the_noise_reference(tmp_path, monke
     assert finding.frechet_rows("mnist", halves, {}, 500, tmp_path) == rows  # read back from the store
 
 
+def test_unknown_fidelity_is_refused_before_anything_runs(tmp_path):
+    with pytest.raises(ValueError, match="unknown fidelity 'huge'"):
+        finding.run(tmp_path / "out", tmp_path / "store", "huge")
+    assert not (tmp_path / "out").exists()
+
+
 def _png(path: Path) -> np.ndarray:
     image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     assert image is not None, f"cannot read {path}"
@@ -58,7 +65,7 @@ def _png(path: Path) -> np.ndarray:
 
 def test_tiny_run_writes_figures_and_tables_and_a_rerun_trains_nothing(tmp_path, monkeypatch):
     out, store = tmp_path / "out", tmp_path / "store"
-    written = finding.run_generative(out, store, tiny=True)
+    written = finding.run(out, store, "tiny")
     names = {path.name for path in written}
     for spec in finding.MODELS:
         assert {f"{spec.name}-samples.png", f"{spec.name}-interpolation.png"} <= names
@@ -87,6 +94,10 @@ def test_tiny_run_writes_figures_and_tables_and_a_rerun_trains_nothing(tmp_path,
     assert all(float(row["train_cpu_seconds"]) > 0 for row in models)
     summary = (out / "summary.md").read_text()
     assert "sweeplab results generative" in summary and "uniform noise" in summary
+    numbers = json.loads((out / "summary.json").read_text())["numbers"]
+    assert numbers == finding.summarize(out)
+    assert set(numbers["frechet_distance"]["mnist"]) >= {"real half B (reference)", "gan-mnist: samples",
+                                                         "vae-mnist: reconstructions of real half B"}
 
     before = {path: path.stat().st_mtime_ns for path in store.rglob("*") if path.is_file()}
     from trainers.generative import families, quality
@@ -94,7 +105,7 @@ def test_tiny_run_writes_figures_and_tables_and_a_rerun_trains_nothing(tmp_path,
     monkeypatch.setattr(families, "fit", lambda *args, **kwargs: pytest.fail("retrained a stored model"))
     monkeypatch.setattr(quality, "feature_extractor", lambda *args, **kwargs: pytest.fail("features recomputed"))
     (out / "gan-mnist-samples.png").unlink()
-    again = finding.run_generative(out, store, tiny=True)
+    again = finding.run(out, store, "tiny")
     assert {path.name for path in again} == names and (out / "gan-mnist-samples.png").exists()
     assert {path: path.stat().st_mtime_ns for path in store.rglob("*") if path.is_file()} == before
     assert "trained nothing" in (out / "summary.md").read_text()
