@@ -292,8 +292,9 @@ def summary_markdown(models: list[dict[str, Any]], frechet: list[dict[str, Any]]
     lines += [f"| {row['model']} | {row['dataset']} | {row['train_images']} | {row['epochs']} | {row['params']} | "
               f"{row['train_cpu_seconds']} | {row['train_wall_seconds']} |" for row in models]
     lines += ["", "CPU seconds are `time.process_time()` of the training process (all threads), measured when the "
-              "model was trained; wall seconds depend on what else ran on the machine (the load average at the end "
-              "is in models.csv).", "", "## Fréchet feature distance", "",
+              "model was trained; wall seconds include every second the process waited for the CPU or was paused, "
+              "so they say little on a shared machine (the load average at the end is in models.csv).", "",
+              "## Fréchet feature distance", "",
               "Not Inception-FID: features are the 64-unit penultimate layer of the small CNN that "
               "`trainers.generative.quality` trains on each dataset's own labels; numbers compare within one "
               "dataset only. Every set is compared with the same real half A, with the same number of images. "
