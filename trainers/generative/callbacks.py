@@ -8,16 +8,11 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from trainers.generative.figures import linear_path
 from trainers.images import tile
 from trainers.reporter import Reporter
 
 ImageFunction = Callable[[], np.ndarray]
-
-
-def linear_path(start: np.ndarray, end: np.ndarray, steps: int) -> np.ndarray:
-    """`steps` points from `start` to `end` inclusive (rows), for latent interpolation."""
-    weights = np.linspace(0.0, 1.0, steps, dtype=np.float32)[:, None]
-    return (1.0 - weights) * start[None, :] + weights * end[None, :]
 
 
 def interpolation_grid(decode: Callable[[np.ndarray], np.ndarray], starts: np.ndarray, ends: np.ndarray,

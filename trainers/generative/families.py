@@ -6,7 +6,7 @@ does everything else the same way for all of them (data, fixed latents, callback
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,7 +99,30 @@ def _latent_sampler(generative: Generative, data: ImageSplits, rng: np.random.Ge
     return lambda count: (mean + std * rng.standard_normal((count, generative.latent_dim))).astype("float32")
 
 
-def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) -> dict[str, float]:
+@dataclass
+class Fitted:
+    """A trained family with the data it saw and its final metrics (for callers that draw from the model)."""
+
+    generative: Generative
+    data: ImageSplits
+    metrics: dict[str, float]
+    latent_sampler: Callable[[int], np.ndarray]  # prior samples (or the CAE's fitted Gaussian), seeded
+
+
+EpochHook = Callable[[Generative, int], None]  # (model, epochs done) after each epoch, e.g. to save a grid
+
+
+class _EpochHooks(keras.callbacks.Callback):
+    def __init__(self, generative: Generative, hooks: Sequence[EpochHook]) -> None:
+        super().__init__()
+        self.generative, self.hooks = generative, hooks
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        for hook in self.hooks:
+            hook(self.generative, epoch + 1)
+
+
+def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[EpochHook] = ()) -> Fitted:
     """Fit one family; grids every epoch, quality metrics every epoch, interpolations at the end."""
     data = load_image_splits(config.dataset, config.class_filter, config.image_size, config.subset,
                              config.validation_fraction, config.test_subset, config.seed)
@@ -137,7 +160,8 @@ def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) ->
         pairs = data.x_val[: 8] if len(data.x_val) >= 8 else data.x_train[:8]
         final_grids["interpolation/encodings"] = lambda: interpolation_grid(
             generative.decode, generative.encode(pairs[0::2]), generative.encode(pairs[1::2]))
-    callbacks += [quality, FinalGridsCallback(reporter, final_grids), *standard_callbacks(reporter)]
+    callbacks += [quality, _EpochHooks(generative, epoch_hooks), FinalGridsCallback(reporter, final_grids),
+                  *standard_callbacks(reporter)]
     fit_data = (data.x_train, data.x_train) if generative.fit_target else (data.x_train,)
     validation = None
     if generative.validate:
@@ -152,9 +176,15 @@ def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) ->
             metrics[f"train/{key}"] = float(values[-1])
     if generative.encode is not None and len(data.x_test):
         metrics["test/reconstruction_mse"] = float(np.mean((generative.reconstruct(data.x_test) - data.x_test) ** 2))
-    if run_dir is not None and config.save_model:
-        generative.model.save_weights(Path(run_dir) / "model.weights.h5")
     metrics.update({"train/epochs": float(len(next(iter(history.history.values()), []))),
                     "model/params": float(sum(layer.count_params() for layer in generative.model.layers))})
-    return metrics
+    return Fitted(generative, data, metrics, _latent_sampler(generative, data, np.random.default_rng(config.seed + 2)))
+
+
+def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) -> dict[str, float]:
+    """The task entry point: `fit`, then save the weights into the run directory when asked."""
+    fitted = fit(config, reporter, family)
+    if run_dir is not None and config.save_model:
+        fitted.generative.model.save_weights(Path(run_dir) / "model.weights.h5")
+    return fitted.metrics
 
