@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FULL = {  # the full-size run: the default study's fixed values and prior (sweeps/clock.yaml) on 18000 clocks, with
-    # a cosine schedule of 110 epochs, ~30 minutes of training (~16 s an epoch of 12,960 clocks on 2 cores); the
+    # a cosine schedule of 110 epochs: 42 minutes in all on 2 cores (~23 s an epoch of 12,960 clocks); the
     # train_minutes cap only guards the 60-minute budget on a slower machine
     "n_images": 18000, "variation": "default", "localize": True, "polar": True, "image_size": 96, "polar_angles": 64,
     "polar_radii": 24, "polar_wrap": 8, "augment_turn_degrees": 60.0, "head": "hands", "label_sigma": 1.5,
