@@ -45,16 +45,18 @@ def _interval(value: float, low: float, high: float, scale: float = 1.0, unit: s
     return f"{value * scale:+.2f}{unit} [{low * scale:+.2f}, {high * scale:+.2f}]"
 
 
-def _permutation_rows(info: Any, model: str) -> list[dict[str, Any]]:
-    return [row for row in info.differences.to_dict("records") if row["model"] == model]
+def _permutation_differences(info: Any, model: str) -> tuple[list[dict[str, Any]], str, dict[str, Any]]:
+    """One model's rows of the permutation differences, their intervals in words, and the numbers a Check keeps."""
+    rows = [row for row in info.differences.to_dict("records") if row["model"] == model]
+    measured = "; ".join(f"{row['dataset']}: {_interval(row['difference'], row['t low'], row['t high'], 100, ' pp')}"
+                         for row in rows)
+    return rows, measured, {row["dataset"]: [row["difference"], row["t low"], row["t high"]] for row in rows}
 
 
 def mlp_unaffected(info: Any) -> Check:
-    rows = _permutation_rows(info, "mlp")
+    rows, measured, numbers = _permutation_differences(info, "mlp")
     if not rows:
         return Check("no MLP evaluations", NOT_MEASURED, {})
-    measured = "; ".join(f"{row['dataset']}: {_interval(row['difference'], row['t low'], row['t high'], 100, ' pp')}"
-                         for row in rows)
     if any(row["t low"] > 0 or row["t high"] < 0 for row in rows):
         verdict = CONTRADICTED
     elif all(row["t low"] >= -EQUIVALENCE and row["t high"] <= EQUIVALENCE for row in rows):
@@ -62,20 +64,16 @@ def mlp_unaffected(info: Any) -> Check:
     else:
         verdict = NO_EVIDENCE
     return Check(f"permuted - original test accuracy, {measured} (supported = every interval within +-"
-                 f"{EQUIVALENCE * 100:.0f} pp)", verdict,
-                 {row["dataset"]: [row["difference"], row["t low"], row["t high"]] for row in rows})
+                 f"{EQUIVALENCE * 100:.0f} pp)", verdict, numbers)
 
 
 def cnn_hurt(info: Any) -> Check:
-    rows = _permutation_rows(info, "cnn")
+    rows, measured, numbers = _permutation_differences(info, "cnn")
     if not rows:
         return Check("no CNN evaluations", NOT_MEASURED, {})
-    measured = "; ".join(f"{row['dataset']}: {_interval(row['difference'], row['t low'], row['t high'], 100, ' pp')}"
-                         for row in rows)
     verdict = SUPPORTED if all(row["t high"] < 0 for row in rows) else \
         CONTRADICTED if any(row["t low"] > 0 for row in rows) else NO_EVIDENCE
-    return Check(f"permuted - original test accuracy, {measured}", verdict,
-                 {row["dataset"]: [row["difference"], row["t low"], row["t high"]] for row in rows})
+    return Check(f"permuted - original test accuracy, {measured}", verdict, numbers)
 
 
 PERIODIC_OR_MULTI_HEAD = ("periodic", "multi_head")

@@ -373,13 +373,12 @@ def summarize(out_dir: Path) -> dict[str, Any]:
             "train_cpu_seconds": {row["model"]: float(row["train_cpu_seconds"]) for row in models}}
 
 
-FINDING_SPEC = {  # the registry entry (analysis.findings.Finding)
-    "name": NAME,
-    "description": "CAE on Fashion-MNIST, VAE and DCGAN on MNIST and Olivetti faces: sample grids, reconstructions, "
-                   "latent interpolations and a Fréchet feature distance beside real-vs-real and noise references",
-    "fidelities": FIDELITIES,
-    "cpu_minutes": 25.0,  # 20.1 CPU-minutes of training for the five models (results/generative/models.csv)
-    "run": run,
-    "summarize": summarize,
-}
-FINDING = Finding(**FINDING_SPEC)
+FINDING = Finding(
+    name=NAME,
+    description="CAE on Fashion-MNIST, VAE and DCGAN on MNIST and Olivetti faces: sample grids, reconstructions, "
+                "latent interpolations and a Fréchet feature distance beside real-vs-real and noise references",
+    fidelities=FIDELITIES,
+    cpu_minutes=25.0,  # 20.1 CPU-minutes of training for the five models (results/generative/models.csv)
+    run=run,
+    summarize=summarize,
+)
