@@ -11,9 +11,12 @@ import dataclasses
 import hashlib
 import json
 import math
+import multiprocessing
+import os
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +53,28 @@ def evaluation_key(task: str, params: Mapping[str, Any]) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:20]
 
 
+def limit_threads(threads: int) -> None:
+    """Cap the math libraries' thread pools of this process (before TensorFlow/JAX/PyTorch load)."""
+    for name in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ["TF_NUM_INTEROP_THREADS"] = "1"
+    os.environ.setdefault("XLA_FLAGS", f"--xla_cpu_multi_thread_eigen={'true' if threads > 1 else 'false'}")
+
+
+def train_record(runner: Runner, task: str, params: dict[str, Any], key: str, label: str) -> dict[str, Any]:
+    """Train one run and return its store record; a failing config is a record with an error, missing data raises."""
+    started = time.perf_counter()
+    error = None
+    try:
+        metrics = {name: float(value) for name, value in runner(task, params).items()}
+    except MISSING_DATA:
+        raise  # the environment, not the configuration: stop, store nothing, so a rerun retries it
+    except Exception as failure:  # a diverging or invalid config is data, not a crash
+        metrics, error = {}, f"{type(failure).__name__}: {failure}"[:500]
+    return {"key": key, "task": task, "params": params, "metrics": metrics, "error": error,
+            "seconds": round(time.perf_counter() - started, 2), "label": label, "pid": os.getpid()}
+
+
 class EvaluationStore:
     """Runs evaluations once and remembers them in `path` (JSONL, one line per finished run)."""
 
@@ -77,6 +102,10 @@ class EvaluationStore:
             handle.flush()
         self.records[record["key"]] = record
 
+    def has(self, task: str, params: Mapping[str, Any]) -> bool:
+        """Is this run stored (finished before)?"""
+        return evaluation_key(task, params) in self.records
+
     def evaluate(self, task: str, params: Mapping[str, Any], label: str = "") -> dict[str, float]:
         """Metrics of one run: read back when stored, trained (and stored) otherwise. A failed run stores NaNs."""
         return self.record(task, params, label)["metrics"]
@@ -87,21 +116,44 @@ class EvaluationStore:
         key = evaluation_key(task, params)
         if key in self.records:
             return self.records[key]
-        started = time.perf_counter()
-        error = None
-        try:
-            metrics = {name: float(value) for name, value in self.runner(task, params).items()}
-        except MISSING_DATA:
-            raise  # the environment, not the configuration: stop, store nothing, so a rerun retries it
-        except Exception as failure:  # a diverging or invalid config is data, not a crash
-            metrics, error = {}, f"{type(failure).__name__}: {failure}"[:500]
-        record = {"key": key, "task": task, "params": params, "metrics": metrics, "error": error,
-                  "seconds": round(time.perf_counter() - started, 2), "label": label}
+        return self._add(train_record(self.runner, task, params, key, label))
+
+    def record_all(self, items: Sequence[tuple[str, Mapping[str, Any], str]], workers: int = 1,
+                   on_record: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+        """`record` for many (task, params, label) items, the unstored ones trained by `workers` processes at once.
+
+        Each worker gets an equal share of the CPU's cores as its thread budget (set before its framework loads),
+        and every finished run is stored as it arrives, so an interrupted batch keeps what it finished.
+        `on_record(record)` is called for each newly trained run. With workers <= 1 the runs train here, in order.
+        """
+        keyed = [(evaluation_key(task, params), task, dict(params), label) for task, params, label in items]
+        pending = {key: (task, params, label) for key, task, params, label in keyed if key not in self.records}
+        if workers <= 1 or len(pending) <= 1 or self.runner is not trainer_runner:
+            for key, (task, params, label) in pending.items():
+                record = self._add(train_record(self.runner, task, params, key, label))
+                if on_record:
+                    on_record(record)
+        else:
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            context = multiprocessing.get_context("spawn")  # a fresh framework per worker, never a forked one
+            with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=limit_threads,
+                                     initargs=(threads,)) as pool:
+                futures = [pool.submit(train_record, trainer_runner, task, params, key, label)
+                           for key, (task, params, label) in pending.items()]
+                for future in as_completed(futures):
+                    record = self._add(future.result())  # MISSING_DATA re-raises here: stop, keep what finished
+                    if on_record:
+                        on_record(record)
+        return [self.records[key] for key, *_ in keyed]
+
+    def _add(self, record: dict[str, Any]) -> dict[str, Any]:
         self._append(record)
         self.computed += 1
         if self.verbose:
-            shown = ", ".join(f"{name}={value:.4f}" for name, value in metrics.items() if name.endswith("accuracy"))
-            print(f"  [{len(self.records)}] {label} {shown or error} ({record['seconds']:.1f} s)", file=sys.stderr)
+            shown = ", ".join(f"{name}={value:.4f}" for name, value in record["metrics"].items()
+                              if name.endswith("accuracy"))
+            print(f"  [{len(self.records)}] {record['label']} {shown or record['error']} ({record['seconds']:.1f} s)",
+                  file=sys.stderr)
         return record
 
     def metric(self, task: str, params: Mapping[str, Any], name: str, label: str = "") -> float:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -134,7 +135,8 @@ def test_tiny_finding_writes_its_files_resumes_and_its_summary_is_recomputable(n
     again = json.loads((out / "summary.json").read_text())
     assert again["timing"]["trained_now"] == 0
     _same(again["numbers"], summary["numbers"])
-    assert "(stored;" in capsys.readouterr().err
+    n = len(evaluations)
+    assert f"{name}: {n} evaluations, {n} stored, 0 to train" in capsys.readouterr().err
 
 
 def test_cli_runs_the_named_findings_with_claims_last(mirror_dir, tmp_path, capsys) -> None:
@@ -150,6 +152,25 @@ def test_cli_runs_the_named_findings_with_claims_last(mirror_dir, tmp_path, caps
     assert claims.loc["cnn-l2", "verdict"] == "not measured yet"
     assert sorted(path.name for path in out.iterdir()) == ["claims", "optimizers"]
     assert (tmp_path / "store" / "optimizers" / "evaluations.jsonl").exists()
+
+
+def test_workers_train_in_separate_processes_and_a_rerun_trains_nothing(mirror_dir, tmp_path, capsys) -> None:
+    """--workers 2: the runs are trained by two worker processes (not this one), each stored as it finishes."""
+    from sweeplab.cli import main
+
+    out, store = tmp_path / "results", tmp_path / "store"
+    assert main(["results", "optimizers", "--fidelity", "tiny", "--workers", "2", "--out", str(out),
+                 "--store", str(store)]) == 0
+    records = [json.loads(line) for line in (store / "optimizers" / "evaluations.jsonl").read_text().splitlines()]
+    evaluations = pd.read_csv(out / "optimizers" / "evaluations.csv")
+    assert len(records) == len(evaluations) == 8 and not evaluations["error"].notna().any()
+    pids = {record["pid"] for record in records}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert "(2 at a time)" in capsys.readouterr().err
+    assert main(["results", "optimizers", "--fidelity", "tiny", "--workers", "2", "--out", str(out),
+                 "--store", str(store)]) == 0
+    assert "8 evaluations, 8 stored, 0 to train" in capsys.readouterr().err
+    assert len((store / "optimizers" / "evaluations.jsonl").read_text().splitlines()) == 8
 
 
 def test_summary_follows_the_csv(mirror_dir, tmp_path) -> None:

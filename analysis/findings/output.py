@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 EVALUATIONS = "evaluations.csv"
 SUMMARY_JSON, SUMMARY_MD = "summary.json", "summary.md"
 CONFIDENCE_WORDS = "95% interval"
+WORKERS = {"count": 1}  # evaluations a finding trains at once (`sweeplab results --workers`)
 
 
 @dataclass
@@ -41,6 +42,7 @@ class Session:
 
     finding: str
     store: EvaluationStore
+    workers: int = 1  # evaluations trained at once, each in its own process with an equal share of the cores
     started: float = field(default_factory=time.perf_counter)
     cpu_started: float = field(default_factory=time.process_time)
 
@@ -48,23 +50,33 @@ class Session:
     def open(cls, finding: str, store_dir: Path) -> Session:
         from analysis.evaluations import EvaluationStore
 
-        return cls(finding, EvaluationStore(Path(store_dir) / finding / "evaluations.jsonl", verbose=False))
+        return cls(finding, EvaluationStore(Path(store_dir) / finding / "evaluations.jsonl", verbose=False),
+                   workers=WORKERS["count"])
 
     def run(self, jobs: Sequence[Job], metrics: Mapping[str, str]) -> pd.DataFrame:
-        """Evaluate every job (stored ones are read back): one row per job with its keys, `metrics` (column ->
-        metric name), the evaluation's seconds and error. A progress line per job on stderr."""
+        """Evaluate every job (stored ones are read back, the rest trained by `workers` processes): one row per job
+        with its keys, `metrics` (column -> metric name), the evaluation's seconds and error. A progress line per
+        trained job on stderr."""
         import pandas as pd
 
+        trained_before = self.store.computed
+        stored = sum(self.store.has(job.task, job.params) for job in jobs)
+        print(f"{self.finding}: {len(jobs)} evaluations, {stored} stored, {len(jobs) - stored} to train"
+              + (f" ({self.workers} at a time)" if self.workers > 1 else ""), file=sys.stderr, flush=True)
+
+        def progress(record: dict[str, Any]) -> None:
+            done = stored + self.store.computed - trained_before
+            values = {column: _number(record["metrics"].get(name)) for column, name in metrics.items()}
+            shown = ", ".join(f"{column}={value:.4g}" for column, value in values.items())
+            print(f"{self.finding} [{done}/{len(jobs)}] {record['label']}: {shown or record['error']} (trained in "
+                  f"{record['seconds']:.1f} s; {time.perf_counter() - self.started:.0f} s elapsed)", file=sys.stderr,
+                  flush=True)
+
+        records = self.store.record_all([(job.task, job.params, job.label) for job in jobs], self.workers, progress)
         rows = []
-        for index, job in enumerate(jobs, start=1):
-            trained_before = self.store.computed
-            record = self.store.record(job.task, job.params, job.label)
+        for job, record in zip(jobs, records, strict=True):
             values = {column: _number(record["metrics"].get(name)) for column, name in metrics.items()}
             rows.append({**job.row, **values, "seconds": float(record["seconds"]), "error": record["error"] or ""})
-            how = f"trained in {record['seconds']:.1f} s" if self.store.computed > trained_before else "stored"
-            shown = ", ".join(f"{column}={value:.4g}" for column, value in values.items())
-            print(f"{self.finding} [{index}/{len(jobs)}] {job.label}: {shown or record['error']} ({how}; "
-                  f"{time.perf_counter() - self.started:.0f} s elapsed)", file=sys.stderr, flush=True)
         return pd.DataFrame(rows)
 
     def timing(self, evaluations: pd.DataFrame) -> dict[str, Any]:

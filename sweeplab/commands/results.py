@@ -21,6 +21,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "(default: RUNS/results; not committed)")
     parser.add_argument("--fidelity", default=None,
                         help="fidelity of every finding (default: each finding's first, `cpu`; `tiny` is for tests)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="evaluations trained at once, each in its own process with an equal share of the "
+                             "cores (default: 1)")
     parser.add_argument("--list", action="store_true", help="list the findings, their fidelities and CPU time")
     parser.set_defaults(handler=results_command)
 
@@ -46,7 +49,12 @@ def results_command(args: argparse.Namespace) -> int:
     for name in names:
         if args.fidelity is not None and args.fidelity not in registry[name].fidelities:
             raise UserError(f"--fidelity {args.fidelity}: finding {name} knows {', '.join(registry[name].fidelities)}")
+    if args.workers < 1:
+        raise UserError(f"--workers {args.workers}: expected a whole number >= 1")
+    from analysis.findings import output
     from sweeps.storage import runs_dir
+
+    output.WORKERS["count"] = args.workers
 
     out = Path(args.out)
     store = Path(args.store) if args.store else runs_dir() / "results"
