@@ -1,7 +1,9 @@
 """Find the dial in a clock photograph and centre it: the rim's ellipse is mapped to a centred, upright circle.
 
 `find_dial` fits ellipses to edge contours (two Canny thresholds) and keeps the one whose outline is best
-supported by edges, preferring the outermost of the near-best (the bezel over the face's edge). `centre_dial`
+supported by edges, preferring the outermost of the near-best (the bezel over the face's edge). When no single
+contour gives a well-supported ellipse (glare, blur or a hand breaks the rim into arcs), ellipses fitted to pairs of
+the longest contours join the candidates: an arc-sized ellipse inside the dial no longer wins. `centre_dial`
 undoes the offset and the tilt (the ellipse -> circle affine map; perspective beyond that is small) and leaves
 in-plane rotation to the network, which reads it off the 12 o'clock mark. With no convincing ellipse the plain
 image comes back and `found` is False, so the fallback rate is measurable.
@@ -17,11 +19,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-LOCALIZER_VERSION = "v1"  # part of the cache key of localised sets: bump when the output changes
+LOCALIZER_VERSION = "v2"  # part of the cache key of localised sets: bump when the output changes
 CANNY_THRESHOLDS = ((20, 60), (40, 120))  # weak and strong edges; low-contrast rims need the first
 MIN_CONTOUR_POINTS = 30
 MIN_SUPPORT = 0.5  # share of the outline within 1.5 px of an edge; below it the dial counts as not found
 NEAR_BEST = 0.85  # ellipses scoring at least this share of the best compete on size (outermost wins)
+CONFIDENT = 0.9  # a single contour's ellipse this well supported ends the search (most photographs: ~7 ms)
+PAIRED_CONTOURS = 12  # the longest contours per threshold whose pairs are also fitted (~20 ms more a photograph)
+PAIR_TOLERANCE, PAIR_ON_OUTLINE = 2.0, 0.85  # a pair's ellipse counts when 85% of its points lie within 2 px
 FILL = 0.92  # the found rim's radius as a fraction of half the output side
 
 
@@ -62,6 +67,18 @@ def _support(edge_distance: np.ndarray, ellipse: tuple) -> float:
     return float(near.mean() * math.sqrt(inside.mean()))
 
 
+def _fits(points: np.ndarray, ellipse: tuple) -> bool:
+    """Do the contour points lie on the ellipse fitted to them (two arcs of one rim), not merely near it?"""
+    (centre_x, centre_y), (width, height), angle = ellipse
+    if min(width, height) <= 0:
+        return False
+    cos_a, sin_a = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+    x, y = points[:, 0, 0] - centre_x, points[:, 0, 1] - centre_y
+    u, v = (x * cos_a + y * sin_a) / (width / 2), (-x * sin_a + y * cos_a) / (height / 2)
+    distance = np.abs(np.hypot(u, v) - 1) * (width + height) / 4  # ~ pixels off the outline
+    return float((distance <= PAIR_TOLERANCE).mean()) >= PAIR_ON_OUTLINE
+
+
 def _plausible(ellipse: tuple, side: int) -> bool:
     (centre_x, centre_y), (width, height), _ = ellipse
     major, minor = max(width, height) / 2, min(width, height) / 2
@@ -74,14 +91,22 @@ def find_dial(image: np.ndarray) -> Dial | None:
     side = image.shape[0]
     blurred = cv2.GaussianBlur(image, (0, 0), 1.2)
     edges = np.zeros_like(image)
-    candidates = []
+    candidates, longest = [], []
     for low, high in CANNY_THRESHOLDS:
         found = cv2.Canny(blurred, low, high)
         edges |= found
         contours, _ = cv2.findContours(found, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
-        candidates += [cv2.fitEllipse(contour) for contour in contours if len(contour) >= MIN_CONTOUR_POINTS]
+        contours = [contour for contour in contours if len(contour) >= MIN_CONTOUR_POINTS]
+        candidates += [cv2.fitEllipse(contour) for contour in contours]
+        longest += sorted(contours, key=len, reverse=True)[:PAIRED_CONTOURS]
     edge_distance = cv2.distanceTransform(255 - edges, cv2.DIST_L2, 3)
     scored = [(_support(edge_distance, ellipse), ellipse) for ellipse in candidates if _plausible(ellipse, side)]
+    if not scored or max(score for score, _ in scored) < CONFIDENT:  # the rim may be in pieces: fit pairs of arcs
+        pairs = [np.concatenate([first, second])
+                 for index, first in enumerate(longest) for second in longest[index + 1 :]]
+        paired = [(points, cv2.fitEllipse(points)) for points in pairs]
+        scored += [(_support(edge_distance, ellipse), ellipse) for points, ellipse in paired
+                   if _plausible(ellipse, side) and _fits(points, ellipse)]
     if not scored:
         return None
     best = max(score for score, _ in scored)
@@ -129,7 +154,7 @@ def _centre_range(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def centre_dials(images: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """N x S x S uint8 photographs -> the same with each dial centred, and N booleans: was a dial found.
 
-    `workers` > 1 splits large sets over processes (~5 ms a photograph on one core); the result is the same.
+    `workers` > 1 splits large sets over processes (~7-20 ms a photograph on one core); the result is the same.
     """
     images = np.asarray(images)
     if workers <= 1 or len(images) < 256:

@@ -75,7 +75,7 @@ def _raw_clocks(config: ClockConfig) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _centred_clocks(config: ClockConfig, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Localised photographs, cached beside the rendered set (the localiser takes ~5 ms a photograph)."""
+    """Localised photographs, cached beside the rendered set (the localiser takes ~7-20 ms a photograph)."""
     if config.data_dir:
         return centre_dials(images, config.render_workers)
     variation = variation_named(config.variation)
