@@ -32,7 +32,7 @@ HELD_OUT_SETS = (HeldOutSet("default", 101), HeldOutSet("wide", 102))
 
 
 @lru_cache(maxsize=8)
-def _photographs(held_out: HeldOutSet, localize: bool, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def photographs(held_out: HeldOutSet, localize: bool, workers: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Rendered (and cached on disk) photographs, localised once per process when asked; labels; dial found."""
     images, labels = rendered_clocks(held_out.n, held_out.seed, variation_named(held_out.variation), workers)
     if localize:
@@ -57,7 +57,7 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
     size = int(model.input_shape[1])
     results: dict[str, Any] = {}
     for held_out in sets:
-        images, labels, found = _photographs(held_out, preparation.localize, workers)
+        images, labels, found = photographs(held_out, preparation.localize, workers)
         outputs = np.asarray(model.predict(resize_images(images, size), batch_size=256, verbose=0), np.float64)
         true_minutes = to_minutes(labels)
         readings = {decoding.options.get("hour_decoding", "as_trained"): decoding.decode(outputs)
