@@ -48,6 +48,15 @@ EXPERIMENTS = {  # name -> what differs from BASE; in priority order (a shared C
                                           "augment_turn_degrees": 60.0, "lr_schedule": "cosine", "learning_rate": 3e-3,
                                           "warmup_epochs": 1.0, "epochs": 24, "label_sigma": 1.5},
 }
+SOFT = EXPERIMENTS["hands-96-p64x24w8-turn60-cos-soft"]  # the default study's prior
+# photometric augmentation towards what `wide` photographs have more of (lighting, glare, blur to 2 px, noise to 14
+# grey levels), so the reader meets harsher photographs than `default` renders without training on `wide`
+EXPERIMENTS |= {
+    "soft-photometric": {**SOFT, "augment_brightness": 0.2, "augment_contrast": 0.3, "augment_noise": 0.03,
+                         "augment_blur": 1.5},
+    "soft-photometric-strong": {**SOFT, "augment_brightness": 0.3, "augment_contrast": 0.5, "augment_noise": 0.06,
+                                "augment_blur": 2.5},
+}
 
 
 SHOWN = ("cse_minutes", "cse_median", "hour_slip", "epochs", "seconds", "found")

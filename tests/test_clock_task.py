@@ -6,13 +6,14 @@ import json
 import math
 import os
 
+import keras
 import numpy as np
 import pytest
 
 from datasets.clocks import rendered_clocks, variation_named
 from sweeps.spec import load_spec
 from trainers import get_task, resolve_config, run
-from trainers.clock.backbone import build_clock_model
+from trainers.clock.backbone import augmentation, build_clock_model
 from trainers.clock.heads import HEADS
 from trainers.clock.predict import load_clock_model, read_clocks
 from trainers.clock.training import head_of
@@ -57,6 +58,27 @@ def test_backbone_knobs_reach_the_model():
                          augment_contrast=0.1)
     assert varied.count("Conv2D") == 6 and "GlobalAveragePooling2D" in varied and "BatchNormalization" not in varied
     assert {"RandomRotation", "RandomTranslation", "RandomBrightness", "RandomContrast"} <= set(varied)
+
+
+def test_noise_and_blur_change_training_inputs_only(tmp_path):
+    config = resolve_config(CLOCK, {**TINY, "augment_noise": 0.05, "augment_blur": 1.5})
+    model = build_clock_model(config, 32, head_of(config))
+    assert {"GaussianNoise", "RandomGaussianBlur"} <= {type(layer).__name__ for layer in model.layers}
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 1)).astype("float32")
+    inference = np.asarray(model(images, training=False))
+    assert np.allclose(inference, np.asarray(model(images, training=False)))
+    model.save(tmp_path / "model.keras")  # the augmenting layers survive saving and stay off at inference
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert np.allclose(inference, np.asarray(reloaded(images, training=False)), atol=1e-5)
+    stack = augmentation(config)
+    scaled = images / 255.0
+    for training, changed in ((False, False), (True, True)):
+        augmented = scaled
+        for layer in stack:
+            augmented = np.asarray(layer(augmented, training=training))
+        assert bool(np.abs(augmented - scaled).mean() > 0.01) is changed
+    with pytest.raises(ConfigError, match="augment_blur"):
+        resolve_config(CLOCK, {**TINY, "augment_blur": 9.0})
 
 
 @pytest.mark.parametrize("head", sorted(HEADS))

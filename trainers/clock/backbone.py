@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import keras
@@ -12,7 +13,8 @@ from trainers.clock.transforms import CoordinateChannels, PolarWarp, RandomDialT
 
 
 def augmentation(config: Any) -> list[layers.Layer]:
-    """Shift, brightness, contrast and small rotations (the 12 marker turns with the hands, so the reading holds).
+    """Shift, brightness, contrast, noise, blur and small rotations (the 12 marker turns with the hands, so the
+    reading holds), on the 0-1 grey image before any polar warp.
 
     Active only while training; each knob at 0 switches its layer off.
     """
@@ -25,6 +27,12 @@ def augmentation(config: Any) -> list[layers.Layer]:
         stack.append(layers.RandomBrightness(config.augment_brightness, value_range=(0.0, 1.0)))
     if config.augment_contrast > 0:
         stack.append(layers.RandomContrast(config.augment_contrast))
+    if getattr(config, "augment_blur", 0.0) > 0:
+        kernel = 2 * math.ceil(2 * config.augment_blur) + 1  # +-2 sigma
+        stack.append(layers.RandomGaussianBlur(factor=1.0, kernel_size=kernel, sigma=(0.0, config.augment_blur),
+                                               value_range=(0.0, 1.0)))
+    if getattr(config, "augment_noise", 0.0) > 0:
+        stack.append(layers.GaussianNoise(config.augment_noise))
     return stack
 
 

@@ -63,6 +63,8 @@ class ClockConfig:
     augment_turn_degrees: float = 0.0  # polar only: turns the dial by a random +-this (a cyclic shift of the rows)
     augment_brightness: float = 0.0
     augment_contrast: float = 0.0
+    augment_noise: float = 0.0  # sensor noise: Gaussian, this standard deviation on the 0-1 grey scale
+    augment_blur: float = 0.0  # defocus: Gaussian blur of a random sigma up to this many pixels
     # optimisation
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
     learning_rate: float = 1e-3
@@ -113,6 +115,8 @@ class ClockConfig:
         }
         for name in ("conv_dropout", "dense_dropout", "augment_shift", "augment_brightness", "augment_contrast"):
             checks[name] = 0.0 <= getattr(self, name) < 1.0
+        checks["augment_noise"] = 0.0 <= self.augment_noise <= 0.5
+        checks["augment_blur"] = 0.0 <= self.augment_blur <= 5.0
         checks["augment_rotation_degrees"] = 0.0 <= self.augment_rotation_degrees <= 180.0
         checks["augment_turn_degrees"] = 0.0 <= self.augment_turn_degrees <= 180.0 and (
             self.polar or self.augment_turn_degrees == 0.0)
