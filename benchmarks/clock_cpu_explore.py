@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", default=None, help=f"experiments (default all: {list(EXPERIMENTS)})")
     parser.add_argument("--note", default="2-core CPU shared with other jobs; every run under nice -n 19")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="on top of every experiment (e.g. epochs=12 to size the cosine schedule to --minutes)")
     args = parser.parse_args(argv)
 
     import keras
@@ -77,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.machine import describe_machine
     from trainers import run
     from trainers.clock.held_out import HELD_OUT_SETS, evaluate_saved_model
+    from trainers.config import parse_assignment
 
     payload = json.loads(args.out.read_text()) if args.out.is_file() else {}
     payload.update({"benchmark": "clock_cpu_explore", "machine": describe_machine(), "note": args.note,
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     payload.setdefault("runs", {})
     for name in args.only or list(EXPERIMENTS):
         config = {**BASE, **EXPERIMENTS[name], "n_images": args.n, "train_minutes": args.minutes,
-                  "budget_clock": "process"}
+                  "budget_clock": "process", **dict(parse_assignment(value) for value in args.overrides)}
         keras.backend.clear_session()
         with tempfile.TemporaryDirectory() as run_dir:
             started = time.perf_counter()
