@@ -118,6 +118,8 @@ def test_tiny_finding_writes_its_files_resumes_and_its_summary_is_recomputable(n
         assert (out / file).exists() and (out / file) in paths, file
     assert (out / f"{figure}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "plotly" in (out / f"{figure}.html").read_text()[:200000]
+    assert "../plotly.min.js" in (out / f"{figure}.html").read_text()  # plotly.js once, beside the findings
+    assert (out.parent / "plotly.min.js").stat().st_size > 1_000_000
     evaluations = pd.read_csv(out / "evaluations.csv")
     assert len(evaluations) == len(trainer_calls) and (evaluations["seconds"] > 0).all()
     progress = capsys.readouterr().err
