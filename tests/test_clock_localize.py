@@ -88,28 +88,26 @@ def test_parallel_localising_gives_the_same_images():
     assert serial_found.mean() >= 0.95
 
 
+def _wide_gross_misframings(seeds: tuple[int, ...], count: int) -> int:
+    """`wide` clocks (count per seed) whose dial is not found or whose centre lands more than 8 px off."""
+    variation = variation_named("wide")
+    gross = 0
+    for seed in seeds:
+        for index in range(count):
+            image, geometry = render_clock(index % 12, index * 7 % 60, np.random.default_rng([seed, index]), variation)
+            dial = find_dial(image)
+            (true_x, true_y), _, _ = geometry.outline()
+            gross += dial is None or math.hypot(dial.centre_x - true_x, dial.centre_y - true_y) > 8
+    return gross
+
+
 def test_rims_broken_into_arcs_are_still_found():
     """The `wide` variation (tilts to 50 degrees, strong glare, blur and noise) breaks many rims into arcs; an
     ellipse fitted to one arc lands inside the dial. Gross misses (no dial, or a centre > 8 px off) stay rare."""
-    variation = variation_named("wide")
-    gross = 0
-    for index in range(120):
-        image, geometry = render_clock(index % 12, index * 7 % 60, np.random.default_rng([99, index]), variation)
-        dial = find_dial(image)
-        (true_x, true_y), _, _ = geometry.outline()
-        gross += dial is None or math.hypot(dial.centre_x - true_x, dial.centre_y - true_y) > 8
-    assert gross <= 6  # 5% of 120; a single-contour fit misses about twice as many
+    assert _wide_gross_misframings((99,), 120) <= 6  # 5% of 120; a single-contour fit misses about twice as many
 
 
 def test_arc_sized_ellipses_inside_the_dial_lose_to_the_rim():
     """v3 (a smoother Canny pass, gradient-aligned support, the most supported outline length wins) keeps gross
     misses on `wide` clocks of seeds it was not tuned on to about 1.5%; v2 missed 20 of these 600 (3.3%)."""
-    variation = variation_named("wide")
-    gross = 0
-    for seed in (92, 93, 94):
-        for index in range(200):
-            image, geometry = render_clock(index % 12, index * 7 % 60, np.random.default_rng([seed, index]), variation)
-            dial = find_dial(image)
-            (true_x, true_y), _, _ = geometry.outline()
-            gross += dial is None or math.hypot(dial.centre_x - true_x, dial.centre_y - true_y) > 8
-    assert gross <= 12  # 2% of 600; v3 misses 8
+    assert _wide_gross_misframings((92, 93, 94), 200) <= 12  # 2% of 600; v3 misses 8
