@@ -57,6 +57,12 @@ EXPERIMENTS |= {
     "soft-photometric-strong": {**SOFT, "augment_brightness": 0.3, "augment_contrast": 0.5, "augment_noise": 0.06,
                                 "augment_blur": 2.5},
 }
+# dials rectified imperfectly: `wide` tilts beyond the 35 degrees `default` renders, and perspective leaves the hands'
+# pivot off the rim ellipse's centre; a random perspective of the localised photograph shows training such dials
+EXPERIMENTS |= {
+    "soft-perspective": {**SOFT, "augment_perspective": 0.2},
+    "soft-perspective-photometric": {**EXPERIMENTS["soft-photometric"], "augment_perspective": 0.2},
+}
 
 
 SHOWN = ("cse_minutes", "cse_median", "hour_slip", "epochs", "seconds", "found")

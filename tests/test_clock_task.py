@@ -81,6 +81,22 @@ def test_noise_and_blur_change_training_inputs_only(tmp_path):
         resolve_config(CLOCK, {**TINY, "augment_blur": 9.0})
 
 
+def test_perspective_moves_training_images_only(tmp_path):
+    config = resolve_config(CLOCK, {**TINY, "augment_perspective": 0.3})
+    (layer,) = augmentation(config)
+    assert type(layer).__name__ == "RandomPerspective"
+    ramp = np.tile(np.linspace(0.0, 1.0, 32, dtype="float32"), (16, 32, 1))[..., None]  # brightness grows with x
+    assert np.array_equal(np.asarray(layer(ramp, training=False)), ramp)
+    moved = np.abs(np.asarray(layer(ramp, training=True)) - ramp).mean(axis=(1, 2, 3))
+    assert (moved > 0.01).sum() >= 3  # about half the images are warped, each visibly
+    model = build_clock_model(config, 32, head_of(config))
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert np.allclose(model(ramp * 255, training=False), reloaded(ramp * 255, training=False), atol=1e-5)
+    with pytest.raises(ConfigError, match="augment_perspective"):
+        resolve_config(CLOCK, {**TINY, "augment_perspective": 0.9})
+
+
 @pytest.mark.parametrize("head", sorted(HEADS))
 def test_one_epoch_smoke_per_head(head, tmp_path):
     reporter = RecordingReporter()

@@ -13,8 +13,8 @@ from trainers.clock.transforms import CoordinateChannels, PolarWarp, RandomDialT
 
 
 def augmentation(config: Any) -> list[layers.Layer]:
-    """Shift, brightness, contrast, noise, blur and small rotations (the 12 marker turns with the hands, so the
-    reading holds), on the 0-1 grey image before any polar warp.
+    """Shift, perspective, brightness, contrast, noise, blur and small rotations (the 12 marker turns with the
+    hands, so the reading holds), on the 0-1 grey image before any polar warp.
 
     Active only while training; each knob at 0 switches its layer off.
     """
@@ -23,6 +23,11 @@ def augmentation(config: Any) -> list[layers.Layer]:
         stack.append(layers.RandomTranslation(config.augment_shift, config.augment_shift, fill_mode="nearest"))
     if config.augment_rotation_degrees > 0:
         stack.append(layers.RandomRotation(config.augment_rotation_degrees / 360.0, fill_mode="nearest"))
+    if getattr(config, "augment_perspective", 0.0) > 0:  # a dial the localiser rectified imperfectly (more tilt
+        # than training renders, perspective it cannot undo): each side of the localised image's corners moved by
+        # up to +-augment_perspective/2 of the side, in about half the images
+        stack.append(layers.RandomPerspective(factor=1.0, scale=config.augment_perspective,
+                                              seed=getattr(config, "seed", None)))
     if config.augment_brightness > 0:
         stack.append(layers.RandomBrightness(config.augment_brightness, value_range=(0.0, 1.0)))
     if config.augment_contrast > 0:
