@@ -19,7 +19,7 @@ import plotly.graph_objects as go
 
 from analysis import stats
 from analysis.evaluations import EvaluationStore
-from analysis.transfer import write_html
+from analysis.pages import write_figures_page
 
 MODELS: dict[str, tuple[str, str]] = {"mlp": ("fashion-mlp", "geron_mlp"), "cnn": ("fashion-cnn", "geron_cnn")}
 DATASETS: dict[str, str] = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -148,7 +148,7 @@ def write_outputs(info: PermutationInfo, out: Path) -> list[Path]:
                                     config_source=info.differences["model"].map(info.sources))
     table.to_csv(paths[0], index=False)
     info.evaluations.to_csv(paths[1], index=False)
-    paths.append(write_html(out / "permutation.html", render(info), "pixel permutation"))
+    paths.append(write_figures_page(out / "permutation.html", render(info), "pixel permutation"))
     return paths
 
 

@@ -14,10 +14,10 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from analysis.best import format_refit
+from analysis.pages import PLOTLY_FILE, write_plotly_js
 from analysis.report_data import Curve, ParameterInfo, StudyReport, all_reports
 from sweeps.names import file_stem
 
-PLOTLY_FILE = "plotly.min.js"
 PARAMETER_PREFIX = "parameter "
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
@@ -142,10 +142,7 @@ def render_index(reports: list[StudyReport]) -> str:
 
 def write_report(storage: optuna.storages.BaseStorage, runs_root: Path, out: Path, top: int = 5) -> Path:
     """Write `out/index.html`, one `out/<study>.html` per study and `out/plotly.min.js`; returns the index path."""
-    from plotly.offline import get_plotlyjs
-
-    out.mkdir(parents=True, exist_ok=True)
-    (out / PLOTLY_FILE).write_text(get_plotlyjs())
+    write_plotly_js(out)
     reports = all_reports(storage, runs_root, top)
     for report in reports:
         study = optuna.load_study(study_name=report.name, storage=storage)

@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 
 from analysis import stats
 from analysis.evaluations import EvaluationStore
+from analysis.pages import write_figures_page
 from sweeps.space import Parameter
 
 SOURCE, TARGET = "Fashion-MNIST", "CIFAR-10"
@@ -276,15 +277,6 @@ def render(info: TransferInfo) -> list[go.Figure]:
     return [scatter, importance, forest]
 
 
-def write_html(path: Path, figures: Sequence[go.Figure], title: str) -> Path:
-    """All figures on one self-contained page (plotly.js embedded once)."""
-    parts = [figure.to_html(full_html=False, include_plotlyjs=index == 0) for index, figure in enumerate(figures)]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"<html><head><meta charset='utf-8'><title>{title}</title></head><body>{''.join(parts)}"
-                    "</body></html>")
-    return path
-
-
 def write_outputs(infos: Sequence[TransferInfo], out: Path) -> list[Path]:
     """transfer_summary.csv, per-family configs/evaluations/importance/settings CSVs and transfer_<family>.html."""
     out.mkdir(parents=True, exist_ok=True)
@@ -295,5 +287,5 @@ def write_outputs(infos: Sequence[TransferInfo], out: Path) -> list[Path]:
                             ("importance", info.importance), ("settings", info.settings)):
             paths.append(out / f"transfer_{info.family}_{name}.csv")
             table.to_csv(paths[-1], index=False)
-        paths.append(write_html(out / f"transfer_{info.family}.html", render(info), f"transfer {info.family}"))
+        paths.append(write_figures_page(out / f"transfer_{info.family}.html", render(info), f"transfer {info.family}"))
     return paths

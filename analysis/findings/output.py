@@ -137,18 +137,10 @@ def save_png(figure: Any, path: Path) -> Path:
 
 
 def write_html(path: Path, figures: Sequence[Any], title: str) -> Path:
-    """A finding's figures on one page, linking the plotly.js that every finding shares, written once beside the
-    findings' folders (results/plotly.min.js: 4.6 MB once rather than in every page)."""
-    from plotly.offline import get_plotlyjs
+    """A finding's figures on one page, linking the plotly.js every finding shares (results/plotly.min.js)."""
+    from analysis.pages import write_figures_page
 
-    from analysis.report_render import PLOTLY_FILE
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    (path.parent.parent / PLOTLY_FILE).write_text(get_plotlyjs())
-    parts = "".join(figure.to_html(full_html=False, include_plotlyjs=False) for figure in figures)
-    path.write_text(f"<html><head><meta charset='utf-8'><title>{title}</title><script src='../{PLOTLY_FILE}'>"
-                    f"</script></head><body>{parts}</body></html>")
-    return path
+    return write_figures_page(path, figures, title, shared_script=path.parent.parent)
 
 
 def clean(value: Any) -> Any:

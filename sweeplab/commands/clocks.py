@@ -67,6 +67,7 @@ def render_command(args: argparse.Namespace) -> int:
 
 def compare_command(args: argparse.Namespace) -> int:
     from analysis.clock_representations import findings, render, representation_info
+    from analysis.pages import write_figures_page
 
     study = load_existing_study(args.study, args.storage)
     name = study.study_name
@@ -74,7 +75,7 @@ def compare_command(args: argparse.Namespace) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     info.table.to_csv(out / f"{name}-representations.csv", index=False)
-    render(info).write_html(out / f"{name}-representations.html", include_plotlyjs=True)  # offline-safe
+    write_figures_page(out / f"{name}-representations.html", [render(info)], f"{name} representations")
     print(info.table.to_string(index=False, float_format=lambda value: f"{value:.1f}") if not info.table.empty
           else "(no completed clock trials)")
     for line in findings(info):
