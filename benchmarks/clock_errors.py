@@ -13,13 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-
-OFF_PIXELS = 8.0  # a centre this far from the truth puts the polar warp's rings across the hands
 
 
 def localiser_outcomes(held_out: Any, workers: int = 2) -> list[str]:
@@ -41,7 +38,7 @@ def localiser_outcomes(held_out: Any, workers: int = 2) -> list[str]:
 def _outcomes(variation_name: str, seed: int, start: int, count: int) -> list[str]:
     from datasets.clocks import render_clock, variation_named
     from datasets.clocks.render import clock_labels
-    from trainers.clock.localize import find_dial
+    from trainers.clock.localize import find_dial, framing
 
     variation = variation_named(variation_name)
     labels = clock_labels(start + count, seed)
@@ -49,12 +46,7 @@ def _outcomes(variation_name: str, seed: int, start: int, count: int) -> list[st
     for index in range(start, start + count):
         image, geometry = render_clock(int(labels[index, 0]), int(labels[index, 1]),
                                        np.random.default_rng([seed, index]), variation)
-        dial = find_dial(image)
-        if dial is None:
-            result.append("missed")
-            continue
-        (true_x, true_y), _, _ = geometry.outline()
-        result.append("off" if math.hypot(dial.centre_x - true_x, dial.centre_y - true_y) > OFF_PIXELS else "ok")
+        result.append(framing(find_dial(image), geometry))
     return result
 
 
@@ -80,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from benchmarks.machine import write_result
     from trainers.clock.held_out import HELD_OUT_SETS, photographs
+    from trainers.clock.localize import OFF_PIXELS
     from trainers.clock.metric import common_sense_minutes, to_minutes
     from trainers.clock.predict import load_clock_model, resize_images
 

@@ -13,7 +13,7 @@ import pytest
 from datasets.clocks import Variation, render_clock, render_clocks
 from datasets.clocks.render import FACE, RADIUS
 from datasets.clocks.variation import variation_named
-from trainers.clock.localize import FILL, centre_dial, centre_dials, dial_transform, find_dial
+from trainers.clock.localize import FILL, centre_dial, centre_dials, dial_transform, find_dial, framing
 
 EDGES = {"rim": RADIUS / FACE, "face": 1.0}  # either circle is the dial's edge (the bezel can match the background)
 
@@ -95,9 +95,7 @@ def _wide_gross_misframings(seeds: tuple[int, ...], count: int) -> int:
     for seed in seeds:
         for index in range(count):
             image, geometry = render_clock(index % 12, index * 7 % 60, np.random.default_rng([seed, index]), variation)
-            dial = find_dial(image)
-            (true_x, true_y), _, _ = geometry.outline()
-            gross += dial is None or math.hypot(dial.centre_x - true_x, dial.centre_y - true_y) > 8
+            gross += framing(find_dial(image), geometry) != "ok"
     return gross
 
 

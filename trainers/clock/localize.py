@@ -22,6 +22,7 @@ import math
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -162,6 +163,18 @@ def find_dial(image: np.ndarray) -> Dial | None:
         score, ellipse = refined_score, refined
     (centre_x, centre_y), (width, height), angle = ellipse
     return Dial(centre_x, centre_y, width, height, angle, score)
+
+
+OFF_PIXELS = 8.0  # a centre this far from the truth puts the polar warp's rings across the hands
+
+
+def framing(dial: Dial | None, geometry: Any) -> str:
+    """'missed', 'off' (centre > OFF_PIXELS from the rendered rim's centre) or 'ok': a found dial against the
+    renderer's ground truth (`datasets.clocks.render.Geometry`)."""
+    if dial is None:
+        return "missed"
+    (true_x, true_y), _, _ = geometry.outline()
+    return "off" if math.hypot(dial.centre_x - true_x, dial.centre_y - true_y) > OFF_PIXELS else "ok"
 
 
 def dial_transform(dial: Dial, size: int, fill: float = FILL) -> np.ndarray:
