@@ -62,6 +62,10 @@ EXPERIMENTS |= {
 EXPERIMENTS |= {
     "soft-perspective": {**SOFT, "augment_perspective": 0.2},
     "soft-perspective-photometric": {**EXPERIMENTS["soft-photometric"], "augment_perspective": 0.2},
+    # the same, physically: each localised dial re-tilted by up to 30 degrees in perspective and its rim mapped back
+    # to the circle, as the localiser maps a photographed rim (trainers.clock.transforms.RandomDialTilt)
+    "soft-tilt30": {**SOFT, "augment_tilt_degrees": 30.0},
+    "soft-tilt30-photometric": {**EXPERIMENTS["soft-photometric"], "augment_tilt_degrees": 30.0},
 }
 
 

@@ -17,6 +17,7 @@ from trainers.clock.training import head_of
 from trainers.clock.transforms import (
     CoordinateChannels,
     PolarWarp,
+    RandomDialTilt,
     RandomDialTurn,
     WrapRows,
     coordinate_maps,
@@ -89,6 +90,30 @@ def test_random_dial_turn_shifts_each_dial_cyclically_and_only_while_training():
     assert len(set(shifts)) > 2  # each dial gets its own turn
 
 
+def test_random_dial_tilt_keeps_the_rim_and_moves_the_pivot_only_while_training():
+    """A rim circle and a centre dot: re-tilted in perspective, the rim maps back onto itself (as the localiser maps a
+    photographed rim) and the pivot moves off the centre, by more the steeper the tilt."""
+    size, fill = 96, 0.9
+    radius, centre = fill * size / 2, (size - 1) / 2
+    image = np.zeros((size, size), np.float32)
+    cv2.circle(image, (size // 2, size // 2), round(radius), 255.0, 1)
+    cv2.circle(image, (size // 2, size // 2), 2, 255.0, -1)
+    images = np.repeat(image[None, ..., None], 32, axis=0)
+    layer = RandomDialTilt(60.0, fill, seed=0)
+    assert np.array_equal(np.asarray(layer(images, training=False)), images)
+    offsets = []
+    for tilted in np.asarray(layer(images, training=True))[..., 0]:
+        ys, xs = np.nonzero(tilted > 100)
+        distance = np.hypot(xs - centre, ys - centre)
+        rim, pivot = distance > radius / 2, distance < radius / 2
+        misplaced = np.abs(distance[rim] - radius)  # a 1 px ring, resampled: the rim stays where the localiser puts it
+        assert misplaced.mean() <= 1.0 and misplaced.max() <= 3.0
+        offsets.append(np.hypot(xs[pivot].mean() - centre, ys[pivot].mean() - centre) / radius)
+    assert max(offsets) > 0.05 and np.median(offsets) < 0.25  # pivots move, a few percent of the radius up to ~0.15
+    gentle = RandomDialTilt(10.0, fill, seed=0)(images, training=True)
+    assert np.abs(np.asarray(gentle) - images).mean() < np.abs(np.asarray(layer(images, training=True)) - images).mean()
+
+
 def test_coordinate_channels_append_x_y_radius():
     maps = coordinate_maps(5)
     assert maps.shape == (5, 5, 3)
@@ -105,6 +130,18 @@ def test_transforms_are_layers_of_the_model():
     names = [layer.name for layer in model.layers]
     assert names.index("polar") < names.index("coordinates")
     assert model.get_layer("coordinates").output.shape == (None, 32, 32, 4)
+
+
+def test_a_model_with_dial_tilt_saves_and_reads_the_same_after_reloading(tmp_path):
+    import keras
+
+    config = resolve_config(CLOCK, {**CLOCK.smoke, "image_size": 32, "polar": True, "augment_tilt_degrees": 30})
+    model = build_clock_model(config, 32, head_of(config))
+    assert any(isinstance(layer, RandomDialTilt) for layer in model.layers)
+    images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 1)).astype(np.float32)
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras")
+    assert np.allclose(model(images, training=False), reloaded(images, training=False), atol=1e-5)
 
 
 def test_predict_uses_a_saved_polar_model(tmp_path):

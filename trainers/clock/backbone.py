@@ -9,16 +9,19 @@ import keras
 from keras import layers
 
 from trainers.clock.heads import Head
-from trainers.clock.transforms import CoordinateChannels, PolarWarp, RandomDialTurn, WrapRows
+from trainers.clock.localize import FILL
+from trainers.clock.transforms import CoordinateChannels, PolarWarp, RandomDialTilt, RandomDialTurn, WrapRows
 
 
 def augmentation(config: Any) -> list[layers.Layer]:
-    """Shift, perspective, brightness, contrast, noise, blur and small rotations (the 12 marker turns with the
-    hands, so the reading holds), on the 0-1 grey image before any polar warp.
+    """Extra dial tilt, shift, perspective, brightness, contrast, noise, blur and small rotations (the 12 marker
+    turns with the hands, so the reading holds), on the 0-1 grey image before any polar warp.
 
     Active only while training; each knob at 0 switches its layer off.
     """
     stack: list[layers.Layer] = []
+    if getattr(config, "augment_tilt_degrees", 0.0) > 0:  # the localised dial as a steeper tilt would leave it
+        stack.append(RandomDialTilt(config.augment_tilt_degrees, FILL, seed=getattr(config, "seed", None)))
     if config.augment_shift > 0:
         stack.append(layers.RandomTranslation(config.augment_shift, config.augment_shift, fill_mode="nearest"))
     if config.augment_rotation_degrees > 0:

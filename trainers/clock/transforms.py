@@ -153,3 +153,57 @@ class CoordinateChannels(layers.Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (*input_shape[:-1], input_shape[-1] + 3)
+
+
+@keras.saving.register_keras_serializable(package="sweeplab_clock")
+class RandomDialTilt(layers.Layer):
+    """Training only: shows the network a localised dial as a more steeply tilted one would come out of the localiser.
+
+    Each dial (a circle of radius `fill` of half the side, centred) is tilted by a random angle in [0, `max_degrees`]
+    about a random axis through its centre and seen in perspective from `distance` dial radii, then the rim's
+    ellipse is mapped back to the centred circle, as `trainers.clock.localize` maps a photographed rim. What remains
+    is what rectifying a real tilt leaves: the hands' pivot off the centre, one side of the dial larger than the
+    other. The rim stays where the localiser puts it; the time is unchanged. One homography per image.
+    """
+
+    def __init__(self, max_degrees: float, fill: float, distance: float = 4.0, seed: int | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.max_degrees, self.fill, self.distance, self.seed = float(max_degrees), float(fill), float(distance), seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def _mapped(self, points: Any, tilt: Any, axis: Any) -> Any:
+        """N x P x 2 points in dial radii (y down) -> tilted, projected, the rim's ellipse mapped back to the unit
+        circle: N x P x 2."""
+        cos_axis, sin_axis = ops.cos(axis)[:, None], ops.sin(axis)[:, None]
+        x = points[..., 0] * cos_axis + points[..., 1] * sin_axis  # the tilt turns about this frame's x axis
+        y = -points[..., 0] * sin_axis + points[..., 1] * cos_axis
+        depth = self.distance / (self.distance + y * ops.sin(tilt)[:, None])
+        x, y = x * depth, y * ops.cos(tilt)[:, None] * depth
+        rim = ops.linspace(0.0, 2 * math.pi, 73)[None, :72]
+        rim_depth = self.distance / (self.distance + ops.sin(rim) * ops.sin(tilt)[:, None])
+        rim_x, rim_y = ops.cos(rim) * rim_depth, ops.sin(rim) * ops.cos(tilt)[:, None] * rim_depth
+        top, bottom = ops.max(rim_y, axis=1, keepdims=True), ops.min(rim_y, axis=1, keepdims=True)
+        x = x / ops.max(rim_x, axis=1, keepdims=True)  # the ellipse is symmetric about x = 0 in this frame
+        y = (y - (top + bottom) / 2) / ((top - bottom) / 2)
+        return ops.stack([x * cos_axis - y * sin_axis, x * sin_axis + y * cos_axis], axis=-1)
+
+    def call(self, images: Any, training: bool | None = None) -> Any:
+        if not training or self.max_degrees <= 0:
+            return images
+        count, height, width = ops.shape(images)[0], ops.shape(images)[1], ops.shape(images)[2]
+        tilt = keras.random.uniform((count,), 0.0, math.radians(self.max_degrees), seed=self.generator)
+        axis = keras.random.uniform((count,), 0.0, math.pi, seed=self.generator)
+        half = ops.cast(ops.stack([width, height]), "float32") / 2.0
+        corners = ops.convert_to_tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]) * 2.0 * half
+        radius = self.fill * half[0]
+        start = ops.broadcast_to(corners[None], (count, 4, 2))
+        end = half + self._mapped((start - half) / radius, tilt, axis) * radius
+        return ops.image.perspective_transform(images, start, end, fill_value=0.0)
+
+    def compute_output_shape(self, input_shape: Any) -> Any:
+        return input_shape
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "max_degrees": self.max_degrees, "fill": self.fill,
+                "distance": self.distance, "seed": self.seed}

@@ -65,6 +65,7 @@ class ClockConfig:
     augment_contrast: float = 0.0
     augment_noise: float = 0.0  # sensor noise: Gaussian, this standard deviation on the 0-1 grey scale
     augment_blur: float = 0.0  # defocus: Gaussian blur of a random sigma up to this many pixels
+    augment_tilt_degrees: float = 0.0  # localised dials shown as if tilted up to this much more (RandomDialTilt)
     augment_perspective: float = 0.0  # residual tilt: about half the images get corners moved by up to +-this/2
     # optimisation
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
@@ -118,6 +119,7 @@ class ClockConfig:
             checks[name] = 0.0 <= getattr(self, name) < 1.0
         checks["augment_noise"] = 0.0 <= self.augment_noise <= 0.5
         checks["augment_blur"] = 0.0 <= self.augment_blur <= 5.0
+        checks["augment_tilt_degrees"] = 0.0 <= self.augment_tilt_degrees <= 70.0
         checks["augment_perspective"] = 0.0 <= self.augment_perspective <= 0.5
         checks["augment_rotation_degrees"] = 0.0 <= self.augment_rotation_degrees <= 180.0
         checks["augment_turn_degrees"] = 0.0 <= self.augment_turn_degrees <= 180.0 and (
