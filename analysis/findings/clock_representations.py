@@ -168,14 +168,15 @@ def draw_png(result: RepresentationTable, path: Path) -> Path:
     axis.barh(positions, table["mean error"], xerr=[table["mean error"] - table["mean low"],
                                                      table["mean high"] - table["mean error"]],
               capsize=3, color="tab:blue", alpha=0.7, label="mean error (95% t interval)")
-    axis.errorbar(table["median error"], positions, xerr=[table["median error"] - table["median low"],
-                                                          table["median high"] - table["median error"]],
+    below = [position + 0.25 for position in positions]  # beside the mean's interval, not on it
+    axis.errorbar(table["median error"], below, xerr=[table["median error"] - table["median low"],
+                                                      table["median high"] - table["median error"]],
                   fmt="D", color="black", capsize=2, label="median error (95% t interval)")
     axis.axvline(CHANCE_MINUTES, linestyle=":", color="grey", label="chance")
     axis.set_yticks(positions, table["representation"])
     axis.invert_yaxis()
     axis.set_xlabel("test common-sense error (minutes)")
-    axis.legend(fontsize=8, loc="lower right")
+    axis.legend(fontsize=8, loc="upper right")  # the best (shortest) bars are at the top
     return output.save_png(figure, path)
 
 
