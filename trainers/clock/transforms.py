@@ -193,7 +193,7 @@ class RandomDialTilt(layers.Layer):
             return images
         count, height, width = ops.shape(images)[0], ops.shape(images)[1], ops.shape(images)[2]
         tilt = keras.random.uniform((count,), 0.0, math.radians(self.max_degrees), seed=self.generator)
-        axis = keras.random.uniform((count,), 0.0, math.pi, seed=self.generator)
+        axis = keras.random.uniform((count,), 0.0, 2 * math.pi, seed=self.generator)  # which side comes nearer
         half = ops.cast(ops.stack([width, height]), "float32") / 2.0
         corners = ops.convert_to_tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]) * 2.0 * half
         radius = self.fill * half[0]
