@@ -107,7 +107,7 @@ def test_random_dial_tilt_keeps_the_rim_and_moves_the_pivot_only_while_training(
         distance = np.hypot(xs - centre, ys - centre)
         rim, pivot = distance > radius / 2, distance < radius / 2
         misplaced = np.abs(distance[rim] - radius)  # a 1 px ring, resampled: the rim stays where the localiser puts it
-        assert misplaced.mean() <= 1.0 and misplaced.max() <= 3.0
+        assert misplaced.mean() <= 1.5 and misplaced.max() <= 3.5  # unrectified, a 60-degree tilt misplaces ~10 px
         offsets.append(np.hypot(xs[pivot].mean() - centre, ys[pivot].mean() - centre) / radius)
     assert max(offsets) > 0.05 and np.median(offsets) < 0.25  # pivots move, a few percent of the radius up to ~0.15
     gentle = RandomDialTilt(10.0, fill, seed=0)(images, training=True)
