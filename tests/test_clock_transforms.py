@@ -22,6 +22,7 @@ from trainers.clock.transforms import (
     WrapRows,
     coordinate_maps,
     polar_grid,
+    tilt_points,
 )
 
 CLOCK = get_task("clock")
@@ -132,12 +133,43 @@ def test_transforms_are_layers_of_the_model():
     assert model.get_layer("coordinates").output.shape == (None, 32, 32, 4)
 
 
+def test_tilt_points_inverse_undoes_the_tilt_and_the_rim_maps_to_itself():
+    rng = np.random.default_rng(0)
+    points = rng.uniform(-1, 1, (5, 40, 2)).astype(np.float32)
+    tilt, axis = np.radians(rng.uniform(0, 60, 5)).astype(np.float32), rng.uniform(0, 6.3, 5).astype(np.float32)
+    shown = tilt_points(points, tilt, axis, 4.0)
+    assert np.abs(np.asarray(shown) - points).max() > 0.05
+    assert np.allclose(np.asarray(tilt_points(shown, tilt, axis, 4.0, inverse=True)), points, atol=1e-4)
+    angles = np.linspace(0, 2 * np.pi, 50, endpoint=False)
+    rim = np.broadcast_to(np.stack([np.cos(angles), np.sin(angles)], -1)[None], (5, 50, 2)).astype(np.float32)
+    assert np.allclose(np.linalg.norm(np.asarray(tilt_points(rim, tilt, axis, 4.0)), axis=-1), 1.0, atol=0.01)
+
+
+def test_polar_warp_samples_a_re_tilted_dial_while_training():
+    """The tilt fused into the polar warp: the rim keeps its column (radius) in every row, the pivot leaves column
+    0 in some dials, and outside training the warp is the plain one."""
+    size, fill = 96, 0.9
+    image = np.zeros((size, size), np.float32)
+    cv2.circle(image, (size // 2, size // 2), round(fill * size / 2), 255.0, 2)
+    cv2.circle(image, (size // 2, size // 2), 3, 255.0, -1)
+    images = np.repeat(image[None, ..., None], 16, axis=0)
+    plain, tilted = PolarWarp(64, 24), PolarWarp(64, 24, tilt_degrees=60.0, fill=fill, seed=0)
+    reference = np.asarray(plain(images))
+    assert np.array_equal(np.asarray(tilted(images, training=False)), reference)
+    out = np.asarray(tilted(images, training=True))[..., 0]
+    rim_column = reference[0, :, 8:, 0].argmax(axis=1)  # past the centre dot
+    assert np.abs(out[:, :, 8:].argmax(axis=2) - rim_column[None]).max() <= 1  # the rim stays where it was put
+    assert (out[:, :, 0].mean(axis=1) < 0.5 * reference[0, :, 0, 0].mean()).sum() >= 3  # pivots moved off centre
+    assert PolarWarp.from_config(tilted.get_config()).tilt_degrees == 60.0
+
+
 def test_a_model_with_dial_tilt_saves_and_reads_the_same_after_reloading(tmp_path):
     import keras
 
     config = resolve_config(CLOCK, {**CLOCK.smoke, "image_size": 32, "polar": True, "augment_tilt_degrees": 30})
     model = build_clock_model(config, 32, head_of(config))
-    assert any(isinstance(layer, RandomDialTilt) for layer in model.layers)
+    assert model.get_layer("polar").tilt_degrees == 30  # with the polar warp, the warp samples the tilt itself
+    assert not any(isinstance(layer, RandomDialTilt) for layer in model.layers)
     images = np.random.default_rng(0).uniform(0, 255, (3, 32, 32, 1)).astype(np.float32)
     model.save(tmp_path / "model.keras")
     reloaded = keras.models.load_model(tmp_path / "model.keras")

@@ -20,7 +20,8 @@ def augmentation(config: Any) -> list[layers.Layer]:
     Active only while training; each knob at 0 switches its layer off.
     """
     stack: list[layers.Layer] = []
-    if getattr(config, "augment_tilt_degrees", 0.0) > 0:  # the localised dial as a steeper tilt would leave it
+    if getattr(config, "augment_tilt_degrees", 0.0) > 0 and not getattr(config, "polar", False):
+        # the localised dial as a steeper tilt would leave it (with the polar warp, the warp samples it so itself)
         stack.append(RandomDialTilt(config.augment_tilt_degrees, FILL, seed=getattr(config, "seed", None)))
     if config.augment_shift > 0:
         stack.append(layers.RandomTranslation(config.augment_shift, config.augment_shift, fill_mode="nearest"))
@@ -51,7 +52,9 @@ def build_clock_model(config: Any, image_size: int, head: Head) -> keras.Model:
     for layer in augmentation(config):
         x = layer(x)
     if getattr(config, "polar", False):  # inside the model: predict and saved models see the same transform
-        x = PolarWarp(getattr(config, "polar_angles", 0), getattr(config, "polar_radii", 0), name="polar")(x)
+        x = PolarWarp(getattr(config, "polar_angles", 0), getattr(config, "polar_radii", 0),
+                      tilt_degrees=getattr(config, "augment_tilt_degrees", 0.0), fill=FILL,
+                      seed=getattr(config, "seed", None), name="polar")(x)
         rows = getattr(config, "polar_angles", 0) or image_size
         turn = round(rows * getattr(config, "augment_turn_degrees", 0.0) / 360.0)
         if turn > 0:
