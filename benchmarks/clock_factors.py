@@ -39,25 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
-    import numpy as np
-
     from benchmarks.machine import write_result
     from datasets.clocks import rendered_clocks, variation_named
-    from trainers.clock.localize import centre_dials
     from trainers.clock.metric import common_sense_minutes, error_summary, to_minutes
-    from trainers.clock.predict import load_clock_model, resize_images
+    from trainers.clock.predict import load_clock_model, read_clocks
 
     model, head, preparation = load_clock_model(Path(args.model))
     default, wide = variation_named("default"), variation_named("wide")
     rows = {}
     for knob, variation in knob_variations().items():
         images, labels = rendered_clocks(args.n, SEED, variation, args.workers)
-        found = np.ones(len(images), bool)
-        if preparation.localize:
-            images, found = centre_dials(images, args.workers)
-        outputs = np.asarray(model.predict(resize_images(images, int(model.input_shape[1])), batch_size=256,
-                                           verbose=0), np.float64)
-        errors = common_sense_minutes(to_minutes(labels), head.decode(outputs))
+        minutes, found = read_clocks(model, head, images, preparation, workers=args.workers)
+        errors = common_sense_minutes(to_minutes(labels), minutes)
         summary = {key.split("/", 1)[1]: round(float(value), 4) for key, value in error_summary(errors, "x").items()}
         values = ({} if knob in ("default", "wide") else
                   {"default_value": getattr(default, knob), "wide_value": getattr(wide, knob)})

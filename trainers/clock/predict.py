@@ -61,22 +61,22 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return images[..., None]
 
 
-def prepare_images(images: np.ndarray, size: int,
-                   preparation: InputPreparation | None = None) -> tuple[np.ndarray, np.ndarray]:
+def prepare_images(images: np.ndarray, size: int, preparation: InputPreparation | None = None,
+                   workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Raw N x H x W uint8 photographs -> the network's N x size x size x 1 input, and N booleans: dial found
     (all True when the localiser is off). Training and `predict` both come through here."""
     preparation = preparation or InputPreparation()
     found = np.ones(len(images), bool)
     if preparation.localize:
-        images, found = centre_dials(np.asarray(images))
+        images, found = centre_dials(np.asarray(images), workers)
     return resize_images(images, size), found
 
 
 def read_clocks(model: keras.Model, head: Head, images: np.ndarray, preparation: InputPreparation | None = None,
-                batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+                batch_size: int = 256, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Minutes since 12:00 for raw N x H x W uint8 photographs, prepared as the model was trained, and N booleans:
     was the dial found (False: the plain photograph was read)."""
-    prepared, found = prepare_images(images, int(model.input_shape[1]), preparation)
+    prepared, found = prepare_images(images, int(model.input_shape[1]), preparation, workers)
     outputs = model.predict(prepared, batch_size=batch_size, verbose=0)
     return head.decode(np.asarray(outputs, np.float64)), found
 
