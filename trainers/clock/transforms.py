@@ -31,16 +31,18 @@ def polar_grid(size: int, angles: int = 0, radii: int = 0) -> tuple[np.ndarray, 
     return x, y
 
 
-def bilinear_taps(x: np.ndarray, y: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices (4, P) and weights (4, P) of bilinear interpolation at (x, y) in a size x size image."""
-    x = np.clip(x.ravel(), 0, size - 1)
-    y = np.clip(y.ravel(), 0, size - 1)
-    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
-    x1, y1 = np.minimum(x0 + 1, size - 1), np.minimum(y0 + 1, size - 1)
+def bilinear_taps(x: Any, y: Any, size: int) -> tuple[Any, Any]:
+    """Flat indices (4, ...) and weights (4, ...) of bilinear interpolation at (x, y), arrays or tensors of any one
+    shape, in a size x size image (points outside are clamped to the border)."""
+    last = float(size - 1)
+    x = ops.clip(ops.convert_to_tensor(x, "float32"), 0.0, last)
+    y = ops.clip(ops.convert_to_tensor(y, "float32"), 0.0, last)
+    x0, y0 = ops.floor(x), ops.floor(y)
+    x1, y1 = ops.minimum(x0 + 1, last), ops.minimum(y0 + 1, last)
     fx, fy = x - x0, y - y0
-    indices = np.stack([y0 * size + x0, y0 * size + x1, y1 * size + x0, y1 * size + x1])
-    weights = np.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
-    return indices.astype(np.int32), weights.astype(np.float32)
+    indices = ops.stack([y0 * size + x0, y0 * size + x1, y1 * size + x0, y1 * size + x1])
+    weights = ops.stack([(1 - fx) * (1 - fy), fx * (1 - fy), (1 - fx) * fy, fx * fy])
+    return ops.cast(indices, "int32"), weights
 
 
 def _rim_frame(tilt: Any, distance: float) -> tuple[Any, Any, Any]:
@@ -100,13 +102,12 @@ class PolarWarp(layers.Layer):
         if input_shape[2] != size:
             raise ValueError(f"PolarWarp needs square images, got {input_shape}")
         grid_x, grid_y = polar_grid(size, self.angles, self.radii)
-        indices, weights = bilinear_taps(grid_x, grid_y, size)
+        indices, weights = bilinear_taps(grid_x.ravel(), grid_y.ravel(), size)
         self.size, self.rows, self.columns = size, self.angles or size, self.radii or size
         radius, centre = self.fill * size / 2, (size - 1) / 2
         self.grid = ops.convert_to_tensor(np.stack([grid_x.ravel() - centre, grid_y.ravel() - centre], -1) / radius,
                                           "float32")  # P x 2 in dial radii
-        self.indices = ops.convert_to_tensor(indices)
-        self.weights_ = ops.convert_to_tensor(weights)
+        self.indices, self.weights_ = indices, weights
         super().build(input_shape)
 
     def call(self, images: Any, training: bool | None = None) -> Any:
@@ -125,18 +126,12 @@ class PolarWarp(layers.Layer):
         tilt, axis = random_tilts(count, self.tilt_degrees, self.generator)
         grid = ops.broadcast_to(self.grid[None], (count, *self.grid.shape))
         source = tilt_points(grid, tilt, axis, self.distance, inverse=True) * (self.fill * self.size / 2)
-        last = float(self.size - 1)
-        x = ops.clip(source[..., 0] + last / 2, 0.0, last)
-        y = ops.clip(source[..., 1] + last / 2, 0.0, last)
-        x0, y0 = ops.floor(x), ops.floor(y)
-        fx, fy = (x - x0)[..., None], (y - y0)[..., None]
-        x1, y1 = ops.minimum(x0 + 1, last), ops.minimum(y0 + 1, last)
+        centre = (self.size - 1) / 2
+        indices, weights = bilinear_taps(source[..., 0] + centre, source[..., 1] + centre, self.size)  # 4 x N x P
         out = 0.0
-        for tap_x, tap_y, weight in ((x0, y0, (1 - fx) * (1 - fy)), (x1, y0, fx * (1 - fy)),
-                                     (x0, y1, (1 - fx) * fy), (x1, y1, fx * fy)):
-            index = ops.cast(tap_y * self.size + tap_x, "int32")[..., None]
-            out = out + ops.take_along_axis(flat, ops.broadcast_to(index, (*ops.shape(index)[:2], channels)),
-                                            axis=1) * weight
+        for tap in range(4):
+            index = ops.broadcast_to(indices[tap][..., None], (*ops.shape(indices[tap]), channels))
+            out = out + ops.take_along_axis(flat, index, axis=1) * weights[tap][..., None]
         return ops.reshape(out, (-1, self.rows, self.columns, channels))
 
     def compute_output_shape(self, input_shape: Any) -> Any:
