@@ -239,11 +239,11 @@ class RandomDialTilt(layers.Layer):
             return images
         count, height, width = ops.shape(images)[0], ops.shape(images)[1], ops.shape(images)[2]
         tilt, axis = random_tilts(count, self.max_degrees, self.generator)
-        half = ops.cast(ops.stack([width, height]), "float32") / 2.0
-        corners = ops.convert_to_tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]) * 2.0 * half
-        radius = self.fill * half[0]
+        last = ops.cast(ops.stack([width, height]), "float32") - 1.0  # pixel centres, as PolarWarp samples them
+        centre, radius = last / 2.0, self.fill * ops.cast(width, "float32") / 2.0
+        corners = ops.convert_to_tensor([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 1.0]]) * last
         start = ops.broadcast_to(corners[None], (count, 4, 2))
-        end = half + tilt_points((start - half) / radius, tilt, axis, self.distance) * radius
+        end = centre + tilt_points((start - centre) / radius, tilt, axis, self.distance) * radius
         return ops.image.perspective_transform(images, start, end, fill_value=0.0)
 
     def compute_output_shape(self, input_shape: Any) -> Any:
