@@ -16,7 +16,14 @@ from trainers import get_task, resolve_config, run
 from trainers.clock.held_out import HeldOutSet, evaluate_model
 from trainers.clock.localize import centre_dials
 from trainers.clock.metric import common_sense_minutes, to_minutes
-from trainers.clock.predict import InputPreparation, load_clock_model, predict_clock_minutes
+from trainers.clock.predict import (
+    InputPreparation,
+    load_clock_model,
+    network_outputs,
+    predict_clock_minutes,
+    save_clock_model,
+    turn_images,
+)
 from trainers.clock.training import load_clock_splits
 
 CLOCK = get_task("clock")
@@ -34,7 +41,7 @@ def localised_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sidecar_records_the_localiser(localised_run):
     sidecar = json.loads((localised_run / "model.head.json").read_text())
-    assert sidecar["input"] == {"localize": True} and sidecar["head"] == "hands"
+    assert sidecar["input"] == {"localize": True, "test_turns": []} and sidecar["head"] == "hands"
     _, head, preparation = load_clock_model(localised_run / "model.keras")
     assert preparation == InputPreparation(localize=True) and head.options["hour_decoding"] == "given_minute"
 
@@ -80,3 +87,38 @@ def test_held_out_evaluation_reports_every_measure(localised_run):
         assert 0 <= report[f"{name}/share_hour_slip"] <= report[f"{name}/share_hour_wrong"] <= 1
         assert 0.8 <= report[f"{name}/dial_found_share"] <= 1
         assert set(report[f"{name}/alternatives"]) == {"argmax"}  # trained with given_minute; argmax for comparison
+
+
+def test_turn_images_turns_clockwise_about_the_centre():
+    image = np.zeros((9, 9), np.uint8)
+    image[1, 4] = 200  # above the centre: a quarter turn clockwise puts it right of the centre
+    turned = turn_images(image[None, ..., None], 90.0)[0, ..., 0]
+    assert turned[4, 7] == 200 and turned[1, 4] == 0
+    np.testing.assert_array_equal(turned, np.rot90(image, k=-1))
+    np.testing.assert_array_equal(turn_images(image[None, ..., None], 0.0)[0, ..., 0], image)
+
+
+def test_network_outputs_average_the_turned_views():
+    """A network that reports one pixel: averaged over the views, it reports the mean of that pixel in each view."""
+    import keras
+
+    size = 9
+    inputs = keras.Input((size, size, 1))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda images: images[:, 1, 4, :])(inputs))
+    images = np.random.default_rng(0).integers(0, 255, (5, size, size, 1)).astype(np.uint8)
+    turns = (90.0, -90.0, 180.0)
+    expected = np.mean([view[:, 1, 4, 0] for view in [images] + [turn_images(images, t) for t in turns]], axis=0)
+    np.testing.assert_allclose(network_outputs(model, images, turns)[:, 0], expected, rtol=1e-6)
+    np.testing.assert_allclose(network_outputs(model, images)[:, 0], images[:, 1, 4, 0])
+    assert not np.allclose(expected, images[:, 1, 4, 0])
+
+
+def test_test_turns_are_saved_and_used_by_predict(localised_run, tmp_path):
+    model, head, _ = load_clock_model(localised_run / "model.keras")
+    turned = InputPreparation(localize=True, test_turns=(-10, 10))
+    reloaded, _, preparation = load_clock_model(save_clock_model(model, head, tmp_path / "model.keras", turned))
+    assert preparation == turned
+    images, _ = render_clocks(30, seed=23, variation=variation_named("default"))
+    averaged = predict_clock_minutes(reloaded, head, images, preparation)
+    plain = predict_clock_minutes(reloaded, head, images, InputPreparation(localize=True))
+    assert averaged.shape == plain.shape == (30,) and not np.allclose(averaged, plain)

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -14,7 +14,7 @@ from datasets.clocks import rendered_clocks, variation_named
 from trainers.clock.heads import HOUR_DECODINGS, Head, make_head
 from trainers.clock.localize import centre_dials
 from trainers.clock.metric import common_sense_minutes, error_histogram_counts, error_report, to_minutes
-from trainers.clock.predict import InputPreparation, load_clock_model, resize_images
+from trainers.clock.predict import InputPreparation, load_clock_model, network_outputs, resize_images
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
     results: dict[str, Any] = {}
     for held_out in sets:
         images, labels, found = photographs(held_out, preparation.localize, workers)
-        outputs = np.asarray(model.predict(resize_images(images, size), batch_size=256, verbose=0), np.float64)
+        outputs = network_outputs(model, resize_images(images, size), preparation.test_turns)
         true_minutes = to_minutes(labels)
         readings = {decoding.options.get("hour_decoding", "as_trained"): decoding.decode(outputs)
                     for decoding in _hour_decodings(head)}
@@ -75,7 +75,11 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
     return results
 
 
-def evaluate_saved_model(path: Path, sets: tuple[HeldOutSet, ...] = HELD_OUT_SETS, workers: int = 1) -> dict[str, Any]:
-    """`evaluate_model` for a saved `model.keras` (with its sidecar's head and input preparation)."""
+def evaluate_saved_model(path: Path, sets: tuple[HeldOutSet, ...] = HELD_OUT_SETS, workers: int = 1,
+                         test_turns: tuple[float, ...] | None = None) -> dict[str, Any]:
+    """`evaluate_model` for a saved `model.keras` (with its sidecar's head and input preparation; `test_turns`
+    replaces the sidecar's)."""
     model, head, preparation = load_clock_model(Path(path))
+    if test_turns is not None:
+        preparation = replace(preparation, test_turns=tuple(test_turns))
     return evaluate_model(model, head, preparation, sets, workers)

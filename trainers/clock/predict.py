@@ -22,6 +22,9 @@ class InputPreparation:
     """What happens to a raw N x 150 x 150 photograph before the network (which resizes nothing itself)."""
 
     localize: bool = False  # centre and un-tilt the dial (trainers.clock.localize) before resizing
+    # test-time augmentation: the network also reads each prepared image turned by these degrees (clockwise) and
+    # its outputs are averaged (the time on a dial does not depend on how the dial is turned)
+    test_turns: tuple[float, ...] = ()
 
 
 def head_path(model_path: Path) -> Path:
@@ -51,7 +54,8 @@ def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
     description: dict[str, Any] = json.loads(head_path(path).read_text())
     model = keras.models.load_model(path, compile=False)
     head = make_head(description["head"], **description.get("options", {}))
-    return model, head, InputPreparation(**description.get("input", {}))
+    preparation = description.get("input", {})
+    return model, head, InputPreparation(**{**preparation, "test_turns": tuple(preparation.get("test_turns", ()))})
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
@@ -59,6 +63,23 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     if images.shape[1] != size or images.shape[2] != size:
         images = np.stack([cv2.resize(image, (size, size), interpolation=cv2.INTER_AREA) for image in images])
     return images[..., None]
+
+
+def turn_images(images: np.ndarray, degrees: float) -> np.ndarray:
+    """N x S x S x 1 uint8 images turned clockwise by `degrees` about their centre (the inscribed circle stays)."""
+    size = images.shape[1]
+    matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
+    return np.stack([cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
+                                    borderMode=cv2.BORDER_REPLICATE) for image in images[..., 0]])[..., None]
+
+
+def network_outputs(model: keras.Model, prepared: np.ndarray, turns: tuple[float, ...] = (),
+                    batch_size: int = 256) -> np.ndarray:
+    """The network's outputs (float64) for prepared images, averaged with its outputs for the images turned by each
+    of `turns` degrees."""
+    views = [prepared] + [turn_images(prepared, degrees) for degrees in turns]
+    return np.mean([np.asarray(model.predict(view, batch_size=batch_size, verbose=0), np.float64) for view in views],
+                   axis=0)
 
 
 def prepare_images(images: np.ndarray, size: int, preparation: InputPreparation | None = None,
@@ -76,9 +97,9 @@ def read_clocks(model: keras.Model, head: Head, images: np.ndarray, preparation:
                 batch_size: int = 256, workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Minutes since 12:00 for raw N x H x W uint8 photographs, prepared as the model was trained, and N booleans:
     was the dial found (False: the plain photograph was read)."""
+    preparation = preparation or InputPreparation()
     prepared, found = prepare_images(images, int(model.input_shape[1]), preparation, workers)
-    outputs = model.predict(prepared, batch_size=batch_size, verbose=0)
-    return head.decode(np.asarray(outputs, np.float64)), found
+    return head.decode(network_outputs(model, prepared, preparation.test_turns, batch_size)), found
 
 
 def predict_clock_minutes(model: keras.Model, head: Head, images: np.ndarray,
