@@ -32,6 +32,8 @@ def learning_rate(config: Any, steps_per_epoch: int) -> LearningRate:
         warmup_target=config.learning_rate if warmup else None, warmup_steps=warmup)
 
 
-def build_optimizer(config: Any, steps_per_epoch: int = 1) -> keras.optimizers.Optimizer:
-    """Config needs `optimizer`, `learning_rate` and the knobs its optimizer reads (and `lr_schedule`, `epochs`)."""
-    return OPTIMIZERS[config.optimizer](config, learning_rate(config, steps_per_epoch))
+def build_optimizer(config: Any, steps_per_epoch: int = 1, scheduled: bool = True) -> keras.optimizers.Optimizer:
+    """Config needs `optimizer`, `learning_rate` and the knobs its optimizer reads (and `lr_schedule`, `epochs`);
+    `scheduled=False`: a plain learning rate that a callback sets (trainers.time_budget.BudgetedCosine)."""
+    return OPTIMIZERS[config.optimizer](config, learning_rate(config, steps_per_epoch) if scheduled
+                                        else config.learning_rate)

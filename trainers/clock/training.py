@@ -22,24 +22,7 @@ from trainers.fit import standard_callbacks
 from trainers.optimizers import build_optimizer
 from trainers.reporter import Reporter
 from trainers.tasks.clock import OBJECTIVE, ClockConfig
-
-
-class TimeBudget(keras.callbacks.Callback):
-    """Ends training after the first epoch that finishes past `minutes` of training (a CPU-sized budget), on the
-    wall clock or on the process's CPU time (all threads: equal budgets stay equal on a shared machine)."""
-
-    def __init__(self, minutes: float, clock: str = "wall") -> None:
-        super().__init__()
-        self.seconds = minutes * 60.0
-        self.clock = time.perf_counter if clock == "wall" else time.process_time
-        self.started = 0.0
-
-    def on_train_begin(self, logs: dict | None = None) -> None:
-        self.started = self.clock()
-
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        if self.clock() - self.started >= self.seconds:
-            self.model.stop_training = True
+from trainers.time_budget import BudgetedCosine, TimeBudget
 
 
 def head_of(config: ClockConfig) -> Head:
@@ -118,11 +101,15 @@ def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) 
     head = head_of(config)
     model = build_clock_model(config, config.image_size, head)
     steps_per_epoch = math.ceil(len(splits.x_train) / config.batch_size)
-    model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss=head.loss)  # cosine: a per-step schedule
+    budgeted = config.train_minutes > 0 and config.lr_schedule == "cosine"  # the schedule ends within the budget
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch, scheduled=not budgeted), loss=head.loss)
     val_minutes = to_minutes(splits.y_val)
     validation = CommonSenseCallback(head, splits.x_val, val_minutes)
     callbacks = [validation, *standard_callbacks(reporter, config.patience, "val_cse_minutes", "min")]
-    if config.train_minutes > 0:
+    if budgeted:
+        callbacks.append(BudgetedCosine(config.train_minutes, config.learning_rate, steps_per_epoch, config.epochs,
+                                        config.warmup_epochs, config.budget_clock))
+    elif config.train_minutes > 0:
         callbacks.append(TimeBudget(config.train_minutes, config.budget_clock))
     cpu_started = time.process_time()
     history = model.fit(splits.x_train, head.encode(splits.y_train),
