@@ -1,7 +1,7 @@
 """Does test-time augmentation help a saved clock model? The held-out sets (trainers.clock.held_out) read with the
 network's outputs averaged over the prepared image turned by each set of angles, against the plain reading.
 
-    .venv/bin/python -m benchmarks.clock_tta runs/clock/refit-0003/model.keras --turns "" "-10,10" "-20,-10,10,20"
+    .venv/bin/python -m benchmarks.clock_tta runs/clock/refit-0003/model.keras --turns "" 10 10,20
 
 Writes benchmarks/results/clock_tta-<backend>-<device>.json: per set of turns the seconds it took and each held-out
 set's mean, median, p90, share over 30 minutes and hour slips.
@@ -16,15 +16,16 @@ from pathlib import Path
 
 
 def parse_turns(text: str) -> tuple[float, ...]:
-    """'-10,10' -> (-10.0, 10.0); '' -> () (the plain reading)."""
-    return tuple(float(value) for value in text.split(",") if value.strip())
+    """'10,20' -> (-10.0, 10.0, -20.0, 20.0): each angle both ways; '' -> () (the plain reading)."""
+    return tuple(sign * float(value) for value in text.split(",") if value.strip() for sign in (-1, 1))
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", help="a saved clock model.keras (with its .head.json sidecar)")
-    parser.add_argument("--turns", nargs="+", default=["", "-10,10", "-20,-10,10,20"],
-                        help="comma-separated extra angles (degrees) per variant; '' is the plain reading")
+    parser.add_argument("--turns", nargs="+", default=["", "10", "10,20"],
+                        help="per variant, comma-separated angles (degrees), each read turned both ways; '' is the "
+                             "plain reading")
     parser.add_argument("--held-out-n", type=int, default=2000, help="clocks per held-out set")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)

@@ -9,10 +9,13 @@ import numpy as np
 from datasets.clocks.preview import captioned_grid, format_time
 from trainers.clock.heads import Head
 from trainers.clock.metric import common_sense_minutes
+from trainers.clock.predict import network_outputs
 
 
-def predict_minutes(model: keras.Model, head: Head, images: np.ndarray, batch_size: int = 256) -> np.ndarray:
-    return head.decode(np.asarray(model.predict(images, batch_size=batch_size, verbose=0), np.float64))
+def predict_minutes(model: keras.Model, head: Head, images: np.ndarray, turns: tuple[float, ...] = (),
+                    batch_size: int = 256) -> np.ndarray:
+    """Minutes for prepared images; `turns`: averaged with the images turned by each angle (test-time)."""
+    return head.decode(network_outputs(model, images, turns, batch_size))
 
 
 class CommonSenseCallback(keras.callbacks.Callback):
@@ -27,7 +30,7 @@ class CommonSenseCallback(keras.callbacks.Callback):
         self.best, self.best_epoch, self.best_weights = float("inf"), -1, None
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        predicted = predict_minutes(self.model, self.head, self.images, self.batch_size)
+        predicted = predict_minutes(self.model, self.head, self.images, batch_size=self.batch_size)
         error = float(common_sense_minutes(self.minutes, predicted).mean())
         if logs is not None:
             logs["val_cse_minutes"] = error

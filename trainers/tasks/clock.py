@@ -67,6 +67,10 @@ class ClockConfig:
     augment_blur: float = 0.0  # defocus: Gaussian blur of a random sigma up to this many pixels
     augment_tilt_degrees: float = 0.0  # localised dials shown as if tilted up to this much more (RandomDialTilt)
     augment_perspective: float = 0.0  # residual tilt: about half the images get corners moved by up to +-this/2
+    # test-time augmentation: the saved model (and the run's test score) averages the network over the dial also
+    # turned by +-k * test_turn_degrees, k = 1..test_turns (trainers.clock.predict.InputPreparation.test_turns)
+    test_turns: int = 0
+    test_turn_degrees: float = 20.0
     # optimisation
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
     learning_rate: float = 1e-3
@@ -87,6 +91,11 @@ class ClockConfig:
     patience: int = 0  # early stopping on val/cse_minutes (0 = off); the best epoch's weights are kept anyway
     save_model: bool = True  # model.keras (+ model.head.json) in the run directory
     worst_count: int = 16  # worst test predictions drawn
+
+    @property
+    def turns(self) -> tuple[float, ...]:
+        """The angles of the test-time turns: -d, d, -2d, 2d, ... (d = test_turn_degrees)."""
+        return tuple(sign * step * self.test_turn_degrees for step in range(1, self.test_turns + 1) for sign in (-1, 1))
 
     def _network_side(self) -> int:
         """The smaller side of what the convolutions see (the polar image when `polar`)."""
@@ -124,6 +133,8 @@ class ClockConfig:
         checks["augment_tilt_degrees"] = 0.0 <= self.augment_tilt_degrees <= 70.0
         checks["augment_perspective"] = 0.0 <= self.augment_perspective <= 0.5
         checks["augment_rotation_degrees"] = 0.0 <= self.augment_rotation_degrees <= 180.0
+        checks["test_turns"] = 0 <= self.test_turns <= 16
+        checks["test_turn_degrees"] = 0.0 < self.test_turn_degrees <= 180.0
         checks["augment_turn_degrees"] = 0.0 <= self.augment_turn_degrees <= 180.0 and (
             self.polar or self.augment_turn_degrees == 0.0)
         bad = [name for name, ok in checks.items() if not ok]
