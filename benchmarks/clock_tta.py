@@ -3,8 +3,8 @@ network's outputs averaged over the prepared image turned by each set of angles,
 
     .venv/bin/python -m benchmarks.clock_tta runs/clock/refit-0003/model.keras --turns "" 10 10,20
 
-Writes benchmarks/results/clock_tta-<backend>-<device>.json: per set of turns the seconds it took and each held-out
-set's mean, median, p90, share over 30 minutes and hour slips.
+Writes benchmarks/results/clock_tta[-TAG]-<backend>-<device>.json: per set of turns the seconds it took and each
+held-out set's mean, median, p90, share over 30 minutes and hour slips.
 """
 
 from __future__ import annotations
@@ -27,13 +27,20 @@ def main(argv: list[str] | None = None) -> int:
                         help="per variant, comma-separated angles (degrees), each read turned both ways; '' is the "
                              "plain reading")
     parser.add_argument("--held-out-n", type=int, default=2000, help="clocks per held-out set")
+    parser.add_argument("--sets", nargs="+", default=None, metavar="VARIATION:SEED",
+                        help="held-out sets other than the standard ones (e.g. wide:103 default:104: seeds that did "
+                             "not choose the turns)")
+    parser.add_argument("--tag", default="", help="suffix of the result file's name")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
 
     from benchmarks.machine import write_result
     from trainers.clock.held_out import HELD_OUT_SETS, HeldOutSet, evaluate_saved_model
 
-    sets = tuple(HeldOutSet(held_out.variation, held_out.seed, args.held_out_n) for held_out in HELD_OUT_SETS)
+    pairs = [(held_out.variation, held_out.seed) for held_out in HELD_OUT_SETS]
+    if args.sets:
+        pairs = [(text.split(":")[0], int(text.split(":")[1])) for text in args.sets]
+    sets = tuple(HeldOutSet(variation, seed, args.held_out_n) for variation, seed in pairs)
     evaluate_saved_model(Path(args.model), sets, args.workers, ())  # render and localise once, outside the timing
     variants = {}
     for text in args.turns:
@@ -44,7 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         variants[",".join(f"{turn:g}" for turn in turns) or "none"] = {
             "turns": list(turns), "seconds": round(time.perf_counter() - started, 1), **shown}
         print(json.dumps({"turns": turns, **{key: value for key, value in shown.items() if "cse_minutes" in key}}))
-    path = write_result("clock_tta", {"model": args.model, "held_out_n": args.held_out_n, "variants": variants})
+    path = write_result(f"clock_tta{'-' + args.tag if args.tag else ''}",
+                        {"model": args.model, "sets": [held_out.name for held_out in sets],
+                         "held_out_n": args.held_out_n, "variants": variants})
     print(f"wrote {path}")
     return 0
 

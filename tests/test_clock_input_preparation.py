@@ -15,14 +15,15 @@ from sweeplab.cli import main
 from trainers import get_task, resolve_config, run
 from trainers.clock.held_out import HeldOutSet, evaluate_model
 from trainers.clock.localize import centre_dials
-from trainers.clock.metric import common_sense_minutes, to_minutes
+from trainers.clock.metric import DIAL_MINUTES, common_sense_minutes, to_minutes
 from trainers.clock.predict import (
     InputPreparation,
     load_clock_model,
-    network_outputs,
     predict_clock_minutes,
+    read_views,
     save_clock_model,
     turn_images,
+    view_outputs,
 )
 from trainers.clock.training import load_clock_splits
 
@@ -98,8 +99,8 @@ def test_turn_images_turns_clockwise_about_the_centre():
     np.testing.assert_array_equal(turn_images(image[None, ..., None], 0.0)[0, ..., 0], image)
 
 
-def test_network_outputs_average_the_turned_views():
-    """A network that reports one pixel: averaged over the views, it reports the mean of that pixel in each view."""
+def test_view_outputs_read_each_turned_view():
+    """A network that reports one pixel: each view's output is that pixel of the image turned by that angle."""
     import keras
 
     size = 9
@@ -107,10 +108,26 @@ def test_network_outputs_average_the_turned_views():
     model = keras.Model(inputs, keras.layers.Lambda(lambda images: images[:, 1, 4, :])(inputs))
     images = np.random.default_rng(0).integers(0, 255, (5, size, size, 1)).astype(np.uint8)
     turns = (90.0, -90.0, 180.0)
-    expected = np.mean([view[:, 1, 4, 0] for view in [images] + [turn_images(images, t) for t in turns]], axis=0)
-    np.testing.assert_allclose(network_outputs(model, images, turns)[:, 0], expected, rtol=1e-6)
-    np.testing.assert_allclose(network_outputs(model, images)[:, 0], images[:, 1, 4, 0])
-    assert not np.allclose(expected, images[:, 1, 4, 0])
+    outputs = view_outputs(model, images, turns)
+    assert len(outputs) == 4
+    for output, view in zip(outputs, [images] + [turn_images(images, turn) for turn in turns], strict=True):
+        np.testing.assert_allclose(output[:, 0], view[:, 1, 4, 0])
+    assert not np.allclose(outputs[1], outputs[0])
+
+
+def test_read_views_averages_probabilities_and_turns_linear_readings_round_the_dial():
+    from trainers.clock.heads import make_head
+
+    classes = make_head("classification", classes=24)  # 30-minute bins
+    first, second = np.zeros((1, 24)), np.zeros((1, 24))
+    first[0, [3, 5]] = [0.6, 0.4]
+    second[0, [3, 5]] = [0.1, 0.9]
+    assert read_views(classes, [first]) == pytest.approx([90.0])  # one view: as decoded
+    assert read_views(classes, [first, second]) == pytest.approx([150.0])  # averaged: bin 5 wins 0.65 to 0.35
+    regression = make_head("regression")  # hours, linear: 11:58 and 0:02 average to noon, not 6:00
+    readings = [np.array([[11 + 58 / 60]]), np.array([[2 / 60]])]
+    assert not regression.averages_outputs and classes.averages_outputs
+    assert min(read_views(regression, readings)[0], DIAL_MINUTES - read_views(regression, readings)[0]) < 1e-6
 
 
 def test_test_turns_are_saved_and_used_by_predict(localised_run, tmp_path):
@@ -122,3 +139,19 @@ def test_test_turns_are_saved_and_used_by_predict(localised_run, tmp_path):
     averaged = predict_clock_minutes(reloaded, head, images, preparation)
     plain = predict_clock_minutes(reloaded, head, images, InputPreparation(localize=True))
     assert averaged.shape == plain.shape == (30,) and not np.allclose(averaged, plain)
+
+
+def test_test_turns_config_reaches_the_sidecar_and_the_test_score(tmp_path):
+    """`test_turns: 1` (+-test_turn_degrees): the saved model reads with those turns, and the run's test score is
+    that reading of the test split."""
+    config = {**LOCALISED, "n_images": 120, "epochs": 1, "test_turns": 1, "test_turn_degrees": 30}
+    result = run("clock", config, None, tmp_path)
+    model, head, preparation = load_clock_model(tmp_path / "model.keras")
+    assert preparation == InputPreparation(localize=True, test_turns=(-30.0, 30.0))
+    splits, _ = load_clock_splits(resolve_config(CLOCK, config))
+    turned = read_views(head, view_outputs(model, splits.x_test, preparation.test_turns))
+    errors = common_sense_minutes(to_minutes(splits.y_test), turned)
+    assert result.metrics["test/cse_minutes"] == pytest.approx(errors.mean())
+    assert resolve_config(CLOCK, {**config, "test_turns": 2}).turns == (-30.0, 30.0, -60.0, 60.0)
+    with pytest.raises(ValueError, match="test_turns"):
+        resolve_config(CLOCK, {**config, "test_turns": -1})

@@ -9,13 +9,13 @@ import numpy as np
 from datasets.clocks.preview import captioned_grid, format_time
 from trainers.clock.heads import Head
 from trainers.clock.metric import common_sense_minutes
-from trainers.clock.predict import network_outputs
+from trainers.clock.predict import read_views, view_outputs
 
 
 def predict_minutes(model: keras.Model, head: Head, images: np.ndarray, turns: tuple[float, ...] = (),
                     batch_size: int = 256) -> np.ndarray:
     """Minutes for prepared images; `turns`: averaged with the images turned by each angle (test-time)."""
-    return head.decode(network_outputs(model, images, turns, batch_size))
+    return read_views(head, view_outputs(model, images, turns, batch_size))
 
 
 class CommonSenseCallback(keras.callbacks.Callback):

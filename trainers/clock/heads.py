@@ -29,6 +29,9 @@ class Head:
     decode: Callable[[np.ndarray], np.ndarray]  # predictions -> minutes since 12:00 in [0, 720)
     options: dict[str, Any] = field(default_factory=dict)
     output_layers: Callable[[Any], Any] | None = None  # features -> outputs; default one Dense(units, activation)
+    # outputs of several views of a dial can be averaged before decoding (probabilities, points on a circle); False
+    # for a linear reading of the time, whose average across 12 o'clock is wrong (11:58 and 0:02 give 6:00)
+    averages_outputs: bool = True
 
     def encode(self, labels: np.ndarray) -> np.ndarray:
         return self.encode_minutes(to_minutes(labels)).astype(np.float32)
@@ -58,7 +61,7 @@ def _regression(circular: bool) -> Head:
     return Head(
         name="regression_circular" if circular else "regression", units=1, activation=None, width=1,
         encode_minutes=lambda minutes: (minutes / 60.0)[:, None], loss=loss,
-        decode=lambda predictions: np.mod(predictions[:, 0] * 60.0, DIAL_MINUTES))
+        decode=lambda predictions: np.mod(predictions[:, 0] * 60.0, DIAL_MINUTES), averages_outputs=False)
 
 
 def _classification(classes: int) -> Head:
@@ -124,7 +127,7 @@ def _multi_head(hour_weight: float, minute_weight: float, hour_decoding: str = "
     return Head(name="multi_head", units=13, activation=None, width=2, encode_minutes=encode, loss=loss,
                 decode=decode, options={"hour_weight": hour_weight, "minute_weight": minute_weight,
                                         "hour_decoding": hour_decoding},
-                output_layers=output_layers)
+                output_layers=output_layers, averages_outputs=False)
 
 
 def soft_cross_entropy(probabilities: Any, positions: Any, classes: int, sigma: float) -> Any:

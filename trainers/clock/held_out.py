@@ -14,7 +14,7 @@ from datasets.clocks import rendered_clocks, variation_named
 from trainers.clock.heads import HOUR_DECODINGS, Head, make_head
 from trainers.clock.localize import centre_dials
 from trainers.clock.metric import common_sense_minutes, error_histogram_counts, error_report, to_minutes
-from trainers.clock.predict import InputPreparation, load_clock_model, network_outputs, resize_images
+from trainers.clock.predict import InputPreparation, load_clock_model, read_views, resize_images, view_outputs
 
 
 @dataclass(frozen=True)
@@ -58,9 +58,9 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
     results: dict[str, Any] = {}
     for held_out in sets:
         images, labels, found = photographs(held_out, preparation.localize, workers)
-        outputs = network_outputs(model, resize_images(images, size), preparation.test_turns)
+        outputs = view_outputs(model, resize_images(images, size), preparation.test_turns)
         true_minutes = to_minutes(labels)
-        readings = {decoding.options.get("hour_decoding", "as_trained"): decoding.decode(outputs)
+        readings = {decoding.options.get("hour_decoding", "as_trained"): read_views(decoding, outputs)
                     for decoding in _hour_decodings(head)}
         as_trained = next(iter(readings.values()))
         entry: dict[str, Any] = {**error_report(true_minutes, as_trained, held_out.name),

@@ -15,6 +15,7 @@ import numpy as np
 from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
 from trainers.clock.heads import Head, make_head
 from trainers.clock.localize import centre_dials
+from trainers.clock.metric import DIAL_MINUTES
 
 
 @dataclass(frozen=True)
@@ -73,13 +74,21 @@ def turn_images(images: np.ndarray, degrees: float) -> np.ndarray:
                                     borderMode=cv2.BORDER_REPLICATE) for image in images[..., 0]])[..., None]
 
 
-def network_outputs(model: keras.Model, prepared: np.ndarray, turns: tuple[float, ...] = (),
-                    batch_size: int = 256) -> np.ndarray:
-    """The network's outputs (float64) for prepared images, averaged with its outputs for the images turned by each
-    of `turns` degrees."""
+def view_outputs(model: keras.Model, prepared: np.ndarray, turns: tuple[float, ...] = (),
+                 batch_size: int = 256) -> list[np.ndarray]:
+    """The network's outputs (float64) for prepared images, then for the images turned by each of `turns` degrees."""
     views = [prepared] + [turn_images(prepared, degrees) for degrees in turns]
-    return np.mean([np.asarray(model.predict(view, batch_size=batch_size, verbose=0), np.float64) for view in views],
-                   axis=0)
+    return [np.asarray(model.predict(view, batch_size=batch_size, verbose=0), np.float64) for view in views]
+
+
+def read_views(head: Head, outputs: list[np.ndarray]) -> np.ndarray:
+    """Minutes from one or more views' outputs: the averaged outputs decoded where the head's outputs average,
+    else the circular mean of each view's reading on the 12-hour dial."""
+    if head.averages_outputs or len(outputs) == 1:
+        return head.decode(np.mean(outputs, axis=0))
+    angles = 2 * np.pi * np.stack([head.decode(output) for output in outputs]) / DIAL_MINUTES
+    mean = np.arctan2(np.sin(angles).mean(axis=0), np.cos(angles).mean(axis=0))
+    return np.mod(mean / (2 * np.pi) * DIAL_MINUTES, DIAL_MINUTES)
 
 
 def prepare_images(images: np.ndarray, size: int, preparation: InputPreparation | None = None,
@@ -99,7 +108,7 @@ def read_clocks(model: keras.Model, head: Head, images: np.ndarray, preparation:
     was the dial found (False: the plain photograph was read)."""
     preparation = preparation or InputPreparation()
     prepared, found = prepare_images(images, int(model.input_shape[1]), preparation, workers)
-    return head.decode(network_outputs(model, prepared, preparation.test_turns, batch_size)), found
+    return read_views(head, view_outputs(model, prepared, preparation.test_turns, batch_size)), found
 
 
 def predict_clock_minutes(model: keras.Model, head: Head, images: np.ndarray,
