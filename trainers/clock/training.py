@@ -17,7 +17,7 @@ from trainers.clock.evaluation import CommonSenseCallback, error_histogram, pred
 from trainers.clock.heads import HOUR_DECODINGS, Head, make_head
 from trainers.clock.localize import LOCALIZER_VERSION, centre_dials
 from trainers.clock.metric import common_sense_minutes, error_report, to_minutes
-from trainers.clock.predict import InputPreparation, resize_images, save_clock_model
+from trainers.clock.predict import InputPreparation, resize_images, save_clock_model, view_outputs
 from trainers.fit import standard_callbacks
 from trainers.optimizers import build_optimizer
 from trainers.reporter import Reporter
@@ -37,7 +37,7 @@ def chosen_decoding(config: ClockConfig, head: Head, model: keras.Model, images:
     decoding's validation error; otherwise the head as configured."""
     if config.hour_decoding != "auto" or "hour_decoding" not in head.options:
         return head, {}
-    outputs = np.asarray(model.predict(images, batch_size=256, verbose=0), np.float64)
+    outputs = view_outputs(model, images)[0]  # the plain reading, as the per-epoch objective reads
     candidates = {decoding: make_head(head.name, **{**head.options, "hour_decoding": decoding})
                   for decoding in HOUR_DECODINGS}
     errors = {decoding: float(common_sense_minutes(minutes, candidate.decode(outputs)).mean())
