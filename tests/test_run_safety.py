@@ -270,15 +270,56 @@ def fill(directory: Path) -> Path:
     return filler
 
 
+def process_tree(pid: int) -> list[int]:
+    """`pid` and its descendants (from /proc: children of every thread)."""
+    children = [int(child) for task in Path(f"/proc/{pid}/task").glob("*")
+                for child in (task / "children").read_text().split()] if Path(f"/proc/{pid}").exists() else []
+    return [pid, *(descendant for child in children for descendant in process_tree(child))]
+
+
+@contextlib.contextmanager
+def paused(process: subprocess.Popen):
+    """SIGSTOP the process and its children (the trial subprocess) for the duration, SIGCONT after."""
+    pids = process_tree(process.pid)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in reversed(pids):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+
+
+def use_up_the_slack(url: str) -> int:
+    """tmpfs allocates whole pages: on a full disk an append that fits in the journal's last page still succeeds.
+    Append the shortest record there is (a one-letter study attribute) until one is refused, so what is left of
+    the page is shorter than any record the sweep writes. Returns how many were appended."""
+    from sweeps.storage_faults import StorageUnavailableError
+
+    study = load(url)
+    for appended in range(4096):
+        try:
+            study.set_user_attr("p", 0)
+        except StorageUnavailableError:
+            return appended
+    raise AssertionError("the full disk took 4096 appends: the filler did not fill it")
+
+
 @pytest.mark.parametrize("kind", ["sqlite", "journal"])
-def test_full_disk_keeps_the_result(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_full_disk_keeps_the_result(kind: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
     runs, log = tmp_path / "runs", tmp_path / "out.log"
+    monkeypatch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "1")  # this process's refused appends
     with tiny_tmpfs(tmp_path / "disk") as disk:
         url = f"sqlite:///{disk / 'full.db'}" if kind == "sqlite" else f"journal:///{disk / 'full.log'}"
         process = start(["sweep", str(write_study(tmp_path, epochs=3, subset=1000)), "--storage", url], runs, log,
                         SWEEPLAB_STORAGE_PATIENCE_SECONDS="4")
         wait_for(lambda: epochs_done(runs) >= 1, process, log)
-        filler = fill(disk)
+        with paused(process):  # the disk fills between two of the sweep's writes, not during one
+            filler = fill(disk)
+            if kind == "journal":
+                use_up_the_slack(url)
         code = process.wait(timeout=170)
         text = log.read_text()
         assert code not in (0, None) and "Traceback" not in text and "Should not reach" not in text, text
