@@ -272,8 +272,13 @@ def fill(directory: Path) -> Path:
 
 def process_tree(pid: int) -> list[int]:
     """`pid` and its descendants (from /proc: children of every thread)."""
-    children = [int(child) for task in Path(f"/proc/{pid}/task").glob("*")
-                for child in (task / "children").read_text().split()] if Path(f"/proc/{pid}").exists() else []
+    def read(path: Path) -> str:
+        try:
+            return path.read_text()
+        except OSError:  # the thread or the process ended meanwhile
+            return ""
+
+    children = [int(child) for task in Path(f"/proc/{pid}/task").glob("*") for child in read(task / "children").split()]
     return [pid, *(descendant for child in children for descendant in process_tree(child))]
 
 
@@ -291,18 +296,18 @@ def paused(process: subprocess.Popen):
                 os.kill(pid, signal.SIGCONT)
 
 
-def use_up_the_slack(url: str) -> int:
+def use_up_the_slack(url: str) -> None:
     """tmpfs allocates whole pages: on a full disk an append that fits in the journal's last page still succeeds.
     Append the shortest record there is (a one-letter study attribute) until one is refused, so what is left of
-    the page is shorter than any record the sweep writes. Returns how many were appended."""
+    the page is shorter than any record the sweep writes."""
     from sweeps.storage_faults import StorageUnavailableError
 
     study = load(url)
-    for appended in range(4096):
+    for _ in range(4096):
         try:
             study.set_user_attr("p", 0)
         except StorageUnavailableError:
-            return appended
+            return
     raise AssertionError("the full disk took 4096 appends: the filler did not fill it")
 
 
@@ -316,7 +321,7 @@ def test_full_disk_keeps_the_result(kind: str, tmp_path: Path, capsys: pytest.Ca
         process = start(["sweep", str(write_study(tmp_path, epochs=3, subset=1000)), "--storage", url], runs, log,
                         SWEEPLAB_STORAGE_PATIENCE_SECONDS="4")
         wait_for(lambda: epochs_done(runs) >= 1, process, log)
-        with paused(process):  # the disk fills between two of the sweep's writes, not during one
+        with paused(process):  # the sweep writes nothing while the disk fills and the slack is used up
             filler = fill(disk)
             if kind == "journal":
                 use_up_the_slack(url)
