@@ -19,6 +19,7 @@ TRIALARG  := $(if $(TRIALS),--trials $(TRIALS))
 STOREARG  := $(if $(STORAGE),--storage $(STORAGE))
 ARGS      ?=
 PYTEST_ARGS ?=
+TEST_WORKERS ?= 2  # pytest-xdist processes, one file each at a time (0: in this process)
 
 .PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute results \
         clocks bench bench-studies bench-peers test lint docker-build docker-test slurm clean
@@ -97,7 +98,7 @@ bench-peers: setup  ## sweeplab vs KerasTuner Hyperband vs a plain Optuna loop, 
 	$(BIN)/python -m benchmarks.peer_search
 
 test: setup $(SWEEPS_VENV)/.installed  ## the test suite
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

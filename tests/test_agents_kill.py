@@ -1,7 +1,7 @@
-"""Three real `sweeplab agent` processes share a 12-trial study; one is SIGKILLed in the middle of a trial.
+"""Three real `sweeplab agent` processes share a 6-trial study; one is SIGKILLed in the middle of a trial.
 
 The dead agent's trial must become FAIL through the heartbeat, be re-queued (linked to it) and finished by
-another agent, and the study must end with exactly 12 COMPLETE trials: on PostgreSQL and on a journal file.
+another agent, and the study must end with exactly 6 COMPLETE trials: on PostgreSQL and on a journal file.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from postgres_server import postgres_bin_dir, postgres_server
 from tiny_study import tiny_study_text
 
 ROOT = Path(__file__).resolve().parent.parent
-BUDGET = 12
+BUDGET = 6
 STUDY_FILE = tiny_study_text("agents-tiny", BUDGET)
 
 
@@ -33,7 +33,7 @@ def write_study(directory: Path) -> Path:
 def agent_env(runs: Path) -> dict[str, str]:
     """Short heartbeat so a dead agent's trial is failed within seconds."""
     return {**os.environ, "SWEEPLAB_RUNS_DIR": str(runs), "SWEEPLAB_HEARTBEAT_SECONDS": "2",
-            "SWEEPLAB_GRACE_SECONDS": "6", "PYTHONUNBUFFERED": "1"}
+            "SWEEPLAB_GRACE_SECONDS": "10", "PYTHONUNBUFFERED": "1"}
 
 
 def start_agent(study: Path, url: str, runs: Path, log: Path, budget: int = BUDGET) -> subprocess.Popen:

@@ -22,6 +22,7 @@ from trainers.clock.predict import (
     predict_clock_minutes,
     read_views,
     save_clock_model,
+    shift_images,
     turn_images,
     view_outputs,
 )
@@ -42,7 +43,7 @@ def localised_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_sidecar_records_the_localiser(localised_run):
     sidecar = json.loads((localised_run / "model.head.json").read_text())
-    assert sidecar["input"] == {"localize": True, "test_turns": []} and sidecar["head"] == "hands"
+    assert sidecar["input"] == {"localize": True, "test_turns": [], "test_shift": 0.0} and sidecar["head"] == "hands"
     _, head, preparation = load_clock_model(localised_run / "model.keras")
     assert preparation == InputPreparation(localize=True) and head.options["hour_decoding"] == "given_minute"
 
@@ -115,6 +116,23 @@ def test_view_outputs_read_each_turned_view():
     assert not np.allclose(outputs[1], outputs[0])
 
 
+def test_shift_views_move_the_image_four_ways():
+    """`shift`: four more views, the image moved right, left, down and up by that many pixels, after the turns."""
+    import keras
+
+    size = 9
+    image = np.zeros((size, size), np.uint8)
+    image[4, 4] = 200
+    moved = shift_images(image[None, ..., None], 2.0, 0.0)[0, ..., 0]
+    assert moved[4, 6] == 200 and moved[4, 4] == 0
+    assert shift_images(image[None, ..., None], 0.0, -3.0)[0, 1, 4, 0] == 200
+    inputs = keras.Input((size, size, 1))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda images: images[:, 4, 6, :])(inputs))
+    outputs = view_outputs(model, image[None, ..., None], (90.0,), shift=2.0)
+    assert [float(output[0, 0]) for output in outputs] == [0.0, 0.0, 200.0, 0.0, 0.0, 0.0]  # plain, turn, right ...
+    assert len(view_outputs(model, image[None, ..., None])) == 1
+
+
 def test_read_views_averages_probabilities_and_turns_linear_readings_round_the_dial():
     from trainers.clock.heads import make_head
 
@@ -155,3 +173,20 @@ def test_test_turns_config_reaches_the_sidecar_and_the_test_score(tmp_path):
     assert resolve_config(CLOCK, {**config, "test_turns": 2}).turns == (-30.0, 30.0, -60.0, 60.0)
     with pytest.raises(ValueError, match="test_turns"):
         resolve_config(CLOCK, {**config, "test_turns": -1})
+
+
+def test_test_shift_config_reaches_the_sidecar_and_the_test_score(tmp_path):
+    """`test_shift_pixels: 3`: the saved model also reads each image moved 3 pixels four ways, and the run's test
+    score is that reading of the test split (not the plain one)."""
+    config = {**LOCALISED, "n_images": 120, "epochs": 1, "test_shift_pixels": 3}
+    result = run("clock", config, None, tmp_path)
+    model, head, preparation = load_clock_model(tmp_path / "model.keras")
+    assert preparation == InputPreparation(localize=True, test_shift=3.0)
+    splits, _ = load_clock_splits(resolve_config(CLOCK, config))
+    minutes = to_minutes(splits.y_test)
+    shifted = common_sense_minutes(minutes, read_views(head, view_outputs(model, splits.x_test, shift=3.0)))
+    plain = common_sense_minutes(minutes, read_views(head, view_outputs(model, splits.x_test)))
+    assert result.metrics["test/cse_minutes"] == pytest.approx(shifted.mean())
+    assert not np.allclose(shifted, plain)
+    with pytest.raises(ValueError, match="test_shift_pixels"):
+        resolve_config(CLOCK, {**config, "test_shift_pixels": -1})

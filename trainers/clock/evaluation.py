@@ -13,9 +13,10 @@ from trainers.clock.predict import read_views, view_outputs
 
 
 def predict_minutes(model: keras.Model, head: Head, images: np.ndarray, turns: tuple[float, ...] = (),
-                    batch_size: int = 256) -> np.ndarray:
-    """Minutes for prepared images; `turns`: averaged with the images turned by each angle (test-time)."""
-    return read_views(head, view_outputs(model, images, turns, batch_size))
+                    batch_size: int = 256, shift: float = 0.0) -> np.ndarray:
+    """Minutes for prepared images; `turns`, `shift`: averaged with the images turned by each angle and moved by
+    `shift` pixels four ways (test-time views, trainers.clock.predict.view_outputs)."""
+    return read_views(head, view_outputs(model, images, turns, batch_size, shift))
 
 
 class CommonSenseCallback(keras.callbacks.Callback):

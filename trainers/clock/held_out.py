@@ -58,7 +58,7 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
     results: dict[str, Any] = {}
     for held_out in sets:
         images, labels, found = photographs(held_out, preparation.localize, workers)
-        outputs = view_outputs(model, resize_images(images, size), preparation.test_turns)
+        outputs = view_outputs(model, resize_images(images, size), preparation.test_turns, shift=preparation.test_shift)
         true_minutes = to_minutes(labels)
         readings = {decoding.options.get("hour_decoding", "as_trained"): read_views(decoding, outputs)
                     for decoding in _hour_decodings(head)}
@@ -76,10 +76,13 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
 
 
 def evaluate_saved_model(path: Path, sets: tuple[HeldOutSet, ...] = HELD_OUT_SETS, workers: int = 1,
-                         test_turns: tuple[float, ...] | None = None) -> dict[str, Any]:
+                         test_turns: tuple[float, ...] | None = None,
+                         test_shift: float | None = None) -> dict[str, Any]:
     """`evaluate_model` for a saved `model.keras` (with its sidecar's head and input preparation; `test_turns`
     replaces the sidecar's)."""
     model, head, preparation = load_clock_model(Path(path))
     if test_turns is not None:
         preparation = replace(preparation, test_turns=tuple(test_turns))
+    if test_shift is not None:
+        preparation = replace(preparation, test_shift=float(test_shift))
     return evaluate_model(model, head, preparation, sets, workers)

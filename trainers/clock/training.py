@@ -47,7 +47,7 @@ def chosen_decoding(config: ClockConfig, head: Head, model: keras.Model, images:
 
 
 def input_preparation(config: ClockConfig) -> InputPreparation:
-    return InputPreparation(localize=config.localize, test_turns=config.turns)
+    return InputPreparation(localize=config.localize, test_turns=config.turns, test_shift=config.test_shift_pixels)
 
 
 def _raw_clocks(config: ClockConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +118,8 @@ def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) 
     fit_cpu_seconds = time.process_time() - cpu_started
     head, decoding_errors = chosen_decoding(config, head, model, splits.x_val, val_minutes)
     test_minutes = to_minutes(splits.y_test)
-    test_predicted = predict_minutes(model, head, splits.x_test, config.turns)  # as the saved model reads
+    test_predicted = predict_minutes(model, head, splits.x_test, config.turns,  # as the saved model reads
+                                     shift=config.test_shift_pixels)
     test_errors = common_sense_minutes(test_minutes, test_predicted)
     test_report = error_report(test_minutes, test_predicted, "test")
     seen = slice(0, min(len(splits.x_train), max(len(splits.x_test), 500)))  # a train sample, to see overfitting

@@ -71,6 +71,7 @@ class ClockConfig:
     # turned by +-k * test_turn_degrees, k = 1..test_turns (trainers.clock.predict.InputPreparation.test_turns)
     test_turns: int = 0
     test_turn_degrees: float = 20.0
+    test_shift_pixels: float = 0.0  # and moved this many input pixels four ways (InputPreparation.test_shift)
     # optimisation
     optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
     learning_rate: float = 1e-3
@@ -135,6 +136,7 @@ class ClockConfig:
         checks["augment_rotation_degrees"] = 0.0 <= self.augment_rotation_degrees <= 180.0
         checks["test_turns"] = 0 <= self.test_turns <= 16
         checks["test_turn_degrees"] = 0.0 < self.test_turn_degrees <= 180.0
+        checks["test_shift_pixels"] = 0.0 <= self.test_shift_pixels <= 16.0
         checks["augment_turn_degrees"] = 0.0 <= self.augment_turn_degrees <= 180.0 and (
             self.polar or self.augment_turn_degrees == 0.0)
         bad = [name for name, ok in checks.items() if not ok]
