@@ -78,8 +78,8 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
 def evaluate_saved_model(path: Path, sets: tuple[HeldOutSet, ...] = HELD_OUT_SETS, workers: int = 1,
                          test_turns: tuple[float, ...] | None = None,
                          test_shift: float | None = None) -> dict[str, Any]:
-    """`evaluate_model` for a saved `model.keras` (with its sidecar's head and input preparation; `test_turns`
-    replaces the sidecar's)."""
+    """`evaluate_model` for a saved `model.keras` (with its sidecar's head and input preparation; `test_turns` and
+    `test_shift` replace the sidecar's)."""
     model, head, preparation = load_clock_model(Path(path))
     if test_turns is not None:
         preparation = replace(preparation, test_turns=tuple(test_turns))
