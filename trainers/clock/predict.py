@@ -69,20 +69,22 @@ def resize_images(images: np.ndarray, size: int) -> np.ndarray:
     return images[..., None]
 
 
-def turn_images(images: np.ndarray, degrees: float) -> np.ndarray:
-    """N x S x S x 1 uint8 images turned clockwise by `degrees` about their centre (the inscribed circle stays)."""
+def _warp_each(images: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """N x S x S x 1 uint8 images through one 2 x 3 affine matrix (bilinear; the border is repeated)."""
     size = images.shape[1]
-    matrix = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), -degrees, 1.0)
     return np.stack([cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_REPLICATE) for image in images[..., 0]])[..., None]
+
+
+def turn_images(images: np.ndarray, degrees: float) -> np.ndarray:
+    """N x S x S x 1 uint8 images turned clockwise by `degrees` about their centre (the inscribed circle stays)."""
+    centre = (images.shape[1] - 1) / 2
+    return _warp_each(images, cv2.getRotationMatrix2D((centre, centre), -degrees, 1.0))
 
 
 def shift_images(images: np.ndarray, dx: float, dy: float) -> np.ndarray:
     """N x S x S x 1 uint8 images moved by (dx, dy) pixels (right, down); the border is repeated."""
-    size = images.shape[1]
-    matrix = np.float32([[1, 0, dx], [0, 1, dy]])
-    return np.stack([cv2.warpAffine(image, matrix, (size, size), flags=cv2.INTER_LINEAR,
-                                    borderMode=cv2.BORDER_REPLICATE) for image in images[..., 0]])[..., None]
+    return _warp_each(images, np.float32([[1, 0, dx], [0, 1, dy]]))
 
 
 def view_outputs(model: keras.Model, prepared: np.ndarray, turns: tuple[float, ...] = (),
