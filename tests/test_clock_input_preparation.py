@@ -109,7 +109,7 @@ def test_view_outputs_read_each_turned_view():
     model = keras.Model(inputs, keras.layers.Lambda(lambda images: images[:, 1, 4, :])(inputs))
     images = np.random.default_rng(0).integers(0, 255, (5, size, size, 1)).astype(np.uint8)
     turns = (90.0, -90.0, 180.0)
-    outputs = view_outputs(model, images, turns)
+    outputs = view_outputs(model, images, InputPreparation(test_turns=turns))
     assert len(outputs) == 4
     for output, view in zip(outputs, [images] + [turn_images(images, turn) for turn in turns], strict=True):
         np.testing.assert_allclose(output[:, 0], view[:, 1, 4, 0])
@@ -128,7 +128,7 @@ def test_shift_views_move_the_image_four_ways():
     assert shift_images(image[None, ..., None], 0.0, -3.0)[0, 1, 4, 0] == 200
     inputs = keras.Input((size, size, 1))
     model = keras.Model(inputs, keras.layers.Lambda(lambda images: images[:, 4, 6, :])(inputs))
-    outputs = view_outputs(model, image[None, ..., None], (90.0,), shift=2.0)
+    outputs = view_outputs(model, image[None, ..., None], InputPreparation(test_turns=(90.0,), test_shift=2.0))
     assert [float(output[0, 0]) for output in outputs] == [0.0, 0.0, 200.0, 0.0, 0.0, 0.0]  # plain, turn, right ...
     assert len(view_outputs(model, image[None, ..., None])) == 1
 
@@ -167,7 +167,7 @@ def test_test_turns_config_reaches_the_sidecar_and_the_test_score(tmp_path):
     model, head, preparation = load_clock_model(tmp_path / "model.keras")
     assert preparation == InputPreparation(localize=True, test_turns=(-30.0, 30.0))
     splits, _ = load_clock_splits(resolve_config(CLOCK, config))
-    turned = read_views(head, view_outputs(model, splits.x_test, preparation.test_turns))
+    turned = read_views(head, view_outputs(model, splits.x_test, preparation))
     errors = common_sense_minutes(to_minutes(splits.y_test), turned)
     assert result.metrics["test/cse_minutes"] == pytest.approx(errors.mean())
     assert resolve_config(CLOCK, {**config, "test_turns": 2}).turns == (-30.0, 30.0, -60.0, 60.0)
@@ -184,7 +184,7 @@ def test_test_shift_config_reaches_the_sidecar_and_the_test_score(tmp_path):
     assert preparation == InputPreparation(localize=True, test_shift=3.0)
     splits, _ = load_clock_splits(resolve_config(CLOCK, config))
     minutes = to_minutes(splits.y_test)
-    shifted = common_sense_minutes(minutes, read_views(head, view_outputs(model, splits.x_test, shift=3.0)))
+    shifted = common_sense_minutes(minutes, read_views(head, view_outputs(model, splits.x_test, preparation)))
     plain = common_sense_minutes(minutes, read_views(head, view_outputs(model, splits.x_test)))
     assert result.metrics["test/cse_minutes"] == pytest.approx(shifted.mean())
     assert not np.allclose(shifted, plain)

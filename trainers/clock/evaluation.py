@@ -9,14 +9,13 @@ import numpy as np
 from datasets.clocks.preview import captioned_grid, format_time
 from trainers.clock.heads import Head
 from trainers.clock.metric import common_sense_minutes
-from trainers.clock.predict import read_views, view_outputs
+from trainers.clock.predict import InputPreparation, read_views, view_outputs
 
 
-def predict_minutes(model: keras.Model, head: Head, images: np.ndarray, turns: tuple[float, ...] = (),
-                    batch_size: int = 256, shift: float = 0.0) -> np.ndarray:
-    """Minutes for prepared images; `turns`, `shift`: averaged with the images turned by each angle and moved by
-    `shift` pixels four ways (test-time views, trainers.clock.predict.view_outputs)."""
-    return read_views(head, view_outputs(model, images, turns, batch_size, shift))
+def predict_minutes(model: keras.Model, head: Head, images: np.ndarray, preparation: InputPreparation | None = None,
+                    batch_size: int = 256) -> np.ndarray:
+    """Minutes for prepared images, read over `preparation`'s test-time views (the plain view when None)."""
+    return read_views(head, view_outputs(model, images, preparation, batch_size))
 
 
 class CommonSenseCallback(keras.callbacks.Callback):

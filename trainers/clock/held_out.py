@@ -58,7 +58,7 @@ def evaluate_model(model: Any, head: Head, preparation: InputPreparation | None 
     results: dict[str, Any] = {}
     for held_out in sets:
         images, labels, found = photographs(held_out, preparation.localize, workers)
-        outputs = view_outputs(model, resize_images(images, size), preparation.test_turns, shift=preparation.test_shift)
+        outputs = view_outputs(model, resize_images(images, size), preparation)
         true_minutes = to_minutes(labels)
         readings = {decoding.options.get("hour_decoding", "as_trained"): read_views(decoding, outputs)
                     for decoding in _hour_decodings(head)}

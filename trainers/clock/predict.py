@@ -30,6 +30,15 @@ class InputPreparation:
     # rectified steep tilt leaves off the centre is then near the centre of one of the views
     test_shift: float = 0.0
 
+    def views(self, prepared: np.ndarray) -> list[np.ndarray]:
+        """Prepared N x S x S x 1 images as the network reads them: plain, then turned by each of `test_turns`,
+        then (`test_shift` > 0) moved by `test_shift` pixels right, left, down and up."""
+        views = [prepared] + [turn_images(prepared, degrees) for degrees in self.test_turns]
+        if self.test_shift > 0:
+            shift = self.test_shift
+            views += [shift_images(prepared, dx, dy) for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift))]
+        return views
+
 
 def head_path(model_path: Path) -> Path:
     return Path(model_path).with_suffix(".head.json")
@@ -87,13 +96,11 @@ def shift_images(images: np.ndarray, dx: float, dy: float) -> np.ndarray:
     return _warp_each(images, np.float32([[1, 0, dx], [0, 1, dy]]))
 
 
-def view_outputs(model: keras.Model, prepared: np.ndarray, turns: tuple[float, ...] = (),
-                 batch_size: int = 256, shift: float = 0.0) -> list[np.ndarray]:
-    """The network's outputs (float64) for prepared images, then for the images turned by each of `turns` degrees,
-    then (`shift` > 0) for the images moved by `shift` pixels right, left, down and up."""
-    views = [prepared] + [turn_images(prepared, degrees) for degrees in turns]
-    if shift > 0:
-        views += [shift_images(prepared, dx, dy) for dx, dy in ((shift, 0), (-shift, 0), (0, shift), (0, -shift))]
+def view_outputs(model: keras.Model, prepared: np.ndarray, preparation: InputPreparation | None = None,
+                 batch_size: int = 256) -> list[np.ndarray]:
+    """The network's outputs (float64) for each test-time view of prepared images (`InputPreparation.views`; the
+    plain view only when `preparation` is None)."""
+    views = (preparation or InputPreparation()).views(prepared)
     return [np.asarray(model.predict(view, batch_size=batch_size, verbose=0), np.float64) for view in views]
 
 
@@ -124,8 +131,7 @@ def read_clocks(model: keras.Model, head: Head, images: np.ndarray, preparation:
     was the dial found (False: the plain photograph was read)."""
     preparation = preparation or InputPreparation()
     prepared, found = prepare_images(images, int(model.input_shape[1]), preparation, workers)
-    return read_views(head, view_outputs(model, prepared, preparation.test_turns, batch_size,
-                                          preparation.test_shift)), found
+    return read_views(head, view_outputs(model, prepared, preparation, batch_size)), found
 
 
 def predict_clock_minutes(model: keras.Model, head: Head, images: np.ndarray,
