@@ -180,3 +180,16 @@ def test_the_default_study_trains_with_its_own_fixed_values_and_prior(tmp_path):
     rates = [float(schedule(step)) for step in (peak_step, 19)]
     assert rates[0] == pytest.approx(resolved.learning_rate) and rates[1] < 0.05 * rates[0]
     assert peak_step == 0 or float(schedule(0)) < rates[0]
+
+
+def test_the_full_size_run_trains_one_of_the_studys_priors_at_full_size():
+    """`benchmarks.clock_cpu full` pins the prior its committed result was measured with; it must stay a point of
+    the study's space and a prior of it, and the full size must override the study's refit."""
+    from benchmarks.clock_cpu import FULL_PRIOR, FULL_SIZE, full_config
+
+    spec = load_spec("clock")
+    assert FULL_PRIOR in spec.start_with
+    config = full_config()
+    assert {key: config[key] for key in FULL_PRIOR} == FULL_PRIOR
+    assert config["n_images"] == FULL_SIZE["n_images"] > spec.fixed["n_images"] and config["subset"] == 0
+    assert config["train_minutes"] > spec.refit["train_minutes"]
