@@ -59,8 +59,16 @@ def run_default(work: Path, extra: list[str]) -> dict:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sweeplab", "sweep", "clock", "--storage", storage, *extra], cwd=ROOT,
                    env=env, check=True)
-    return {"seconds": round(time.perf_counter() - started, 1), "model": str(_study_model("clock", storage)),
-            "command": f"sweeplab sweep clock {' '.join(extra)}".strip()}
+    model = _study_model("clock", storage)
+    return {"seconds": round(time.perf_counter() - started, 1), "model": str(model),
+            "command": f"sweeplab sweep clock {' '.join(extra)}".strip(), "model_run": _run_summary(model.parent)}
+
+
+def _run_summary(run_dir: Path) -> dict:
+    """What the saved model's run measured of itself: epochs fit, training seconds, the split's test error."""
+    metrics = json.loads((run_dir / "result.json").read_text()).get("metrics", {})
+    return {key: metrics[key] for key in ("train/epochs", "train/best_epoch", "time/train_seconds",
+                                          "test/cse_minutes") if key in metrics}
 
 
 def run_full(work: Path, overrides: dict) -> dict:
