@@ -6,24 +6,21 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
+from trainers.stop import Stopped, request_stop
 
-class Stopped(KeyboardInterrupt):
-    """Raised in the main thread by a stop signal; `signum` says which."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+__all__ = ["Stopped", "describe", "die_with_parent", "exit_code", "stop_on_signals"]
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    request_stop(signum)  # raised again at the run's next report, should a library swallow this one
     raise Stopped(signum)
 
 
 def stop_on_signals() -> None:
-    """Turn SIGTERM and SIGHUP into `Stopped` (a KeyboardInterrupt), so every `except KeyboardInterrupt` that
-    cleans up after Ctrl-C also runs for `kill` and for a closed terminal. SIGINT raises KeyboardInterrupt even
-    in a background job (where the shell starts it ignored); a SIGHUP that `nohup` ignores stays ignored."""
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    """Turn SIGINT, SIGTERM and SIGHUP into `Stopped` (a KeyboardInterrupt), so every `except KeyboardInterrupt`
+    that cleans up after Ctrl-C also runs for `kill` and for a closed terminal. SIGINT raises even in a background
+    job (where the shell starts it ignored); a SIGHUP that `nohup` ignores stays ignored."""
+    signal.signal(signal.SIGINT, _raise_stopped)
     signal.signal(signal.SIGTERM, _raise_stopped)
     if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
         signal.signal(signal.SIGHUP, _raise_stopped)

@@ -182,6 +182,39 @@ def test_signal_mid_epoch(command: str, signum: int, tmp_path: Path) -> None:
         assert len(waiting) == 1 and waiting[0].params == failed[0].params  # re-queued for the next sweep or agent
 
 
+def test_a_stop_signal_that_a_library_swallows_ends_the_run_at_its_next_report(monkeypatch) -> None:
+    """The handler's exception can be swallowed beneath Python (a finaliser, a C++ callback: a `run` once trained on
+    to its last epoch after SIGTERM); the stop is also recorded, and the run's next report raises it again."""
+    import trainers.stop
+    from sweeps.signals import exit_code, stop_on_signals
+    from trainers.reporter import CompositeReporter, Reporter
+
+    class Recording(Reporter):
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def report(self, step: int, metrics: dict[str, float]) -> None:
+            self.steps.append(step)
+
+    monkeypatch.setattr(trainers.stop, "_requested", [])
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    recording = Recording()
+    reporter = CompositeReporter(recording)
+    try:
+        stop_on_signals()
+        reporter.report(0, {"loss": 1.0})
+        with contextlib.suppress(KeyboardInterrupt):  # what the library does
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(5)  # the handler runs here, in the main thread
+        with pytest.raises(trainers.stop.Stopped) as raised:
+            reporter.report(1, {"loss": 0.5})
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    assert raised.value.signum == signal.SIGTERM and exit_code(raised.value) == 128 + signal.SIGTERM
+    assert recording.steps == [0]  # the epoch after the stop is not reported
+
+
 # ---------------------------------------------------------------- class 5: storage faults
 def _recover(run_dir: Path, url: str, capsys: pytest.CaptureFixture[str]) -> None:
     """`sweeplab record RUN_DIR` stores exactly the kept result, once."""

@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import numpy as np
 
+from trainers.stop import raise_if_stop_requested
+
 
 class StopTrial(Exception):
     """Raised by a trainer when its reporter asks to stop (e.g. Optuna pruning); carries the last step."""
@@ -66,6 +68,7 @@ class CompositeReporter(Reporter):
             reporter.start(config)
 
     def report(self, step: int, metrics: dict[str, float]) -> None:
+        raise_if_stop_requested()  # a stop signal whose exception a library swallowed ends the run here
         for reporter in self.reporters:
             reporter.report(step, metrics)
 

@@ -1,0 +1,31 @@
+"""A stop asked for by a signal, kept until the run acts on it.
+
+The signal handler raises `Stopped` wherever the main thread is. Code that a library runs beneath Python (a
+finaliser, a C++ callback) can swallow that exception, and the run would go on to its end; so the stop is also
+recorded, and the next report of the run (every epoch, `CompositeReporter.report`) raises it again.
+"""
+
+from __future__ import annotations
+
+import signal
+
+
+class Stopped(KeyboardInterrupt):
+    """Raised in the main thread by a stop signal; `signum` says which."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+_requested: list[int] = []  # the signals received, first first
+
+
+def request_stop(signum: int) -> None:
+    _requested.append(signum)
+
+
+def raise_if_stop_requested() -> None:
+    """Raise `Stopped` for the first stop signal received, if any (it stays requested: the process is ending)."""
+    if _requested:
+        raise Stopped(_requested[0])
