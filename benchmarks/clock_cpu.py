@@ -40,16 +40,20 @@ def full_config() -> dict:
     return {**spec.fixed, **FULL_PRIOR, **(spec.refit or {}), **FULL_SIZE}
 
 
-def _study_model(study_name: str, storage: str) -> Path:
-    """The model `predict --study` uses: the study's refit model, else its best trial's."""
+def _study_model(study_name: str, storage: str) -> tuple[Path, dict]:
+    """The model `predict --study` uses (the study's refit model, else its best trial's) and what the refit measured
+    of itself (epochs fit, training seconds, the split's test error; empty without a refit)."""
     import optuna
 
-    from sweeps.best import best_model_path
+    from sweeps.best import best_model_path, refit_record
 
-    path = best_model_path(optuna.load_study(study_name=study_name, storage=storage))
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    path = best_model_path(study)
     if path is None:
         raise SystemExit(f"study {study_name!r} saved no model")
-    return Path(path)
+    metrics = (refit_record(study) or {}).get("metrics", {})
+    return Path(path), {key: metrics[key] for key in ("train/epochs", "train/best_epoch", "time/train_seconds",
+                                                      "test/cse_minutes") if key in metrics}
 
 
 def run_default(work: Path, extra: list[str]) -> dict:
@@ -59,16 +63,9 @@ def run_default(work: Path, extra: list[str]) -> dict:
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "sweeplab", "sweep", "clock", "--storage", storage, *extra], cwd=ROOT,
                    env=env, check=True)
-    model = _study_model("clock", storage)
+    model, refit = _study_model("clock", storage)
     return {"seconds": round(time.perf_counter() - started, 1), "model": str(model),
-            "command": f"sweeplab sweep clock {' '.join(extra)}".strip(), "model_run": _run_summary(model.parent)}
-
-
-def _run_summary(run_dir: Path) -> dict:
-    """What the saved model's run measured of itself: epochs fit, training seconds, the split's test error."""
-    metrics = json.loads((run_dir / "result.json").read_text()).get("metrics", {})
-    return {key: metrics[key] for key in ("train/epochs", "train/best_epoch", "time/train_seconds",
-                                          "test/cse_minutes") if key in metrics}
+            "command": f"sweeplab sweep clock {' '.join(extra)}".strip(), "refit": refit}
 
 
 def run_full(work: Path, overrides: dict) -> dict:
