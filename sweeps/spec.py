@@ -13,7 +13,7 @@ import yaml
 from sweeps.names import name_problem
 from sweeps.space import Parameter
 from trainers.config import ConfigError, check_value, field_types, load_yaml, resolve
-from trainers.registry import Task, get_task
+from trainers.registry import Task, add_search_dir, get_task, is_reference
 
 SWEEPS_DIR = Path(__file__).resolve().parent
 MAX_STUDY_FILE_BYTES = 1 << 20  # the shipped ones are ~1 KiB; refuse /dev/zero and the like before reading it all
@@ -60,6 +60,11 @@ class StudySpec:
     def task_info(self) -> Task:
         return get_task(self.task)
 
+    @property
+    def reference(self) -> str:
+        """How a command names this study: its name when it is a shipped study file, else its file's path."""
+        return self.name if self.path.resolve() == (SWEEPS_DIR / f"{self.name}.yaml").resolve() else str(self.path)
+
     def parameter(self, name: str) -> Parameter:
         return next(parameter for parameter in self.parameters if parameter.name == name)
 
@@ -94,7 +99,7 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any]) -> Parameter:
+def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any], config_type: type) -> Parameter:
     key = f"space.{name}"
     _expect(name in field_names, path, key, f"unknown hyperparameter; the task's config has: {', '.join(field_names)}")
     _expect(isinstance(raw, dict), path, key, "expected a mapping with `type` (float, int or categorical)")
@@ -112,7 +117,7 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
         _expect(all(isinstance(choice, (str, int, float, bool)) or choice is None for choice in choices), path,
                 f"{key}.choices", "expected plain values (strings, numbers, booleans)")
         for index, choice in enumerate(choices):
-            _check_in_range(path, f"{key}.choices[{index}]", name, choice, field_names[name])
+            _check_in_range(path, f"{key}.choices[{index}]", name, choice, field_names[name], config_type)
         return Parameter(name, "categorical", choices=tuple(choices), when=when)
     low, high = raw.get("low"), raw.get("high")
     _expect(_number(low) and math.isfinite(low), path, f"{key}.low", f"expected a finite number, got {low!r}")
@@ -129,15 +134,15 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
     _expect(not (log and step not in (None, 1)), path, f"{key}.step", "log=true allows no step (other than 1 for int)")
     if kind == "int":
         _expect(float(low).is_integer() and float(high).is_integer(), path, key, "int ranges need integer low/high")
-    _check_in_range(path, f"{key}.low", name, low, field_names[name])
-    _check_in_range(path, f"{key}.high", name, high, field_names[name])
+    _check_in_range(path, f"{key}.low", name, low, field_names[name], config_type)
+    _check_in_range(path, f"{key}.high", name, high, field_names[name], config_type)
     return Parameter(name, kind, low=low, high=high, log=log, step=step, when=when)
 
 
-def _check_in_range(path: Path, key: str, name: str, value: Any, annotation: Any) -> None:
+def _check_in_range(path: Path, key: str, name: str, value: Any, annotation: Any, config_type: type) -> None:
     """A range end or choice the trainer would refuse is refused now, not in every trial."""
     try:
-        check_value(name, value, annotation)
+        check_value(name, value, annotation, config_type)
     except ConfigError as error:
         raise SpecError(path, key, str(error)) from None
 
@@ -210,7 +215,9 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     _expect(not unknown, path, sorted(unknown)[0] if unknown else "",
             f"unknown key; allowed: {', '.join(sorted(TOP_KEYS))}")
     task_name = raw.get("task")
-    _expect(isinstance(task_name, str), path, "task", "expected a task name")
+    _expect(isinstance(task_name, str), path, "task", "expected a task name or a user's 'module:function'")
+    if is_reference(task_name):
+        add_search_dir(path.parent)
     try:
         task = get_task(task_name)
     except KeyError as error:
@@ -220,7 +227,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     _expect(isinstance(fixed, dict), path, "fixed", "expected a mapping of config values")
     space = raw.get("space") or {}
     _expect(isinstance(space, dict) and space, path, "space", "expected a non-empty mapping of hyperparameters")
-    parameters = [_parse_parameter(path, name, spec, field_names) for name, spec in space.items()]
+    parameters = [_parse_parameter(path, name, spec, field_names, task.config_type) for name, spec in space.items()]
     names = [parameter.name for parameter in parameters]
     for parameter in parameters:
         for other in parameter.when:

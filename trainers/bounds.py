@@ -7,6 +7,7 @@ it. A field name means the same in every task; tests require every numeric field
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -80,15 +81,33 @@ BOUNDS: dict[str, Bound] = {
 UNLISTED = Bound(-1e12, 1e12)  # a new field not yet listed: at least finite and not absurd
 
 
-def bound_of(name: str) -> Bound:
-    return BOUNDS.get(name, UNLISTED)
+METADATA_KEY = "sweeplab"  # dataclass field metadata a user's `param(low=, high=, choices=)` writes
 
 
-def out_of_bounds(name: str, value: Any) -> str | None:
-    """Why `value` cannot be `name` (one line), or None when it is a number within its range (or not a number)."""
+def declared(config_type: type | None, name: str) -> dict[str, Any]:
+    """What a user's config declares of field `name` (`bound`, `choices`); empty for built-in configs."""
+    if config_type is None or not dataclasses.is_dataclass(config_type):
+        return {}
+    for field in dataclasses.fields(config_type):
+        if field.name == name:
+            return dict(field.metadata.get(METADATA_KEY, {}))
+    return {}
+
+
+def bound_of(name: str, config_type: type | None = None) -> Bound:
+    """A user's declared bound wins; otherwise the shared range of that field name."""
+    return declared(config_type, name).get("bound") or BOUNDS.get(name, UNLISTED)
+
+
+def out_of_bounds(name: str, value: Any, config_type: type | None = None) -> str | None:
+    """Why `value` cannot be `name` (one line), or None when it is allowed: within the declared choices, and for a
+    number within its range."""
+    choices = declared(config_type, name).get("choices")
+    if choices is not None and value not in choices:
+        return f"{name}: {value!r} is not allowed; expected one of {list(choices)}"
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    bound = bound_of(name)
+    bound = bound_of(name, config_type)
     if bound.contains(float(value)):
         return None
     return f"{name}: {value!r} is out of range; expected a value in {bound.describe()}"

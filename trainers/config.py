@@ -67,10 +67,11 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     return value
 
 
-def check_value(key: str, value: Any, annotation: Any) -> Any:
-    """`value` coerced to `annotation` and within the field's bounds, else ConfigError naming the key."""
+def check_value(key: str, value: Any, annotation: Any, config_type: type | None = None) -> Any:
+    """`value` coerced to `annotation` and within the field's bounds (a user config's declared ones first), else
+    ConfigError naming the key."""
     value = _coerce(key, value, annotation)
-    problem = out_of_bounds(key, value)
+    problem = out_of_bounds(key, value, config_type)
     if problem:
         raise ConfigError(problem)
     return value
@@ -90,7 +91,7 @@ def resolve(config_type: type[ConfigT], *layers: Mapping[str, Any]) -> ConfigT:
         for key, value in layer.items():
             if key not in types_by_name:
                 raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(types_by_name))}")
-            values[key] = check_value(key, value, types_by_name[key])
+            values[key] = check_value(key, value, types_by_name[key], config_type)
     config = config_type(**values)
     validate = getattr(config, "validate", None)
     if validate is not None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +62,10 @@ class UnknownTaskError(KeyError):
         return str(self.args[0])
 
 
+class UserTaskError(UnknownTaskError):
+    """A user's task declaration or `module:function` reference is wrong; one line naming what and where."""
+
+
 def register_task(task: Task) -> Task:
     TASKS[task.name] = task
     return task
@@ -75,7 +81,53 @@ def discover_tasks() -> dict[str, Task]:
 
 
 def get_task(name: str) -> Task:
+    """A built-in task by name, or a user's `module:function` (imported on first use)."""
+    if is_reference(name):
+        return TASKS[name] if name in TASKS else load_reference(name)
     discover_tasks()
     if name not in TASKS:
         raise UnknownTaskError(f"unknown task {name!r}; known tasks: {', '.join(sorted(TASKS))}")
     return TASKS[name]
+
+
+def add_search_dir(directory: Path | str) -> None:
+    """Let `module:function` references import from `directory` (a study file's folder) in this process."""
+    resolved = str(Path(directory).resolve())
+    if resolved not in sys.path:
+        sys.path.append(resolved)
+
+
+def is_reference(name: str) -> bool:
+    return ":" in name
+
+
+def load_reference(reference: str) -> Task:
+    """Import `module:function` (from sys.path, the working directory and study files' folders) and return the task
+    its `@task` declared; every problem is one UserTaskError line."""
+    module_name, _, function_name = reference.partition(":")
+    if not module_name or not function_name or not all(part.isidentifier() for part in module_name.split(".")):
+        raise UserTaskError(f"task {reference!r}: expected 'module:function', e.g. 'mytasks:train'")
+    add_search_dir(os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except UserTaskError:
+        raise
+    except ModuleNotFoundError as error:
+        raise UserTaskError(f"task {reference!r}: no module {error.name!r} (searched the working directory, the "
+                            f"study file's folder and PYTHONPATH)") from None
+    except SyntaxError as error:
+        raise UserTaskError(f"task {reference!r}: syntax error in {error.filename}, line {error.lineno}: "
+                            f"{error.msg}") from None
+    except Exception as error:
+        raise UserTaskError(f"task {reference!r}: importing {module_name} raised {type(error).__name__}: "
+                            f"{error}") from None
+    target: Any = module
+    for part in function_name.split("."):
+        target = getattr(target, part, None)
+    if target is None:
+        raise UserTaskError(f"task {reference!r}: module {module_name} ({module.__file__}) has no {function_name!r}")
+    declared = getattr(target, "sweeplab_task", None)
+    if not isinstance(declared, Task):
+        raise UserTaskError(f"task {reference!r}: {function_name} is not declared as a task; decorate it with "
+                            "@sweeplab.task(config=..., objective=..., direction=...)")
+    return declared

@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     refit.set_defaults(handler=refit_command)
 
     run = subparsers.add_parser("run", help="one training run of a task (or of a study's fixed config)")
-    run.add_argument("task", help="task name (see `sweeplab tasks`) or study name")
+    run.add_argument("task", help="task name (see `sweeplab tasks`), a user's module:function, or a study")
     run.add_argument("--run-dir", default=None, help="where to write config, metrics and artefacts")
     add_set_argument(run)
     run.set_defaults(handler=run_command)
@@ -115,18 +115,23 @@ def run_command(args: argparse.Namespace) -> int:
     from sweeps.run_identity import check_run_dir, claim_single_dir
     from sweeps.spec import load_spec, study_names, study_path
     from sweeps.storage import runs_dir
-    from trainers import discover_tasks, run
+    from trainers import discover_tasks, get_task, run
+    from trainers.registry import is_reference
     from trainers.reporter import ConsoleReporter
 
     overrides = parse_overrides(args.overrides)
     tasks = discover_tasks()
-    if args.task in tasks:
+    if is_reference(args.task):  # a user's own task, `module:function`
+        task = get_task(args.task).name
+        fixed, label = {}, task.partition(":")[0]
+    elif args.task in tasks:
         task, fixed, label = args.task, {}, args.task
     elif args.task in study_names() or study_path(args.task).exists():
         spec = load_spec(args.task)
         task, fixed, label = spec.task, spec.fixed, spec.name
     else:
-        raise UserError(f"{args.task!r} is neither a task ({', '.join(sorted(tasks))}) nor a study file")
+        raise UserError(f"{args.task!r} is neither a task ({', '.join(sorted(tasks))}), a user's 'module:function' "
+                        "nor a study file")
     run_dir = check_run_dir(args.run_dir) if args.run_dir else claim_single_dir(runs_dir(), label)
     result = run(task, {**fixed, **overrides}, ConsoleReporter(label), run_dir)
     print(f"run directory: {result.run_dir}")

@@ -72,7 +72,7 @@ def wandb_sweep_command(args: argparse.Namespace) -> int:
         entity = os.environ.get("WANDB_ENTITY") or wandb.Api().default_entity
         print(f"created; on each machine run:\n  wandb agent {entity}/{project}/{sweep_id}")
     else:
-        print(f"no W&B API key: not created. Run it without a server: sweeplab wandb-local {spec.name}")
+        print(f"no W&B API key: not created. Run it without a server: sweeplab wandb-local {spec.reference}")
     return 0
 
 
