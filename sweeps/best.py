@@ -14,13 +14,18 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.promotion import PROMOTED_FROM
+
 REFIT_ATTR = "refit"  # study user attr: the refit record (see sweeps.refit)
 
 
 def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
-    """COMPLETE trials with a finite objective, best first."""
+    """COMPLETE trials with a finite objective, best first; once configurations were promoted (rerun at a higher
+    fidelity, `sweeps.promotion`), only the promoted ones: a low-rung value is not comparable with theirs."""
     trials = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if trial.value is not None and math.isfinite(trial.value)]
+    promoted = [trial for trial in trials if PROMOTED_FROM in trial.user_attrs]
+    trials = promoted or trials
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     return sorted(trials, key=lambda trial: trial.value, reverse=maximize)
 

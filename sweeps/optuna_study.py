@@ -15,6 +15,7 @@ import optuna
 
 import trainers
 from sweeps.joining import check_join
+from sweeps.promotion import PROMOTED_FROM, PROMOTED_SET
 from sweeps.run_identity import claim_trial_dir
 from sweeps.space import Parameter, suggest_all
 from sweeps.spec import StudySpec
@@ -32,14 +33,14 @@ ReporterFactory = Callable[[StudySpec, int, dict[str, Any], Path], Reporter]
 class OptunaReporter(Reporter):
     """Feeds the objective metric to the trial every epoch and relays the pruner's verdict."""
 
-    def __init__(self, trial: optuna.Trial, objective: str) -> None:
-        self.trial, self.objective, self.pruned_at = trial, objective, None
+    def __init__(self, trial: optuna.Trial, objective: str, prunable: bool = True) -> None:
+        self.trial, self.objective, self.pruned_at, self.prunable = trial, objective, None, prunable
 
     def report(self, step: int, metrics: dict[str, float]) -> None:
         value = metrics.get(self.objective)
         if value is not None and math.isfinite(value):
             self.trial.report(value, step)
-            if self.trial.should_prune():
+            if self.prunable and self.trial.should_prune():
                 self.pruned_at = step
 
     def should_stop(self) -> bool:
@@ -145,7 +146,11 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
 
     def objective(trial: optuna.Trial) -> float:
         _record_retry(trial)
-        params = suggest_all(parameters, trial, given={**spec.fixed, **overrides})
+        # a promoted configuration reruns at its higher fidelity whoever runs it (this process or another agent),
+        # unpruned: its rungs are not comparable with the low rung's
+        promoted = dict(trial.user_attrs.get(PROMOTED_SET, {}))
+        trial_overrides = {**overrides, **promoted}
+        params = suggest_all(parameters, trial, given={**spec.fixed, **trial_overrides})
         run_dir = claim_trial_dir(root, spec.name, trial)  # never another run's directory
         trial.set_user_attr("run_dir", str(run_dir))
         if overrides:
@@ -153,10 +158,11 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         for key, value in provenance().items():
             trial.set_user_attr(key, value)
         extra = [factory(spec, trial.number, params, run_dir) for factory in reporter_factories]
-        reporter = CompositeReporter(OptunaReporter(trial, spec.objective),
+        pruning = OptunaReporter(trial, spec.objective, prunable=PROMOTED_FROM not in trial.user_attrs)
+        reporter = CompositeReporter(pruning,
                                      ConsoleReporter(f"{spec.name} #{trial.number}"), *extra)
         try:
-            result = trainers.run(spec.task, {**spec.fixed, **params, **overrides}, reporter, run_dir)
+            result = trainers.run(spec.task, {**spec.fixed, **params, **trial_overrides}, reporter, run_dir)
         except StopTrial as stop:
             trial.set_user_attr("pruned_at_step", stop.step)
             raise optuna.TrialPruned(f"pruned at step {stop.step}") from None
@@ -185,3 +191,19 @@ def run_study(spec: StudySpec, storage: str | None = None, trials: int | None = 
     timeout = spec.timeout_minutes * 60 if spec.timeout_minutes else None
     run_trials(study, make_objective(spec, overrides, reporter_factories, root), trials or spec.trials, timeout)
     return study
+
+
+def promote_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, Any] | None = None,
+                 reporter_factories: tuple[ReporterFactory, ...] = (), root: Path | None = None) -> dict[str, Any]:
+    """Rerun the search's best few (and probes) at the `promote:` fidelity, unpruned; store and return the measured
+    low-rung vs promoted rank correlation (`sweeps.promotion`)."""
+    from sweeps.promotion import enqueue_promotions, measure_fidelity
+
+    if spec.promote is None:
+        return {}
+    queued = enqueue_promotions(study, spec.promote)
+    if queued:
+        print(f"[sweep {spec.name}] promoting trials {', '.join(f'#{number}' for number in queued)} to "
+              f"{spec.promote['set'] or 'the same fidelity'}", flush=True)
+        run_trials(study, make_objective(spec, overrides, reporter_factories, root), len(queued))
+    return measure_fidelity(study)

@@ -25,7 +25,7 @@ PRUNERS = {"none": {"floor"}, "median": {"n_startup_trials", "n_warmup_steps", "
            "successive_halving": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count",
                                   "floor"}}
 TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles",
-            "refit", "start_with"}
+            "refit", "start_with", "promote"}
 PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
               "when"}, "categorical": {"type", "choices", "when"}}
 
@@ -55,6 +55,7 @@ class StudySpec:
     roles: dict[str, list[str]] = field(default_factory=dict)
     refit: dict[str, Any] | None = None  # values over the best trial's config for the full-fidelity refit; None: off
     start_with: list[dict[str, Any]] = field(default_factory=list)  # known-good settings tried first (a prior)
+    promote: dict[str, Any] | None = None  # {top, probes, set}: rerun the best few at a higher fidelity (promotion)
 
     @property
     def task_info(self) -> Task:
@@ -171,6 +172,25 @@ def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str,
     return dict(raw)
 
 
+def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str, Any] | None:
+    """`promote: {top: 3, probes: 2, set: {subset: 0, epochs: 3}}`: counts and config values over `fixed`."""
+    if raw is None:
+        return None
+    _expect(isinstance(raw, dict) and set(raw) <= {"top", "probes", "set"}, path, "promote",
+            "expected a mapping with `top`, `probes` and `set`")
+    for key, low in (("top", 1), ("probes", 0)):
+        value = raw.get(key, 3 if key == "top" else 2)
+        _expect(isinstance(value, int) and not isinstance(value, bool) and low <= value <= 100, path,
+                f"promote.{key}", f"expected an integer in [{low}, 100], got {value!r}")
+    values = raw.get("set") or {}
+    _expect(isinstance(values, dict), path, "promote.set", "expected config values (a mapping)")
+    try:
+        resolve(task.config_type, task.presets({**fixed, **values}), {**fixed, **values})
+    except ConfigError as error:
+        raise SpecError(path, "promote.set", str(error)) from None
+    return {"top": raw.get("top", 3), "probes": raw.get("probes", 2), "set": dict(values)}
+
+
 def _start_with(path: Path, raw: Any, parameters: list[Parameter]) -> list[dict[str, Any]]:
     """`start_with: [{param: value, ...}]`: each a point of the space (every value inside its range or choices)."""
     raw = raw or []
@@ -276,6 +296,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         pruner=pruner,
         trials=trials, timeout_minutes=timeout, roles={key: list(value) for key, value in roles.items()},
         refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters),
+        promote=_promote(path, raw.get("promote"), task, fixed),
     )
 
 

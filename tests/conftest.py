@@ -6,6 +6,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# Property-based tests: a bounded number of generated examples in CI; `make fuzz` runs them longer
+# (SWEEPLAB_FUZZ=1). No per-example deadline: the first example pays for imports, and a loaded CI machine is slow.
+settings.register_profile("ci", deadline=None, max_examples=25, print_blob=True)
+settings.register_profile("fuzz", deadline=None, max_examples=1000, print_blob=True)
+settings.load_profile("fuzz" if os.environ.get("SWEEPLAB_FUZZ") else "ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_MIRROR = ROOT.parent / "shared" / "data"

@@ -14,6 +14,7 @@ from trainers.models.classifiers import build_classifier
 from trainers.optimizers import build_optimizer
 from trainers.reporter import Reporter
 from trainers.tasks.classify import ClassifyConfig
+from trainers.time_budget import budget_callbacks, scheduled_rate
 
 
 def prepare_splits(config: ClassifyConfig) -> tuple[datasets.Splits, datasets.Dataset]:
@@ -56,7 +57,8 @@ def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = Non
     y_train, y_val = (_targets(labels, config, data.num_classes) for labels in (splits.y_train, splits.y_val))
     model = build_classifier(config, data.input_shape, data.num_classes)
     steps_per_epoch = -(-len(x_train) // config.batch_size)
-    model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss=_loss_function(config),
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch, scheduled=scheduled_rate(config)),
+                  loss=_loss_function(config),
                   metrics=["accuracy"],
                   steps_per_execution=config.steps_per_execution,
                   jit_compile=config.jit_compile or keras.backend.backend() == "jax")
@@ -68,7 +70,8 @@ def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = Non
     else:
         history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=config.epochs,
                             batch_size=config.batch_size, verbose=0,
-                            callbacks=standard_callbacks(reporter, config.patience))
+                            callbacks=[*standard_callbacks(reporter, config.patience),
+                                       *budget_callbacks(config, steps_per_epoch)])
     val = model.evaluate(x_val, y_val, batch_size=1024, verbose=0, return_dict=True)
     reporter.log_images("val/misclassified", misclassified_grid(model, x_val, splits.y_val))
     test = model.evaluate(splits.x_test.astype("float32") * scale, _targets(splits.y_test, config, data.num_classes),

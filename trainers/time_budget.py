@@ -74,3 +74,21 @@ class BudgetedCosine(TimeBudget):
         self.planned = planned_epochs(self.seconds, self.durations, self.epochs)
         if epoch + 1 >= self.planned:
             self.model.stop_training = True
+
+
+def budget_callbacks(config: object, steps_per_epoch: int) -> list[keras.callbacks.Callback]:
+    """The callbacks that hold `config.train_minutes` (none at 0): a budgeted cosine schedule when the config's
+    schedule is cosine (its optimizer then takes a plain rate: `scheduled_rate(config)` is False), else a stop."""
+    minutes = float(getattr(config, "train_minutes", 0.0))
+    clock = getattr(config, "budget_clock", "wall")
+    if minutes <= 0:
+        return []
+    if not scheduled_rate(config):
+        return [BudgetedCosine(minutes, config.learning_rate, steps_per_epoch, config.epochs, config.warmup_epochs,
+                               clock)]
+    return [TimeBudget(minutes, clock)]
+
+
+def scheduled_rate(config: object) -> bool:
+    """False when a time-budgeted cosine schedule sets the learning rate (the optimizer gets a plain rate)."""
+    return not (float(getattr(config, "train_minutes", 0.0)) > 0 and getattr(config, "lr_schedule", "") == "cosine")

@@ -68,7 +68,8 @@ def add_refit_set_argument(parser: argparse.ArgumentParser) -> None:
 
 def sweep_command(args: argparse.Namespace) -> int:
     from analysis.best import best_trials, format_refit, format_table, state_counts
-    from sweeps.optuna_study import run_study
+    from sweeps.optuna_study import create_study, promote_best, run_study
+    from sweeps.promotion import describe_fidelity, widened_rung
     from sweeps.refit import refit_best
     from sweeps.spec import load_spec
     from sweeps.tracking import reporter_factories
@@ -81,10 +82,19 @@ def sweep_command(args: argparse.Namespace) -> int:
     resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any trial starts
     resolve_config(spec.task_info, spec.fixed, overrides, spec.refit or {}, refit_overrides)
     started = time.perf_counter()
-    study = run_study(spec, args.storage, args.trials, overrides, reporter_factories(args.wandb, args.storage))
+    factories = reporter_factories(args.wandb, args.storage)
+    if spec.promote is not None:
+        widened = widened_rung(spec.fixed, create_study(spec, args.storage))
+        if widened:
+            print(f"the low rung ranked the promoted configurations poorly last time: widened to {widened}")
+            overrides = {**widened, **overrides}
+    study = run_study(spec, args.storage, args.trials, overrides, factories)
+    fidelity = promote_best(spec, study, overrides, factories)
     searched = time.perf_counter() - started
     counts = ", ".join(f"{count} {state.lower()}" for state, count in sorted(state_counts(study).items()))
     print(f"\nstudy {spec.name} ({spec.objective}, {spec.direction}): {counts}; search {searched:.0f} s")
+    if spec.promote is not None:
+        print(describe_fidelity(fidelity))
     print(format_table(best_trials(study, args.top)))
     if all_failed(study):
         print(f"sweeplab: every trial of study {spec.name} failed; see fail_reason above", file=sys.stderr)
@@ -142,9 +152,12 @@ def run_command(args: argparse.Namespace) -> int:
 def best_command(args: argparse.Namespace) -> int:
     from analysis.best import best_trials, format_refit, format_table
     from sweeps.best import refit_record
+    from sweeps.promotion import FIDELITY_ATTR, describe_fidelity
 
     study = load_existing_study(args.study, args.storage)
     print(format_table(best_trials(study, args.top)))
+    if FIDELITY_ATTR in study.user_attrs:
+        print(describe_fidelity(study.user_attrs[FIDELITY_ATTR]))
     record = refit_record(study)
     print(format_refit(record) if record else "no refit yet: `sweeplab refit STUDY` retrains the best at full fidelity")
     return 0

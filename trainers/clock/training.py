@@ -22,7 +22,7 @@ from trainers.fit import standard_callbacks
 from trainers.optimizers import build_optimizer
 from trainers.reporter import Reporter
 from trainers.tasks.clock import OBJECTIVE, ClockConfig
-from trainers.time_budget import BudgetedCosine, TimeBudget
+from trainers.time_budget import budget_callbacks, scheduled_rate
 
 
 def head_of(config: ClockConfig) -> Head:
@@ -101,16 +101,12 @@ def train(config: ClockConfig, reporter: Reporter, run_dir: Path | None = None) 
     head = head_of(config)
     model = build_clock_model(config, config.image_size, head)
     steps_per_epoch = math.ceil(len(splits.x_train) / config.batch_size)
-    budgeted = config.train_minutes > 0 and config.lr_schedule == "cosine"  # the schedule ends within the budget
-    model.compile(optimizer=build_optimizer(config, steps_per_epoch, scheduled=not budgeted), loss=head.loss)
+    model.compile(optimizer=build_optimizer(config, steps_per_epoch, scheduled=scheduled_rate(config)),
+                  loss=head.loss)
     val_minutes = to_minutes(splits.y_val)
     validation = CommonSenseCallback(head, splits.x_val, val_minutes)
     callbacks = [validation, *standard_callbacks(reporter, config.patience, "val_cse_minutes", "min")]
-    if budgeted:
-        callbacks.append(BudgetedCosine(config.train_minutes, config.learning_rate, steps_per_epoch, config.epochs,
-                                        config.warmup_epochs, config.budget_clock))
-    elif config.train_minutes > 0:
-        callbacks.append(TimeBudget(config.train_minutes, config.budget_clock))
+    callbacks += budget_callbacks(config, steps_per_epoch)
     cpu_started = time.process_time()
     history = model.fit(splits.x_train, head.encode(splits.y_train),
                         validation_data=(splits.x_val, head.encode(splits.y_val)), epochs=config.epochs,

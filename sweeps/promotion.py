@@ -1,0 +1,121 @@
+"""Promotion: the search's best few configurations (and a few probes from lower ranks) rerun at a higher fidelity.
+
+A search on a CPU ranks tens of configurations cheaply (`fixed:` holds the low rung: a training subset, an epoch
+or two); `promote: {top, probes, set}` reruns the `top` best and `probes` spread over the rest of the ranking with
+`set` on top (more data, more epochs). The promoted results decide the best (and so the refit), and their rank
+correlation with the low rung is the study's measured fidelity, stored on the study and printed. The probes keep
+that correlation honest: over the top few alone it would be low from the narrow range, whatever the rung.
+
+When the measured correlation is poor, the next `sweep` of the study widens the low rung (twice the subset, or one
+more epoch) and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+PROMOTED_FROM = "promoted_from"  # trial user attr: the low-rung trial this one reruns
+PROMOTED_SET = "promoted_set"  # trial user attr: the values the promotion sets over the study's fixed ones
+FIDELITY_ATTR = "fidelity"  # study user attr: the measured low-rung vs promoted rank correlation
+WIDENED_ATTR = "widened_rung"  # study user attr: values that widen the low rung after a poor correlation
+POOR_CORRELATION = 0.5  # Spearman below this (over >= 4 configurations): the low rung ranks badly
+MIN_PAIRS = 4
+
+
+def is_promoted(trial: FrozenTrial) -> bool:
+    return PROMOTED_FROM in trial.user_attrs
+
+
+def low_rung_ranking(study: optuna.Study) -> list[FrozenTrial]:
+    """COMPLETE low-rung trials with a finite value, best first."""
+    trials = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+              if not is_promoted(trial) and trial.value is not None and math.isfinite(trial.value)]
+    return sorted(trials, key=lambda trial: trial.value, reverse=study.direction.name == "MAXIMIZE")
+
+
+def choose(ranking: list[FrozenTrial], top: int, probes: int) -> list[FrozenTrial]:
+    """The `top` best and `probes` evenly spread over the rest (lowest rank included), best first."""
+    chosen = ranking[:top]
+    rest = ranking[top:]
+    if probes and rest:
+        step = len(rest) / probes
+        indices = sorted({max(0, min(len(rest) - 1, round((index + 1) * step) - 1)) for index in range(probes)})
+        chosen += [rest[index] for index in indices]
+    return chosen
+
+
+def enqueue_promotions(study: optuna.Study, promote: Mapping[str, Any]) -> list[int]:
+    """Queue the chosen configurations not yet promoted; returns the low-rung trial numbers queued."""
+    done = {trial.user_attrs[PROMOTED_FROM] for trial in study.get_trials(deepcopy=False) if is_promoted(trial)}
+    queued = []
+    for trial in choose(low_rung_ranking(study), int(promote.get("top", 3)), int(promote.get("probes", 2))):
+        if trial.number in done:
+            continue
+        study.enqueue_trial(dict(trial.params), user_attrs={PROMOTED_FROM: trial.number,
+                                                            PROMOTED_SET: dict(promote.get("set", {}))})
+        queued.append(trial.number)
+    return queued
+
+
+def spearman(pairs: list[tuple[float, float]]) -> float | None:
+    """Rank correlation of (low rung, promoted) values; None below MIN_PAIRS or with no spread."""
+    if len(pairs) < MIN_PAIRS:
+        return None
+    from scipy.stats import spearmanr
+
+    low, high = zip(*pairs, strict=True)
+    if len(set(low)) < 2 or len(set(high)) < 2:
+        return None
+    return float(spearmanr(low, high).statistic)
+
+
+def measure_fidelity(study: optuna.Study) -> dict[str, Any]:
+    """Pairs of (low-rung value, promoted value) per promoted configuration and their Spearman correlation; stored
+    on the study."""
+    by_number = {trial.number: trial for trial in study.get_trials(deepcopy=False)}
+    pairs = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
+        source = by_number.get(trial.user_attrs.get(PROMOTED_FROM, -1))
+        if is_promoted(trial) and source is not None and source.value is not None and trial.value is not None:
+            pairs.append({"trial": trial.number, "low": source.value, "promoted": trial.value})
+    rho = spearman([(pair["low"], pair["promoted"]) for pair in pairs])
+    low_rung = [trial for trial in study.get_trials(deepcopy=False) if not is_promoted(trial)]
+    record = {"spearman": rho, "pairs": pairs, "low_rung_trials": len(low_rung_ranking(study)),
+              "low_rung_tried": sum(trial.state.is_finished() for trial in low_rung)}
+    study.set_user_attr(FIDELITY_ATTR, record)
+    return record
+
+
+def describe_fidelity(record: Mapping[str, Any] | None) -> str:
+    if not record or not record.get("pairs"):
+        return "fidelity: no promoted configurations yet"
+    rho = record.get("spearman")
+    measured = f"Spearman {rho:.2f}" if rho is not None else f"too few to correlate (< {MIN_PAIRS})"
+    verdict = "" if rho is None else (" (poor: the next sweep widens the low rung)" if rho < POOR_CORRELATION
+                                      else " (the low rung ranks well)")
+    tried = record.get("low_rung_tried", record["low_rung_trials"])
+    return (f"fidelity: {tried} configurations tried at the low rung ({record['low_rung_trials']} not pruned), "
+            f"{len(record['pairs'])} promoted; "
+            f"low rung vs promoted {measured}{verdict}")
+
+
+def widened_rung(fixed: Mapping[str, Any], study: optuna.Study) -> dict[str, Any]:
+    """Values that widen the low rung when the study's measured fidelity was poor (and those it widened before)."""
+    widened = dict(study.user_attrs.get(WIDENED_ATTR) or {})
+    record = study.user_attrs.get(FIDELITY_ATTR) or {}
+    rho = record.get("spearman")
+    if rho is None or rho >= POOR_CORRELATION or record.get("widened"):
+        return widened
+    current = {**fixed, **widened}
+    if int(current.get("subset", 0) or 0) > 0:
+        widened["subset"] = int(current["subset"]) * 2
+    elif "epochs" in current:
+        widened["epochs"] = int(current["epochs"]) + 1
+    study.set_user_attr(WIDENED_ATTR, widened)
+    study.set_user_attr(FIDELITY_ATTR, {**record, "widened": widened})
+    return widened

@@ -1,0 +1,106 @@
+"""Promotion: the best few and probes rerun at the higher fidelity, rank the study's best, and the low rung's rank
+correlation with them is measured, stored, printed, and widens the rung when poor. A user's toy task (no
+framework) makes the fidelity exactly known."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import optuna
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sweeps.best import best_trial, ranked_trials
+from sweeps.promotion import FIDELITY_ATTR, PROMOTED_FROM, choose, spearman
+
+TOY = '''
+from dataclasses import dataclass
+import sweeplab
+from sweeplab import param
+
+@dataclass
+class Config:
+    rate: float = param(0.5, low=0.0, high=1.0)
+    subset: int = param(100, low=0, high=100_000)
+    epochs: int = param(1, low=1, high=100)
+
+@sweeplab.task(config=Config, objective="val/accuracy", direction="maximize")
+def train(config, reporter, run_dir):
+    # at the low rung (subset > 0) the order of `rate` is {order}; at full data (subset 0) it is the true order
+    value = config.rate if config.subset == 0 else {low_rung}
+    for epoch in range(1, config.epochs + 1):
+        reporter.report(epoch, {{"val/accuracy": value}})
+    return {{"val/accuracy": value, "test/accuracy": value}}
+'''
+STUDY = """task: toy:train
+fixed: {subset: 100, epochs: 1}
+space:
+  rate: {type: float, low: 0.0, high: 1.0}
+sampler: {name: random, seed: 3}
+promote: {top: 3, probes: 2, set: {subset: 0, epochs: 2}}
+refit: {subset: 0, epochs: 2}
+budget: {trials: 12}
+"""
+
+
+def sweep(folder, storage):
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-m", "sweeplab", "sweep", "study.yaml", "--storage", storage], cwd=folder,
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.parametrize(("order", "low_rung", "poor"), [("kept", "config.rate / 2", False),
+                                                         ("reversed", "1 - config.rate", True)])
+def test_promotion_ranks_the_best_and_measures_the_low_rung(tmp_path, order, low_rung, poor):
+    (tmp_path / "toy.py").write_text(TOY.format(order=order, low_rung=low_rung))
+    (tmp_path / "study.yaml").write_text(STUDY)
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    result = sweep(tmp_path, storage)
+    assert result.returncode == 0, result.stderr[-3000:]
+    study = optuna.load_study(study_name="study", storage=storage)
+    promoted = [trial for trial in study.trials if PROMOTED_FROM in trial.user_attrs]
+    assert len(promoted) == 5
+    # promoted trials ran at the promotion's fidelity: their value is the true `rate`
+    assert all(trial.value == pytest.approx(trial.params["rate"]) for trial in promoted)
+    assert all(trial.user_attrs["config"]["subset"] == 0 and trial.user_attrs["config"]["epochs"] == 2
+               for trial in promoted)
+    # the best is the best promoted configuration, never a low-rung value
+    assert best_trial(study).number == max(promoted, key=lambda trial: trial.value).number
+    assert {trial.number for trial in ranked_trials(study)} == {trial.number for trial in promoted}
+    fidelity = study.user_attrs[FIDELITY_ATTR]
+    assert fidelity["spearman"] == pytest.approx(-1.0 if poor else 1.0)
+    assert f"Spearman {fidelity['spearman']:.2f}" in result.stdout
+    assert ("poor" in result.stdout) == poor
+
+    again = sweep(tmp_path, storage)
+    assert again.returncode == 0, again.stderr[-3000:]
+    newer = [trial for trial in optuna.load_study(study_name="study", storage=storage).trials
+             if trial.number >= len(study.trials) and PROMOTED_FROM not in trial.user_attrs]
+    assert newer
+    assert ("widened to {'subset': 200}" in again.stdout) == poor
+    assert all(trial.user_attrs["config"]["subset"] == (200 if poor else 100) for trial in newer)
+
+
+@settings(deadline=None)
+@given(count=st.integers(0, 40), top=st.integers(1, 6), probes=st.integers(0, 4))
+def test_choose_takes_the_top_then_spread_probes(count, top, probes):
+    ranking = list(range(count))  # stand-ins for trials, best first
+    chosen = choose(ranking, top, probes)
+    assert chosen[: min(top, count)] == ranking[:top]
+    assert len(chosen) == len(set(chosen))
+    rest = chosen[top:]
+    assert len(rest) <= probes and (not probes or count <= top or rest)
+    assert rest == sorted(rest) and all(item >= top for item in rest)
+    if probes and count > top:
+        assert rest[-1] == count - 1  # the lowest rank is always probed: the correlation spans the range
+
+
+@given(st.lists(st.tuples(st.floats(0, 1), st.floats(0, 1)), max_size=12))
+def test_spearman_is_none_or_a_correlation(pairs):
+    rho = spearman(pairs)
+    assert rho is None or -1.0 - 1e-9 <= rho <= 1.0 + 1e-9
+    if len(pairs) < 4:
+        assert rho is None
