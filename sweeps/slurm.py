@@ -33,6 +33,18 @@ class SlurmError(RuntimeError):
     """Slurm refused or cannot be reached; the message is one line."""
 
 
+# A value written into an `#SBATCH` line or the script's comment: printable, no whitespace or quotes (sbatch splits
+# directive lines like a shell would), so no value can end a line and start a command. Values of the agent's own
+# command line are quoted instead (shlex.join) and may hold anything but NUL.
+_DIRECTIVE_VALUE = re.compile(r"^[^\s\"'`$\\;|&<>()\x00-\x1f\x7f]+$")
+
+
+def check_directive_value(option: str, value: str) -> None:
+    if not _DIRECTIVE_VALUE.match(value):
+        raise SlurmError(f"{option} {value!r}: not usable in a job script; expected no spaces, quotes, control or "
+                         "shell characters")
+
+
 @dataclass(frozen=True)
 class SlurmJob:
     """Everything the array script says. `study` is a study name or an absolute study file path."""
@@ -63,6 +75,13 @@ class SlurmJob:
             raise SlurmError(f"--cpus-per-agent must be >= 1, got {self.cpus_per_agent}")
         if self.engine not in ENGINES:
             raise SlurmError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
+        for option, value in (("--partition", self.partition), ("--log-dir", str(self.log_dir)),
+                              ("working directory", str(self.workdir)), ("study", self.study_name)):
+            if value is not None:
+                check_directive_value(option, value)
+        for value in (self.study, self.python, self.image or "", *self.agent_args, *self.mounts):
+            if "\x00" in value:
+                raise SlurmError(f"{value!r}: a NUL byte cannot be passed on a command line")
 
     @property
     def job_name(self) -> str:
@@ -105,7 +124,7 @@ def render_script(job: SlurmJob) -> str:
         directives.append(f"--cpus-per-task={job.cpus_per_agent}")
     if job.gpus_per_agent:
         directives.append(f"--gres=gpu:{job.gpus_per_agent}")
-    runner = f"the container image {job.image} ({job.engine})" if job.image else f"the Python at {job.python}"
+    runner = f"the container image {job.image!r} ({job.engine})" if job.image else f"the Python at {job.python!r}"
     lines = [
         "#!/bin/bash",
         f"# sweeplab agents for study {job.study_name!r}: one `sweeplab agent` per array task, through {runner}.",

@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from sweeplab.cli import main
 from sweeps.slurm import SlurmError, SlurmJob, render_script, slurm_task_id
@@ -128,3 +130,32 @@ def test_agents_of_different_array_tasks_have_different_names_and_seeds(monkeypa
         assert agent_name().endswith(f":7_{task}:{os.getpid()}")
         seeds.add(agent_sampler_options({"name": "random", "seed": 1})["seed"])
     assert len(seeds) == 2
+
+
+ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=24)
+
+
+@given(partition=st.one_of(st.none(), ANY_TEXT), log_dir=ANY_TEXT, workdir=ANY_TEXT, python=ANY_TEXT,
+       image=st.one_of(st.none(), ANY_TEXT), study=ANY_TEXT, agent_args=st.lists(ANY_TEXT, max_size=4),
+       mounts=st.lists(ANY_TEXT, max_size=2), time=st.one_of(st.none(), ANY_TEXT))
+def test_no_value_reaches_the_script_unquoted(partition, log_dir, workdir, python, image, study, agent_args, mounts,
+                                              time) -> None:
+    """Whatever text a user passes, the script is refused in one line, or holds exactly the fixed lines, one
+    `#SBATCH` line per directive, and an exec line that splits back into the agent's own argv."""
+    try:
+        job = SlurmJob(study=study, study_name="s", agents=2, agent_args=tuple(agent_args), workdir=Path(workdir),
+                       log_dir=Path(log_dir), python=python, partition=partition, time=time, image=image,
+                       mounts=tuple(mounts))
+    except (SlurmError, ValueError) as error:  # ValueError: Path() of a NUL
+        assert "\n" not in str(error)
+        return
+    script = render_script(job)
+    head, _, command = script.partition("\nexec srun ")
+    lines = head.splitlines()
+    assert lines[0] == "#!/bin/bash" and all(line.startswith("#") for line in lines[1:-3])
+    assert lines[-3:] == ["set -euo pipefail", ': "${SWEEPLAB_STORAGE:?submit with sweeplab slurm, or export '
+                          'SWEEPLAB_STORAGE}"', 'echo "sweeplab agent: array task ${SLURM_ARRAY_JOB_ID}_'
+                          '${SLURM_ARRAY_TASK_ID} on $(hostname)"']
+    sbatch = [line for line in lines if line.startswith("#SBATCH")]
+    assert all(len(line.split()) == 2 for line in sbatch)  # one directive, one value, nothing after it
+    assert shlex.split(command) == ["--ntasks=1", *job.agent_command()]
