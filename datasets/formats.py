@@ -30,6 +30,30 @@ class _ArrayUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+def read_npy_array(handle: object, available: int, source: str) -> np.ndarray:
+    """One `.npy` array from an open binary `handle` holding `available` bytes: its header is read first and an
+    array that claims more bytes than there are (a crafted or torn file) is refused before anything is allocated;
+    object arrays (pickles) are refused."""
+    try:
+        version = np.lib.format.read_magic(handle)
+        readers = {(1, 0): np.lib.format.read_array_header_1_0, (2, 0): np.lib.format.read_array_header_2_0}
+        if version not in readers:
+            raise ValueError(f"unsupported .npy format version {version}")
+        shape, fortran_order, dtype = readers[version](handle)
+        header_end = handle.tell()
+    except (ValueError, OSError, EOFError) as error:
+        raise CorruptDataError(f"{source}: not a readable .npy array ({error})") from None
+    if dtype.hasobject:
+        raise CorruptDataError(f"{source}: holds Python objects; expected a numeric array")
+    claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+    if claimed != available - header_end:
+        raise CorruptDataError(f"{source}: its header claims {shape} {dtype} ({claimed} bytes) but the file holds "
+                               f"{available - header_end} bytes of data")
+    array = np.frombuffer(handle.read(claimed), dtype=dtype) if claimed else np.empty(0, dtype=dtype)
+    order = "F" if fortran_order else "C"
+    return array.reshape(shape, order=order).copy()
+
+
 def load_array_pickle(handle: object) -> object:
     """`pickle.load` restricted to plain data and numpy arrays (see `_ArrayUnpickler`)."""
     return _ArrayUnpickler(handle, encoding="bytes").load()

@@ -5,13 +5,14 @@ A user's train function is then a few lines: `splits = load_data(...)`, build th
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import keras
 import numpy as np
 
 import datasets
-from datasets.formats import CorruptDataError
+from datasets.formats import CorruptDataError, read_npy_array
 from trainers.fit import standard_callbacks
 from trainers.reporter import Reporter
 
@@ -23,12 +24,18 @@ def _read_npz(path: Path) -> datasets.Dataset:
     if not path.is_file():
         raise datasets.DataNotFoundError(f"{path}: no such data file (expected a .npz with {', '.join(NPZ_KEYS)})")
     try:
-        with np.load(path, allow_pickle=False) as archive:
-            missing = [key for key in NPZ_KEYS if key not in archive.files]
+        with zipfile.ZipFile(path) as archive:
+            members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
+            missing = [key for key in NPZ_KEYS if key not in members]
             if missing:
                 raise CorruptDataError(f"{path}: missing array {missing[0]!r}; expected {', '.join(NPZ_KEYS)}")
-            arrays = {key: archive[key] for key in NPZ_KEYS}
-    except (ValueError, OSError, EOFError) as error:
+            arrays = {}
+            for key in NPZ_KEYS:
+                with archive.open(members[key]) as handle:
+                    arrays[key] = read_npy_array(handle, members[key].file_size, f"{path}:{key}")
+    except (zipfile.BadZipFile, ValueError, OSError, EOFError) as error:
+        if isinstance(error, CorruptDataError):
+            raise
         raise CorruptDataError(f"{path}: not a readable .npz ({error})") from None
     for part in ("train", "test"):
         images, labels = arrays[f"x_{part}"], arrays[f"y_{part}"]

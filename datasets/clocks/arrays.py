@@ -11,7 +11,7 @@ import numpy as np
 from datasets import settings
 from datasets.clocks.render import render_clocks
 from datasets.clocks.variation import Variation
-from datasets.formats import CorruptDataError
+from datasets.formats import CorruptDataError, read_npy_array
 
 
 def validate_images(images: np.ndarray, source: str = "images") -> np.ndarray:
@@ -49,8 +49,9 @@ def read_npy(path: Path) -> np.ndarray:
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        return np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as error:
+        with open(path, "rb") as handle:
+            return read_npy_array(handle, path.stat().st_size, str(path))
+    except OSError as error:
         raise CorruptDataError(f"{path}: not a readable .npy array ({error})") from None
 
 
