@@ -43,7 +43,8 @@ def _compiled(spec: Any, values: dict[str, Any], epochs: int, steps_per_epoch: i
     from trainers.models.classifiers import build_classifier
     from trainers.optimizers import build_optimizer
 
-    layers = [spec.fixed, values, {"subset": 0, "epochs": epochs}, {"lr_schedule": schedule} if schedule else {}]
+    layers = [spec.fixed, values, {"subset": 0, "epochs": epochs, "train_minutes": 0.0},
+              {"lr_schedule": schedule} if schedule else {}]
     config = resolve_config(get_task("classify"), *layers)
     model = build_classifier(config, input_shape, 10)
     model.compile(optimizer=build_optimizer(config, steps_per_epoch), loss="sparse_categorical_crossentropy",

@@ -86,3 +86,13 @@ def test_clock_trainer_plans_cosine_within_its_budget(tmp_path, monkeypatch):
               "lr_schedule": "cosine", "train_minutes": 1e-4}
     assert run("clock", config, None, tmp_path).metrics["train/epochs"] == 1
     assert len(made) == 1 and made[0].planned == 1 and made[0].step == made[0].steps_per_epoch
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_classifier_trains_within_its_minutes(tiny_classify, schedule):
+    """`train_minutes` holds a classification run (the low rung, promotion and refit are planned in minutes): with
+    a budget shorter than one epoch it stops after the first epoch, whatever `epochs` says; without one it does not."""
+    config = {**tiny_classify, "epochs": 30, "lr_schedule": schedule}
+    budgeted = run("classify", {**config, "train_minutes": 1e-5})
+    assert budgeted.metrics["train/epochs"] == 1
+    assert run("classify", {**config, "epochs": 3}).metrics["train/epochs"] == 3
