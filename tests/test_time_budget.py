@@ -69,9 +69,9 @@ def test_ample_budget_is_the_plain_cosine_schedule():
 
 
 def test_clock_trainer_plans_cosine_within_its_budget(tmp_path, monkeypatch):
-    """A budget far below one epoch: the clock trainer's cosine schedule is planned down to the first epoch, and
+    """A budget far below one epoch: the clock trainer's cosine schedule (trainers.time_budget.budget_callbacks) is planned down to the first epoch, and
     training stops there instead of running five."""
-    import trainers.clock.training as clock_training
+    import trainers.time_budget as time_budget
 
     made: list[BudgetedCosine] = []
 
@@ -80,7 +80,7 @@ def test_clock_trainer_plans_cosine_within_its_budget(tmp_path, monkeypatch):
             super().__init__(*args, **kwargs)
             made.append(self)
 
-    monkeypatch.setattr(clock_training, "BudgetedCosine", Recorded)
+    monkeypatch.setattr(time_budget, "BudgetedCosine", Recorded)
     clock = get_task("clock")
     config = {**clock.smoke, "image_size": 32, "dense_units": 8, "conv_filters": 4, "epochs": 5,
               "lr_schedule": "cosine", "train_minutes": 1e-4}
