@@ -69,8 +69,8 @@ def test_ample_budget_is_the_plain_cosine_schedule():
 
 
 def test_clock_trainer_plans_cosine_within_its_budget(tmp_path, monkeypatch):
-    """A budget far below one epoch: the clock trainer's cosine schedule (trainers.time_budget.budget_callbacks) is planned down to the first epoch, and
-    training stops there instead of running five."""
+    """A budget far below one epoch: the clock trainer's cosine schedule (built by budget_callbacks) is planned
+    down to the first epoch, and training stops there instead of running five."""
     import trainers.time_budget as time_budget
 
     made: list[BudgetedCosine] = []
