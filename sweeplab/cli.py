@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
         stop_on_signals()  # SIGTERM / SIGHUP stop a command the way Ctrl-C does
         parser = build_parser()
         args = parser.parse_args(argv)
+        if getattr(args, "accept_changes", False):  # children (trial processes, agents) inherit it
+            os.environ["SWEEPLAB_ACCEPT_CHANGES"] = "1"
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2

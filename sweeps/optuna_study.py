@@ -14,7 +14,7 @@ from typing import Any
 import optuna
 
 import trainers
-from sweeps.joining import check_join
+from sweeps.joining import DEFINITION_ATTR, accepting_changes, check_join, definition
 from sweeps.promotion import PROMOTED_FROM, PROMOTED_SET
 from sweeps.run_identity import claim_trial_dir
 from sweeps.space import Parameter, suggest_all
@@ -99,6 +99,8 @@ def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | N
     if existing and spec.sampler["name"] != "qmc" and spec.sampler.get("seed") is not None:
         # continuing a study: a seeded random/TPE sampler would replay its first suggestions (QMC indexes by trial)
         study.sampler = build_sampler({**spec.sampler, "seed": int(spec.sampler["seed"]) + existing})
+    if DEFINITION_ATTR not in study.user_attrs or accepting_changes():
+        study.set_user_attr(DEFINITION_ATTR, definition(spec))
     study.set_user_attr("task", spec.task)
     study.set_user_attr("objective", spec.objective)
     study.set_user_attr("spec_path", str(spec.path))

@@ -15,6 +15,9 @@ def add_storage_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=None,
                         help="Optuna storage URL (default: $SWEEPLAB_STORAGE or sqlite:///runs/sweeplab.db); "
                              "postgresql://... or journal:///path.log for clusters")
+    parser.add_argument("--accept-changes", action="store_true",
+                        help="continue a stored study although its study file's definition changed (fixed values, "
+                             "space, ...); without it such a join is refused with the differences listed")
 
 
 def add_set_argument(parser: argparse.ArgumentParser) -> None:
