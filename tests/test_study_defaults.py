@@ -11,12 +11,35 @@ from sweeps.optuna_study import run_study
 from sweeps.spec import load_spec, study_names
 from sweeps.wandb_sweep import to_wandb_sweep
 
-CLASSIFICATION_STUDIES = [name for name in study_names() if load_spec(name).task == "classify"]
+CLASSIFY = [name for name in study_names() if load_spec(name).task == "classify"]
+USER_SPACE_STUDIES = [name for name in CLASSIFY if name.endswith(("-user", "-plain"))]
+CLASSIFICATION_STUDIES = [name for name in CLASSIFY if name not in USER_SPACE_STUDIES]  # recipes, with a prior
 
 
 def test_the_classification_studies_are_all_here():
     assert set(CLASSIFICATION_STUDIES) == {"mnist-mlp", "fashion-mlp", "cifar10-mlp", "mnist-cnn", "fashion-cnn",
                                            "cifar10-cnn", "keras-mnist-mlp", "keras-mnist-cnn"}
+    assert set(USER_SPACE_STUDIES) == {f"{family}-{kind}" for family in ("fashion-mlp", "fashion-cnn", "cifar10-cnn")
+                                       for kind in ("user", "plain")}
+
+
+@pytest.mark.parametrize("name", USER_SPACE_STUDIES)
+def test_each_user_space_is_wide_without_a_prior_and_planned_in_minutes(name):
+    """The space a user writes (the platform issue's ranges), no prior; low rung, promotion and refit in minutes."""
+    spec = load_spec(name)
+    assert not spec.start_with
+    space = {parameter.name: parameter for parameter in spec.parameters}
+    assert {"sgd", "adam"} <= set(space["optimizer"].choices) and space["momentum"].when == {"optimizer": ("sgd",)}
+    assert (space["learning_rate"].low, space["learning_rate"].high) == (1e-4, 1e-1)
+    assert min(space["batch_size"].choices) == 32 and max(space["batch_size"].choices) == 512
+    assert space["kernel_l1"].high == space["kernel_l2"].high == 1e-2 and space["dense_dropout"].high >= 0.6
+    assert {"kernel_initializer", "activation", "dense_units"} <= set(space)
+    assert spec.fixed["train_minutes"] > 0 and spec.fixed["subset"] > 0  # the low rung: equal time, a subset
+    assert spec.promote["top"] + spec.promote["probes"] >= 4 and spec.promote["set"]["subset"] == 0
+    assert spec.promote["set"]["train_minutes"] > spec.fixed["train_minutes"]
+    assert spec.refit["train_minutes"] > spec.promote["set"]["train_minutes"] and spec.timeout_minutes
+    assert ("plain" in name) == (spec.fixed["model"] in {"keras_mlp", "keras_cnn"})
+    assert to_wandb_sweep(spec)["parameters"]
 
 
 @pytest.mark.parametrize("name", CLASSIFICATION_STUDIES)

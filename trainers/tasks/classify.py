@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from trainers.choices import Activation, Initializer
 from trainers.config import ConfigError
 from trainers.models.presets import MODEL_PRESETS
 from trainers.registry import Task, lazy, register_task
@@ -27,8 +28,8 @@ class ClassifyConfig:
     seed: int = 0  # weights, split and shuffling
     # architecture
     model: ModelName = "geron_cnn"
-    kernel_initializer: str = "glorot_uniform"
-    activation: str = "relu"
+    kernel_initializer: Initializer = "glorot_uniform"
+    activation: Activation = "relu"
     batch_norm: bool = False
     # Keras' default 0.99 leaves the moving statistics mostly at their initial values after the ~100 steps of a
     # short trial, so validation (which uses them) collapses while training accuracy rises; 0.9 has caught up.

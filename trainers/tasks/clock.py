@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, get_args, get_type_hints
 
+from trainers.choices import Activation
 from trainers.clock.metric import CLASS_COUNTS
 from trainers.config import ConfigError
 from trainers.registry import Task, lazy, register_task
@@ -52,7 +53,7 @@ class ClockConfig:
     filter_growth: float = 2.0  # filter multiplier per block
     kernel_size: int = 3
     batch_norm: bool = True
-    activation: str = "relu"
+    activation: Activation = "relu"
     conv_dropout: float = 0.0
     pooling: Literal["global_avg", "global_max", "flatten"] = "flatten"
     dense_units: int = 128  # 0 = the head sits on the pooled features

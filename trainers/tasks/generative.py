@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from trainers.choices import Activation
 from trainers.config import ConfigError
 from trainers.registry import Task, lazy, register_task
 
@@ -62,7 +63,7 @@ class AutoencoderConfig(GenerativeConfig):
     """Convolutional autoencoder."""
 
     latent_dim: int = 32
-    activation: str = "relu"
+    activation: Activation = "relu"
     learning_rate: float = 1e-3  # Adam
     reconstruction_loss: Literal["binary_crossentropy", "mse"] = "binary_crossentropy"
 
