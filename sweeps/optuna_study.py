@@ -16,6 +16,7 @@ import optuna
 import trainers
 from sweeps.joining import DEFINITION_ATTR, accepting_changes, check_join, definition
 from sweeps.promotion import PROMOTED_FROM, PROMOTED_SET
+from sweeps.result_signature import sign_result, study_key
 from sweeps.run_identity import claim_trial_dir
 from sweeps.space import Parameter, suggest_all
 from sweeps.spec import StudySpec
@@ -154,6 +155,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         trial_overrides = {**overrides, **promoted}
         params = suggest_all(parameters, trial, given={**spec.fixed, **trial_overrides})
         run_dir = claim_trial_dir(root, spec.name, trial)  # never another run's directory
+        signing_key = study_key(trial.study._storage, trial.study._study_id)  # signs the result for `record`
         trial.set_user_attr("run_dir", str(run_dir))
         if overrides:
             trial.set_user_attr("overrides", overrides)
@@ -175,6 +177,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
             raise
         finally:
             release_trial_memory()
+        sign_result(run_dir, signing_key, trial.study._study_id)
         trial.set_user_attr("config", result.config)
         trial.set_user_attr("metrics", result.metrics)
         value = result.metrics[spec.objective]
