@@ -22,7 +22,7 @@ PYTEST_ARGS ?=
 TEST_WORKERS ?= 2  # pytest-xdist processes, one file each at a time (0: in this process)
 
 .PHONY: setup sweep run best studies dashboard report agent agents wandb-sweep wandb-local transfer permute results \
-        clocks bench bench-studies bench-peers test lint docker-build docker-test slurm clean
+        clocks bench bench-studies bench-peers test fuzz lint docker-build docker-test slurm clean
 
 $(VENV)/.installed: pyproject.toml
 	@command -v apt-get >/dev/null && [ ! -d /usr/share/datasets/fashion-mnist ] && \
@@ -93,12 +93,18 @@ bench: setup  ## benchmarks -> benchmarks/results/*.json
 bench-studies: setup  ## what each CPU default gives: wall time, refit test accuracy (resumable; ~45 min)
 	$(BIN)/python -m benchmarks.study_defaults fashion-cnn fashion-mlp keras-mnist-cnn cifar10-cnn
 
-bench-peers: setup  ## sweeplab vs KerasTuner Hyperband vs a plain Optuna loop, 10 minutes each (~35 min)
+PEER_STUDY  ?= fashion-mlp-user
+PEER_BUDGET ?= 300
+bench-peers: setup  ## sweeplab vs KerasTuner (Hyperband, Bayesian), Optuna TPE and random search: a user space, no prior, 3 seeds (~80 min)
 	$(BIN)/python -m pip install -q -e '.[bench]'
-	$(BIN)/python -m benchmarks.peer_search
+	$(BIN)/python -m benchmarks.peer_search --study $(PEER_STUDY) --budget $(PEER_BUDGET) --seeds 0,1,2 --peer-epochs 5
 
 test: setup $(SWEEPS_VENV)/.installed  ## the test suite
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+
+fuzz: setup  ## the property-based tests (Hypothesis) with 1,000 generated examples each instead of CI's 25
+	SWEEPLAB_FUZZ=1 $(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS) \
+	  $(shell grep -l "from hypothesis" tests/test_*.py)
 
 lint: setup
 	$(BIN)/ruff check .
