@@ -87,6 +87,12 @@ def dataset_names() -> list[str]:
     return sorted(DATASETS)
 
 
+def check_dataset_name(name: str) -> None:
+    """Raise UnknownDatasetError unless `name` is registered (no data is read)."""
+    if name not in dataset_names():
+        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(dataset_names())}")
+
+
 def load(name: str) -> Dataset:
     """Load dataset `name` from the first source that has it."""
     _discover()

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from datasets.registry import check_dataset_name
 from sweeps.names import name_problem
 from sweeps.space import Parameter
 from trainers.config import ConfigError, check_value, field_types, load_yaml, resolve
@@ -80,15 +81,6 @@ def study_path(name_or_path: str | Path) -> Path:
 
 def study_names() -> list[str]:
     return sorted(path.stem for path in SWEEPS_DIR.glob("*.yaml"))
-
-
-def check_dataset_name(name: str) -> None:
-    """Raise UnknownDatasetError unless `name` is registered."""
-    import datasets
-    from datasets.registry import UnknownDatasetError
-
-    if name not in datasets.dataset_names():
-        raise UnknownDatasetError(f"unknown dataset {name!r}; known: {', '.join(datasets.dataset_names())}")
 
 
 def _expect(condition: bool, path: Path, key: str, message: str) -> None:
@@ -178,17 +170,16 @@ def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[st
         return None
     _expect(isinstance(raw, dict) and set(raw) <= {"top", "probes", "set"}, path, "promote",
             "expected a mapping with `top`, `probes` and `set`")
+    promote = {"top": raw.get("top", 3), "probes": raw.get("probes", 2), "set": raw.get("set") or {}}
     for key, low in (("top", 1), ("probes", 0)):
-        value = raw.get(key, 3 if key == "top" else 2)
-        _expect(isinstance(value, int) and not isinstance(value, bool) and low <= value <= 100, path,
-                f"promote.{key}", f"expected an integer in [{low}, 100], got {value!r}")
-    values = raw.get("set") or {}
-    _expect(isinstance(values, dict), path, "promote.set", "expected config values (a mapping)")
+        _expect(isinstance(promote[key], int) and not isinstance(promote[key], bool) and low <= promote[key] <= 100,
+                path, f"promote.{key}", f"expected an integer in [{low}, 100], got {promote[key]!r}")
+    _expect(isinstance(promote["set"], dict), path, "promote.set", "expected config values (a mapping)")
     try:
-        resolve(task.config_type, task.presets({**fixed, **values}), {**fixed, **values})
+        resolve(task.config_type, task.presets({**fixed, **promote["set"]}), {**fixed, **promote["set"]})
     except ConfigError as error:
         raise SpecError(path, "promote.set", str(error)) from None
-    return {"top": raw.get("top", 3), "probes": raw.get("probes", 2), "set": dict(values)}
+    return promote
 
 
 def _start_with(path: Path, raw: Any, parameters: list[Parameter]) -> list[dict[str, Any]]:

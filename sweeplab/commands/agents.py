@@ -49,7 +49,8 @@ def _positive(value: int | None, name: str) -> None:
 
 def _validate(args: argparse.Namespace, check_data: bool = True):  # -> (StudySpec, overrides); lazy imports
     """Refuse bad flags, study files, overrides, heartbeat settings and missing data before any trial starts."""
-    from sweeps.spec import check_dataset_name, load_spec
+    from datasets.registry import check_dataset_name
+    from sweeps.spec import load_spec
     from sweeps.storage import heartbeat_settings
     from trainers.runner import resolve_config
 
