@@ -376,10 +376,12 @@ def test_every_numeric_config_field_has_bounds() -> None:
     import trainers
     from trainers.bounds import BOUNDS
     from trainers.config import field_types
+    from trainers.registry import is_reference
 
     missing = sorted({f"{task}.{name}" for task, info in trainers.discover_tasks().items()
                       for name, annotation in field_types(info.config_type).items()
-                      if annotation in (int, float) and name not in BOUNDS})
+                      if annotation in (int, float) and name not in BOUNDS
+                      and not is_reference(task)})  # a user's task declares its own bounds (`sweeplab.param`)
     assert not missing, f"add these to trainers/bounds.py: {missing}"
 
 
@@ -395,9 +397,3 @@ def test_every_shipped_config_is_within_bounds() -> None:
     for name in study_names():
         spec = load_spec(name)
         resolve_config(spec.task_info, spec.fixed)
-
-
-def test_adversarial_case_count() -> None:
-    cases = (len(UNSAFE_NAMES) + len(BAD_SETS) + 8 + len(BAD_RANGES) + len(DUPLICATE_KEYS) + 8 + 3
-             + len(ALIAS_BOMBS) + 1 + 5 + 6 + 2 * len(CONFLICTS) + 1)
-    assert cases >= 100
