@@ -109,6 +109,30 @@ def summarise(runs: dict[str, dict[str, list]], budget: float) -> dict[str, Any]
     return summary
 
 
+def markdown(summary: dict[str, Any], runs: dict[str, dict[str, list]]) -> str:
+    """The summary as a table: each tool's mean test accuracy [95% t-interval] over seeds at each checkpoint."""
+    columns = list(next(iter(summary["tools"].values())))
+    lines = [f"| tool (seeds) | {' | '.join(f'at {column}' for column in columns)} |",
+             f"|---|{'---|' * len(columns)}"]
+    for tool, rows in summary["tools"].items():
+        cells = []
+        for column in columns:
+            row = rows[column]
+            if row["mean"] is None:
+                cells.append("-")
+            else:
+                band = f" [{row['ci95'][0] * 100:.1f}, {row['ci95'][1] * 100:.1f}]" if row.get("ci95") else ""
+                partial = f" (n={row['n']})" if row["n"] < len(runs[tool]) else ""
+                cells.append(f"{row['mean'] * 100:.2f}{band}{partial}")
+        lines.append(f"| {tool} ({len(runs[tool])}) | {' | '.join(cells)} |")
+    for peer, row in summary.get("margin_at_budget", {}).items():
+        if row.get("difference") is not None:
+            band = f" [{row['ci95'][0] * 100:+.2f}, {row['ci95'][1] * 100:+.2f}]" if row.get("ci95") else ""
+            lines.append(f"\nsweeplab - {peer} at the budget: {row['difference'] * 100:+.2f} points{band} "
+                         "(Welch 95% interval)")
+    return "\n".join(lines) + "\n"
+
+
 def plot(runs: dict[str, dict[str, list]], budget: float, title: str, path: Path) -> None:
     """Mean anytime curve per tool with its 95% t-band over seeds (on a 5-second grid)."""
     import matplotlib
@@ -200,6 +224,7 @@ def main() -> int:
                                                       "summary": summary, "timelines": runs})
     plot(runs, args.budget, f"{args.study}: same space, split and budget, no prior (2-core CPU)",
          path.with_suffix(".png"))
+    path.with_suffix(".md").write_text(markdown(summary, runs))
     print(json.dumps(summary, indent=1))
     print(path)
     return 0

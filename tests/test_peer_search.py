@@ -1,0 +1,48 @@
+"""The peer benchmark's arithmetic on hand-made events: a higher fidelity supersedes a lower one, the answer at a
+checkpoint is the last one before it, and intervals and margins are the t / Welch ones."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from benchmarks.peer_search import interval, margin, markdown, summarise, timeline, value_at
+
+
+def test_a_promoted_result_and_the_refit_supersede_better_looking_low_rung_ones():
+    events = [{"elapsed_s": 10, "val": 0.80, "test": 0.79, "level": "low"},
+              {"elapsed_s": 20, "val": 0.82, "test": 0.81, "level": "low"},
+              {"elapsed_s": 30, "val": 0.78, "test": 0.86, "level": "promoted"},  # lower val, higher fidelity
+              {"elapsed_s": 40, "val": 0.81, "test": 0.85, "level": "low"},  # a late low-rung model: ignored
+              {"elapsed_s": 50, "val": 0.88, "test": 0.89, "level": "refit"}]
+    assert timeline(events) == [(10, 0.79), (20, 0.81), (30, 0.86), (50, 0.89)]
+    points = timeline(events)
+    assert value_at(points, 5) is None and value_at(points, 45) == 0.86 and value_at(points, 50) == 0.89
+
+
+@given(st.lists(st.tuples(st.floats(0, 300), st.floats(0, 1), st.floats(0, 1)), max_size=30))
+def test_a_peer_timeline_is_the_best_by_validation_so_far(models):
+    events = [{"elapsed_s": elapsed, "val": val, "test": test} for elapsed, val, test in models]
+    points = timeline(events)
+    ordered = sorted(events, key=lambda event: event["elapsed_s"])
+    for elapsed, test in points:
+        seen = [event for event in ordered if event["elapsed_s"] <= elapsed]
+        assert test in [event["test"] for event in seen if event["val"] == max(item["val"] for item in seen)]
+
+
+def test_interval_and_margin():
+    row = interval([0.8, 0.9, 1.0])
+    assert row["mean"] == pytest.approx(0.9) and row["ci95"][0] == pytest.approx(0.9 - 4.303 * 0.1 / 3 ** 0.5, 1e-3)
+    assert interval([None, 0.5])["n"] == 1 and interval([])["mean"] is None
+    difference = margin([0.9, 0.91, 0.92], [0.85, 0.86, 0.87])
+    assert difference["difference"] == pytest.approx(0.05) and difference["ci95"][0] > 0
+
+
+def test_summary_and_table():
+    runs = {"sweeplab": {"0": [(30.0, 0.88)], "1": [(40.0, 0.9)]}, "random": {"0": [(200.0, 0.8)], "1": []}}
+    summary = summarise(runs, 300.0)
+    assert summary["checkpoints_s"] == [60, 150, 300]
+    assert summary["tools"]["random"]["1min"]["n"] == 0 and summary["tools"]["random"]["5min"]["n"] == 1
+    table = markdown(summary, runs)
+    assert "| sweeplab (2) | 89.00 [" in table and "80.00 (n=1)" in table
