@@ -12,19 +12,13 @@ import yaml
 
 from datasets.registry import check_dataset_name
 from sweeps.names import name_problem
+from sweeps.search_options import PRUNERS, SAMPLERS, OptionError, check_option
 from sweeps.space import Parameter
 from trainers.config import ConfigError, check_value, field_types, load_yaml, resolve
 from trainers.registry import Task, add_search_dir, get_task, is_reference
 
 SWEEPS_DIR = Path(__file__).resolve().parent
 MAX_STUDY_FILE_BYTES = 1 << 20  # the shipped ones are ~1 KiB; refuse /dev/zero and the like before reading it all
-SAMPLERS = {"qmc": {"seed", "scramble"}, "random": {"seed"}, "tpe": {"seed", "n_startup_trials", "multivariate"},
-            "grid": {"seed"}}
-# every pruner also takes `floor`: prune a trial whose latest value is worse (e.g. chance accuracy after epoch 1)
-PRUNERS = {"none": {"floor"}, "median": {"n_startup_trials", "n_warmup_steps", "floor"},
-           "hyperband": {"min_resource", "max_resource", "reduction_factor", "floor"},
-           "successive_halving": {"min_resource", "reduction_factor", "min_early_stopping_rate", "bootstrap_count",
-                                  "floor"}}
 TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles",
             "refit", "start_with", "promote"}
 PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
@@ -140,7 +134,8 @@ def _check_in_range(path: Path, key: str, name: str, value: Any, annotation: Any
         raise SpecError(path, key, str(error)) from None
 
 
-def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default: str) -> dict[str, Any]:
+def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default: str,
+             objective: str) -> dict[str, Any]:
     raw = {"name": raw} if isinstance(raw, str) else (raw or {"name": default})
     _expect(isinstance(raw, dict), path, key, "expected a name or a mapping with `name`")
     name = raw.get("name", default)
@@ -148,7 +143,13 @@ def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default
     unknown = set(raw) - {"name"} - known[name]
     _expect(not unknown, path, f"{key}.{sorted(unknown)[0] if unknown else ''}",
             f"unknown option for {name}; allowed: {', '.join(sorted(known[name])) or 'none'}")
-    return {"name": name, **{option: value for option, value in raw.items() if option != "name"}}
+    options = {option: value for option, value in raw.items() if option != "name"}
+    for option, value in options.items():
+        try:
+            check_option(option, value, objective)
+        except OptionError as error:
+            raise SpecError(path, f"{key}.{error.key}", str(error)) from None
+    return {"name": name, **options}
 
 
 def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str, Any] | None:
@@ -274,16 +275,14 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     _expect(isinstance(roles, dict) and set(roles) <= {"scientific", "nuisance", "fixed"}, path, "roles",
             "expected a mapping with scientific / nuisance / fixed lists")
     refit = _refit(path, raw.get("refit"), task, fixed)
-    pruner = _options(path, "pruner", raw.get("pruner"), PRUNERS, "none")
-    _expect(pruner.get("floor") is None or _number(pruner["floor"]), path, "pruner.floor",
-            f"expected a number (the objective's worst acceptable value), got {pruner.get('floor')!r}")
+    pruner = _options(path, "pruner", raw.get("pruner"), PRUNERS, "none", objective)
     name = raw.get("study", path.stem)
     problem = name_problem(name)
     _expect(problem is None, path, "study", str(problem))
     return StudySpec(
         name=name, task=task.name, path=path, description=str(raw.get("description", "")), fixed=dict(fixed),
         parameters=parameters, objective=objective, direction=direction,
-        sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe"),
+        sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe", objective),
         pruner=pruner,
         trials=trials, timeout_minutes=timeout, roles={key: list(value) for key, value in roles.items()},
         refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters),
