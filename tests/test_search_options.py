@@ -51,5 +51,5 @@ def test_a_floor_outside_the_objectives_range_is_refused(tmp_path, objective, fl
     if allowed:
         assert math.isclose(load_spec(path).pruner["floor"], floor)
     else:
-        with pytest.raises(SpecError, match="pruner.floor"):
+        with pytest.raises(SpecError, match=r"pruner\.floor"):
             load_spec(path)
