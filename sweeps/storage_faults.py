@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -122,7 +123,26 @@ def make_patient(storage: optuna.storages.BaseStorage, describe: str) -> optuna.
 
 class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
     """A journal file whose appends are all or nothing: on a full disk Optuna's backend leaves half a line, and
-    the next successful append glues onto it into a line no reader can parse. Here a failed append is cut off."""
+    the next successful append glues onto it into a line no reader can parse. Here a failed append is cut off, and
+    a torn last record left by anything else (a writer killed mid-append, another tool) is repaired before the next
+    append: the file is cut back to its last whole record, the original kept beside it as `<journal>.torn-<time>`."""
+
+    def _repair_torn_tail(self, descriptor: int) -> None:
+        size = os.lseek(descriptor, 0, os.SEEK_END)
+        if size == 0 or os.pread(descriptor, 1, size - 1) == b"\n":
+            return
+        whole = 0  # the offset just after the last newline
+        for offset in range(size, 0, -65536):
+            block = os.pread(descriptor, min(65536, offset), max(0, offset - 65536))
+            if b"\n" in block:
+                whole = max(0, offset - 65536) + block.rindex(b"\n") + 1
+                break
+        kept = f"{self._file_path}.torn-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+        with open(self._file_path, "rb") as original, open(kept, "xb") as copy:
+            shutil.copyfileobj(original, copy)
+        os.ftruncate(descriptor, whole)
+        print(f"journal {self._file_path}: its last record was torn ({size - whole} bytes); cut back to the last "
+              f"whole record, the original kept as {kept}", file=sys.stderr, flush=True)
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
         import json
@@ -131,8 +151,9 @@ class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
 
         data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
         with get_lock_file(self._lock):
-            descriptor = os.open(self._file_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+            descriptor = os.open(self._file_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
             try:  # unbuffered, so nothing is left in a buffer to be flushed after the cut
+                self._repair_torn_tail(descriptor)
                 start = os.lseek(descriptor, 0, os.SEEK_END)
                 try:
                     view = memoryview(data)
