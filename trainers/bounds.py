@@ -57,7 +57,8 @@ BOUNDS: dict[str, Bound] = {
     "augment_rotation_degrees": Bound(0, 180), "augment_turn_degrees": Bound(0, 180),
     "augment_noise": Bound(0, 0.5), "augment_blur": Bound(0, 5),
     "augment_perspective": Bound(0, 0.5), "augment_tilt_degrees": Bound(0, 70),
-    "test_turns": Bound(0, 16), "test_shift_pixels": Bound(0, 16), "test_turn_degrees": Bound(0, 180, open_low=True),
+    "test_turns": Bound(0, 16), "test_shift_pixels": Bound(0, 16), "test_shift": Bound(0, 16),
+    "test_turn_degrees": Bound(0, 180, open_low=True),
     # architecture
     "dense_layers": Bound(0, 64), "dense_units": Bound(0, 65_536), "dense_shrink": Bound(0, 8, open_low=True),
     "conv_filters": Bound(1, 4096), "filters": Bound(1, 4096), "filter_growth": Bound(0, 8, open_low=True),

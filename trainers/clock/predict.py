@@ -6,16 +6,18 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import get_type_hints
 
 import cv2
 import keras
 import numpy as np
 
+from datasets.formats import CorruptDataError
 from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
 from trainers.clock.heads import Head, make_head
 from trainers.clock.localize import centre_dials
 from trainers.clock.metric import DIAL_MINUTES
+from trainers.config import ConfigError, check_value
 
 
 @dataclass(frozen=True)
@@ -64,11 +66,42 @@ def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
         raise FileNotFoundError(f"{path}: no such model file")
     if not head_path(path).is_file():
         raise FileNotFoundError(f"{head_path(path)}: missing; it names the head that decodes {path.name}")
-    description: dict[str, Any] = json.loads(head_path(path).read_text())
-    model = keras.models.load_model(path, compile=False)
-    head = make_head(description["head"], **description.get("options", {}))
-    preparation = description.get("input", {})
-    return model, head, InputPreparation(**{**preparation, "test_turns": tuple(preparation.get("test_turns", ()))})
+    head, preparation = read_sidecar(head_path(path))
+    try:
+        model = keras.models.load_model(path, compile=False)
+    except Exception as error:  # Keras raises many kinds for a file that is not a model (zip, h5, JSON, ...)
+        raise CorruptDataError(f"{path}: not a readable Keras model ({type(error).__name__}: "
+                               f"{str(error).splitlines()[0] if str(error) else ''})") from None
+    return model, head, preparation
+
+
+def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
+    """The head and input preparation a sidecar names, every value checked; CorruptDataError naming the key."""
+    try:
+        description = json.loads(sidecar.read_text())
+    except (ValueError, UnicodeDecodeError) as error:
+        raise CorruptDataError(f"{sidecar}: not valid JSON ({error})") from None
+    options, raw = (description.get(key, {}) if isinstance(description, dict) else None for key in ("options", "input"))
+    if not (isinstance(description, dict) and isinstance(description.get("head"), str) and isinstance(options, dict)
+            and isinstance(raw, dict)):
+        raise CorruptDataError(f"{sidecar}: expected {{\"head\": NAME, \"options\": {{...}}, \"input\": {{...}}}}")
+    try:
+        head = make_head(description["head"], **options)
+    except (ValueError, TypeError) as error:
+        raise CorruptDataError(f"{sidecar}: head: {error}") from None
+    fields = get_type_hints(InputPreparation)
+    unknown = set(raw) - set(fields)
+    if unknown:
+        raise CorruptDataError(f"{sidecar}: input.{sorted(unknown)[0]}: unknown; expected {', '.join(fields)}")
+    turns = raw.get("test_turns", ())
+    if not isinstance(turns, (list, tuple)) or not all(
+            isinstance(turn, (int, float)) and not isinstance(turn, bool) and -360 <= turn <= 360 for turn in turns):
+        raise CorruptDataError(f"{sidecar}: input.test_turns: expected a list of degrees in [-360, 360]")
+    try:
+        checked = {key: check_value(key, value, fields[key]) for key, value in raw.items() if key != "test_turns"}
+    except ConfigError as error:
+        raise CorruptDataError(f"{sidecar}: input.{error}") from None
+    return head, InputPreparation(**checked, test_turns=tuple(float(turn) for turn in turns))
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
