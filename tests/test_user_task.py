@@ -110,7 +110,8 @@ BAD_DECLARATIONS = st.one_of(
     st.fixed_dictionaries({"extra": st.sampled_from([
         "    other: list = None", "    blob: dict = None", "    missing: int",
         "    out: float = param(5.0, low=0.0, high=1.0)", "    pick: str = param('z', choices=('a', 'b'))",
-        "    late: int = param(-3, low=0, high=9)"]),
+        "    late: int = param(-3, low=0, high=9)", "    flip: float = param(0.5, low=1.0, high=0.0)",
+        "    word: float = param(0.5, low='a', high=1.0)"]),
         "objective": st.just("val/accuracy"), "direction": st.just("maximize")}),
     st.fixed_dictionaries({"extra": st.just(""), "objective": st.text(max_size=12).filter(
         lambda text: not re.fullmatch(r"[^/]+/[^/]+", text)), "direction": st.just("maximize")}),

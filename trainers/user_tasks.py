@@ -15,6 +15,7 @@ name); every problem is one `UserTaskError` line naming the module, the field an
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -31,6 +32,10 @@ def param(default: Any, *, low: float | None = None, high: float | None = None,
     """A config field with its allowed values: `low`/`high` (inclusive) for numbers, or `choices`."""
     if (low is None) != (high is None):
         raise UserTaskError(f"param({default!r}): give both low and high, or neither")
+    numbers = all(isinstance(end, (int, float)) and not isinstance(end, bool) and math.isfinite(end)
+                  for end in (low, high)) if low is not None else True
+    if not numbers or (low is not None and low > high):
+        raise UserTaskError(f"param({default!r}, low={low!r}, high={high!r}): expected finite numbers, low <= high")
     bound = Bound(float(low), float(high)) if low is not None else None
     metadata = {METADATA_KEY: {"bound": bound, "choices": tuple(choices) if choices is not None else None,
                                "help": help}}
