@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
 from datasets import settings
+from datasets.atomic import atomic_write
 
 
 def cached_arrays(source: Path, tag: str, decode: Callable[[], tuple[np.ndarray, ...]]) -> tuple[np.ndarray, ...]:
@@ -25,9 +24,7 @@ def cached_arrays(source: Path, tag: str, decode: Callable[[], tuple[np.ndarray,
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)  # a torn cache file: decode again
     arrays = decode()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npz", delete=False) as handle:
-        np.savez(handle, **{f"a{index}": array for index, array in enumerate(arrays)})
-    os.chmod(handle.name, 0o644)  # NamedTemporaryFile is 0600; agents of other users share the cache
-    os.replace(handle.name, path)  # atomic: concurrent agents never read half a file
+    # the temporary file keeps the `.npz` suffix, so numpy writes to it as named
+    atomic_write(path, lambda temporary: np.savez(temporary, **{f"a{index}": array
+                                                                for index, array in enumerate(arrays)}))
     return arrays

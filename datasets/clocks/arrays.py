@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from datasets import settings
+from datasets.atomic import atomic_write
 from datasets.clocks.render import render_clocks
 from datasets.clocks.variation import Variation
 from datasets.formats import CorruptDataError, read_npy_array
@@ -65,11 +64,8 @@ def load_clock_arrays(directory: Path) -> tuple[np.ndarray, np.ndarray]:
 
 def save_clock_arrays(directory: Path, images: np.ndarray, labels: np.ndarray) -> Path:
     directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, array in (("images.npy", images), ("labels.npy", labels)):
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".npy", delete=False) as handle:
-            np.save(handle, array)
-        os.replace(handle.name, directory / name)  # atomic: concurrent agents never read half a file
+        atomic_write(directory / name, lambda temporary, array=array: np.save(temporary, array))
     return directory
 
 

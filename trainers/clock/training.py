@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import time
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import keras
 import numpy as np
 
 import datasets
+from datasets.atomic import atomic_write
 from datasets.clocks import load_clock_arrays, rendered_clocks, variation_named
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.evaluation import CommonSenseCallback, error_histogram, predict_minutes, worst_predictions
@@ -69,12 +69,8 @@ def _centred_clocks(config: ClockConfig, images: np.ndarray) -> tuple[np.ndarray
     except (OSError, ValueError):
         pass
     centred, found = centre_dials(images, config.render_workers)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, array in (("found.npy", found), ("images.npy", centred)):  # images last: then the entry is whole
-        partial = directory / f".{name}.{os.getpid()}"
-        with partial.open("wb") as handle:
-            np.save(handle, array)
-        os.replace(partial, directory / name)  # atomic: concurrent agents never read half a file
+        atomic_write(directory / name, lambda temporary, array=array: np.save(temporary, array))
     return centred, found
 
 

@@ -8,8 +8,6 @@ trials of one dataset and image size only, never across datasets or with publish
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -20,6 +18,7 @@ from keras import layers
 
 import datasets
 from datasets import settings
+from datasets.atomic import atomic_write
 from trainers.generative.data import resize_images
 
 FEATURES = 64  # width of the feature layer
@@ -87,11 +86,7 @@ def feature_extractor(dataset: str, image_shape: tuple[int, ...], train_images: 
         epochs = int(np.clip(6000 // max(len(images), 1), 2, 20))  # at least ~6k examples seen, whatever the size
         classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
         classifier.fit(images, data.y_train[order], batch_size=64, epochs=epochs, verbose=0, shuffle=True)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".weights.h5", delete=False) as handle:
-            temporary = handle.name
-        classifier.save_weights(temporary)
-        os.replace(temporary, path)  # atomic: parallel agents never read half a file
+        atomic_write(path, classifier.save_weights)  # parallel agents never read half a file
     extractor = keras.Model(classifier.inputs, classifier.get_layer("features").output, name="frechet_features")
     _EXTRACTORS[str(path)] = extractor
     return extractor
