@@ -7,7 +7,7 @@ correlation with the low rung is the study's measured fidelity, stored on the st
 that correlation honest: over the top few alone it would be low from the narrow range, whatever the rung.
 
 When the measured correlation is poor, the next `sweep` of the study widens the low rung (twice the subset, or one
-more epoch) and says so.
+more epoch; twice its minutes when it is capped in time) and says so.
 """
 
 from __future__ import annotations
@@ -116,6 +116,8 @@ def widened_rung(fixed: Mapping[str, Any], study: optuna.Study) -> dict[str, Any
         widened["subset"] = int(current["subset"]) * 2
     elif "epochs" in current:
         widened["epochs"] = int(current["epochs"]) + 1
+    if float(current.get("train_minutes", 0) or 0) > 0:  # a rung capped in time gets the time the wider rung needs
+        widened["train_minutes"] = float(current["train_minutes"]) * 2
     study.set_user_attr(WIDENED_ATTR, widened)
     study.set_user_attr(FIDELITY_ATTR, {**record, "widened": widened})
     return widened
