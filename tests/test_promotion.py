@@ -105,3 +105,17 @@ def test_spearman_is_none_or_a_correlation(pairs):
     assert rho is None or -1.0 - 1e-9 <= rho <= 1.0 + 1e-9
     if len(pairs) < 4:
         assert rho is None
+
+
+def test_a_poor_rung_is_widened_once_per_measurement_in_data_and_time():
+    from sweeps.promotion import WIDENED_ATTR, widened_rung
+
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), direction="maximize")
+    fixed = {"subset": 100, "epochs": 2, "train_minutes": 0.1}
+    assert widened_rung(fixed, study) == {}  # nothing measured yet
+    study.set_user_attr(FIDELITY_ATTR, {"spearman": 0.9, "pairs": []})
+    assert widened_rung(fixed, study) == {}  # a good rung stays
+    study.set_user_attr(FIDELITY_ATTR, {"spearman": 0.1, "pairs": []})
+    assert widened_rung(fixed, study) == {"subset": 200, "train_minutes": 0.2}
+    assert widened_rung(fixed, study) == {"subset": 200, "train_minutes": 0.2}  # not again for the same measurement
+    assert study.user_attrs[WIDENED_ATTR] == {"subset": 200, "train_minutes": 0.2}
