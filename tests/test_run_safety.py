@@ -121,7 +121,7 @@ def test_recreated_database_never_reuses_a_run_dir(tmp_path: Path, monkeypatch: 
     new_dir = Path(load(url).trials[0].user_attrs["run_dir"])
     assert load(url).trials[0].number == 0 and new_dir != old_dir
     assert sorted(path.name for path in new_dir.iterdir()) == ["config.json", "images", "metrics.jsonl",
-                                                                "result.json", "trial.json"]
+                                                                "result.json", "result.sig", "trial.json"]
     assert {path: data for path, data in snapshot(runs / "safety").items() if path in before} == before
 
 

@@ -33,6 +33,7 @@ def shrink_study(path: Path) -> None:
     text = text.replace("subset: 6000", "subset: 600").replace("epochs: 3\n", "epochs: 2\n")
     text = re.sub(r"budget: .*", "budget: {trials: 3, timeout_minutes: 5}", text)
     text = re.sub(r"refit: .*", "refit: {subset: 1000, epochs: 2, save_model: true}", text)
+    text = re.sub(r"promote: .*", "promote: {top: 1, probes: 1, set: {subset: 900}}", text)
     path.write_text(text)
 
 
@@ -49,7 +50,9 @@ def test_init_output_sweeps_refits_and_reports_outside_the_repository(tmp_path, 
     assert swept.returncode == 0, swept.stderr[-3000:]
     study = optuna.load_study(study_name="mymodel", storage=storage)
     finished = [trial for trial in study.trials if trial.state.is_finished()]
-    assert len(finished) == 3
+    promoted = [trial for trial in finished if "promoted_from" in trial.user_attrs]
+    assert len(finished) == 3 + len(promoted) and 1 <= len(promoted) <= 2
+    assert all(trial.user_attrs["config"]["subset"] == 900 for trial in promoted)
     complete = [trial for trial in finished if trial.state == optuna.trial.TrialState.COMPLETE]
     assert complete and all(0.0 <= trial.value <= 1.0 for trial in complete)
     assert study.user_attrs["task"] == "mymodel:train"
@@ -59,7 +62,7 @@ def test_init_output_sweeps_refits_and_reports_outside_the_repository(tmp_path, 
         assert 1e-4 <= trial.params["learning_rate"] <= 1e-1
     # refit: the best configuration retrained at the refit's fidelity, saved, tested
     record = refit_record(study)
-    best = max(complete, key=lambda trial: trial.value)
+    best = max((trial for trial in complete if "promoted_from" in trial.user_attrs), key=lambda trial: trial.value)
     assert record["trial"] == best.number
     model = Path(record["model"])
     model = model if model.is_absolute() else user / model
@@ -69,13 +72,14 @@ def test_init_output_sweeps_refits_and_reports_outside_the_repository(tmp_path, 
     assert config["config"]["learning_rate"] == pytest.approx(best.params["learning_rate"])
     # one offline W&B run per trial, grouped by the study, its summary the objective
     runs = sorted(path for path in (_runs_dir / "wandb").glob("offline-run-*") if path.is_dir())
-    assert len(runs) == 3
+    assert len(runs) == len(finished)
     records = read_wandb_records(runs[0])
     assert next(record["run"] for record in records if record["type"] == "run")["run_group"] == "mymodel"
 
     shown = sweeplab("best", "mymodel.yaml", "--storage", storage, cwd=user)
     assert shown.returncode == 0, shown.stderr
     assert f"refit of trial #{best.number}" in shown.stdout and "test/accuracy" in shown.stdout
+    assert "fidelity:" in swept.stdout and "promoted" in shown.stdout
 
 
 def test_init_refuses_a_bad_name_or_an_existing_file(tmp_path):
