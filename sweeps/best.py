@@ -14,18 +14,22 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.promotion import PROMOTED_FROM
-
 REFIT_ATTR = "refit"  # study user attr: the refit record (see sweeps.refit)
+PROMOTED_FROM = "promoted_from"  # trial user attr: the low-rung trial a promoted one reruns (sweeps.promotion)
 
 
-def ranked_trials(study: optuna.Study) -> list[FrozenTrial]:
+def is_promoted(trial: FrozenTrial) -> bool:
+    return PROMOTED_FROM in trial.user_attrs
+
+
+def ranked_trials(study: optuna.Study, low_rung: bool = False) -> list[FrozenTrial]:
     """COMPLETE trials with a finite objective, best first; once configurations were promoted (rerun at a higher
-    fidelity, `sweeps.promotion`), only the promoted ones: a low-rung value is not comparable with theirs."""
+    fidelity, `sweeps.promotion`), only the promoted ones: a low-rung value is not comparable with theirs.
+    `low_rung=True`: the trials that were not promoted reruns, the low rung's own ranking."""
     trials = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if trial.value is not None and math.isfinite(trial.value)]
-    promoted = [trial for trial in trials if PROMOTED_FROM in trial.user_attrs]
-    trials = promoted or trials
+    promoted = [trial for trial in trials if is_promoted(trial)]
+    trials = [trial for trial in trials if not is_promoted(trial)] if low_rung else (promoted or trials)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
     return sorted(trials, key=lambda trial: trial.value, reverse=maximize)
 

@@ -14,8 +14,9 @@ from typing import Any
 import optuna
 
 import trainers
+from sweeps.best import PROMOTED_FROM
 from sweeps.joining import DEFINITION_ATTR, accepting_changes, check_join, definition
-from sweeps.promotion import PROMOTED_FROM, PROMOTED_SET
+from sweeps.promotion import PROMOTED_SET, enqueue_promotions, measure_fidelity
 from sweeps.result_signature import sign_result, study_key
 from sweeps.run_identity import claim_trial_dir
 from sweeps.space import Parameter, suggest_all
@@ -202,8 +203,6 @@ def promote_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, A
                  reporter_factories: tuple[ReporterFactory, ...] = (), root: Path | None = None) -> dict[str, Any]:
     """Rerun the search's best few (and probes) at the `promote:` fidelity, unpruned; store and return the measured
     low-rung vs promoted rank correlation (`sweeps.promotion`)."""
-    from sweeps.promotion import enqueue_promotions, measure_fidelity
-
     if spec.promote is None:
         return {}
     queued = enqueue_promotions(study, spec.promote)

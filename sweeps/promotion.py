@@ -12,30 +12,19 @@ more epoch; twice its minutes when it is capped in time) and says so.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-PROMOTED_FROM = "promoted_from"  # trial user attr: the low-rung trial this one reruns
+from sweeps.best import PROMOTED_FROM, is_promoted, ranked_trials
+
 PROMOTED_SET = "promoted_set"  # trial user attr: the values the promotion sets over the study's fixed ones
 FIDELITY_ATTR = "fidelity"  # study user attr: the measured low-rung vs promoted rank correlation
 WIDENED_ATTR = "widened_rung"  # study user attr: values that widen the low rung after a poor correlation
 POOR_CORRELATION = 0.5  # Spearman below this (over >= 4 configurations): the low rung ranks badly
 MIN_PAIRS = 4
-
-
-def is_promoted(trial: FrozenTrial) -> bool:
-    return PROMOTED_FROM in trial.user_attrs
-
-
-def low_rung_ranking(study: optuna.Study) -> list[FrozenTrial]:
-    """COMPLETE low-rung trials with a finite value, best first."""
-    trials = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-              if not is_promoted(trial) and trial.value is not None and math.isfinite(trial.value)]
-    return sorted(trials, key=lambda trial: trial.value, reverse=study.direction.name == "MAXIMIZE")
 
 
 def choose(ranking: list[FrozenTrial], top: int, probes: int) -> list[FrozenTrial]:
@@ -53,7 +42,7 @@ def enqueue_promotions(study: optuna.Study, promote: Mapping[str, Any]) -> list[
     """Queue the chosen configurations not yet promoted; returns the low-rung trial numbers queued."""
     done = {trial.user_attrs[PROMOTED_FROM] for trial in study.get_trials(deepcopy=False) if is_promoted(trial)}
     queued = []
-    for trial in choose(low_rung_ranking(study), int(promote.get("top", 3)), int(promote.get("probes", 2))):
+    for trial in choose(ranked_trials(study, low_rung=True), int(promote.get("top", 3)), int(promote.get("probes", 2))):
         if trial.number in done:
             continue
         study.enqueue_trial(dict(trial.params), user_attrs={PROMOTED_FROM: trial.number,
@@ -85,7 +74,7 @@ def measure_fidelity(study: optuna.Study) -> dict[str, Any]:
             pairs.append({"trial": trial.number, "low": source.value, "promoted": trial.value})
     rho = spearman([(pair["low"], pair["promoted"]) for pair in pairs])
     low_rung = [trial for trial in study.get_trials(deepcopy=False) if not is_promoted(trial)]
-    record = {"spearman": rho, "pairs": pairs, "low_rung_trials": len(low_rung_ranking(study)),
+    record = {"spearman": rho, "pairs": pairs, "low_rung_trials": len(ranked_trials(study, low_rung=True)),
               "low_rung_tried": sum(trial.state.is_finished() for trial in low_rung)}
     study.set_user_attr(FIDELITY_ATTR, record)
     return record
