@@ -22,13 +22,14 @@ from collections.abc import Callable, Mapping
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from trainers.bounds import METADATA_KEY, Bound
+from trainers.config import ConfigError, check_value
 from trainers.registry import Task, UserTaskError, register_task
 
 PLAIN_TYPES = (bool, int, float, str)
 
 
 def param(default: Any, *, low: float | None = None, high: float | None = None,
-          choices: tuple[Any, ...] | list[Any] | None = None, help: str = "") -> Any:
+          choices: tuple[Any, ...] | list[Any] | None = None) -> Any:
     """A config field with its allowed values: `low`/`high` (inclusive) for numbers, or `choices`."""
     if (low is None) != (high is None):
         raise UserTaskError(f"param({default!r}): give both low and high, or neither")
@@ -37,8 +38,7 @@ def param(default: Any, *, low: float | None = None, high: float | None = None,
     if not numbers or (low is not None and low > high):
         raise UserTaskError(f"param({default!r}, low={low!r}, high={high!r}): expected finite numbers, low <= high")
     bound = Bound(float(low), float(high)) if low is not None else None
-    metadata = {METADATA_KEY: {"bound": bound, "choices": tuple(choices) if choices is not None else None,
-                               "help": help}}
+    metadata = {METADATA_KEY: {"bound": bound, "choices": tuple(choices) if choices is not None else None}}
     return dataclasses.field(default=default, metadata=metadata)
 
 
@@ -59,8 +59,6 @@ def check_declaration(where: str, config_type: Any, objective: Any, direction: A
                       directions: Mapping[str, str]) -> None:
     """Refuse a declaration no study could run, with one line: non-dataclass config, unsupported field types,
     defaults outside their bounds or choices, an objective that is not `split/name`, a direction not max/min."""
-    from trainers.config import ConfigError, check_value
-
     if not (isinstance(config_type, type) and dataclasses.is_dataclass(config_type)):
         raise UserTaskError(f"{where}: config= must be a @dataclass class, got {config_type!r}")
     for name, wanted in ((objective, "objective"), *((metric, "metrics") for metric in directions)):
@@ -92,9 +90,9 @@ def task(*, config: type, objective: str = "val/accuracy", direction: str = "max
     directions = dict(metrics or {})
 
     def declare(train: Callable[..., Any]) -> Callable[..., Any]:
-        reference = f"{train.__module__}:{train.__qualname__}"
         if not callable(train):
-            raise UserTaskError(f"{reference}: @task decorates a function train(config, reporter, run_dir)")
+            raise UserTaskError(f"@task decorates a function train(config, reporter, run_dir), got {train!r}")
+        reference = f"{train.__module__}:{train.__qualname__}"
         check_declaration(reference, config, objective, direction, directions)
         declared = Task(name=reference, config_type=config, train=train, objective=objective, direction=direction,
                         description=description or (train.__doc__ or "").strip().split("\n")[0],
