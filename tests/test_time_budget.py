@@ -1,15 +1,13 @@
-"""Training to a time budget: the cosine schedule is planned from measured epoch times and ends annealed."""
+"""Training to a time budget: the cosine schedule is planned in steps from measured step times and ends annealed."""
 
 from __future__ import annotations
-
-import itertools
 
 import keras
 import numpy as np
 import pytest
 
 from trainers import get_task, run
-from trainers.time_budget import BudgetedCosine, cosine_rate, planned_epochs
+from trainers.time_budget import BudgetedCosine, cosine_rate, planned_steps
 
 
 def test_cosine_rate_is_keras_cosine_decay_with_warmup():
@@ -21,14 +19,14 @@ def test_cosine_rate_is_keras_cosine_decay_with_warmup():
     assert ours[warmup] == pytest.approx(peak) and ours[total] == 0.0 and ours[total + 2] == 0.0
 
 
-@pytest.mark.parametrize(("budget", "durations", "most", "expected"), [
-    (100.0, [30.0, 10.0, 10.0], 50, 10),  # the first (compiling) epoch is left out of the estimate
-    (100.0, [30.0], 50, 3),  # one epoch: it is all there is to go on
-    (100.0, [30.0, 10.0], 6, 6),  # never more than configured
-    (10.0, [30.0, 40.0, 40.0], 50, 3),  # never fewer than done
+@pytest.mark.parametrize(("done", "remaining", "step", "epoch_end", "most", "expected"), [
+    (10, 20.0, 1.0, 0.0, 500, 30),  # 20 more one-second steps fit
+    (10, 20.0, 1.0, 10.0, 500, 20),  # each step carries its share of a 10-second validation (10 steps an epoch)
+    (10, 20.0, 1.0, 0.0, 15, 15),  # never more than configured
+    (10, -5.0, 1.0, 0.0, 500, 10),  # never fewer than done
 ])
-def test_planned_epochs(budget, durations, most, expected):
-    assert planned_epochs(budget, durations, most) == expected
+def test_planned_steps(done, remaining, step, epoch_end, most, expected):
+    assert planned_steps(done, remaining, step, epoch_end, 10, most) == expected
 
 
 class RecordRates(keras.callbacks.Callback):
@@ -40,37 +38,62 @@ class RecordRates(keras.callbacks.Callback):
         self.rates.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
 
 
-def _fit(minutes: float, seconds_per_tick: float, epochs: int = 20) -> tuple[BudgetedCosine, RecordRates, int]:
-    """A tiny regression fit, 4 steps an epoch, whose budget callback reads a clock that advances
-    `seconds_per_tick` at each reading (epoch begin and end: an epoch takes one tick)."""
-    ticks = itertools.count()
-    budget = BudgetedCosine(minutes, peak=0.01, steps_per_epoch=4, epochs=epochs, warmup_epochs=1.0)
-    budget.clock = lambda: next(ticks) * seconds_per_tick
+class FakeClock(keras.callbacks.Callback):
+    """A clock that advances `per_step` seconds at every training step (listed before the budget, so the budget
+    reads the step's end), and `first` extra seconds at the first step (the compile)."""
+
+    def __init__(self, per_step: float, first: float = 0.0) -> None:
+        super().__init__()
+        self.now, self.per_step, self.first, self.steps = 0.0, per_step, first, 0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        self.now += self.per_step + (self.first if self.steps == 0 else 0.0)
+        self.steps += 1
+
+
+def _fit(minutes: float, seconds_per_step: float, epochs: int = 20, first: float = 0.0, steps: int = 4,
+         ) -> tuple[BudgetedCosine, RecordRates, int]:
+    """A tiny regression fit, `steps` steps an epoch, whose budget reads a fake clock of `seconds_per_step` a step."""
+    clock = FakeClock(seconds_per_step, first)
+    budget = BudgetedCosine(minutes, peak=0.01, steps_per_epoch=steps, epochs=epochs,
+                            warmup_epochs=1.0 if steps == 4 else 0.0)
+    budget.clock = clock
     rates = RecordRates()
     model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
     model.compile(optimizer=keras.optimizers.SGD(0.01), loss="mse")
-    x = np.random.default_rng(0).normal(size=(32, 3)).astype("float32")
-    history = model.fit(x, x.sum(1), batch_size=8, epochs=epochs, verbose=0, callbacks=[budget, rates])
+    x = np.random.default_rng(0).normal(size=(8 * steps, 3)).astype("float32")
+    history = model.fit(x, x.sum(1), batch_size=8, epochs=epochs, verbose=0, callbacks=[clock, budget, rates])
     return budget, rates, len(history.history["loss"])
 
 
 def test_budget_shortens_the_schedule_and_it_still_ends_annealed():
-    budget, rates, epochs = _fit(minutes=0.5, seconds_per_tick=5.0)  # 5 s epochs, 30 s: 6 of the 20 epochs fit
-    assert epochs == budget.planned == 6 and len(rates.rates) == 24
+    budget, rates, epochs = _fit(minutes=0.5, seconds_per_step=1.25)  # 5 s epochs, 30 s: 6 of the 20 epochs fit
+    assert epochs == budget.planned_epochs == 6 and budget.planned == len(rates.rates) == 24
     expected = [cosine_rate(step, 24, 4, 0.01) for step in range(24)]
-    np.testing.assert_allclose(rates.rates, expected, rtol=1e-5)  # the warm-up epoch is the same in either plan
+    np.testing.assert_allclose(rates.rates[1:], expected[1:], rtol=1e-5)  # step 0 is planned before any timing
     assert rates.rates[3] == pytest.approx(0.0075) and rates.rates[-1] < 0.01 * 0.01  # annealed by the budget's end
 
 
+def test_a_budget_below_one_epoch_trains_a_fraction_of_it_annealed():
+    """The cheapest rung: 6 of an epoch's 40 steps fit; the compile's slow first step is paid from the budget but
+    not taken as the pace."""
+    budget, rates, epochs = _fit(minutes=0.1, seconds_per_step=0.5, epochs=10, first=3.0, steps=40)
+    assert epochs == 1 and budget.step == budget.planned == len(rates.rates) == 6  # (6 s - 3.5 s) / 0.5 s + 1
+    assert rates.rates[-1] < 0.01 * 0.1
+
+
 def test_ample_budget_is_the_plain_cosine_schedule():
-    budget, rates, epochs = _fit(minutes=60.0, seconds_per_tick=1.0, epochs=5)
-    assert epochs == budget.planned == 5
+    budget, rates, epochs = _fit(minutes=60.0, seconds_per_step=0.25, epochs=5)
+    assert epochs == budget.planned_epochs == 5
     np.testing.assert_allclose(rates.rates, [cosine_rate(step, 20, 4, 0.01) for step in range(20)], rtol=1e-5)
 
 
 def test_clock_trainer_plans_cosine_within_its_budget(tmp_path, monkeypatch):
     """A budget far below one epoch: the clock trainer's cosine schedule (built by budget_callbacks) is planned
-    down to the first epoch, and training stops there instead of running five."""
+    down to a fraction of the first epoch, and training stops there instead of running five."""
     import trainers.time_budget as time_budget
 
     made: list[BudgetedCosine] = []
@@ -85,13 +108,13 @@ def test_clock_trainer_plans_cosine_within_its_budget(tmp_path, monkeypatch):
     config = {**clock.smoke, "image_size": 32, "dense_units": 8, "conv_filters": 4, "epochs": 5,
               "lr_schedule": "cosine", "train_minutes": 1e-4}
     assert run("clock", config, None, tmp_path).metrics["train/epochs"] == 1
-    assert len(made) == 1 and made[0].planned == 1 and made[0].step == made[0].steps_per_epoch
+    assert len(made) == 1 and made[0].planned == made[0].step < made[0].steps_per_epoch
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "constant"])
 def test_classifier_trains_within_its_minutes(tiny_classify, schedule):
     """`train_minutes` holds a classification run (the low rung, promotion and refit are planned in minutes): with
-    a budget shorter than one epoch it stops after the first epoch, whatever `epochs` says; without one it does not."""
+    a budget shorter than one epoch it stops inside the first epoch, whatever `epochs` says; without one it does not."""
     config = {**tiny_classify, "epochs": 30, "lr_schedule": schedule}
     budgeted = run("classify", {**config, "train_minutes": 1e-5})
     assert budgeted.metrics["train/epochs"] == 1

@@ -1,5 +1,6 @@
-"""Training to a time budget: stop after the epoch that passes it, or (a cosine schedule) plan the schedule's length
-from measured epoch times so the learning rate has annealed when the budget ends."""
+"""Training to a time budget, to the step: stop at the first step past it, or (a cosine schedule) plan the schedule's
+length in steps from measured step times, so the learning rate has annealed when the budget ends. A budget shorter
+than an epoch trains a fraction of one (a search's cheapest rung)."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "process": 
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Ends training after the first epoch that finishes past `minutes` of training (a CPU-sized budget), on the
-    wall clock or on the process's CPU time (all threads: equal budgets stay equal on a shared machine)."""
+    """Ends training at the first step that finishes past `minutes` of training (a CPU-sized budget; the epoch's
+    validation still runs), on the wall clock or on the process's CPU time (all threads: equal budgets stay equal
+    on a shared machine)."""
 
     def __init__(self, minutes: float, clock: str = "wall") -> None:
         super().__init__()
@@ -23,7 +25,7 @@ class TimeBudget(keras.callbacks.Callback):
     def on_train_begin(self, logs: dict | None = None) -> None:
         self.started = self.clock()
 
-    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
         if self.clock() - self.started >= self.seconds:
             self.model.stop_training = True
 
@@ -37,43 +39,63 @@ def cosine_rate(step: int, total: int, warmup: int, peak: float) -> float:
     return peak * 0.5 * (1.0 + math.cos(math.pi * min(step - warmup, decay) / decay))
 
 
-def planned_epochs(budget: float, durations: list[float], most: int) -> int:
-    """Epochs that fit in `budget` seconds given the epoch durations so far (the first, which compiles, is left out
-    once there are others), at least those done and at most `most`."""
-    done = len(durations)
-    typical = sum(durations[1:]) / (done - 1) if done > 1 else durations[0]
-    return max(done, min(most, math.floor(budget / max(typical, 1e-9))))
+def planned_steps(done: int, remaining: float, step_seconds: float, epoch_end_seconds: float, steps_per_epoch: int,
+                  most: int) -> int:
+    """Steps the schedule should last: those done plus those that fit in the `remaining` seconds at the measured
+    seconds per step, each step carrying its share of the per-epoch validation; at most `most`."""
+    cost = step_seconds + epoch_end_seconds / steps_per_epoch
+    return max(done, min(most, done + math.floor(max(0.0, remaining) / max(cost, 1e-9))))
 
 
 class BudgetedCosine(TimeBudget):
     """A warm-up then cosine-decay learning rate (set on the optimizer before every step) whose length is the
-    configured epochs or, when fewer fit in `minutes`, the epochs that fit: re-planned after every epoch from the
-    measured epoch times, so a slower machine trains fewer epochs but still ends at a learning rate of 0."""
+    configured epochs or, when fewer steps fit in `minutes`, the steps that fit: re-planned after every step from
+    the measured step times (the first, which compiles, left out once there are others) and validation times, so a
+    slower machine trains fewer steps but still ends at a learning rate of 0."""
 
     def __init__(self, minutes: float, peak: float, steps_per_epoch: int, epochs: int, warmup_epochs: float,
                  clock: str = "wall") -> None:
         super().__init__(minutes, clock)
         self.peak, self.steps_per_epoch, self.epochs = float(peak), int(steps_per_epoch), int(epochs)
+        self.most = self.steps_per_epoch * self.epochs
         self.warmup = round(steps_per_epoch * warmup_epochs)
-        self.planned, self.step, self.durations, self.epoch_started = self.epochs, 0, [], 0.0
+        self.planned, self.step, self.mark = self.most, 0, 0.0
+        self.step_time, self.step_count, self.epoch_end = 0.0, 0, 0.0
+
+    @property
+    def planned_epochs(self) -> int:
+        """The plan in epochs begun (a plan that ends inside an epoch counts that epoch)."""
+        return -(-self.planned // self.steps_per_epoch)
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         super().on_train_begin(logs)
-        self.planned, self.step, self.durations = self.epochs, 0, []
+        self.planned, self.step, self.mark = self.most, 0, self.started
+        self.step_time, self.step_count, self.epoch_end = 0.0, 0, 0.0
 
     def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
-        self.epoch_started = self.clock()
+        self.mark = self.clock()
 
     def on_train_batch_begin(self, batch: int, logs: dict | None = None) -> None:
-        total = self.planned * self.steps_per_epoch
-        self.model.optimizer.learning_rate = cosine_rate(self.step, total, min(self.warmup, total - 1), self.peak)
-        self.step += 1
+        total = self.planned  # the warm-up is at most a fifth of the plan (a fraction of an epoch still decays)
+        self.model.optimizer.learning_rate = cosine_rate(self.step, total, min(self.warmup, total // 5), self.peak)
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        now = self.clock()
+        if self.step:
+            self.step_time += now - self.mark
+            self.step_count += 1
+        self.mark, self.step = now, self.step + 1
+        remaining = self.seconds - (now - self.started)
+        if self.step_count:
+            self.planned = planned_steps(self.step, remaining, self.step_time / self.step_count, self.epoch_end,
+                                         self.steps_per_epoch, self.most)
+        else:  # only the compiling step so far: no pace to plan by
+            self.planned = self.most if remaining > 0 else self.step
+        if self.step >= self.planned:
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
-        self.durations.append(self.clock() - self.epoch_started)
-        self.planned = planned_epochs(self.seconds, self.durations, self.epochs)
-        if epoch + 1 >= self.planned:
-            self.model.stop_training = True
+        self.epoch_end = self.clock() - self.mark  # validation and callbacks after the epoch's last step
 
 
 def budget_callbacks(config: object, steps_per_epoch: int) -> list[keras.callbacks.Callback]:

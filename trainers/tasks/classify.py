@@ -71,8 +71,8 @@ class ClassifyConfig:
     label_smoothing: float = 0.0  # categorical_crossentropy only
     batch_size: int = 32  # examples per step
     epochs: int = 10
-    # wall-clock minutes of training (0 = no limit): stop after the epoch that passes it; with the cosine schedule,
-    # the schedule is re-planned from measured epoch times to end annealed within it (the refit's budget in minutes)
+    # wall-clock minutes of training (0 = no limit): stop at the step that passes it; with the cosine schedule,
+    # the schedule is re-planned from measured step times to end annealed within it (the refit's budget in minutes)
     train_minutes: float = 0.0
     patience: int = 0  # early stopping on val accuracy, restoring the best weights (0 = off)
     steps_per_execution: int = 1  # training steps fused per compiled call (faster on GPU)

@@ -86,8 +86,8 @@ class ClockConfig:
     weight_decay: float = 0.004
     batch_size: int = 64
     epochs: int = 20
-    # a training-time budget (0 = none): a cosine schedule is planned from measured epoch times to end annealed
-    # within it (fewer epochs on a slower machine); other schedules stop after the epoch that passes it
+    # a training-time budget (0 = none): a cosine schedule is planned from measured step times to end annealed
+    # within it (fewer steps on a slower machine); other schedules stop at the step that passes it
     train_minutes: float = 0.0
     budget_clock: Literal["wall", "process"] = "wall"  # process: CPU time of all threads (fair on a shared machine)
     patience: int = 0  # early stopping on val/cse_minutes (0 = off); the best epoch's weights are kept anyway
