@@ -22,7 +22,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.storage_faults import AtomicJournalFileBackend, make_patient, patience_seconds
+from sweeps.storage_faults import AtomicJournalFileBackend, FileIdentity, make_patient, patience_seconds
 
 DEFAULT_RUNS_DIR = Path("runs")
 HEARTBEAT_KEY = "sweeplab:heartbeat"  # journal trials: wall-clock time of the last heartbeat (system attr)
@@ -133,12 +133,14 @@ def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
     url = url or default_storage_url()
     _check_url(url)
     interval, grace = heartbeat_settings()
-    key = (_absolute(url), interval, grace)
+    key = (absolute_url(url), interval, grace)
     if key not in _OPENED:
         with warnings.catch_warnings():  # heartbeats and the retry callback are "experimental" since Optuna 2.8
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            _OPENED[key] = make_patient(_open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY)),
-                                        repr(_redact(url)))
+            opened = _open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY))
+            path = file_of(url)
+            identity = FileIdentity(str(path.resolve()), repr(_redact(url))) if path else None
+            _OPENED[key] = make_patient(opened, repr(_redact(url)), identity)
     return _OPENED[key]
 
 
@@ -148,17 +150,25 @@ def url_of(storage: object) -> str | None:
     return next((url for (url, _, _), opened in _OPENED.items() if any(opened is item for item in candidates)), None)
 
 
-def _absolute(url: str) -> str:
-    """File URLs name the same storage whatever the working directory: key them by absolute path."""
-    for prefix in ("sqlite:///", "journal://"):
-        if url.startswith(prefix):
-            return prefix + str(Path(url.removeprefix(prefix)).resolve())
-    return url
+FILE_PREFIXES = ("sqlite:///", "journal://")  # URLs whose storage is a file: the prefix, then its path
+
+
+def file_of(url: str) -> Path | None:
+    """The file behind a SQLite or journal URL (as written); None for a database server."""
+    prefix = next((prefix for prefix in FILE_PREFIXES if url.startswith(prefix)), None)
+    return None if prefix is None else Path(url.removeprefix(prefix))
+
+
+def absolute_url(url: str) -> str:
+    """A file URL by absolute path (the same storage whatever the working directory, or node); others unchanged."""
+    path = file_of(url)
+    prefix = next((prefix for prefix in FILE_PREFIXES if url.startswith(prefix)), "")
+    return url if path is None else prefix + str(path.resolve())
 
 
 def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna.storages.BaseStorage:
     if url.startswith("journal://"):
-        path = Path(url.removeprefix("journal://"))
+        path = file_of(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             backend = AtomicJournalFileBackend(str(path))
@@ -168,7 +178,7 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite:///"):
         try:
-            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+            file_of(url).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StorageError(f"storage {_redact(url)!r}: cannot create its directory ({error})") from error
         # several agents write to one file: wait for another's write (within the retries' patience)
@@ -217,8 +227,8 @@ def claim_lock(storage: optuna.storages.BaseStorage, url: str | None, study_name
                 connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
                 connection.commit()
         return
-    path = url.removeprefix("journal://").removeprefix("sqlite:///")
-    if path == url:  # mysql and friends: the claim check below is then best effort
+    path = file_of(url)
+    if path is None:  # mysql and friends: the claim check below is then best effort
         yield
         return
     lock = optuna.storages.journal.JournalFileOpenLock(f"{path}.{key:08x}.lock")

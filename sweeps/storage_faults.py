@@ -3,9 +3,12 @@
 Optuna reports every SQLAlchemy error as "invalid data in the commit, e.g. exceeding max length"; the real cause
 (`database is locked`, `database or disk is full`, `connection refused`) is in the exception chain. Every storage
 opened by `sweeps.storage.open_storage` goes through `make_patient`: its calls are retried with exponential
-backoff for up to $SWEEPLAB_STORAGE_PATIENCE_SECONDS (default 600), then raise StorageUnavailableError, a
-one-line user error naming the storage and the cause. Intermediate values (pruning reports) are best effort:
-a trial keeps training when one cannot be written, since its metrics are in the run directory anyway.
+backoff, all of them drawing on one patience budget per command of $SWEEPLAB_STORAGE_PATIENCE_SECONDS (default 600:
+a command stalls at most that long in all, however many calls fail; the budget refills after a whole patience period
+without a wait), then raise StorageUnavailableError, a one-line user error naming the storage and the cause. A
+storage file removed or replaced while the command runs (another inode at its path) stops it before the next call
+(StorageReplacedError): nothing is written into a different study. Intermediate values (pruning reports) are best
+effort: a trial keeps training when one cannot be written, since its metrics are in the run directory anyway.
 """
 
 from __future__ import annotations
@@ -34,6 +37,58 @@ MAX_BACKOFF_SECONDS = 30.0
 
 class StorageUnavailableError(RuntimeError):
     """The storage stayed unreachable or unwritable for the whole patience period."""
+
+
+class StorageReplacedError(StorageUnavailableError):
+    """The storage file was removed or replaced by another file while this command used it."""
+
+
+class FileIdentity:
+    """The file a storage URL named when it was opened (device and inode); `check` refuses any other file there."""
+
+    def __init__(self, path: str, describe: str) -> None:
+        self.path, self.describe = path, describe
+        self.identity = self._stat()
+
+    def _stat(self) -> tuple[int, int] | None:
+        try:
+            status = os.stat(self.path)
+        except FileNotFoundError:
+            return None
+        return status.st_dev, status.st_ino
+
+    def check(self) -> None:
+        now = self._stat()
+        if now != self.identity:
+            what = "removed" if now is None else "replaced by another file"
+            raise StorageReplacedError(f"storage {self.describe}: its file {self.path} was {what} while this command "
+                                       "ran; stopped so that nothing is written into a different study")
+
+
+class PatienceBudget:
+    """One budget of waiting per command: every retry of every call draws on it, so a command stalls at most
+    `patience_seconds()` in all; it refills once a whole patience period has passed without a wait."""
+
+    clock: Callable[[], float] = staticmethod(time.monotonic)
+    sleep: Callable[[float], None] = staticmethod(time.sleep)
+
+    def __init__(self) -> None:
+        self.spent, self.last_wait = 0.0, float("-inf")
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep `seconds` when the budget allows it (True), else False without sleeping."""
+        total = patience_seconds()
+        if self.clock() - self.last_wait > total:
+            self.spent = 0.0
+        if self.spent + seconds > total:
+            return False
+        self.sleep(seconds)
+        self.spent += seconds
+        self.last_wait = self.clock()
+        return True
+
+
+PATIENCE = PatienceBudget()  # this process's (this command's) budget
 
 
 def patience_seconds() -> float:
@@ -74,13 +129,15 @@ def is_transient(error: BaseException) -> bool:
     return any(type(error).__module__.startswith(prefix) for prefix in ("sqlalchemy", "psycopg", "sqlite3"))
 
 
-def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort: bool) -> Callable[..., Any]:
+def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort: bool,
+              identity: FileIdentity | None) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + patience_seconds()
         delay, attempts = 0.5, 0
         while True:
             attempts += 1
+            if identity is not None:
+                identity.check()
             try:
                 return method(*args, **kwargs)
             except Exception as error:
@@ -92,11 +149,11 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                     print(f"sweeplab: warning: {describe}: {name} skipped ({root_cause(error)}); the trial goes on",
                           file=sys.stderr, flush=True)
                     return None
-                if time.monotonic() + delay > deadline:
+                if not PATIENCE.wait(delay * (0.5 + random.random())):
                     raise StorageUnavailableError(
                         f"storage {describe} unavailable: {root_cause(error)} (still failing after {attempts} "
-                        f"tries over {patience_seconds():.0f} s, $SWEEPLAB_STORAGE_PATIENCE_SECONDS)") from error
-                time.sleep(delay * (0.5 + random.random()))
+                        f"tries; this command's patience of {patience_seconds():.0f} s is spent, "
+                        "$SWEEPLAB_STORAGE_PATIENCE_SECONDS)") from error
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
     return call
@@ -112,12 +169,14 @@ def _already_set(method: Callable[..., Any], args: tuple[Any, ...], error: BaseE
         return False
 
 
-def make_patient(storage: optuna.storages.BaseStorage, describe: str) -> optuna.storages.BaseStorage:
-    """Wrap the storage's methods (on this instance) in retries with backoff; returns the same object."""
+def make_patient(storage: optuna.storages.BaseStorage, describe: str,
+                 identity: FileIdentity | None = None) -> optuna.storages.BaseStorage:
+    """Wrap the storage's methods (on this instance) in retries with backoff, each call first checking that the
+    storage file is still the one opened (`identity`); returns the same object."""
     for name in PATIENT_METHODS + BEST_EFFORT_METHODS:
         method = getattr(storage, name, None)
         if method is not None:
-            setattr(storage, name, _retrying(method, name, describe, best_effort=name in BEST_EFFORT_METHODS))
+            setattr(storage, name, _retrying(method, name, describe, name in BEST_EFFORT_METHODS, identity))
     return storage
 
 

@@ -22,7 +22,7 @@ import pytest
 from optuna.trial import TrialState
 
 from sweeplab.cli import main
-from sweeps.storage import _absolute
+from sweeps.storage import absolute_url
 
 ROOT = Path(__file__).resolve().parent.parent
 STUDY = """\
@@ -100,7 +100,7 @@ def test_same_study_name_in_two_storages_never_shares_a_run_dir(tmp_path: Path) 
     assert {path: data for path, data in snapshot(runs / "safety").items() if path in kept} == kept
     for run_dir, url in zip(dirs, (first, second), strict=True):
         assert len((run_dir / "metrics.jsonl").read_text().splitlines()) == 1  # one epoch, nobody appended
-        assert json.loads((run_dir / "trial.json").read_text())["storage"] == _absolute(url)
+        assert json.loads((run_dir / "trial.json").read_text())["storage"] == absolute_url(url)
         value = json.loads((run_dir / "result.json").read_text())["metrics"]["val/accuracy"]
         assert load(url).trials[0].value == pytest.approx(value)
 

@@ -45,21 +45,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     slurm.set_defaults(handler=slurm_command)
 
 
-def _absolute_storage(url: str) -> str:
-    """File storages by absolute path: array tasks may start in another directory (or a container)."""
-    for prefix in ("sqlite:///", "journal://"):
-        if url.startswith(prefix) and not url.removeprefix(prefix).startswith("/"):
-            return prefix + str(Path(url.removeprefix(prefix)).resolve())
-    return url
-
-
-def _file_of(url: str) -> Path | None:
-    for prefix in ("sqlite:///", "journal://"):
-        if url.startswith(prefix):
-            return Path(url.removeprefix(prefix))
-    return None
-
-
 def slurm_command(args: argparse.Namespace) -> int:
     if args.study == STATUS:
         if not args.job:
@@ -73,16 +58,16 @@ def slurm_command(args: argparse.Namespace) -> int:
 def submit_command(args: argparse.Namespace) -> int:
     from sweeplab.commands.agents import _validate, agent_argv
     from sweeps.slurm import SlurmError, SlurmJob, render_script, require, submit
-    from sweeps.storage import _redact, default_storage_url, runs_dir
+    from sweeps.storage import _redact, absolute_url, default_storage_url, file_of, runs_dir
 
     spec, _ = _validate(args, check_data=False)  # each agent checks the data itself, on its node
-    storage = _absolute_storage(args.storage or default_storage_url())
+    storage = absolute_url(args.storage or default_storage_url())
     runs = runs_dir().resolve()
     study = str(Path(args.study).resolve()) if Path(args.study).is_file() else args.study  # a name: sweeps/NAME.yaml
     args.storage = None  # agents read it from $SWEEPLAB_STORAGE: no URL (or password) on the command line
     agent_args = tuple(agent_argv(argparse.Namespace(**{**vars(args), "study": study}))[5:])
     mounts = [runs]
-    if (path := _file_of(storage)) is not None:
+    if (path := file_of(storage)) is not None:
         mounts.append(path.parent)
     if Path(study).exists():
         mounts.append(Path(study).parent)

@@ -1,0 +1,197 @@
+"""One storage gateway (issue 27, class 3): one patience budget per command, and a storage file removed or replaced
+mid-run is recognised before anything more is written to it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from pathlib import Path
+
+import optuna
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import sweeps.storage_faults as storage_faults
+from sweeps.storage import open_storage
+from sweeps.storage_faults import (
+    PATIENT_METHODS,
+    PatienceBudget,
+    StorageReplacedError,
+    StorageUnavailableError,
+    make_patient,
+)
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now, self.slept = 1000.0, 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+class FlakyStorage:
+    """A storage whose every method fails (a transient OS error) the number of times a schedule says, then works."""
+
+    def __init__(self, failures: list[int]) -> None:
+        self.failures, self.calls = list(failures), 0
+        for name in PATIENT_METHODS:
+            setattr(self, name, self._method)
+
+    def _method(self, *args: object) -> str:
+        if self.failures and self.failures[0] > 0:
+            self.failures[0] -= 1
+            raise OSError("disk I/O error")
+        self.failures.pop(0)
+        self.calls += 1
+        return "ok"
+
+
+@pytest.fixture
+def budget(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """A fresh patience budget of 20 s on a fake clock."""
+    clock = FakeClock()
+    fresh = PatienceBudget()
+    fresh.clock, fresh.sleep = clock, clock.sleep
+    monkeypatch.setattr(storage_faults, "PATIENCE", fresh)
+    monkeypatch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "20")
+    return clock
+
+
+@given(failures=st.lists(st.integers(0, 12), min_size=1, max_size=30), names=st.data())
+def test_a_command_stalls_at_most_its_patience_in_all(failures: list[int], names: st.DataObject) -> None:
+    """Generated outages over a command's calls: whatever their number and length, the command's waits add up to at
+    most its one patience budget; calls before the budget ends return their values, none runs after it."""
+    clock = FakeClock()
+    fresh = PatienceBudget()
+    fresh.clock, fresh.sleep = clock, clock.sleep
+    storage = make_patient(FlakyStorage(failures), "'test'")
+    done, stopped = 0, False
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage_faults, "PATIENCE", fresh)
+        patch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "20")
+        try:
+            for _ in failures:
+                name = names.draw(st.sampled_from(PATIENT_METHODS))
+                assert getattr(storage, name)(1) == "ok"
+                done += 1
+        except StorageUnavailableError as error:
+            assert "patience of 20 s is spent" in str(error)
+            stopped = True
+    assert clock.slept <= 20.0
+    assert storage.calls == done and (done == len(failures)) != stopped
+
+
+def test_the_budget_refills_after_a_quiet_patience_period(budget: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two outages of 15.5 s each (5 retries, no jitter): the second would overdraw the 20 s budget, unless a whole
+    patience period without a wait came between them."""
+    monkeypatch.setattr(storage_faults.random, "random", lambda: 0.5)
+    storage = make_patient(FlakyStorage([5, 5, 5, 0]), "'test'")
+    storage.get_trial(1)
+    assert budget.slept == 15.5
+    budget.now += 21
+    storage.get_trial(1)  # refilled
+    assert budget.slept == 31.0
+    budget.now += 5
+    with pytest.raises(StorageUnavailableError):
+        storage.get_trial(1)  # the same outage going on: no refill
+
+
+def _operations(storage: optuna.storages.BaseStorage, study_id: int) -> list:
+    """Writes and reads a command makes, each a thunk."""
+    return [lambda: storage.create_new_trial(study_id),
+            lambda: storage.set_study_user_attr(study_id, "note", "x"),
+            lambda: storage.get_all_trials(study_id),
+            lambda: storage.create_new_trial(study_id),
+            lambda: storage.get_study_user_attrs(study_id)]
+
+
+@given(kind=st.sampled_from(["sqlite", "journal"]), action=st.sampled_from(["remove", "copy", "other", "move"]),
+       at=st.integers(0, 4))
+def test_a_storage_file_removed_or_replaced_mid_run_stops_the_next_call(kind: str, action: str, at: int) -> None:
+    """At a generated moment the storage file is removed, replaced by a copy of itself (a restored backup), by
+    another storage, or moved away: the next call raises StorageReplacedError and the file now at the path is left
+    byte for byte as it was."""
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"study-{uuid.uuid4().hex}.{'db' if kind == 'sqlite' else 'log'}"
+        url = f"sqlite:///{path}" if kind == "sqlite" else f"journal://{path}"
+        storage = open_storage(url)
+        study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "s")
+        operations = _operations(storage, study_id)
+        for operation in operations[:at]:
+            operation()
+        if action == "remove":
+            path.unlink()
+        elif action == "copy":
+            shutil.copy(path, path.with_suffix(".bak"))
+            os.replace(path.with_suffix(".bak"), path)
+        elif action == "other":
+            other = open_storage(url.replace(path.name, "other-" + path.name))
+            other.create_new_study([optuna.study.StudyDirection.MINIMIZE], "s")
+            os.replace(Path(directory) / ("other-" + path.name), path)
+        else:
+            os.replace(path, path.with_suffix(".moved"))
+        before = path.read_bytes() if path.exists() else None
+        with pytest.raises(StorageReplacedError, match=r"removed|replaced"):
+            operations[at]()
+        assert (path.read_bytes() if path.exists() else None) == before
+
+
+TASK = """\
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import sweeplab
+from sweeplab import param
+
+
+@dataclass
+class Config:
+    value: float = param(0.5, low=0.0, high=1.0)
+
+
+@sweeplab.task(config=Config)
+def train(config, reporter, run_dir):
+    Path(os.environ["STORAGE_FILE"]).unlink()  # someone removes the study's database while the trial runs
+    return {"val/accuracy": config.value}
+"""
+
+STUDY = """\
+task: vanishing:train
+space:
+  value: {type: float, low: 0.0, high: 1.0}
+sampler: {name: random}
+pruner: none
+budget: {trials: 3}
+"""
+
+
+def test_sweep_whose_database_is_removed_mid_trial_stops_in_one_line_and_keeps_the_result(tmp_path: Path) -> None:
+    (tmp_path / "vanishing.py").write_text(TASK)
+    (tmp_path / "vanishing.yaml").write_text(STUDY)
+    database = tmp_path / "study.db"
+    env = {**os.environ, "STORAGE_FILE": str(database), "SWEEPLAB_RUNS_DIR": str(tmp_path / "runs")}
+    env.pop("PYTHONPATH", None)
+    done = subprocess.run([sys.executable, "-m", "sweeplab", "sweep", "vanishing.yaml", "--storage",
+                           f"sqlite:///{database}"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+    errors = [line for line in done.stderr.splitlines() if line.startswith("sweeplab: error")]
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "Traceback" not in done.stderr and len(errors) == 1, done.stderr
+    assert str(database) in errors[0] and "removed" in errors[0] and "sweeplab record" in errors[0]
+    assert not database.exists()  # nothing recreated it behind the user's back
+    results = list((tmp_path / "runs").rglob("result.json"))
+    assert len(results) == 1  # the one trial that ran kept its result for `sweeplab record`
+
