@@ -9,15 +9,7 @@ with its `fail_reason`, does not count, and the agent goes on.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import json
-import os
-import socket
-import subprocess
-import sys
-import tempfile
-import threading
 import time
 import warnings
 import zlib
@@ -29,13 +21,12 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.memory import trim_native_heap
-from sweeps.optuna_study import ReporterFactory, create_study, fail_reason, make_objective, release_trial_memory
-from sweeps.run_identity import current_run_dir, forget_run_dir, remember_run_dir
-from sweeps.slurm import slurm_task_id
+from sweeps.objective import ReporterFactory, make_objective
+from sweeps.optuna_study import create_study
 from sweeps.spec import StudySpec
-from sweeps.storage import MAX_RETRY, RetryStaleTrial, claim_lock, heartbeat_settings, open_storage
-from sweeps.storage_faults import StorageUnavailableError, root_cause
+from sweeps.storage import claim_lock, open_storage
+from sweeps.trial_loop import agent_name, run_one_trial
+from sweeps.trial_process import subprocess_objective
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -51,95 +42,6 @@ class AgentSummary:
 
     def add(self, state: TrialState) -> None:
         self.states[state.name] = self.states.get(state.name, 0) + 1
-
-
-class _Heartbeat:
-    """Beats for one trial in a daemon thread; a storage hiccup is logged, never fatal."""
-
-    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int, interval: int) -> None:
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
-
-    def _beat(self, storage: Any, trial_id: int, interval: int) -> None:
-        while True:
-            try:
-                storage.record_heartbeat(trial_id)
-            except Exception as error:  # the next beat may work; the grace period absorbs a few misses
-                print(f"heartbeat for trial id {trial_id} failed: {root_cause(error)}", flush=True)
-            if self._stop.wait(interval):
-                return
-
-    def __enter__(self) -> _Heartbeat:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-
-def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Mapping[str, Any] | None,
-                         root: Path | None) -> Callable[[optuna.Trial], float]:
-    """An objective that trains each trial in a fresh Python process (`--trial-subprocess`): whatever the
-    trainer leaks (graphs, GPU memory, a crash) dies with that process. Costs one interpreter + Keras start."""
-    from sweeps.storage import default_storage_url, runs_dir
-
-    def objective(trial: optuna.Trial) -> float:
-        with tempfile.TemporaryDirectory(prefix="sweeplab-trial-") as directory:
-            result_path = Path(directory) / "result.json"
-            argv = [sys.executable, "-m", "sweeps.agent", str(spec.path), storage_url or default_storage_url(),
-                    str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path)]
-            code = subprocess.run(argv, check=False).returncode
-            if not result_path.exists():
-                reason = f"trial process died (exit code {code}{', killed: out of memory?' if code < 0 else ''})"
-                trial.set_user_attr("fail_reason", reason)
-                raise RuntimeError(reason)
-            result = json.loads(result_path.read_text())
-        if result.get("run_dir"):  # where the child kept the result, should this process fail to store it
-            remember_run_dir(Path(result["run_dir"]))
-        if "storage_error" in result:
-            raise StorageUnavailableError(result["storage_error"])
-        if result.get("pruned"):
-            raise optuna.TrialPruned(result["pruned"])
-        if "error" in result:
-            trial.set_user_attr("fail_reason", result["error"])
-            raise RuntimeError(result["error"])
-        return float(result["value"])
-
-    return objective
-
-
-def _trial_worker(argv: list[str]) -> int:
-    """Child side of `subprocess_objective`: run one asked trial of the study and write its outcome."""
-    from sweeps.signals import die_with_parent
-    from sweeps.spec import load_spec
-    from sweeps.tracking import reporter_factories
-
-    die_with_parent()
-    spec_path, storage_url, trial_id, overrides, root, result_path = argv
-    spec = load_spec(spec_path)
-    study = create_study(spec, storage_url)
-    study.get_trials(deepcopy=False)  # Optuna's storage cache must know the trial before it takes parameters
-    trial = optuna.Trial(study, int(trial_id))
-    objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))
-    try:
-        result: dict[str, Any] = {"value": objective(trial)}
-    except optuna.TrialPruned as pruned:
-        result = {"pruned": str(pruned) or "pruned"}
-    except StorageUnavailableError as error:
-        result = {"storage_error": str(result_kept_error(error, trial))}
-    except Exception as error:
-        result = {"error": fail_reason(error)}
-    run_dir = current_run_dir()
-    Path(result_path).write_text(json.dumps({**result, "run_dir": str(run_dir) if run_dir else None}))
-    return 0
-
-
-def agent_name() -> str:
-    """host:pid, with the Slurm array task between when there is one (HOST:JOB_TASK:PID): containers run with
-    the host's network share its hostname and may share a pid, so the task keeps names (and seeds) apart."""
-    task = slurm_task_id()
-    return f"{socket.gethostname()}:{task}:{os.getpid()}" if task else f"{socket.gethostname()}:{os.getpid()}"
 
 
 def agent_sampler_options(options: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,75 +61,6 @@ def _claim(study: optuna.Study, budget: int, max_failures: int) -> tuple[optuna.
     failed = sum(trial.state == TrialState.FAIL for trial in trials)
     room = finished + running < budget and failed < max_failures
     return (study.ask() if room else None), finished, failed
-
-
-def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
-                  log: Callable[[str], None]) -> TrialState:
-    """Run and tell one asked trial with a heartbeat; an interrupted trial is FAIL and re-queued for others."""
-    forget_run_dir()
-    interval, _ = heartbeat_settings()
-    trial.set_user_attr("agent", agent_name())
-    if (task := slurm_task_id()) is not None:  # `sweeplab slurm status` matches trials to array tasks
-        trial.set_user_attr("slurm_task", task)
-    state, value = TrialState.FAIL, None
-    try:
-        with _Heartbeat(study._storage, trial._trial_id, interval):
-            value = objective(trial)
-        state = TrialState.COMPLETE if value is not None and value == value and abs(value) != float("inf") \
-            else TrialState.FAIL
-    except optuna.TrialPruned:
-        state = TrialState.PRUNED
-    except (KeyboardInterrupt, SystemExit) as stop:
-        fail_and_requeue(study, trial, stop, log)
-        raise
-    except StorageUnavailableError as error:
-        raise result_kept_error(error, trial) from error
-    except Exception as error:
-        if "fail_reason" not in trial.user_attrs:  # errors outside the trainer (e.g. while sampling)
-            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # failed by another agent
-                trial.set_user_attr("fail_reason", fail_reason(error))
-    finally:
-        release_trial_memory()
-        trim_native_heap()
-    try:
-        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL trial."
-        if not study._storage.get_trial(trial._trial_id).state.is_finished():
-            raise
-        # another agent's heartbeat check declared us dead meanwhile (e.g. our beats stalled on a loaded node)
-        log(f"trial #{trial.number} was already failed by the heartbeat check; its retry will count instead")
-        return TrialState.FAIL
-    except StorageUnavailableError as error:
-        raise result_kept_error(error, trial) from error
-    reason = trial.user_attrs.get("fail_reason", "") if state == TrialState.FAIL else ""
-    log(f"trial #{trial.number} {state.name}" + (f" value={value:.6g}" if state == TrialState.COMPLETE else "")
-        + (f" ({reason})" if reason else ""))
-    return state
-
-
-def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseException,
-                     log: Callable[[str], None]) -> None:
-    """An interrupted trial (Ctrl-C, SIGTERM): FAIL with the reason, and re-queued with its parameters."""
-    from sweeps.signals import describe
-
-    reason = describe(stop) if isinstance(stop, KeyboardInterrupt) else type(stop).__name__
-    try:
-        trial.set_user_attr("fail_reason", f"stopped by {reason} during the trial")
-        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
-        RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
-        log(f"trial #{trial.number} interrupted by {reason}: FAIL, re-queued")
-    except (StorageUnavailableError, optuna.exceptions.UpdateFinishedTrialError) as error:
-        log(f"trial #{trial.number} interrupted by {reason}; could not record that ({error}): the heartbeat check "
-            "will fail and re-queue it")
-
-
-def result_kept_error(error: StorageUnavailableError, trial: optuna.Trial) -> StorageUnavailableError:
-    """The storage error, plus where the trial's finished result waits and how to record it."""
-    run_dir = current_run_dir()
-    if run_dir is not None and (run_dir / "result.json").exists():
-        return StorageUnavailableError(f"{error}; trial #{trial.number} finished and its result is kept in "
-                                       f"{run_dir}: store it with `sweeplab record {run_dir}` once the storage works")
-    return StorageUnavailableError(f"{error}; trial #{trial.number} had not finished (nothing to keep)")
 
 
 def run_agent(spec: StudySpec, storage_url: str | None = None, budget: int | None = None,
@@ -274,6 +107,3 @@ def run_agent(spec: StudySpec, storage_url: str | None = None, budget: int | Non
     log(f"stopping: {summary.stopped_because}; this agent ran {summary.states or 'no trials'}")
     return summary
 
-
-if __name__ == "__main__":
-    sys.exit(_trial_worker(sys.argv[1:]))

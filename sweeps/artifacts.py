@@ -16,7 +16,7 @@ from sweeps.storage_faults import StorageUnavailableError
 from trainers.reporter import Reporter
 
 if TYPE_CHECKING:
-    from sweeps.optuna_study import ReporterFactory
+    from sweeps.objective import ReporterFactory
 
 
 def artifact_dir() -> Path:

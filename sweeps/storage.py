@@ -22,7 +22,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.storage_faults import AtomicJournalFileBackend, FileIdentity, make_patient, patience_seconds
+from sweeps.storage_faults import AtomicJournalFileBackend, FileIdentity, StorageError, make_patient, patience_seconds
 
 DEFAULT_RUNS_DIR = Path("runs")
 HEARTBEAT_KEY = "sweeplab:heartbeat"  # journal trials: wall-clock time of the last heartbeat (system attr)
@@ -36,10 +36,6 @@ def runs_dir() -> Path:
 
 def default_storage_url() -> str:
     return os.environ.get("SWEEPLAB_STORAGE") or f"sqlite:///{runs_dir() / 'sweeplab.db'}"
-
-
-class StorageError(RuntimeError):
-    """The storage URL is malformed or the database cannot be reached."""
 
 
 def _seconds(name: str, default: int) -> int:

@@ -35,6 +35,10 @@ BEST_EFFORT_METHODS = ("set_trial_intermediate_value",)
 MAX_BACKOFF_SECONDS = 30.0
 
 
+class StorageError(RuntimeError):
+    """The storage URL or a storage setting is malformed, or the database cannot be reached."""
+
+
 class StorageUnavailableError(RuntimeError):
     """The storage stayed unreachable or unwritable for the whole patience period."""
 
@@ -98,8 +102,6 @@ def patience_seconds() -> float:
     except ValueError:
         value = -1.0
     if not value > 0:
-        from sweeps.storage import StorageError
-
         raise StorageError(f"$SWEEPLAB_STORAGE_PATIENCE_SECONDS={raw!r}: expected a positive number of seconds")
     return value
 

@@ -6,7 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sweeps.optuna_study import ReporterFactory
+    from sweeps.objective import ReporterFactory
 
 TRUE = {"1", "true", "yes", "on"}
 

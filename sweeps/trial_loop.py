@@ -1,25 +1,157 @@
-"""`sweep`'s trial loop: the agent's `run_one_trial` (heartbeat, interruption, storage faults), `n_trials` times.
+"""One trial's lifecycle, shared by `sweep` and `agent`: run it with a heartbeat, tell its state, fail and re-queue it
+when it is stopped, keep its result when the storage refuses it, release its memory; and `sweep`'s loop of trials.
 
 Optuna's `study.optimize` logs a traceback and leaves no reason for an interrupted trial, does not re-queue it,
 and turns a storage failure during `tell` into `AssertionError: Should not reach.`; `sweep` and `agent` share
-this loop instead, so both fail and re-queue a stopped trial and both keep a result the storage refused.
+this lifecycle instead, so both fail and re-queue a stopped trial and both keep a result the storage refused.
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
+import os
+import socket
+import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable
+from typing import Any
 
 import optuna
 from optuna.trial import TrialState
+
+from sweeps.memory import trim_native_heap
+from sweeps.run_identity import current_run_dir, forget_run_dir
+from sweeps.slurm import slurm_task_id
+from sweeps.storage import MAX_RETRY, RetryStaleTrial, heartbeat_settings
+from sweeps.storage_faults import StorageUnavailableError, root_cause
+
+
+class _Heartbeat:
+    """Beats for one trial in a daemon thread; a storage hiccup is logged, never fatal."""
+
+    def __init__(self, storage: optuna.storages.BaseStorage, trial_id: int, interval: int) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, args=(storage, trial_id, interval), daemon=True)
+
+    def _beat(self, storage: Any, trial_id: int, interval: int) -> None:
+        while True:
+            try:
+                storage.record_heartbeat(trial_id)
+            except Exception as error:  # the next beat may work; the grace period absorbs a few misses
+                print(f"heartbeat for trial id {trial_id} failed: {root_cause(error)}", flush=True)
+            if self._stop.wait(interval):
+                return
+
+    def __enter__(self) -> _Heartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+
+def agent_name() -> str:
+    """host:pid, with the Slurm array task between when there is one (HOST:JOB_TASK:PID): containers run with
+    the host's network share its hostname and may share a pid, so the task keeps names (and seeds) apart."""
+    task = slurm_task_id()
+    return f"{socket.gethostname()}:{task}:{os.getpid()}" if task else f"{socket.gethostname()}:{os.getpid()}"
+
+
+def is_out_of_memory(error: BaseException) -> bool:
+    """Host or accelerator OOM, as raised by Python, TensorFlow (ResourceExhaustedError) or JAX/XLA."""
+    text = f"{type(error).__name__}: {error}"
+    return isinstance(error, MemoryError) or any(
+        marker in text for marker in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "out of memory", "OOM when"))
+
+
+def fail_reason(error: BaseException) -> str:
+    prefix = "out of memory: " if is_out_of_memory(error) else ""
+    return f"{prefix}{type(error).__name__}: {error}"[:1000]
+
+
+def release_trial_memory() -> None:
+    """Drop the finished trial's models and graphs so memory does not grow from trial to trial."""
+    if "keras" in sys.modules:
+        sys.modules["keras"].backend.clear_session(free_memory=True)
+    gc.collect()
+
+
+def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
+                  log: Callable[[str], None]) -> TrialState:
+    """Run and tell one asked trial with a heartbeat; an interrupted trial is FAIL and re-queued for others."""
+    forget_run_dir()
+    interval, _ = heartbeat_settings()
+    trial.set_user_attr("agent", agent_name())
+    if (task := slurm_task_id()) is not None:  # `sweeplab slurm status` matches trials to array tasks
+        trial.set_user_attr("slurm_task", task)
+    state, value = TrialState.FAIL, None
+    try:
+        with _Heartbeat(study._storage, trial._trial_id, interval):
+            value = objective(trial)
+        state = TrialState.COMPLETE if value is not None and value == value and abs(value) != float("inf") \
+            else TrialState.FAIL
+    except optuna.TrialPruned:
+        state = TrialState.PRUNED
+    except (KeyboardInterrupt, SystemExit) as stop:
+        fail_and_requeue(study, trial, stop, log)
+        raise
+    except StorageUnavailableError as error:
+        raise result_kept_error(error, trial) from error
+    except Exception as error:
+        if "fail_reason" not in trial.user_attrs:  # errors outside the trainer (e.g. while sampling)
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # failed by another agent
+                trial.set_user_attr("fail_reason", fail_reason(error))
+    finally:
+        release_trial_memory()
+        trim_native_heap()
+    try:
+        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL trial."
+        if not study._storage.get_trial(trial._trial_id).state.is_finished():
+            raise
+        # another agent's heartbeat check declared us dead meanwhile (e.g. our beats stalled on a loaded node)
+        log(f"trial #{trial.number} was already failed by the heartbeat check; its retry will count instead")
+        return TrialState.FAIL
+    except StorageUnavailableError as error:
+        raise result_kept_error(error, trial) from error
+    reason = trial.user_attrs.get("fail_reason", "") if state == TrialState.FAIL else ""
+    log(f"trial #{trial.number} {state.name}" + (f" value={value:.6g}" if state == TrialState.COMPLETE else "")
+        + (f" ({reason})" if reason else ""))
+    return state
+
+
+def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseException,
+                     log: Callable[[str], None]) -> None:
+    """An interrupted trial (Ctrl-C, SIGTERM): FAIL with the reason, and re-queued with its parameters."""
+    from sweeps.signals import describe
+
+    reason = describe(stop) if isinstance(stop, KeyboardInterrupt) else type(stop).__name__
+    try:
+        trial.set_user_attr("fail_reason", f"stopped by {reason} during the trial")
+        study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
+        RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
+        log(f"trial #{trial.number} interrupted by {reason}: FAIL, re-queued")
+    except (StorageUnavailableError, optuna.exceptions.UpdateFinishedTrialError) as error:
+        log(f"trial #{trial.number} interrupted by {reason}; could not record that ({error}): the heartbeat check "
+            "will fail and re-queue it")
+
+
+def result_kept_error(error: StorageUnavailableError, trial: optuna.Trial) -> StorageUnavailableError:
+    """The storage error, plus where the trial's finished result waits and how to record it."""
+    run_dir = current_run_dir()
+    if run_dir is not None and (run_dir / "result.json").exists():
+        return StorageUnavailableError(f"{error}; trial #{trial.number} finished and its result is kept in "
+                                       f"{run_dir}: store it with `sweeplab record {run_dir}` once the storage works")
+    return StorageUnavailableError(f"{error}; trial #{trial.number} had not finished (nothing to keep)")
 
 
 def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int,
                timeout_seconds: float | None = None, log: Callable[[str], None] | None = None) -> dict[str, int]:
     """Run up to `n_trials` trials (fewer when `timeout_seconds` passes); returns the count of each final state."""
-    from sweeps.agent import run_one_trial
-
     log = log or (lambda line: print(f"[sweep {study.study_name}] {line}", flush=True))
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     deadline = time.monotonic() + timeout_seconds if timeout_seconds else None

@@ -16,7 +16,7 @@ from optuna.trial import TrialState
 from test_agents_kill import ROOT, agent_env, load_study, wait_for_running_trial, write_study
 
 import trainers
-from sweeps import optuna_study
+from sweeps import objective as study_objective
 from sweeps.agent import run_agent
 from sweeps.spec import load_spec
 from sweeps.storage import HeartbeatJournalStorage, StorageError, heartbeat_settings, open_storage
@@ -39,7 +39,7 @@ def test_failed_trials_are_recorded_and_the_agent_goes_on(tmp_path: Path, monkey
             return Result(result.task, result.config, {**result.metrics, "val/accuracy": math.nan}, run_dir)
         return result
 
-    monkeypatch.setattr(optuna_study.trainers, "run", flaky_run)
+    monkeypatch.setattr(study_objective.trainers, "run", flaky_run)
     spec = load_spec(write_study(tmp_path))
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     summary = run_agent(spec, url, budget=2, root=tmp_path / "runs", log=lambda line: None)
@@ -57,7 +57,7 @@ def test_agent_stops_when_everything_fails(tmp_path: Path, monkeypatch: pytest.M
     def broken_run(*args, **kwargs):
         raise RuntimeError("always")
 
-    monkeypatch.setattr(optuna_study.trainers, "run", broken_run)
+    monkeypatch.setattr(study_objective.trainers, "run", broken_run)
     spec = load_spec(write_study(tmp_path))
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     summary = run_agent(spec, url, budget=3, max_failures=4, root=tmp_path / "runs", log=lambda line: None)
@@ -169,7 +169,7 @@ def test_trial_subprocess_isolation(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     def not_here(*args, **kwargs):
         raise AssertionError("the trainer ran in the agent's own process")
 
-    monkeypatch.setattr(optuna_study.trainers, "run", not_here)  # children import the real one
+    monkeypatch.setattr(study_objective.trainers, "run", not_here)  # children import the real one
     spec = load_spec(write_study(tmp_path))
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     summary = run_agent(spec, url, budget=2, root=tmp_path / "runs", log=lambda line: None, trial_subprocess=True)
@@ -216,7 +216,7 @@ def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(
     """A live agent whose trial was declared dead meanwhile (its beats stalled on a loaded node) logs it and goes
     on, whether the trial then returns (Optuna refuses to tell a FAIL trial: ValueError) or writes to the trial
     (UpdateFinishedTrialError, e.g. reporting a metric); neither may end the agent (both seen under load)."""
-    from sweeps.agent import run_one_trial
+    from sweeps.trial_loop import run_one_trial
 
     study = optuna.create_study(study_name="stale", storage=open_storage(storage_url))
     trial = study.ask()

@@ -121,7 +121,8 @@ def test_slurm_task_id_and_job_validation() -> None:
 
 def test_agents_of_different_array_tasks_have_different_names_and_seeds(monkeypatch: pytest.MonkeyPatch) -> None:
     """Two containers on one node (host network, same pid) must still differ: the task is part of the name."""
-    from sweeps.agent import agent_name, agent_sampler_options
+    from sweeps.agent import agent_sampler_options
+    from sweeps.trial_loop import agent_name
 
     seeds = set()
     for task in ("0", "1"):

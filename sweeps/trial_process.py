@@ -1,0 +1,85 @@
+"""A trial in its own Python process (`--trial-subprocess`): whatever the trainer leaks (graphs, GPU memory, a
+crash) dies with that process. The parent's objective starts `python -m sweeps.trial_process` for each trial; the
+child runs that asked trial and writes its outcome to a file the parent reads back."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import optuna
+
+from sweeps.objective import make_objective
+from sweeps.run_identity import current_run_dir, remember_run_dir
+from sweeps.spec import StudySpec
+from sweeps.storage_faults import StorageUnavailableError
+from sweeps.trial_loop import fail_reason, result_kept_error
+
+
+def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Mapping[str, Any] | None,
+                         root: Path | None) -> Callable[[optuna.Trial], float]:
+    """An objective that trains each trial in a fresh Python process (`--trial-subprocess`): whatever the
+    trainer leaks (graphs, GPU memory, a crash) dies with that process. Costs one interpreter + Keras start."""
+    from sweeps.storage import default_storage_url, runs_dir
+
+    def objective(trial: optuna.Trial) -> float:
+        with tempfile.TemporaryDirectory(prefix="sweeplab-trial-") as directory:
+            result_path = Path(directory) / "result.json"
+            argv = [sys.executable, "-m", "sweeps.trial_process", str(spec.path), storage_url or default_storage_url(),
+                    str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path)]
+            code = subprocess.run(argv, check=False).returncode
+            if not result_path.exists():
+                reason = f"trial process died (exit code {code}{', killed: out of memory?' if code < 0 else ''})"
+                trial.set_user_attr("fail_reason", reason)
+                raise RuntimeError(reason)
+            result = json.loads(result_path.read_text())
+        if result.get("run_dir"):  # where the child kept the result, should this process fail to store it
+            remember_run_dir(Path(result["run_dir"]))
+        if "storage_error" in result:
+            raise StorageUnavailableError(result["storage_error"])
+        if result.get("pruned"):
+            raise optuna.TrialPruned(result["pruned"])
+        if "error" in result:
+            trial.set_user_attr("fail_reason", result["error"])
+            raise RuntimeError(result["error"])
+        return float(result["value"])
+
+    return objective
+
+
+def _trial_worker(argv: list[str]) -> int:
+    """Child side of `subprocess_objective`: run one asked trial of the study and write its outcome."""
+    from sweeps.optuna_study import create_study
+    from sweeps.signals import die_with_parent
+    from sweeps.spec import load_spec
+    from sweeps.tracking import reporter_factories
+
+    die_with_parent()
+    spec_path, storage_url, trial_id, overrides, root, result_path = argv
+    spec = load_spec(spec_path)
+    study = create_study(spec, storage_url)
+    study.get_trials(deepcopy=False)  # Optuna's storage cache must know the trial before it takes parameters
+    trial = optuna.Trial(study, int(trial_id))
+    objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))
+    try:
+        result: dict[str, Any] = {"value": objective(trial)}
+    except optuna.TrialPruned as pruned:
+        result = {"pruned": str(pruned) or "pruned"}
+    except StorageUnavailableError as error:
+        result = {"storage_error": str(result_kept_error(error, trial))}
+    except Exception as error:
+        result = {"error": fail_reason(error)}
+    run_dir = current_run_dir()
+    Path(result_path).write_text(json.dumps({**result, "run_dir": str(run_dir) if run_dir else None}))
+    return 0
+
+
+
+
+if __name__ == "__main__":
+    sys.exit(_trial_worker(sys.argv[1:]))
