@@ -12,6 +12,7 @@ def user_error_types() -> tuple[type[BaseException], ...]:
     from datasets.registry import DataNotFoundError, UnknownDatasetError
     from sweeps.joining import StudyConflictError
     from sweeps.names import UnsafeNameError
+    from sweeps.record import RecordError
     from sweeps.run_identity import RunDirInUseError
     from sweeps.spec import SpecError
     from sweeps.storage import StorageError
@@ -21,4 +22,4 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
     return (UserError, SpecError, ConfigError, DataNotFoundError, UnknownDatasetError, UnknownTaskError,
             StorageError, CorruptDataError, UnsafeNameError,
-            StudyConflictError, StorageUnavailableError, RunDirInUseError)
+            StudyConflictError, StorageUnavailableError, RunDirInUseError, RecordError)

@@ -40,7 +40,7 @@ class ArtifactReporter(Reporter):
         self.uploaded: list[str] = []
 
     def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None:
-        from trainers.images import save_png
+        from datasets.images import save_png
 
         self.storage = self.storage or open_storage(self.storage_url)
         if self.trial is None:

@@ -15,7 +15,7 @@ from trainers.generative.data import load_image_splits
 from trainers.registry import get_task
 from trainers.runner import run
 
-PAD = 2  # trainers.images.tile's padding
+PAD = 2  # datasets.images.tile's padding
 
 
 @pytest.fixture(autouse=True)

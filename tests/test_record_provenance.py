@@ -17,8 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from optuna.trial import TrialState
 
-from sweeplab.errors import UserError
-from sweeps.record import record_result
+from sweeps.record import RecordError, record_result
 from sweeps.result_signature import SIGNATURE_FILE, sign_result, study_key
 from sweeps.run_identity import claim_trial_dir
 from sweeps.storage import open_storage
@@ -96,7 +95,7 @@ def test_record_stores_only_a_signed_result_once(swept, tmp_path_factory, tamper
     tampered = tampered and not (kind == "trial" and detail == json.loads(
         (run_dirs[0] / "trial.json").read_text())["trial_number"])
     if tampered:
-        with pytest.raises(UserError, match="not signed by its run"):
+        with pytest.raises(RecordError, match="not signed by its run"):
             record_result(run_dir, url)
     else:
         assert "already holds" in record_result(run_dir, url)
@@ -110,7 +109,7 @@ def test_a_live_trial_is_never_overwritten_and_a_dead_one_is_recorded_once(swept
     run_dir = claim_trial_dir(tmp_path / "runs", "study", trial)  # this (living) process owns it
     (run_dir / "result.json").write_text(json.dumps({"task": "toy:train", "metrics": {"val/accuracy": 0.25}}))
     sign_result(run_dir, study_key(study._storage, study._study_id), study._study_id)
-    with pytest.raises(UserError, match="still running"):
+    with pytest.raises(RecordError, match="still running"):
         record_result(run_dir, url)
     assert study._storage.get_trial(trial._trial_id).state == TrialState.RUNNING
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)

@@ -8,8 +8,8 @@ import keras
 import numpy as np
 
 import datasets
+from datasets.images import tile
 from trainers.fit import standard_callbacks
-from trainers.images import tile
 from trainers.models.classifiers import build_classifier
 from trainers.optimizers import build_optimizer
 from trainers.reporter import Reporter

@@ -98,7 +98,7 @@ class JsonlReporter(Reporter):
             handle.write(json.dumps(record) + "\n")
 
     def log_images(self, name: str, grid: np.ndarray, step: int | None = None) -> None:
-        from trainers.images import save_png
+        from datasets.images import save_png
 
         suffix = "" if step is None else f"-{step:04d}"
         save_png(self.run_dir / "images" / f"{name.replace('/', '_')}{suffix}.png", grid)

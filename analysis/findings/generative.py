@@ -125,9 +125,9 @@ def _as_uint8(images: np.ndarray) -> np.ndarray:
 
 def _train(spec: ModelSpec, config: Any, directory: Path, halves: tuple[np.ndarray, np.ndarray]) -> None:
     """Fit the model and keep what the figures and the Fréchet rows need (uint8 arrays), its weights and times."""
+    from datasets.images import save_png
     from trainers.generative.families import Generative, fit
     from trainers.generative.figures import grid, interpolation_images, reconstruction_rows
-    from trainers.images import save_png
     from trainers.reporter import Reporter
 
     epoch_latents = np.random.default_rng(config.seed + 10).standard_normal((EPOCH_GRID, config.latent_dim))
@@ -245,8 +245,8 @@ def frechet_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], models: di
 
 def draw_model(spec: ModelSpec, directory: Path, out_dir: Path) -> list[Path]:
     """The committed PNGs of one model, from its stored arrays: samples, reconstructions, interpolations."""
+    from datasets.images import save_png
     from trainers.generative.figures import grid, reconstruction_rows
-    from trainers.images import save_png
 
     outputs = _load_outputs(directory)
     paths = [save_png(out_dir / f"{spec.name}-samples.png", grid(outputs["grid_samples"], GRID_COLUMNS))]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from trainers.images import tile
+from datasets.images import tile
 
 
 def format_time(minutes: float) -> str:

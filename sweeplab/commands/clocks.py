@@ -45,8 +45,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def render_command(args: argparse.Namespace) -> int:
     from datasets.clocks import render_clocks, save_clock_arrays, variation_named
     from datasets.clocks.preview import captioned_grid, format_time
+    from datasets.images import save_png
     from trainers.clock.metric import to_minutes
-    from trainers.images import save_png
 
     if args.n < 1:
         raise UserError(f"--n must be >= 1, got {args.n}")

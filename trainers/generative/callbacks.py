@@ -8,8 +8,8 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
+from datasets.images import tile
 from trainers.generative.figures import linear_path
-from trainers.images import tile
 from trainers.reporter import Reporter
 
 ImageFunction = Callable[[], np.ndarray]

@@ -1,5 +1,5 @@
 """Figures a person can look at: image grids upscaled by nearest neighbour with a thin gutter, reconstruction
-pairs (inputs above outputs) and latent interpolations, as uint8 arrays ready for `trainers.images.save_png`."""
+pairs (inputs above outputs) and latent interpolations, as uint8 arrays ready for `datasets.images.save_png`."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from trainers.images import tile, to_uint8
+from datasets.images import tile, to_uint8
 
 TARGET_SIDE = 112  # pixels an upscaled image is aimed at: 28 px digits x4, 64 px faces x2
 GUTTER = 2  # white pixels between tiles (not scaled)
