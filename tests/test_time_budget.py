@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from trainers import get_task, run
-from trainers.time_budget import BudgetedCosine, cosine_rate, planned_steps
+from trainers.time_budget import BudgetedCosine, TimeBudget, cosine_rate, planned_steps
 
 
 def test_cosine_rate_is_keras_cosine_decay_with_warmup():
@@ -119,3 +119,29 @@ def test_classifier_trains_within_its_minutes(tiny_classify, schedule):
     budgeted = run("classify", {**config, "train_minutes": 1e-5})
     assert budgeted.metrics["train/epochs"] == 1
     assert run("classify", {**config, "epochs": 3}).metrics["train/epochs"] == 3
+
+
+def test_final_validation_reuses_fit_s_last_validation_only_when_it_is_of_the_final_weights():
+    """A fit stopped by its budget inside an epoch still validates the final weights at that epoch's end: the
+    classifier reuses those numbers instead of a second pass, and they equal a fresh evaluation."""
+    from trainers.classification import _final_validation
+    from trainers.tasks.classify import ClassifyConfig
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(512, 6)).astype("float32"), rng.integers(0, 3, 512)
+    model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3, activation="softmax",
+                                                                   kernel_regularizer=keras.regularizers.L2(0.1))])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    clock = FakeClock(1.0)
+    budget = TimeBudget(3 / 60)  # 3 s of 1-second steps: stops at step 3 of the first epoch's 16
+    budget.clock = clock
+    history = model.fit(x, y, validation_data=(x[:100], y[:100]), batch_size=32, epochs=4, verbose=0,
+                        callbacks=[clock, budget])
+    assert clock.steps == 3 and len(history.history["val_loss"]) == 1
+    fresh = model.evaluate(x[:100], y[:100], verbose=0, return_dict=True)
+    reused = _final_validation(model, history, x[:100], y[:100], ClassifyConfig())
+    assert reused["loss"] == pytest.approx(fresh["loss"], rel=1e-5)  # the L2 penalty included, as evaluate has it
+    assert reused["accuracy"] == pytest.approx(fresh["accuracy"])
+    history.history["val_loss"][-1] = -1.0  # with early stopping (other weights restored) it evaluates again
+    again = _final_validation(model, history, x[:100], y[:100], ClassifyConfig(patience=2))
+    assert again["loss"] == pytest.approx(fresh["loss"], rel=1e-5)

@@ -42,10 +42,20 @@ def _loss_function(config: ClassifyConfig) -> keras.losses.Loss:
 
 
 def misclassified_grid(model: keras.Model, images: np.ndarray, labels: np.ndarray, count: int = 32) -> np.ndarray:
-    """Up to `count` validation images the model gets wrong (the first ones, for a stable picture), tiled."""
-    predicted = np.argmax(model.predict(images[:2048], batch_size=1024, verbose=0), axis=-1)
+    """Up to `count` validation images the model gets wrong among the first 512 (a stable picture), tiled."""
+    predicted = np.argmax(model.predict(images[:512], batch_size=512, verbose=0), axis=-1)
     wrong = np.flatnonzero(predicted != labels[: len(predicted)])[:count]
     return tile(images[wrong] if len(wrong) else images[:1], columns=8)
+
+
+def _final_validation(model: keras.Model, history: keras.callbacks.History, x_val: np.ndarray, y_val: np.ndarray,
+                      config: ClassifyConfig) -> dict[str, float]:
+    """The final weights' validation metrics: the last epoch's (fit validated exactly these weights at its end),
+    unless early stopping restored other weights or fit did not validate; then one more pass."""
+    logs = history.history
+    if config.fit_mode == "keras" and config.patience == 0 and logs.get("val_accuracy") and logs.get("val_loss"):
+        return {"accuracy": logs["val_accuracy"][-1], "loss": logs["val_loss"][-1]}
+    return model.evaluate(x_val, y_val, batch_size=1024, verbose=0, return_dict=True)
 
 
 def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = None) -> dict[str, float]:
@@ -72,7 +82,7 @@ def train(config: ClassifyConfig, reporter: Reporter, run_dir: Path | None = Non
                             batch_size=config.batch_size, verbose=0,
                             callbacks=[*standard_callbacks(reporter, config.patience),
                                        *budget_callbacks(config, steps_per_epoch)])
-    val = model.evaluate(x_val, y_val, batch_size=1024, verbose=0, return_dict=True)
+    val = _final_validation(model, history, x_val, y_val, config)
     reporter.log_images("val/misclassified", misclassified_grid(model, x_val, splits.y_val))
     test = model.evaluate(splits.x_test.astype("float32") * scale, _targets(splits.y_test, config, data.num_classes),
                           batch_size=1024, verbose=0, return_dict=True)
