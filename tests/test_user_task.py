@@ -12,7 +12,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sweeps.best import refit_record
@@ -136,6 +136,8 @@ def one_line_error(result: subprocess.CompletedProcess) -> str:
 @settings(max_examples=int(os.environ.get("SWEEPLAB_FUZZ_EXAMPLES", 6)), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(declaration=BAD_DECLARATIONS)
+@example(declaration={"extra": "    flip: float = param(0.5, low=1.0, high=0.0)", "objective": "val/accuracy",
+                      "direction": "maximize"})  # found by the generator: a bad param() must name its module
 def test_a_bad_declaration_is_one_line(tmp_path_factory, declaration):
     folder = tmp_path_factory.mktemp("user")
     (folder / "usertask.py").write_text(DECLARATION.format(**declaration))

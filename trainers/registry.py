@@ -110,8 +110,10 @@ def load_reference(reference: str) -> Task:
     add_search_dir(os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except UserTaskError:
-        raise
+    except UserTaskError as error:  # a bad declaration at import (param bounds, @task): say which module
+        if module_name in str(error):
+            raise
+        raise UserTaskError(f"task {reference!r}: {error}") from None
     except ModuleNotFoundError as error:
         raise UserTaskError(f"task {reference!r}: no module {error.name!r} (searched the working directory, the "
                             f"study file's folder and PYTHONPATH)") from None
