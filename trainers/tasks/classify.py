@@ -9,13 +9,14 @@ from typing import Any, Literal
 from trainers.choices import Activation, Initializer
 from trainers.config import ConfigError
 from trainers.models.presets import MODEL_PRESETS
+from trainers.optimizer_config import OptimizerConfig
 from trainers.registry import Task, lazy, register_task
 
 ModelName = Literal["geron_mlp", "geron_cnn", "keras_mlp", "keras_cnn", "cpu_mlp", "cpu_cnn"]
 
 
 @dataclass
-class ClassifyConfig:
+class ClassifyConfig(OptimizerConfig):
     """Every knob of the image-classification studies. Defaults are overridden by the chosen model's preset."""
 
     # data
@@ -55,17 +56,7 @@ class ClassifyConfig:
     pooling: Literal["max", "avg", "none"] = "max"
     pool_size: int = 2
     conv_dropout: float = 0.0
-    # optimisation
-    optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
-    learning_rate: float = 1e-3  # the peak rate with a schedule
-    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: linear warm-up, then cosine decay to 0
-    warmup_epochs: float = 0.0  # linear warm-up from 0 (cosine schedule only)
-    momentum: float = 0.0  # sgd, rmsprop
-    nesterov: bool = False  # sgd
-    rho: float = 0.9  # rmsprop, adadelta
-    beta_1: float = 0.9  # adam, adamw, nadam
-    beta_2: float = 0.999
-    weight_decay: float = 0.004  # adamw
+    # optimisation (optimizer, learning rate and schedule: OptimizerConfig)
     loss: Literal["sparse_categorical_crossentropy", "categorical_crossentropy", "mse"] = (
         "sparse_categorical_crossentropy")
     label_smoothing: float = 0.0  # categorical_crossentropy only

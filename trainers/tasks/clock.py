@@ -8,13 +8,14 @@ from typing import Literal, get_args, get_type_hints
 from trainers.choices import Activation
 from trainers.clock.metric import CLASS_COUNTS
 from trainers.config import ConfigError
+from trainers.optimizer_config import OptimizerConfig
 from trainers.registry import Task, lazy, register_task
 
 OBJECTIVE = "val/cse_minutes"
 
 
 @dataclass
-class ClockConfig:
+class ClockConfig(OptimizerConfig):
     """Every knob of the clock studies."""
 
     # data
@@ -73,17 +74,7 @@ class ClockConfig:
     test_turns: int = 0
     test_turn_degrees: float = 20.0
     test_shift_pixels: float = 0.0  # and moved this many input pixels four ways (InputPreparation.test_shift)
-    # optimisation
-    optimizer: Literal["sgd", "rmsprop", "adam", "adamw", "nadam", "adadelta"] = "adam"
-    learning_rate: float = 1e-3
-    lr_schedule: Literal["constant", "cosine"] = "constant"  # cosine: per-step decay to 0 by the last epoch
-    warmup_epochs: float = 0.0  # linear warm-up from 0 (cosine schedule only)
-    momentum: float = 0.0
-    nesterov: bool = False
-    rho: float = 0.9
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    weight_decay: float = 0.004
+    # optimisation (optimizer, learning rate and schedule: OptimizerConfig)
     batch_size: int = 64
     epochs: int = 20
     # a training-time budget (0 = none): a cosine schedule is planned from measured step times to end annealed
