@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from analysis.findings import generative as finding
+from analysis.findings import generative_store
 from trainers.generative.figures import grid, grid_shape, reconstruction_rows, scale_for, upscale
 
 
@@ -76,7 +77,7 @@ def test_tiny_run_writes_figures_and_tables_and_a_rerun_trains_nothing(tmp_path,
         assert samples.shape == grid_shape(finding.SAMPLE_GRID, 8, side, factor)
         assert samples.std() > 0
         interpolation = _png(out / f"{spec.name}-interpolation.png")
-        assert interpolation.shape == grid_shape(finding.INTERPOLATION_ROWS * finding.INTERPOLATION_STEPS,
+        assert interpolation.shape == grid_shape(generative_store.INTERPOLATION_ROWS * finding.INTERPOLATION_STEPS,
                                                  finding.INTERPOLATION_STEPS, side, factor)
         epoch_grids = list(store.glob(f"generative/{spec.name}-*/epochs/*-0001.png"))
         assert len(epoch_grids) == 1, spec.name

@@ -1,0 +1,175 @@
+"""The generative finding's models and their store: what each of the five models is, training it once under a key
+of its resolved config (weights, generated arrays, metrics, per-epoch grids), and reading it back."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from datasets.images import to_uint8
+
+STORE_VERSION = 1  # bump when what is stored for a model changes (forces retraining)
+GRID_COLUMNS = 8
+SAMPLE_GRID = 64  # images in the committed samples grid
+EPOCH_GRID = 32  # images in each per-epoch grid kept in the store
+RECONSTRUCTIONS = 16  # held-out images reconstructed (two input/output row pairs)
+INTERPOLATION_ROWS, INTERPOLATION_STEPS = 6, 10
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model of the finding: its task family, config overrides (full and tiny) and what it is."""
+
+    name: str
+    family: str  # cae, vae or gan (a registered task)
+    title: str
+    config: dict[str, Any]
+    tiny: dict[str, Any] = field(default_factory=dict)  # replaces `config`'s values for the test-sized run
+
+
+_TINY = {"subset": 300, "epochs": 1, "filters": 8, "batch_size": 64}
+MODELS: tuple[ModelSpec, ...] = (
+    ModelSpec("cae-fashion", "cae", "Convolutional autoencoder, Fashion-MNIST",
+              {"dataset": "fashion_mnist", "latent_dim": 32, "layers": 2, "filters": 32, "epochs": 4,
+               "batch_size": 128, "learning_rate": 1e-3, "reconstruction_loss": "binary_crossentropy"}, _TINY),
+    ModelSpec("vae-mnist", "vae", "Variational autoencoder, MNIST",
+              {"dataset": "mnist", "latent_dim": 8, "beta": 1.0, "layers": 2, "filters": 32, "epochs": 5,
+               "batch_size": 128, "learning_rate": 1e-3, "reconstruction_loss": "binary_crossentropy"}, _TINY),
+    ModelSpec("gan-mnist", "gan", "DCGAN, MNIST",  # BN in G, LeakyReLU in D, Adam 2e-4 beta_1 0.5; 3,376 steps
+              {"dataset": "mnist", "subset": 0, "latent_dim": 100, "layers": 2, "filters": 32, "epochs": 4,
+               "batch_size": 64, "generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4,
+               "beta_1": 0.5, "label_smoothing": 0.1, "discriminator_dropout": 0.0}, _TINY),
+    ModelSpec("vae-faces", "vae", "Variational autoencoder, Olivetti faces",
+              {"dataset": "olivetti", "latent_dim": 32, "beta": 1.0, "layers": 4, "filters": 16, "epochs": 100,
+               "batch_size": 32, "learning_rate": 1e-3, "reconstruction_loss": "binary_crossentropy"},
+              {"epochs": 1, "filters": 8, "layers": 3}),
+    ModelSpec("gan-faces", "gan", "DCGAN, Olivetti faces",  # 324 training faces: 11 steps an epoch
+              {"dataset": "olivetti", "latent_dim": 100, "layers": 4, "filters": 16, "epochs": 150, "batch_size": 32,
+               "generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4, "beta_1": 0.5,
+               "label_smoothing": 0.1, "discriminator_dropout": 0.0}, {"epochs": 1, "filters": 8}),
+)
+
+def model_config(spec: ModelSpec, tiny: bool) -> dict[str, Any]:
+    """The overrides that train `spec`: its config, with the tiny values on top for the test-sized run."""
+    overrides = {**spec.config, **(spec.tiny if tiny else {})}
+    return {**overrides, "frechet_samples": 0, "grid_images": EPOCH_GRID}  # Fréchet is measured after training
+
+
+def store_key(family: str, resolved: dict[str, Any]) -> str:
+    """12 hex digits naming a trained model by its family, resolved config and what the store holds."""
+    text = json.dumps({"family": family, "config": resolved, "version": STORE_VERSION}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _write_atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
+    """Fill a temporary sibling directory, then rename it into place: a killed run leaves no half model."""
+    temporary = final.with_name(f".{final.name}.{os.getpid()}.tmp")
+    shutil.rmtree(temporary, ignore_errors=True)
+    temporary.mkdir(parents=True)
+    fill(temporary)
+    if final.exists():
+        shutil.rmtree(final)
+    temporary.rename(final)
+
+
+def held_out_halves(dataset: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint sets of `count` real images in [0, 1]: from the test split, or (Olivetti, 400 images in all)
+    from every image, since its 40 test faces are too few; the faces' halves then include training images."""
+    import datasets
+
+    data = datasets.load(dataset)
+    pool = data.x_test if len(data.x_test) >= 2 * count else np.concatenate([data.x_train, data.x_test])
+    if len(pool) < 2 * count:
+        raise ValueError(f"{dataset} has {len(pool)} images, fewer than two halves of {count}")
+    order = np.random.default_rng(seed).permutation(len(pool))
+    scale = np.float32(1 / 255)
+    return pool[order[:count]].astype("float32") * scale, pool[order[count:2 * count]].astype("float32") * scale
+
+
+
+def _train(spec: ModelSpec, config: Any, directory: Path, halves: tuple[np.ndarray, np.ndarray]) -> None:
+    """Fit the model and keep what the figures and the Fréchet rows need (uint8 arrays), its weights and times."""
+    from datasets.images import save_png
+    from trainers.generative.families import Generative, fit
+    from trainers.generative.figures import grid, interpolation_images, reconstruction_rows
+    from trainers.reporter import Reporter
+
+    epoch_latents = np.random.default_rng(config.seed + 10).standard_normal((EPOCH_GRID, config.latent_dim))
+
+    def save_epoch_grid(generative: Generative, epoch: int) -> None:
+        if generative.has_prior:
+            save_png(directory / "epochs" / f"samples-{epoch:04d}.png",
+                     grid(generative.decode(epoch_latents.astype("float32")), GRID_COLUMNS))
+        else:
+            inputs = halves[1][:EPOCH_GRID // 2]
+            save_png(directory / "epochs" / f"reconstructions-{epoch:04d}.png",
+                     grid(reconstruction_rows(inputs, generative.reconstruct(inputs), GRID_COLUMNS), GRID_COLUMNS))
+
+    cpu, wall = time.process_time(), time.perf_counter()
+    fitted = fit(config, Reporter(), spec.family, epoch_hooks=[save_epoch_grid])
+    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    generative, rng = fitted.generative, np.random.default_rng(config.seed + 20)
+    count = len(halves[0])
+    arrays = {"samples": generative.decode(fitted.latent_sampler(count)),
+              "grid_samples": generative.decode(fitted.latent_sampler(SAMPLE_GRID))}
+    if generative.encode is not None:
+        arrays["reconstruction_inputs"] = halves[1]
+        arrays["reconstructions"] = generative.reconstruct(halves[1])
+        pairs = halves[1][: 2 * INTERPOLATION_ROWS]
+        starts, ends = generative.encode(pairs[0::2]), generative.encode(pairs[1::2])
+    else:
+        starts = rng.standard_normal((INTERPOLATION_ROWS, generative.latent_dim))
+        ends = rng.standard_normal((INTERPOLATION_ROWS, generative.latent_dim))
+    arrays["interpolation"] = interpolation_images(generative.decode, starts, ends, INTERPOLATION_STEPS)
+    np.savez_compressed(directory / "outputs.npz", **{name: to_uint8(value) for name, value in arrays.items()})
+    generative.model.save_weights(directory / "model.weights.h5")
+    record = {"model": spec.name, "family": spec.family, "config": _plain(config), "metrics": fitted.metrics,
+              "train_images": len(fitted.data.x_train), "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
+              "load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()}
+    (directory / "model.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+
+
+def _plain(config: Any) -> dict[str, Any]:
+    from trainers.config import as_dict
+
+    return as_dict(config)
+
+
+def trained_model(spec: ModelSpec, store: Path, tiny: bool,
+                  halves: tuple[np.ndarray, np.ndarray]) -> tuple[Path, bool]:
+    """The store directory of `spec`'s trained model, and whether it had to be trained now (not in the store)."""
+    from trainers.registry import get_task
+    from trainers.runner import resolve_config
+
+    config = resolve_config(get_task(spec.family), model_config(spec, tiny))
+    directory = store / f"{spec.name}-{store_key(spec.family, _plain(config))}"
+    if (directory / "model.json").exists():
+        return directory, False
+    _write_atomic_dir(directory, lambda temporary: _train(spec, config, temporary, halves))
+    return directory, True
+
+
+def cached_json(path: Path, compute: Callable[[], Any]) -> Any:
+    """`compute()` once; later runs read it back from `path`."""
+    if path.exists():
+        return json.loads(path.read_text())
+    value = compute()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    temporary.write_text(json.dumps(value, indent=2, sort_keys=True))
+    temporary.replace(path)
+    return value
+
+
+def load_outputs(directory: Path) -> dict[str, np.ndarray]:
+    with np.load(directory / "outputs.npz") as stored:
+        return {name: stored[name].astype("float32") / np.float32(255.0) for name in stored.files}
