@@ -22,11 +22,11 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from sweeps.memory import trim_native_heap
 from sweeps.run_identity import current_run_dir, forget_run_dir
 from sweeps.slurm import slurm_task_id
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, heartbeat_settings
 from sweeps.storage_faults import StorageUnavailableError, root_cause
+from trainers.memory import trim_native_heap
 
 
 class _Heartbeat:

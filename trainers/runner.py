@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from trainers.config import as_dict, resolve
+from trainers.memory import forget_custom_gradients_after
 from trainers.provenance import provenance
 from trainers.registry import Task, get_task
 from trainers.reporter import CompositeReporter, JsonlReporter, Reporter, outcome_of
@@ -55,7 +56,8 @@ def run(task_name: str, params: Mapping[str, Any], reporter: Reporter | None = N
     composite.start(resolved)
     try:
         started = time.perf_counter()
-        metrics = task.train(config, composite, run_dir)
+        with forget_custom_gradients_after():  # else each traced model stays alive in TensorFlow's registry
+            metrics = task.train(config, composite, run_dir)
         metrics = {**metrics, "time/train_seconds": round(time.perf_counter() - started, 3)}
         if run_dir is not None:
             write_json(run_dir / "result.json", {"task": task.name, "metrics": metrics})
