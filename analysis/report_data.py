@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,9 @@ from analysis.best import state_counts
 from sweeps.best import ranked_trials, refit_record
 from sweeps.names import file_stem
 from sweeps.space import Parameter
+from sweeps.spec import ROLES
+
+ROLE_ORDER = (*ROLES, "unassigned")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class ParameterInfo:
     high: float | None
     log: bool
     at_edge: bool  # the best value sits in the outer 5% of the range: widen the range
+    role: str = "unassigned"  # the study file's `roles:` (scientific, nuisance, fixed), as the tuning playbook
 
 
 @dataclass(frozen=True)
@@ -95,8 +100,11 @@ def _parameter_from_distribution(name: str, distribution: Any) -> Parameter:
 
 
 def parameter_infos(trials: list[FrozenTrial], best: FrozenTrial | None,
-                    parameters: list[Parameter] | None = None) -> list[ParameterInfo]:
-    """Each hyperparameter's (value, objective) pairs and whether the best value is at the edge of its range."""
+                    parameters: list[Parameter] | None = None,
+                    roles: Mapping[str, list[str]] | None = None) -> list[ParameterInfo]:
+    """Each hyperparameter's (value, objective) pairs, its role and whether the best value is at the edge of its
+    range; ordered by role (scientific, nuisance, fixed, unassigned), then as declared."""
+    role_of = {name: role for role, names in (roles or {}).items() for name in names}
     known = {parameter.name: parameter for parameter in parameters or []}
     for trial in trials:
         for name, distribution in trial.distributions.items():
@@ -111,8 +119,8 @@ def parameter_infos(trials: list[FrozenTrial], best: FrozenTrial | None,
         infos.append(ParameterInfo(name=name, kind=parameter.kind, values=[value for value, _ in pairs],
                                    objectives=[objective for _, objective in pairs], best_value=best_value,
                                    low=parameter.low, high=parameter.high, log=parameter.log,
-                                   at_edge=parameter.at_edge(best_value)))
-    return infos
+                                   at_edge=parameter.at_edge(best_value), role=role_of.get(name, "unassigned")))
+    return sorted(infos, key=lambda info: ROLE_ORDER.index(info.role))
 
 
 def read_curve(trial: FrozenTrial, runs_root: Path, study_name: str) -> Curve | None:
@@ -184,7 +192,7 @@ def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyRep
         reproduce=reproduce_command(study.study_name, best, spec.fixed if spec else {}) if best else "",
         refit=refit_record(study),
     )
-    report.parameters = parameter_infos(ranked, best, spec.parameters if spec else None)
+    report.parameters = parameter_infos(ranked, best, spec.parameters if spec else None, spec.roles if spec else None)
     report.warnings = [f"best {info.name} = {info.best_value} is at the edge of its range "
                        f"[{info.low}, {info.high}]: consider widening it" for info in report.parameters if info.at_edge]
     report.curves = [curve for trial in ranked[:top] if (curve := read_curve(trial, runs_root, study.study_name))]

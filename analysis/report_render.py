@@ -15,10 +15,12 @@ from plotly.subplots import make_subplots
 
 from analysis.best import format_refit
 from analysis.pages import PLOTLY_FILE, write_plotly_js
-from analysis.report_data import Curve, ParameterInfo, StudyReport, all_reports
+from analysis.report_data import ROLE_ORDER, Curve, ParameterInfo, StudyReport, all_reports
 from sweeps.names import file_stem
 
 PARAMETER_PREFIX = "parameter "
+ROLE_MEANINGS = {"scientific": "what the study asks about", "nuisance": "tuned so the scientific comparison is fair",
+                 "fixed": "held at one value", "unassigned": "no role in the study file"}
 STYLE = """body{font-family:system-ui,sans-serif;margin:2em auto;max-width:1200px;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:.3em .6em;text-align:left}
 .warning{background:#fff3cd;border:1px solid #e0c060;padding:.4em .8em;margin:.3em 0}
@@ -117,9 +119,13 @@ def render_study_page(report: StudyReport, figures: dict[str, go.Figure]) -> str
             continue
         parts.append(f"<h2>{escape(title)}</h2>" + _figure_html(figure))
     if parameter_plots:
-        parts.append('<h2>each hyperparameter against the objective</h2><div class="grid">')
-        parts += [f"<div>{_figure_html(figures[title])}</div>" for title in parameter_plots]
-        parts.append("</div>")
+        parts.append("<h2>each hyperparameter against the objective</h2>")
+        for role in ROLE_ORDER:  # grouped by the study file's roles, as the tuning playbook reads a study
+            titles = [f"{PARAMETER_PREFIX}{info.name}" for info in report.parameters if info.role == role]
+            if titles:
+                parts.append(f'<h3>{role}: {escape(ROLE_MEANINGS[role])}</h3><div class="grid">')
+                parts += [f"<div>{_figure_html(figures[title])}</div>" for title in titles if title in figures]
+                parts.append("</div>")
     if report.images:
         parts.append('<h2>image grids of the top trials</h2><div class="grid">')
         for image in report.images:

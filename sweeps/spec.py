@@ -19,6 +19,7 @@ from trainers.registry import Task, add_search_dir, get_task, is_reference
 
 SWEEPS_DIR = Path(__file__).resolve().parent
 MAX_STUDY_FILE_BYTES = 1 << 20  # the shipped ones are ~1 KiB; refuse /dev/zero and the like before reading it all
+ROLES = ("scientific", "nuisance", "fixed")  # the tuning playbook's roles of a parameter
 TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles",
             "refit", "start_with", "promote"}
 PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
@@ -80,6 +81,24 @@ def study_names() -> list[str]:
 def _expect(condition: bool, path: Path, key: str, message: str) -> None:
     if not condition:
         raise SpecError(path, key, message)
+
+
+def _roles(path: Path, raw: Any, searched: list[str], fixed: dict[str, Any]) -> dict[str, list[str]]:
+    """The tuning playbook's roles (scientific, nuisance, fixed): each a list of searched or fixed parameter names,
+    no name in two roles; the report groups the parameters by them."""
+    roles = raw or {}
+    _expect(isinstance(roles, dict) and set(roles) <= set(ROLES), path, "roles",
+            f"expected a mapping with {' / '.join(ROLES)} lists, got {raw!r}")
+    seen: dict[str, str] = {}
+    for role, names in roles.items():
+        _expect(isinstance(names, list) and all(isinstance(name, str) for name in names), path, f"roles.{role}",
+                f"expected a list of parameter names, got {names!r}")
+        for name in names:
+            _expect(name in searched or name in fixed, path, f"roles.{role}",
+                    f"{name!r} is neither searched nor fixed; searched: {', '.join(searched) or 'none'}")
+            _expect(name not in seen, path, f"roles.{role}", f"{name!r} is already {seen.get(name)}")
+            seen[name] = role
+    return {role: list(names) for role, names in roles.items()}
 
 
 def _number(value: Any) -> bool:
@@ -271,9 +290,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     timeout = budget.get("timeout_minutes")
     _expect(timeout is None or (_number(timeout) and timeout > 0), path, "budget.timeout_minutes",
             f"expected a positive number, got {timeout!r}")
-    roles = raw.get("roles") or {}
-    _expect(isinstance(roles, dict) and set(roles) <= {"scientific", "nuisance", "fixed"}, path, "roles",
-            "expected a mapping with scientific / nuisance / fixed lists")
+    roles = _roles(path, raw.get("roles"), [parameter.name for parameter in parameters], fixed)
     refit = _refit(path, raw.get("refit"), task, fixed)
     pruner = _options(path, "pruner", raw.get("pruner"), PRUNERS, "none", objective)
     name = raw.get("study", path.stem)
@@ -284,7 +301,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         parameters=parameters, objective=objective, direction=direction,
         sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe", objective),
         pruner=pruner,
-        trials=trials, timeout_minutes=timeout, roles={key: list(value) for key, value in roles.items()},
+        trials=trials, timeout_minutes=timeout, roles=roles,
         refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters),
         promote=_promote(path, raw.get("promote"), task, fixed),
     )

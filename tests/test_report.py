@@ -77,6 +77,15 @@ def test_best_value_at_the_edge_is_flagged():
     assert not inside["rate"].at_edge
 
 
+def test_parameters_carry_their_role_and_come_ordered_by_it():
+    distributions = {name: FloatDistribution(0.0, 1.0) for name in ("a", "b", "c")}
+    trials = [optuna.trial.create_trial(params={"a": 0.1, "b": 0.2, "c": 0.3}, distributions=distributions,
+                                        value=0.5)]
+    infos = parameter_infos(trials, trials[0], roles={"nuisance": ["a"], "scientific": ["c"]})
+    assert [(info.name, info.role) for info in infos] == [("c", "scientific"), ("a", "nuisance"),
+                                                          ("b", "unassigned")]
+
+
 def test_report_renders_plots_in_headless_chromium(small_study, tmp_path):
     study, root = small_study
     index = write_report(study._storage, root, tmp_path / "reports")
@@ -94,3 +103,5 @@ def test_report_renders_plots_in_headless_chromium(small_study, tmp_path):
     assert dom.count('class="main-svg"') >= 2 * plots  # plotly drew an SVG layer set for every figure
     assert "js-plotly-plot" in dom and "Optimization History Plot" in dom and "learning_rate" in dom
     assert "Hyperparameter Importances" in dom.split("each hyperparameter against the objective")[0]
+    # mnist-mlp's roles: learning_rate and optimizer are both scientific; nothing of theirs is unassigned
+    assert "<h3>scientific: what the study asks about</h3>" in dom and "<h3>unassigned" not in dom

@@ -78,6 +78,12 @@ space:
     (BASE + "objective: val/f1\n", "objective", "cannot optimise 'val/f1'"),
     (BASE + "pruner: {name: median, patience: 2}\n", "pruner.patience", "unknown option for median"),
     ("task: classify\nspace: [1, 2\n", "line 3", "not valid YAML"),
+    (BASE + "roles: {scientific: [learning_rate], nuisance: [momentum]}\n", "roles.nuisance",
+     "'momentum' is neither searched nor fixed"),
+    (BASE + "roles: {scientific: [learning_rate], nuisance: [learning_rate]}\n", "roles.nuisance",
+     "'learning_rate' is already scientific"),
+    (BASE + "roles: {scientific: learning_rate}\n", "roles.scientific", "expected a list of parameter names"),
+    (BASE + "roles: {important: [learning_rate]}\n", "roles", "expected a mapping with scientific / nuisance"),
 ])
 def test_malformed_study_files_name_file_key_and_expectation(tmp_path: Path, text, key, expected):
     path = tmp_path / "broken.yaml"
