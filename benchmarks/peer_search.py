@@ -114,22 +114,34 @@ def markdown(summary: dict[str, Any], runs: dict[str, dict[str, list]]) -> str:
     columns = list(next(iter(summary["tools"].values())))
     lines = [f"| tool (seeds) | {' | '.join(f'at {column}' for column in columns)} |",
              f"|---|{'---|' * len(columns)}"]
+    clipped = False
     for tool, rows in summary["tools"].items():
         cells = []
         for column in columns:
             row = rows[column]
             if row["mean"] is None:
                 cells.append("-")
-            else:
-                band = f" [{row['ci95'][0] * 100:.1f}, {row['ci95'][1] * 100:.1f}]" if row.get("ci95") else ""
-                partial = f" (n={row['n']})" if row["n"] < len(runs[tool]) else ""
-                cells.append(f"{row['mean'] * 100:.2f}{band}{partial}")
+                continue
+            band = ""
+            if row.get("ci95"):  # an accuracy lies in [0, 100]: a t-interval beyond it is clipped and marked
+                low, high = row["ci95"]
+                clipped |= low < 0 or high > 1
+                mark = "*" if low < 0 or high > 1 else ""
+                band = f" [{max(low, 0.0) * 100:.1f}, {min(high, 1.0) * 100:.1f}]{mark}"
+            partial = f" (n={row['n']})" if row["n"] < len(runs[tool]) else ""
+            cells.append(f"{row['mean'] * 100:.2f}{band}{partial}")
         lines.append(f"| {tool} ({len(runs[tool])}) | {' | '.join(cells)} |")
     for peer, row in summary.get("margin_at_budget", {}).items():
         if row.get("difference") is not None:
-            band = f" [{row['ci95'][0] * 100:+.2f}, {row['ci95'][1] * 100:+.2f}]" if row.get("ci95") else ""
+            low, high = row["ci95"] if row.get("ci95") else (None, None)
+            band = "" if low is None else (f" [{max(low, -1.0) * 100:+.2f}, {min(high, 1.0) * 100:+.2f}]"
+                                           + ("*" if low < -1 or high > 1 else ""))
+            clipped |= band.endswith("*")
             lines.append(f"\nsweeplab - {peer} at the budget: {row['difference'] * 100:+.2f} points{band} "
                          "(Welch 95% interval)")
+    if clipped:
+        lines.append("\n\\* a 95% interval reaching beyond the metric's range ([0, 100]; [-100, +100] for a "
+                     "difference) is clipped to it")
     return "\n".join(lines) + "\n"
 
 

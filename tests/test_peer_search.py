@@ -25,10 +25,10 @@ def test_a_promoted_result_and_the_refit_supersede_better_looking_low_rung_ones(
 def test_a_peer_timeline_is_the_best_by_validation_so_far(models):
     events = [{"elapsed_s": elapsed, "val": val, "test": test} for elapsed, val, test in models]
     points = timeline(events)
-    ordered = sorted(events, key=lambda event: event["elapsed_s"])
-    for elapsed, test in points:
-        seen = [event for event in ordered if event["elapsed_s"] <= elapsed]
-        assert test in [event["test"] for event in seen if event["val"] == max(item["val"] for item in seen)]
+    for elapsed in {event["elapsed_s"] for event in events}:  # the answer read at each moment (ties included)
+        seen = [event for event in events if event["elapsed_s"] <= elapsed]
+        best = max(item["val"] for item in seen)
+        assert value_at(points, elapsed) in [event["test"] for event in seen if event["val"] == best]
 
 
 def test_interval_and_margin():
@@ -46,3 +46,11 @@ def test_summary_and_table():
     assert summary["tools"]["random"]["1min"]["n"] == 0 and summary["tools"]["random"]["5min"]["n"] == 1
     table = markdown(summary, runs)
     assert "| sweeplab (2) | 89.00 [" in table and "80.00 (n=1)" in table
+
+
+def test_an_interval_beyond_the_metric_range_is_clipped_and_marked():
+    runs = {"sweeplab": {"0": [(30.0, 0.5)], "1": [(30.0, 0.99)]}, "random": {"0": [(30.0, 0.90)], "1": [(30.0, 0.91)]}}
+    table = markdown(summarise(runs, 60.0), runs)
+    assert "| 74.50 [0.0, 100.0]* |" in table and "is clipped to it" in table.splitlines()[-1]
+    assert "| 90.50 [84.1, 96.9] |" in table  # inside [0, 100]: unmarked
+    assert "random at the budget: -16.00 points [-100.00, +100.00]*" in table  # a difference lies in [-100, 100]
