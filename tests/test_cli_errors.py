@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from sweeplab.cli import main
+from sweeps.spec import TOP_KEYS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -62,7 +63,9 @@ def study_cases() -> list[tuple[str, bytes, str]]:
               ("control-chars", b"task: classify\x07\n", ""), ("latin1", "task: caf\xe9\n".encode("latin-1"), "")]
     wrong_types = {"task": [3, ["classify"], {"name": "classify"}], "space": ["lr", 3, [1, 2], {}],
                    "fixed": [[1], "mnist", 3], "objective": [3, ["val/accuracy"]], "sampler": [3, ["qmc"]],
-                   "pruner": [3, ["median"]], "budget": ["ten", 3, [4]], "roles": [3, "x"], "study": [3, ""]}
+                   "pruner": [3, ["median"]], "budget": ["ten", 3, [4]], "roles": [3, "x", {"scientific": ["wings"]}],
+                   "study": [3, ""], "refit": ["yes", [1], {"epochs": "many"}], "promote": [3, "all", {"top": 0}],
+                   "start_with": [3, "prior", [{"learning_rate": "fast"}]]}
     for key, values in wrong_types.items():
         for index, value in enumerate(values):
             cases.append((f"type-{key}-{index}", mutated(**{key: value}).encode(), key))
@@ -131,8 +134,10 @@ def run_main(argv: list[str]) -> int:
         return int(stop.code or 0)
 
 
-def test_enough_generated_cases() -> None:
-    assert len(STUDY_CASES) + len(FLAG_CASES) >= 100
+def test_every_key_of_a_study_file_has_malformed_cases() -> None:
+    """A key added to the schema (sweeps.spec.TOP_KEYS) without cases here fails; free text has no wrong value."""
+    named = {case[2].split(".")[0] for case in STUDY_CASES}
+    assert set(TOP_KEYS) - {"description"} <= named, sorted(set(TOP_KEYS) - {"description"} - named)
 
 
 @pytest.mark.parametrize(("content", "key"), [case[1:] for case in STUDY_CASES], ids=[case[0] for case in STUDY_CASES])
