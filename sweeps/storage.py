@@ -134,8 +134,8 @@ def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
         with warnings.catch_warnings():  # heartbeats and the retry callback are "experimental" since Optuna 2.8
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             opened = _open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY))
-            path = file_of(url)
-            identity = FileIdentity(str(path.resolve()), repr(_redact(url))) if path else None
+            path = file_of(key[0])  # already resolved for the key
+            identity = FileIdentity(str(path), repr(_redact(url))) if path else None
             _OPENED[key] = make_patient(opened, repr(_redact(url)), identity)
     return _OPENED[key]
 
@@ -149,16 +149,20 @@ def url_of(storage: object) -> str | None:
 FILE_PREFIXES = ("sqlite:///", "journal://")  # URLs whose storage is a file: the prefix, then its path
 
 
+def _split(url: str) -> tuple[str, Path | None]:
+    """(file prefix, file as written) of a SQLite or journal URL; ("", None) for a database server."""
+    prefix = next((prefix for prefix in FILE_PREFIXES if url.startswith(prefix)), None)
+    return ("", None) if prefix is None else (prefix, Path(url.removeprefix(prefix)))
+
+
 def file_of(url: str) -> Path | None:
     """The file behind a SQLite or journal URL (as written); None for a database server."""
-    prefix = next((prefix for prefix in FILE_PREFIXES if url.startswith(prefix)), None)
-    return None if prefix is None else Path(url.removeprefix(prefix))
+    return _split(url)[1]
 
 
 def absolute_url(url: str) -> str:
     """A file URL by absolute path (the same storage whatever the working directory, or node); others unchanged."""
-    path = file_of(url)
-    prefix = next((prefix for prefix in FILE_PREFIXES if url.startswith(prefix)), "")
+    prefix, path = _split(url)
     return url if path is None else prefix + str(path.resolve())
 
 
