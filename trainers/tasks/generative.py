@@ -104,23 +104,17 @@ class GANConfig(GenerativeConfig):
 _SMOKE = {"dataset": "mnist", "subset": 256, "test_subset": 64, "epochs": 1, "batch_size": 64, "filters": 8,
           "frechet_samples": 128, "feature_train_images": 500, "grid_images": 8}
 
-register_task(Task(
-    name="cae", config_type=AutoencoderConfig, train=lazy("trainers.generative.families:train", family="cae"),
-    objective="val/reconstruction_mse", direction="minimize",
-    description="convolutional autoencoder; reconstruction grids every epoch, interpolations at the end",
-    directions={"val/loss": "minimize", "val/reconstruction_frechet_distance": "minimize"},
-    smoke=_SMOKE,
-))
-register_task(Task(
-    name="vae", config_type=VAEConfig, train=lazy("trainers.generative.families:train", family="vae"),
-    objective="val/frechet_distance", direction="minimize",
-    description="variational autoencoder (latent size, beta, depth, filters); samples + reconstructions per epoch",
-    directions={"val/reconstruction_mse": "minimize", "val/loss": "minimize"},
-    smoke=_SMOKE,
-))
-register_task(Task(
-    name="gan", config_type=GANConfig, train=lazy("trainers.generative.families:train", family="gan"),
-    objective="val/frechet_distance", direction="minimize",
-    description="DCGAN (latent size, depth, separate G/D learning rates, label smoothing); samples per epoch",
-    smoke=_SMOKE,
-))
+_FAMILIES = (  # name, config, objective (minimised), description, the other metrics' directions
+    ("cae", AutoencoderConfig, "val/reconstruction_mse",
+     "convolutional autoencoder; reconstruction grids every epoch, interpolations at the end",
+     {"val/loss": "minimize", "val/reconstruction_frechet_distance": "minimize"}),
+    ("vae", VAEConfig, "val/frechet_distance",
+     "variational autoencoder (latent size, beta, depth, filters); samples + reconstructions per epoch",
+     {"val/reconstruction_mse": "minimize", "val/loss": "minimize"}),
+    ("gan", GANConfig, "val/frechet_distance",
+     "DCGAN (latent size, depth, separate G/D learning rates, label smoothing); samples per epoch", {}),
+)
+for _name, _config, _objective, _description, _directions in _FAMILIES:
+    register_task(Task(name=_name, config_type=_config, train=lazy("trainers.generative.families:train", family=_name),
+                       objective=_objective, direction="minimize", description=_description, directions=_directions,
+                       smoke=_SMOKE))
