@@ -93,3 +93,18 @@ def test_config_refuses_unknown_keys_and_wrong_types_naming_the_key():
     with pytest.raises(ConfigError, match=r"dense_dropout: 1\.5 is out of range"):
         config(dense_dropout=1.5)
     assert config(learning_rate=1).learning_rate == 1.0  # ints are fine where floats are expected
+
+
+def test_the_misclassified_grid_shows_exactly_the_wrong_images_among_the_first_512():
+    from trainers.classification import misclassified_grid
+
+    model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(3, kernel_initializer="zeros",
+                                                 bias_initializer=keras.initializers.Constant([1.0, 0.0, 0.0]))])
+    images = np.stack([np.full((4, 4, 1), index / 600, dtype="float32") for index in range(600)])
+    labels = np.array([0 if index % 3 else 1 for index in range(600)])  # the model always says 0: every third wrong
+    grid = misclassified_grid(model, images, labels, count=200)
+    wrong = len(range(0, 512, 3))  # 171 wrong among the first 512; the 88 beyond 512 are not looked at
+    rows = -(-wrong // 8)
+    assert grid.shape == (rows * 6 + 2, 8 * 6 + 2)
+    assert grid[2:6, 2:6].max() == 0 and grid[2:6, 8:12].min() == round(3 / 600 * 255)  # images 0 and 3, in order

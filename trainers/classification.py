@@ -42,8 +42,11 @@ def _loss_function(config: ClassifyConfig) -> keras.losses.Loss:
 
 
 def misclassified_grid(model: keras.Model, images: np.ndarray, labels: np.ndarray, count: int = 32) -> np.ndarray:
-    """Up to `count` validation images the model gets wrong among the first 512 (a stable picture), tiled."""
-    predicted = np.argmax(model.predict(images[:512], batch_size=512, verbose=0), axis=-1)
+    """Up to `count` validation images the model gets wrong among the first 512 (a stable picture), tiled.
+
+    One direct call, not `predict`: that would trace a predict function for this one batch (0.2-0.4 s a trial)."""
+    probabilities = keras.ops.convert_to_numpy(model(images[:512], training=False))
+    predicted = np.argmax(probabilities, axis=-1)
     wrong = np.flatnonzero(predicted != labels[: len(predicted)])[:count]
     return tile(images[wrong] if len(wrong) else images[:1], columns=8)
 
