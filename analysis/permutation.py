@@ -8,18 +8,13 @@ convolutions and pooling assume neighbouring pixels are related; a permutation d
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
-import optuna
 import pandas as pd
 import plotly.graph_objects as go
 
 from analysis import stats
-from analysis.evaluations import EvaluationStore
-from analysis.pages import write_figures_page
 
 MODELS: dict[str, tuple[str, str]] = {"mlp": ("fashion-mlp", "geron_mlp"), "cnn": ("fashion-cnn", "geron_cnn")}
 DATASETS: dict[str, str] = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST"}
@@ -37,24 +32,6 @@ class PermutationInfo:
     evaluations: pd.DataFrame  # model, dataset, seed, permuted, score
     differences: pd.DataFrame  # per model x dataset: means, paired difference (permuted - original) with CI
     notes: list[str] = field(default_factory=list)
-
-
-def best_configuration(family: str, storage: str | None = None) -> tuple[dict[str, Any], str]:
-    """The best finished trial's parameters of the family's Fashion-MNIST study, else the reference preset."""
-    from sweeps.best import best_trial, searched_values
-    from sweeps.spec import load_spec
-    from sweeps.storage import open_storage
-
-    study_name, preset = MODELS[family]
-    spec = load_spec(study_name)
-    fixed = {name: value for name, value in spec.fixed.items() if name != "dataset"}
-    try:
-        best = best_trial(optuna.load_study(study_name=spec.name, storage=open_storage(storage)))
-    except KeyError:  # no such study
-        best = None
-    if best is None:
-        return {**fixed, "model": preset}, f"reference preset {preset} (no finished {spec.name} study in storage)"
-    return {**fixed, **searched_values(best)}, f"best trial #{best.number} of study {spec.name} ({best.value:.4f})"
 
 
 def classify_difference(difference: stats.Estimate) -> str:
@@ -99,28 +76,6 @@ def permutation_info(evaluations: pd.DataFrame, metric: str, permutation_seed: i
                            evaluations=evaluations, differences=pd.DataFrame(rows))
 
 
-def evaluate_permutation(store: EvaluationStore, seeds: Sequence[int], datasets: Sequence[str] = tuple(DATASETS),
-                         families: Sequence[str] = tuple(MODELS), permutation_seed: int = 0,
-                         metric: str = "test/accuracy", overrides: Mapping[str, Any] | None = None,
-                         storage: str | None = None, n_bootstrap: int = 2000) -> PermutationInfo:
-    """Train each family's best config on original and permuted versions of each dataset, seed by seed."""
-    overrides = dict(overrides or {})
-    rows, sources = [], {}
-    for family in families:
-        config, sources[family] = best_configuration(family, storage)
-        for dataset in datasets:
-            for permuted in (False, True):
-                for seed in seeds:
-                    params = {**config, **overrides, "dataset": dataset, "seed": seed, "permute_pixels": permuted,
-                              "permutation_seed": permutation_seed}
-                    label = f"{family} {dataset} {'permuted' if permuted else 'original'} seed {seed}"
-                    rows.append({"model": family, "dataset": dataset, "seed": seed, "permuted": permuted,
-                                 "score": store.metric("classify", params, metric, label)})
-    info = permutation_info(pd.DataFrame(rows), metric, permutation_seed, sources, n_bootstrap)
-    info.notes = [f"{family}: {source}" for family, source in sources.items()]
-    return info
-
-
 def render(info: PermutationInfo) -> list[go.Figure]:
     """Mean accuracy (± std over seeds) on original vs permuted pixels, and the paired differences with CIs."""
     table = info.differences
@@ -138,23 +93,3 @@ def render(info: PermutationInfo) -> list[go.Figure]:
     forest.update_layout(title="permuted minus original (paired by seed, 95% t interval)",
                          xaxis_title=f"difference in {info.metric}", yaxis={"autorange": "reversed"})
     return [bars, forest]
-
-
-def write_outputs(info: PermutationInfo, out: Path) -> list[Path]:
-    """permutation_differences.csv, permutation_evaluations.csv and permutation.html under `out`."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "permutation_differences.csv", out / "permutation_evaluations.csv"]
-    table = info.differences.assign(permutation_seed=info.permutation_seed, metric=info.metric,
-                                    config_source=info.differences["model"].map(info.sources))
-    table.to_csv(paths[0], index=False)
-    info.evaluations.to_csv(paths[1], index=False)
-    paths.append(write_figures_page(out / "permutation.html", render(info), "pixel permutation"))
-    return paths
-
-
-def summary_lines(info: PermutationInfo) -> list[str]:
-    """One line per model x dataset for the console."""
-    return [f"{row['model'].upper():<4} {DATASETS.get(row['dataset'], row['dataset']):<14} original "
-            f"{row['original mean']:.4f} permuted {row['permuted mean']:.4f} diff {row['difference']:+.4f} "
-            f"[{row['t low']:+.4f}, {row['t high']:+.4f}] -> {row['observed']} (expected {row['expected']}; "
-            f"{row['explanation']})" for row in info.differences.to_dict("records")]

@@ -17,8 +17,8 @@ from optuna.trial import FrozenTrial
 from analysis.best import state_counts
 from sweeps.best import ranked_trials, refit_record
 from sweeps.names import file_stem
+from sweeps.roles import ROLES
 from sweeps.space import Parameter
-from sweeps.spec import ROLES
 
 ROLE_ORDER = (*ROLES, "unassigned")
 

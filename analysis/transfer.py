@@ -10,7 +10,6 @@ import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,8 +18,6 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis import stats
-from analysis.evaluations import EvaluationStore
-from analysis.pages import write_figures_page
 from sweeps.space import Parameter
 
 SOURCE, TARGET = "Fashion-MNIST", "CIFAR-10"
@@ -56,25 +53,6 @@ class TransferInfo:
                 "transfer_regret": self.regret, "source_best_config": self.source_best,
                 "target_best_config": self.target_best, "importance_method": self.importance_method,
                 "notes": " ".join(self.notes)}
-
-
-def select_configurations(trials: Sequence[optuna.trial.FrozenTrial], count: int, top: int = 3,
-                          maximize: bool = True) -> list[optuna.trial.FrozenTrial]:
-    """The `top` best finished trials plus the rest spread evenly over the ranking (objective quantiles)."""
-    ranked, seen = [], set()
-    for trial in sorted((trial for trial in trials if trial.state == optuna.trial.TrialState.COMPLETE
-                         and trial.value is not None and math.isfinite(trial.value)),
-                        key=lambda trial: trial.value, reverse=maximize):
-        signature = tuple(sorted((name, repr(value)) for name, value in trial.params.items()))
-        if signature not in seen:
-            seen.add(signature)
-            ranked.append(trial)
-    if len(ranked) <= count:
-        return ranked
-    top = min(top, count)
-    rest = ranked[top:]
-    positions = np.unique(np.round(np.linspace(0, len(rest) - 1, count - top)).astype(int))
-    return ranked[:top] + [rest[position] for position in positions]
 
 
 def fanova_available() -> bool:
@@ -209,42 +187,6 @@ def transfer_info(family: str, configs: Sequence[Mapping[str, Any]], evaluations
         settings=setting_effects(configs, source, target, parameters, n_bootstrap, seed), notes=notes)
 
 
-def evaluate_family(family: str, store: EvaluationStore, configs: int, seeds: Sequence[int], top: int = 3,
-                    metric: str = "test/accuracy", overrides: Mapping[str, Any] | None = None,
-                    storage: str | None = None, n_bootstrap: int = 2000) -> TransferInfo:
-    """Reuse (or run, when short) the family's Fashion-MNIST study, evaluate its spread configs on both datasets."""
-    from sweeps.optuna_study import create_study, run_study
-    from sweeps.spec import load_spec
-
-    overrides = dict(overrides or {})
-    source_spec, target_spec = (load_spec(name) for name in FAMILIES[family])
-    study, notes = create_study(source_spec, storage), []
-    for _ in range(4):  # pruned, failed and repeated trials do not count; try a few rounds before giving up
-        finished = len(select_configurations(study.get_trials(deepcopy=False), len(study.trials) + 1))
-        if finished >= configs:
-            break
-        notes.append(f"ran {configs - finished} more {source_spec.name} trials (had {finished} distinct finished).")
-        study = run_study(source_spec, storage, configs - finished, overrides)  # create_study reseeds a continued study
-    chosen = select_configurations(study.get_trials(deepcopy=False), configs, top,
-                                   study.direction == optuna.study.StudyDirection.MAXIMIZE)
-    if len(chosen) < 3:
-        raise ValueError(f"study {source_spec.name} has only {len(chosen)} usable finished trials; need >= 3")
-    parameters = [parameter for parameter in source_spec.parameters if parameter.name not in overrides]
-    names = {parameter.name for parameter in parameters}
-    rows = []
-    for index, trial in enumerate(chosen):
-        for dataset, spec in ((SOURCE, source_spec), (TARGET, target_spec)):
-            for seed in seeds:
-                params = {**spec.fixed, **trial.params, **overrides, "seed": seed}
-                score = store.metric(spec.task, params, metric, label=f"{family} config {index} {dataset} seed {seed}")
-                rows.append({"config": index, "trial": trial.number, "dataset": dataset, "seed": seed, "score": score})
-    info = transfer_info(family, [{name: trial.params.get(name) for name in names if name in trial.params}
-                                  for trial in chosen],
-                         pd.DataFrame(rows), parameters, metric, top, [trial.value for trial in chosen], n_bootstrap)
-    info.notes[:0] = [f"configs from Optuna study {source_spec.name!r} ({len(study.trials)} trials).", *notes]
-    return info
-
-
 def render(info: TransferInfo) -> list[go.Figure]:
     """Scatter of the two datasets' scores, importances side by side, and a forest plot of setting effects."""
     configs = info.configs
@@ -275,17 +217,3 @@ def render(info: TransferInfo) -> list[go.Figure]:
                                "CI), most consistent first", yaxis={"autorange": "reversed"},
                          xaxis_title=f"difference in mean {info.metric}", height=max(400, 22 * len(settings) + 150))
     return [scatter, importance, forest]
-
-
-def write_outputs(infos: Sequence[TransferInfo], out: Path) -> list[Path]:
-    """transfer_summary.csv, per-family configs/evaluations/importance/settings CSVs and transfer_<family>.html."""
-    out.mkdir(parents=True, exist_ok=True)
-    paths = [out / "transfer_summary.csv"]
-    pd.DataFrame([info.summary() for info in infos]).to_csv(paths[0], index=False)
-    for info in infos:
-        for name, table in (("configs", info.configs), ("evaluations", info.evaluations),
-                            ("importance", info.importance), ("settings", info.settings)):
-            paths.append(out / f"transfer_{info.family}_{name}.csv")
-            table.to_csv(paths[-1], index=False)
-        paths.append(write_figures_page(out / f"transfer_{info.family}.html", render(info), f"transfer {info.family}"))
-    return paths

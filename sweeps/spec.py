@@ -12,6 +12,7 @@ import yaml
 
 from datasets.registry import check_dataset_name
 from sweeps.names import name_problem
+from sweeps.roles import read_roles
 from sweeps.search_options import PRUNERS, SAMPLERS, OptionError, check_option
 from sweeps.space import Parameter
 from trainers.config import ConfigError, check_value, field_types, load_yaml, resolve
@@ -19,7 +20,6 @@ from trainers.registry import Task, add_search_dir, get_task, is_reference
 
 SWEEPS_DIR = Path(__file__).resolve().parent
 MAX_STUDY_FILE_BYTES = 1 << 20  # the shipped ones are ~1 KiB; refuse /dev/zero and the like before reading it all
-ROLES = ("scientific", "nuisance", "fixed")  # the tuning playbook's roles of a parameter
 TOP_KEYS = {"study", "task", "description", "fixed", "space", "objective", "sampler", "pruner", "budget", "roles",
             "refit", "start_with", "promote"}
 PARAM_KEYS = {"float": {"type", "low", "high", "log", "step", "when"}, "int": {"type", "low", "high", "log", "step",
@@ -81,24 +81,6 @@ def study_names() -> list[str]:
 def _expect(condition: bool, path: Path, key: str, message: str) -> None:
     if not condition:
         raise SpecError(path, key, message)
-
-
-def _roles(path: Path, raw: Any, searched: list[str], fixed: dict[str, Any]) -> dict[str, list[str]]:
-    """The tuning playbook's roles (scientific, nuisance, fixed): each a list of searched or fixed parameter names,
-    no name in two roles; the report groups the parameters by them."""
-    roles = raw or {}
-    _expect(isinstance(roles, dict) and set(roles) <= set(ROLES), path, "roles",
-            f"expected a mapping with {' / '.join(ROLES)} lists, got {raw!r}")
-    seen: dict[str, str] = {}
-    for role, names in roles.items():
-        _expect(isinstance(names, list) and all(isinstance(name, str) for name in names), path, f"roles.{role}",
-                f"expected a list of parameter names, got {names!r}")
-        for name in names:
-            _expect(name in searched or name in fixed, path, f"roles.{role}",
-                    f"{name!r} is neither searched nor fixed; searched: {', '.join(searched) or 'none'}")
-            _expect(name not in seen, path, f"roles.{role}", f"{name!r} is already {seen.get(name)}")
-            seen[name] = role
-    return {role: list(names) for role, names in roles.items()}
 
 
 def _number(value: Any) -> bool:
@@ -290,7 +272,8 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     timeout = budget.get("timeout_minutes")
     _expect(timeout is None or (_number(timeout) and timeout > 0), path, "budget.timeout_minutes",
             f"expected a positive number, got {timeout!r}")
-    roles = _roles(path, raw.get("roles"), [parameter.name for parameter in parameters], fixed)
+    roles, (key, problem) = read_roles(raw.get("roles"), [parameter.name for parameter in parameters], fixed)
+    _expect(not problem, path, key, problem)
     refit = _refit(path, raw.get("refit"), task, fixed)
     pruner = _options(path, "pruner", raw.get("pruner"), PRUNERS, "none", objective)
     name = raw.get("study", path.stem)

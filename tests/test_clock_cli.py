@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import numpy as np
-import optuna
 import pytest
 
-from analysis.clock_representations import findings, representation_info
 from datasets.clocks import load_clock_arrays
 from sweeplab.cli import main
 from trainers import get_task, run
@@ -91,42 +89,3 @@ def test_bad_predict_inputs_give_one_clear_line(case, message, saved_model, cloc
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(error) == 1
     assert error[0].startswith("sweeplab: error:") and message in error[0]
-
-
-def _add_trial(study: optuna.Study, head: str, classes: int | None, val: float, test: float, train: float) -> None:
-    params = {"head": head, **({"classes": classes} if classes else {})}
-    distributions = {"head": optuna.distributions.CategoricalDistribution(["periodic", "classification"]),
-                     "classes": optuna.distributions.CategoricalDistribution([12, 720])}
-    study.add_trial(optuna.trial.create_trial(
-        params=params, distributions={name: distributions[name] for name in params}, value=val,
-        user_attrs={"config": {"head": head, "classes": classes or 72},
-                    "metrics": {"test/cse_minutes": test, "train/cse_minutes": train, "test/cse_median": test / 2,
-                                "test/cse_p90": test * 2}}))
-
-
-def test_compare_tables_representations(storage_url, tmp_path, capsys):
-    study = optuna.create_study(study_name="clock-compare", storage=storage_url, direction="minimize")
-    _add_trial(study, "periodic", None, 12.0, 13.0, 10.0)
-    _add_trial(study, "periodic", None, 30.0, 31.0, 25.0)
-    _add_trial(study, "classification", 720, 40.0, 45.0, 2.0)
-    _add_trial(study, "classification", 12, 20.0, 21.0, 19.0)
-    info = representation_info(study)
-    assert list(info.table["representation"]) == ["periodic", "classification-12", "classification-720"]
-    assert info.table.iloc[0]["trials"] == 2 and info.table.iloc[0]["best_test_cse"] == 13.0
-    assert info.by_classes["classes"].tolist() == [12, 720]
-    assert info.table.iloc[2]["overfit_gap_at_best"] == pytest.approx(43.0)
-    assert main(["clocks", "compare", "--study", "clock-compare", "--storage", storage_url, "--out",
-                 str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    assert "best representation by validation error: periodic" in out and "720 classes" in out
-    assert "periodic labels win: yes" in out
-    assert (tmp_path / "clock-compare-representations.html").exists()
-    assert (tmp_path / "clock-compare-representations.csv").read_text().startswith("representation,")
-
-
-def test_compare_draws_no_conclusion_at_chance(storage_url):
-    study = optuna.create_study(study_name="clock-chance", storage=storage_url, direction="minimize")
-    _add_trial(study, "periodic", None, 170.0, 175.0, 176.0)
-    _add_trial(study, "classification", 720, 172.0, 178.0, 177.0)
-    lines = findings(representation_info(study))
-    assert any("near chance" in line for line in lines) and not any("win" in line for line in lines)

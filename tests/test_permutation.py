@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -114,47 +112,3 @@ def test_permutation_info_reads_paired_differences() -> None:
     assert table.loc["mlp", "observed"] == "unchanged" and table.loc["mlp", "explanation"] == "as expected"
     assert table.loc["mlp", "original mean"] == pytest.approx(0.95 + 0.002 / 3)
     assert info.seeds == (0, 1, 2)
-
-
-def test_best_configuration_prefers_the_study_then_the_preset(storage_url: str) -> None:
-    import optuna
-
-    from analysis.permutation import best_configuration
-    from sweeps.optuna_study import create_study
-    from sweeps.spec import load_spec
-
-    config, source = best_configuration("mlp", storage_url)
-    assert config["model"] == "geron_mlp" and "reference preset geron_mlp" in source
-    spec = load_spec("fashion-mlp")
-    study = create_study(spec, storage_url)
-    distribution = spec.parameter("learning_rate").distribution()
-    for rate, value in [(0.004, 0.7), (0.002, 0.9)]:
-        study.add_trial(optuna.trial.create_trial(params={"learning_rate": rate},
-                                                  distributions={"learning_rate": distribution}, value=value))
-    config, source = best_configuration("mlp", storage_url)
-    best_number = study.trials[-1].number  # after the study's enqueued prior (still waiting) and the 0.7 trial
-    assert config["learning_rate"] == 0.002 and f"best trial #{best_number}" in source and "dataset" not in config
-
-
-def test_permute_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch, trainer_calls) -> None:
-    from sweeplab.cli import main
-
-    calls = trainer_calls
-    out = tmp_path / "analysis"
-    argv = ["permute", "--datasets", "mnist", "--seeds", "2", "--permutation-seed", "7", "--out", str(out),
-            "--bootstrap", "200", "--set", "subset=300", "--set", "test_subset=200", "--set", "epochs=1",
-            "--set", "dense_units=16", "--set", "conv_filters=8", "--set", "conv_blocks=1",
-            "--set", "convs_per_block=1", "--set", "stem_kernel_size=3", "--set", "batch_size=64"]
-    assert main(argv) == 0
-    assert len(calls) == 2 * 2 * 2  # 2 families x original/permuted x 2 seeds
-    assert {params["permutation_seed"] for params in calls} == {7}
-    assert sorted(params["permute_pixels"] for params in calls) == [False] * 4 + [True] * 4
-    table = pd.read_csv(out / "permutation_differences.csv")
-    assert set(table["model"]) == {"mlp", "cnn"} and set(table["permutation_seed"]) == {7}
-    assert table["config_source"].str.contains("reference preset").all()
-    assert all(math.isfinite(value) for value in table["difference"])
-    assert (table["t low"] <= table["difference"]).all() and (table["difference"] <= table["t high"]).all()
-    assert (out / "permutation.html").stat().st_size > 10_000
-    calls.clear()
-    assert main(argv) == 0
-    assert calls == []  # everything read back from the store

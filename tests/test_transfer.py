@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import optuna
 import pandas as pd
 import pytest
 
@@ -32,21 +31,6 @@ def _evaluations(source: np.ndarray, target: np.ndarray, seeds: int = 3, noise: 
                           "score": float(scores[index] + noise * rng.normal())}
                          for name, scores in ((SOURCE, source), (TARGET, target))
                          for index in range(len(scores)) for seed in range(seeds)])
-
-
-def test_select_configurations_keeps_the_top_and_spreads_the_rest() -> None:
-    distribution = RATE.distribution()
-    trials = [optuna.trial.create_trial(params={"learning_rate": 1e-4 * (1 + index)},
-                                        distributions={"learning_rate": distribution}, value=index / 50)
-              for index in range(50)]
-    trials.append(optuna.trial.create_trial(state=optuna.trial.TrialState.FAIL))
-    chosen = transfer.select_configurations(trials, 10, top=3)
-    values = [trial.value for trial in chosen]
-    assert len(chosen) == 10 and len(set(values)) == 10
-    assert values[:3] == [49 / 50, 48 / 50, 47 / 50]  # the top-3
-    assert min(values) == 0.0 and any(0.3 < value < 0.7 for value in values)  # worst and middle too
-    assert len(transfer.select_configurations(trials, 80)) == 50
-    assert [trial.value for trial in transfer.select_configurations(trials, 5, maximize=False)][:3] == [0, 0.02, 0.04]
 
 
 def test_importances_find_the_parameter_that_matters() -> None:
@@ -149,50 +133,3 @@ def test_missing_data_stops_the_analysis_and_is_not_stored(tmp_path) -> None:
     retried = EvaluationStore(path, runner, verbose=False)  # once the data is there, the run happens
     assert retried.metric("classify", params, "test/accuracy") == pytest.approx(0.9)
     assert len(attempts) == 2 and len(retried) == 1
-
-
-def test_transfer_end_to_end_is_resumable(mirror_dir, tmp_path, monkeypatch, trainer_calls) -> None:
-    from sweeplab.cli import main
-    from sweeps.optuna_study import create_study
-    from sweeps.space import suggest_all
-    from sweeps.spec import load_spec
-
-    calls = trainer_calls
-    spec = load_spec("fashion-mlp")  # a finished study in the default storage: the analysis reuses it
-    study = create_study(spec)
-    for value in (0.5, 0.7, 0.6, 0.4):
-        trial = study.ask()
-        suggest_all(spec.parameters, trial)
-        study.tell(trial, value)
-    out = tmp_path / "analysis"
-    argv = ["transfer", "--families", "mlp", "--configs", "3", "--seeds", "2", "--top-k", "1", "--out", str(out),
-            "--bootstrap", "200", "--set", "subset=300", "--set", "test_subset=200", "--set", "epochs=1",
-            "--set", "dense_units=16", "--set", "dense_layers=1"]
-    assert main(argv) == 0
-    assert len(calls) == 3 * 2 * 2  # configs x seeds x datasets; the study had enough trials
-    assert {params["dataset"] for params in calls} == {"fashion_mnist", "cifar10"}
-    assert all(params["dense_units"] == 16 and params["epochs"] == 1 for params in calls)
-    summary = pd.read_csv(out / "transfer_summary.csv")
-    assert summary.loc[0, "configs"] == 3 and summary.loc[0, "seeds"] == 2
-    assert -1 <= summary.loc[0, "spearman"] <= 1 and summary.loc[0, "transfer_regret"] <= 0
-    configs = pd.read_csv(out / "transfer_mlp_configs.csv")
-    assert configs["study value"].tolist() == [0.7, 0.6, 0.4]  # the best, then spread down the ranking
-    assert configs[[f"{SOURCE} mean", f"{TARGET} mean"]].notna().all().all()
-    assert "dense_units" not in configs  # overridden: not a varied hyperparameter any more
-    assert not pd.read_csv(out / "transfer_mlp_settings.csv").empty
-    assert (out / "transfer_mlp.html").stat().st_size > 10_000
-    calls.clear()
-    assert main(argv) == 0
-    assert calls == []  # the study has its trials and the store its evaluations
-
-
-def test_cli_refuses_bad_arguments_before_training(monkeypatch, capsys) -> None:
-    import trainers
-    from sweeplab.cli import main
-
-    monkeypatch.setattr(trainers, "run", lambda *args, **kwargs: pytest.fail("nothing may train"))
-    for argv in (["transfer", "--seeds", "1"], ["transfer", "--families", "rnn"], ["transfer", "--configs", "2"],
-                 ["transfer", "--set", "no_such_key=1"], ["permute", "--set", "seed=3"],
-                 ["permute", "--datasets", "imagenet"], ["permute", "--metric", "accuracy"]):
-        assert main(argv) == 2, argv
-        assert "sweeplab: error:" in capsys.readouterr().err

@@ -7,7 +7,7 @@ The interface a finding module implements (the generative helper's module follow
         description="one line: what question the finding answers",
         fidelities={"cpu": "what the default measures and why", "tiny": "tests only"},  # first = the default
         cpu_minutes=30.0,                        # expected wall minutes at the default fidelity on a 2-core CPU
-        run=run,                                 # run(out_dir, store_dir, fidelity) -> list[Path] written
+        run=run,                                 # run(out_dir, store_dir, fidelity, workers) -> list[Path]
         summarize=summarize,                     # summarize(out_dir) -> dict: summary.json's "numbers", recomputed
     )                                            # from the CSVs in out_dir (the committed-results test calls it)
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-Run = Callable[[Path, Path, str], list[Path]]
+Run = Callable[[Path, Path, str, int], list[Path]]
 Summarize = Callable[[Path], dict[str, Any]]
 
 # name -> module defining FINDING; `claims` reads the others' results, so it runs last
@@ -48,7 +48,7 @@ class Finding:
     description: str
     fidelities: Mapping[str, str]  # fidelity name -> what it measures (and why); the first is the default
     cpu_minutes: float  # expected wall minutes at the default fidelity on a quiet 2-core CPU
-    run: Run  # (out_dir, store_dir, fidelity) -> the paths written
+    run: Run  # (out_dir, store_dir, fidelity, workers: evaluations trained at once) -> the paths written
     summarize: Summarize  # out_dir -> summary.json's "numbers", recomputed from the CSVs there
 
     @property

@@ -119,7 +119,8 @@ def lines(rows: list[dict[str, Any]]) -> list[str]:
     return text
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "committed") -> list[Path]:
+def run(out_dir: Path, store_dir: Path, fidelity: str = "committed", workers: int = 1) -> list[Path]:
+    """Trains nothing (`store_dir` and `workers` unused): reads the other findings' evaluations.csv."""
     import pandas as pd
 
     started, cpu_started = time.perf_counter(), time.process_time()

@@ -197,11 +197,9 @@ def render(result: RepresentationTable) -> Any:
     return figure
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu") -> list[Path]:
+def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
     chosen = FIDELITIES[fidelity]
-    session = output.Session.open(NAME, store_dir)
-    evaluations = session.run(jobs(chosen), METRICS)
-    csv_path, evaluations = output.write_evaluations(evaluations, out_dir)
+    session, csv_path, evaluations = output.evaluate(NAME, jobs(chosen), METRICS, out_dir, store_dir, workers)
     result = compute(evaluations)
     paths = [csv_path, *output.write_tables({"representations": result.table}, out_dir),
              draw_png(result, out_dir / "clock_representations.png"),

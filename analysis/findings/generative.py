@@ -196,8 +196,9 @@ FIDELITIES = {"cpu": "the five models at the sizes in MODELS (each <= 15 CPU min
               "tiny": "tests only: 1 epoch on a few hundred images, 8 filters, Fréchet sets of 100"}
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu") -> list[Path]:
-    """The findings-registry entry point: `run_generative` at a named fidelity, plus summary.json."""
+def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
+    """The findings-registry entry point: `run_generative` at a named fidelity, plus summary.json (its five models
+    train one after another: `workers` is not used)."""
     if fidelity not in FIDELITIES:
         raise ValueError(f"unknown fidelity {fidelity!r} for {NAME}; choose one of {', '.join(FIDELITIES)}")
     paths = run_generative(out_dir, store_dir, tiny=fidelity == "tiny")

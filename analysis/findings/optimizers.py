@@ -151,11 +151,10 @@ def render(table: pd.DataFrame) -> Any:
     return figure
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu") -> list[Path]:
+def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
     chosen = FIDELITIES[fidelity]
-    session = output.Session.open(NAME, store_dir)
-    evaluations = session.run(jobs(chosen), {"test_accuracy": "test/accuracy"})
-    csv_path, evaluations = output.write_evaluations(evaluations, out_dir)
+    session, csv_path, evaluations = output.evaluate(NAME, jobs(chosen), {"test_accuracy": "test/accuracy"}, out_dir,
+                                                     store_dir, workers)
     table = compute(evaluations)
     paths = [csv_path, *output.write_tables({"curves": table}, out_dir), draw_png(table, out_dir / "optimizers.png"),
              output.write_html(out_dir / "optimizers.html", [render(table)], "optimizers")]

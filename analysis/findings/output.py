@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 EVALUATIONS = "evaluations.csv"
 SUMMARY_JSON, SUMMARY_MD = "summary.json", "summary.md"
 CONFIDENCE_WORDS = "95% interval"
-WORKERS = {"count": 1}  # evaluations a finding trains at once (`sweeplab results --workers`)
 
 
 @dataclass
@@ -47,11 +46,11 @@ class Session:
     cpu_started: float = field(default_factory=time.process_time)
 
     @classmethod
-    def open(cls, finding: str, store_dir: Path) -> Session:
+    def open(cls, finding: str, store_dir: Path, workers: int = 1) -> Session:
         from analysis.evaluations import EvaluationStore
 
         return cls(finding, EvaluationStore(Path(store_dir) / finding / "evaluations.jsonl", verbose=False),
-                   workers=WORKERS["count"])
+                   workers=workers)
 
     def run(self, jobs: Sequence[Job], metrics: Mapping[str, str]) -> pd.DataFrame:
         """Evaluate every job (stored ones are read back, the rest trained by `workers` processes): one row per job
@@ -88,6 +87,15 @@ class Session:
 
 def _number(value: Any) -> float:
     return float(value) if value is not None else math.nan
+
+
+def evaluate(finding: str, jobs: Sequence[Job], metrics: Mapping[str, str], out_dir: Path, store_dir: Path,
+             workers: int = 1) -> tuple[Session, Path, pd.DataFrame]:
+    """A finding's evaluations: trained (`workers` at once) or read back from the store, written to
+    `out_dir/evaluations.csv` and read back from it, so everything after derives from that file."""
+    session = Session.open(finding, store_dir, workers)
+    csv_path, evaluations = write_evaluations(session.run(jobs, metrics), out_dir)
+    return session, csv_path, evaluations
 
 
 def write_evaluations(evaluations: pd.DataFrame, out_dir: Path) -> tuple[Path, pd.DataFrame]:

@@ -211,13 +211,12 @@ def draw_png(infos: dict[str, Any], path: Path) -> Path:
     return output.save_png(figure, path)
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu") -> list[Path]:
+def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
     from analysis.transfer import render
 
     chosen = FIDELITIES[fidelity]
-    session = output.Session.open(NAME, store_dir)
-    evaluations = session.run(jobs(chosen), {"test_accuracy": "test/accuracy"})
-    csv_path, evaluations = output.write_evaluations(evaluations, out_dir)
+    session, csv_path, evaluations = output.evaluate(NAME, jobs(chosen), {"test_accuracy": "test/accuracy"}, out_dir,
+                                                     store_dir, workers)
     infos = compute(evaluations)
     paths = [csv_path]
     for family, info in infos.items():

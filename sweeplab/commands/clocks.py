@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from sweeplab.commands import add_storage_argument, load_existing_study
+from sweeplab.commands.results import finding_alias
 from sweeplab.errors import UserError
 
 
@@ -23,11 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--preview", default=None, help="PNG of the first 32 images with their labels")
     render.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     render.set_defaults(handler=render_command)
-    compare = actions.add_parser("compare", help="test error per label representation in a study")
-    compare.add_argument("--study", default="clock")
-    compare.add_argument("--out", default="reports", help="directory for the CSV and the HTML figure")
-    add_storage_argument(compare)
-    compare.set_defaults(handler=compare_command)
+    finding_alias(actions, "compare", "clock-representations", "test error per label representation")
     clocks.set_defaults(handler=lambda args: clocks.print_help() or 2)
 
     predict = subparsers.add_parser("predict", help="read the time off clock photographs with a saved model")
@@ -62,25 +59,6 @@ def render_command(args: argparse.Namespace) -> int:
         captions = [format_time(minutes) for minutes in to_minutes(labels[:shown])]
         save_png(Path(args.preview), captioned_grid(images[:shown], captions))
         print(f"preview: {args.preview}")
-    return 0
-
-
-def compare_command(args: argparse.Namespace) -> int:
-    from analysis.clock_representations import findings, render, representation_info
-    from analysis.pages import write_figures_page
-
-    study = load_existing_study(args.study, args.storage)
-    name = study.study_name
-    info = representation_info(study)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    info.table.to_csv(out / f"{name}-representations.csv", index=False)
-    write_figures_page(out / f"{name}-representations.html", [render(info)], f"{name} representations")
-    print(info.table.to_string(index=False, float_format=lambda value: f"{value:.1f}") if not info.table.empty
-          else "(no completed clock trials)")
-    for line in findings(info):
-        print(line)
-    print(f"wrote {out / f'{name}-representations.csv'} and .html")
     return 0
 
 
