@@ -37,7 +37,8 @@ class TransferInfo:
     kendall: stats.Estimate
     top_k: int
     top_k_overlap: float
-    regret: float
+    regret: float  # target score of the source's best minus the target's best (<= 0)
+    accuracy_lost: stats.Estimate  # -regret (>= 0) with a bootstrap interval over seeds
     source_best: int
     target_best: int
     importance: pd.DataFrame  # parameter, SOURCE, TARGET (normalised importances)
@@ -182,9 +183,20 @@ def transfer_info(family: str, configs: Sequence[Mapping[str, Any]], evaluations
         spearman=stats.spearman(source, target, n_bootstrap=n_bootstrap, seed=seed),
         kendall=stats.kendall(source, target, n_bootstrap=min(n_bootstrap, 1000), seed=seed),
         top_k=top, top_k_overlap=stats.top_k_overlap(source[finite], target[finite], top),
-        regret=stats.transfer_regret(source, target), source_best=int(np.argmax(masked_source)),
+        regret=stats.transfer_regret(source, target),
+        accuracy_lost=stats.bootstrap_accuracy_lost(*_runs(evaluations, len(configs)), n_bootstrap=n_bootstrap,
+                                                    seed=seed),
+        source_best=int(np.argmax(masked_source)),
         target_best=int(np.argmax(masked_target)), importance=importance, importance_method=method,
         settings=setting_effects(configs, source, target, parameters, n_bootstrap, seed), notes=notes)
+
+
+def _runs(evaluations: pd.DataFrame, count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Each configuration's scores over seeds, on the source and on the target."""
+    groups = {key: group["score"].to_numpy(float) for key, group in evaluations.groupby(["config", "dataset"])}
+    empty = np.array([], dtype=float)
+    return ([groups.get((config, SOURCE), empty) for config in range(count)],
+            [groups.get((config, TARGET), empty) for config in range(count)])
 
 
 def render(info: TransferInfo) -> list[go.Figure]:
@@ -198,7 +210,7 @@ def render(info: TransferInfo) -> list[go.Figure]:
     scatter.update_layout(
         title=f"{info.family.upper()}: {info.metric} per configuration, mean ± std over {len(info.seeds)} seeds<br>"
               f"<sup>Spearman {info.spearman.format()}, Kendall {info.kendall.format()}, top-{info.top_k} overlap "
-              f"{info.top_k_overlap:.2f}, regret {info.regret:+.3f}</sup>",
+              f"{info.top_k_overlap:.2f}, accuracy lost {info.accuracy_lost.format()}</sup>",
         xaxis_title=SOURCE, yaxis_title=TARGET)
     importance = go.Figure([go.Bar(name=name, y=info.importance["parameter"], x=info.importance[name],
                                    orientation="h") for name in (SOURCE, TARGET)])

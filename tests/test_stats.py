@@ -112,3 +112,18 @@ def test_verdict_and_consistency() -> None:
     assert stats.verdict({"Fashion-MNIST": helps, "CIFAR-10": hurts}) == "helps on Fashion-MNIST, hurts on CIFAR-10"
     assert stats.verdict({"Fashion-MNIST": flat, "CIFAR-10": flat}) == "no clear effect"
     assert stats.consistency(helps, helps) > 0 > stats.consistency(helps, hurts)
+
+
+def test_accuracy_lost_is_the_negated_regret_with_an_interval_over_seeds() -> None:
+    from analysis.stats import bootstrap_accuracy_lost, transfer_regret
+
+    rng = np.random.default_rng(0)
+    source = [rng.normal(mean, 0.002, 3) for mean in (0.90, 0.80, 0.70)]
+    same = [rng.normal(mean, 0.002, 3) for mean in (0.60, 0.50, 0.40)]  # config 0 wins on both
+    swapped = [rng.normal(mean, 0.002, 3) for mean in (0.50, 0.60, 0.40)]  # config 1 wins on the target
+    assert bootstrap_accuracy_lost(source, same).value == 0.0
+    lost = bootstrap_accuracy_lost(source, swapped, n_bootstrap=500)
+    means = (np.array([run.mean() for run in source]), np.array([run.mean() for run in swapped]))
+    assert lost.value == pytest.approx(-transfer_regret(*means)) and lost.value > 0.09
+    assert 0 <= lost.low <= lost.value <= lost.high < 0.12
+    assert math.isnan(bootstrap_accuracy_lost([np.array([])], [np.array([0.5])]).value)

@@ -146,6 +146,7 @@ def numbers(infos: dict[str, Any]) -> dict[str, Any]:
             "configs": len(info.configs), "seeds": len(info.seeds),
             "spearman": output.estimate_numbers(info.spearman), "kendall": output.estimate_numbers(info.kendall),
             "top_k": info.top_k, "top_k_overlap": info.top_k_overlap, "regret": info.regret,
+            "accuracy_lost": output.estimate_numbers(info.accuracy_lost),
             "source_best_config": info.source_best, "target_best_config": info.target_best,
             "fidelity_check": _fidelity_check(family, info),
             "settings": [{"setting": row["setting"], "verdict": row["verdict"],
@@ -180,8 +181,10 @@ def lines(infos: dict[str, Any]) -> list[str]:
                  f"- Spearman {info.spearman.format()}: {_ranking_words(info.spearman)}; Kendall "
                  f"{info.kendall.format()}.",
                  f"- Top-{info.top_k} overlap {info.top_k_overlap:.2f} (chance ~{info.top_k / len(info.configs):.2f}); "
-                 f"regret {info.regret:+.4f} ({TARGET} accuracy lost by taking {SOURCE}'s best, config "
-                 f"{info.source_best}, instead of config {info.target_best}).",
+                 f"{TARGET} accuracy lost by taking {SOURCE}'s best (config {info.source_best}) instead of "
+                 f"{TARGET}'s (config {info.target_best}): {info.accuracy_lost.value * 100:.2f} points "
+                 f"[{info.accuracy_lost.low * 100:.2f}, {info.accuracy_lost.high * 100:.2f}] (95% bootstrap over "
+                 "seeds; 0 = the same configuration wins on both).",
                  f"- Fidelity: {TARGET} best {check[f'{TARGET} best']:.3f}, median {check[f'{TARGET} median']:.3f}"
                  + (f" (targets {targets}: {'reached' if check['reached'] else 'NOT reached'})." if targets else "."),
                  ""]
