@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 NAME = "clock-representations"
 STUDY = "clock"
 CHANCE_MINUTES = 180.0  # mean common-sense error of a uniformly random guess
+MAX_MINUTES = 360.0  # the largest common-sense error: six hours either way
 NEAR_CHANCE = 0.8  # a mean error above this share of chance has not learnt to read the clock
 METRICS = {"test_cse_minutes": "test/cse_minutes", "test_cse_median": "test/cse_median",
            "train_cse_minutes": "train/cse_minutes", "val_cse_minutes": "val/cse_minutes", "epochs": "train/epochs"}
@@ -160,22 +161,41 @@ def lines(result: RepresentationTable) -> list[str]:
     return text
 
 
+def _clipped(values: Any) -> Any:
+    """A t-interval end clipped to the error's range [0, 360] minutes (the figure marks where it was cut)."""
+    return values.clip(0.0, MAX_MINUTES)
+
+
 def draw_png(result: RepresentationTable, path: Path) -> Path:
     plt = output.pyplot()
     table = result.table
     figure, axis = plt.subplots(figsize=(8, 0.35 * len(table) + 1.8))
     positions = list(range(len(table)))
-    axis.barh(positions, table["mean error"], xerr=[table["mean error"] - table["mean low"],
-                                                     table["mean high"] - table["mean error"]],
+    low, high = _clipped(table["mean low"]), _clipped(table["mean high"])
+    axis.barh(positions, table["mean error"], xerr=[table["mean error"] - low, high - table["mean error"]],
               capsize=3, color="tab:blue", alpha=0.7, label="mean error (95% t interval)")
     below = [position + 0.25 for position in positions]  # beside the mean's interval, not on it
-    axis.errorbar(table["median error"], below, xerr=[table["median error"] - table["median low"],
-                                                      table["median high"] - table["median error"]],
+    median_low, median_high = _clipped(table["median low"]), _clipped(table["median high"])
+    axis.errorbar(table["median error"], below, xerr=[table["median error"] - median_low,
+                                                      median_high - table["median error"]],
                   fmt="D", color="black", capsize=2, label="median error (95% t interval)")
+    cut: list[tuple[float, float, str]] = []
+    for position, row in zip(positions, table.to_dict("records"), strict=True):  # a clipped interval is marked
+        for key, offset in (("mean", 0.0), ("median", 0.25)):
+            if row[f"{key} low"] < 0:
+                cut.append((0.0, position + offset, "<"))
+            if row[f"{key} high"] > MAX_MINUTES:
+                cut.append((MAX_MINUTES, position + offset, ">"))
+    for x, y, marker in cut:
+        axis.plot([x], [y], marker=marker, color="tab:red", markersize=7, linestyle="none")
+    if cut:
+        axis.plot([], [], marker=">", color="tab:red", linestyle="none",
+                  label=f"interval clipped to [0, {MAX_MINUTES:.0f}]")
     axis.axvline(CHANCE_MINUTES, linestyle=":", color="grey", label="chance")
+    axis.set_xlim(0, MAX_MINUTES)
     axis.set_yticks(positions, table["representation"])
     axis.invert_yaxis()
-    axis.set_xlabel("test common-sense error (minutes)")
+    axis.set_xlabel("test common-sense error (minutes; 0 to the largest possible, 360)")
     axis.legend(fontsize=8, loc="upper right")  # the best (shortest) bars are at the top
     return output.save_png(figure, path)
 
