@@ -1,9 +1,10 @@
 """Memory a finished trial leaves behind, given back between trials so one long `sweep` process stays flat.
 
 Two leaks are measured (benchmarks/results/agents_memory_inprocess-*.json):
-- TensorFlow registers a gradient function for every `tf.custom_gradient` traced in graph mode (Keras' optimizer
+- TensorFlow registers a gradient function for every custom gradient traced in graph mode (Keras' optimizer
   all-reduce traces one per model) in a process-wide registry that is never emptied; each entry keeps its traced
   graph alive (about 2.6 MiB per trial for a small MLP). Entries added while a trial ran are dropped after it.
+  (Read through `sys.modules`, never imported: the module stays backend-agnostic.)
 - glibc keeps freed arenas mapped; `malloc_trim(0)` returns them.
 """
 
