@@ -75,11 +75,11 @@ wandb-sweep: setup $(SWEEPS_VENV)/.installed  ## write sweeps/build/STUDY.wandb.
 wandb-local: setup $(SWEEPS_VENV)/.installed  ## run the W&B sweep with the open-source `sweeps` engine, no server needed
 	$(SWEEPLAB) wandb-local $(STUDY) $(TRIALARG) $(SETS)
 
-transfer: setup  ## which settings carry over from Fashion-MNIST to CIFAR-10
-	$(SWEEPLAB) transfer $(if $(or $(EPOCHS),$(SUBSET)),--full) $(SETS) $(ARGS)
+transfer: setup  ## which settings carry over from Fashion-MNIST to CIFAR-10 (= make results ARGS=transfer)
+	$(SWEEPLAB) transfer $(ARGS)
 
-permute: setup  ## MLP vs CNN on pixel-permuted MNIST / Fashion-MNIST
-	$(SWEEPLAB) permute $(if $(or $(EPOCHS),$(SUBSET)),--full) $(SETS) $(ARGS)
+permute: setup  ## MLP vs CNN on pixel-permuted MNIST / Fashion-MNIST (= make results ARGS=permutation)
+	$(SWEEPLAB) permute $(ARGS)
 
 results: setup  ## reproduce the findings into results/<finding>/ (resumable): make results ARGS="permutation claims"
 	$(SWEEPLAB) results $(ARGS)

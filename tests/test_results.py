@@ -186,6 +186,23 @@ def test_the_old_commands_refuse_their_retired_options_in_one_line(capsys) -> No
         assert len(error) == 1 and error[0].startswith("sweeplab: error: unrecognized arguments"), error
 
 
+@pytest.mark.parametrize("name", TRAINING_FINDINGS)
+def test_each_finding_trains_with_the_worker_count_it_is_given(name, tmp_path, monkeypatch) -> None:
+    """A finding's run hands `workers` to the session that trains its evaluations (stopped there: nothing trains)."""
+    from analysis.findings import output
+
+    given = []
+
+    def opened(finding, store_dir, workers=1):
+        given.append((finding, workers))
+        raise InterruptedError("stop before training")
+
+    monkeypatch.setattr(output.Session, "open", staticmethod(opened))
+    with pytest.raises(InterruptedError):
+        findings()[name].run(tmp_path / name, tmp_path / "store", "tiny", 3)
+    assert given == [(name, 3)]
+
+
 def test_workers_train_in_separate_processes_and_a_rerun_trains_nothing(mirror_dir, tmp_path, capsys) -> None:
     """--workers 2: the runs are trained by two worker processes (not this one), each stored as it finishes."""
     from sweeplab.cli import main

@@ -13,7 +13,8 @@ The interface a finding module implements (the generative helper's module follow
 
 `run` trains through an `analysis.evaluations.EvaluationStore` under `store_dir` (so a rerun trains nothing done),
 writes `out_dir/evaluations.csv` first and derives every table, figure and summary from that file read back, so
-`summarize(out_dir)` reproduces `summary.json["numbers"]` exactly. Modules import no framework at top level: this
+`summarize(out_dir)` reproduces `summary.json["numbers"]` exactly; a training finding gets that `run` from
+`output.training_run(NAME, FIDELITIES, jobs, metrics, report)`. Modules import no framework at top level: this
 registry is read by `sweeplab results --list`, which must stay fast.
 """
 

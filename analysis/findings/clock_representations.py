@@ -8,6 +8,7 @@ same rendered clocks and the same split per seed, under the same CPU-time budget
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -217,15 +218,14 @@ def render(result: RepresentationTable) -> Any:
     return figure
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
-    chosen = FIDELITIES[fidelity]
-    session, csv_path, evaluations = output.evaluate(NAME, jobs(chosen), METRICS, out_dir, store_dir, workers)
+def report(evaluations: pd.DataFrame) -> output.Report:
     result = compute(evaluations)
-    paths = [csv_path, *output.write_tables({"representations": result.table}, out_dir),
-             draw_png(result, out_dir / "clock_representations.png"),
-             output.write_html(out_dir / "clock_representations.html", [render(result)], "clock representations")]
-    return paths + output.write_summary(out_dir, NAME, fidelity, chosen.text, numbers(result), lines(result),
-                                        session.timing(evaluations), "Clock label representations")
+    return output.Report({"representations": result.table}, "clock_representations", partial(draw_png, result),
+                         [render(result)], "clock representations", numbers(result), lines(result),
+                         "Clock label representations")
+
+
+run = output.training_run(NAME, FIDELITIES, jobs, METRICS, report)
 
 
 FINDING = Finding(

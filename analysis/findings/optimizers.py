@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -151,15 +152,13 @@ def render(table: pd.DataFrame) -> Any:
     return figure
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
-    chosen = FIDELITIES[fidelity]
-    session, csv_path, evaluations = output.evaluate(NAME, jobs(chosen), {"test_accuracy": "test/accuracy"}, out_dir,
-                                                     store_dir, workers)
+def report(evaluations: pd.DataFrame) -> output.Report:
     table = compute(evaluations)
-    paths = [csv_path, *output.write_tables({"curves": table}, out_dir), draw_png(table, out_dir / "optimizers.png"),
-             output.write_html(out_dir / "optimizers.html", [render(table)], "optimizers")]
-    return paths + output.write_summary(out_dir, NAME, fidelity, chosen.text, numbers(table), lines(table),
-                                        session.timing(evaluations), "Optimizers: how fast each converges")
+    return output.Report({"curves": table}, "optimizers", partial(draw_png, table), [render(table)], "optimizers",
+                         numbers(table), lines(table), "Optimizers: how fast each converges")
+
+
+run = output.training_run(NAME, FIDELITIES, jobs, {"test_accuracy": "test/accuracy"}, report)
 
 
 FINDING = Finding(

@@ -9,7 +9,7 @@ import json
 import math
 import sys
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,13 +89,37 @@ def _number(value: Any) -> float:
     return float(value) if value is not None else math.nan
 
 
-def evaluate(finding: str, jobs: Sequence[Job], metrics: Mapping[str, str], out_dir: Path, store_dir: Path,
-             workers: int = 1) -> tuple[Session, Path, pd.DataFrame]:
-    """A finding's evaluations: trained (`workers` at once) or read back from the store, written to
-    `out_dir/evaluations.csv` and read back from it, so everything after derives from that file."""
-    session = Session.open(finding, store_dir, workers)
-    csv_path, evaluations = write_evaluations(session.run(jobs, metrics), out_dir)
-    return session, csv_path, evaluations
+@dataclass(frozen=True)
+class Report:
+    """What a finding derives from its evaluations read back: tables, one figure (PNG + HTML) and the summary."""
+
+    tables: Mapping[str, pd.DataFrame]  # name -> table, written as <name>.csv
+    figure: str  # the file name of <figure>.png and <figure>.html
+    draw_png: Callable[[Path], Path]  # draws the PNG at the path given
+    html: Sequence[Any]  # the plotly figures of <figure>.html
+    html_title: str
+    numbers: Mapping[str, Any]  # summary.json's "numbers"
+    lines: Sequence[str]  # summary.md's body
+    title: str  # summary.md's title
+
+
+def training_run(finding: str, fidelities: Mapping[str, Any], jobs: Callable[[Any], Sequence[Job]],
+                 metrics: Mapping[str, str], report: Callable[[pd.DataFrame], Report]) -> Callable[..., list[Path]]:
+    """A training finding's `run(out_dir, store_dir, fidelity, workers)`: the fidelity's jobs trained (`workers` at
+    once) or read back from the store, written to `out_dir/evaluations.csv` and read back, then `report` of that file
+    written. `fidelities` maps a name to an object with the fidelity's `text`; the first is the default."""
+
+    def run(out_dir: Path, store_dir: Path, fidelity: str = next(iter(fidelities)), workers: int = 1) -> list[Path]:
+        chosen = fidelities[fidelity]
+        session = Session.open(finding, store_dir, workers)
+        csv_path, evaluations = write_evaluations(session.run(jobs(chosen), metrics), out_dir)
+        drawn = report(evaluations)
+        paths = [csv_path, *write_tables(drawn.tables, out_dir), drawn.draw_png(out_dir / f"{drawn.figure}.png"),
+                 write_html(out_dir / f"{drawn.figure}.html", drawn.html, drawn.html_title)]
+        return paths + write_summary(out_dir, finding, fidelity, chosen.text, drawn.numbers, drawn.lines,
+                                     session.timing(evaluations), drawn.title)
+
+    return run
 
 
 def write_evaluations(evaluations: pd.DataFrame, out_dir: Path) -> tuple[Path, pd.DataFrame]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,18 +124,15 @@ def draw_png(info: Any, path: Path) -> Path:
     return output.save_png(figure, path)
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
+def report(evaluations: pd.DataFrame) -> output.Report:
     from analysis.permutation import render
 
-    chosen = FIDELITIES[fidelity]
-    session, csv_path, evaluations = output.evaluate(NAME, jobs(chosen), {"test_accuracy": "test/accuracy"}, out_dir,
-                                                     store_dir, workers)
     info = compute(evaluations)
-    paths = [csv_path, *output.write_tables({"differences": info.differences}, out_dir),
-             draw_png(info, out_dir / "permutation.png"),
-             output.write_html(out_dir / "permutation.html", render(info), "pixel permutation")]
-    return paths + output.write_summary(out_dir, NAME, fidelity, chosen.text, numbers(info), lines(info),
-                                        session.timing(evaluations), "Pixel permutation: MLP vs CNN")
+    return output.Report({"differences": info.differences}, "permutation", partial(draw_png, info), render(info),
+                         "pixel permutation", numbers(info), lines(info), "Pixel permutation: MLP vs CNN")
+
+
+run = output.training_run(NAME, FIDELITIES, jobs, {"test_accuracy": "test/accuracy"}, report)
 
 
 FINDING = Finding(

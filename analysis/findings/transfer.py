@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -214,23 +215,19 @@ def draw_png(infos: dict[str, Any], path: Path) -> Path:
     return output.save_png(figure, path)
 
 
-def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1) -> list[Path]:
+def report(evaluations: pd.DataFrame) -> output.Report:
     from analysis.transfer import render
 
-    chosen = FIDELITIES[fidelity]
-    session, csv_path, evaluations = output.evaluate(NAME, jobs(chosen), {"test_accuracy": "test/accuracy"}, out_dir,
-                                                     store_dir, workers)
     infos = compute(evaluations)
-    paths = [csv_path]
-    for family, info in infos.items():
-        paths += output.write_tables({f"{family}_configs": info.configs, f"{family}_settings": info.settings,
-                                      f"{family}_importance": info.importance}, out_dir)
-    paths.append(output.write_tables({"correlations": _correlation_table(infos)}, out_dir)[0])
-    paths.append(draw_png(infos, out_dir / "transfer.png"))
-    paths.append(output.write_html(out_dir / "transfer.html", [figure for info in infos.values()
-                                                               for figure in render(info)], "transfer"))
-    return paths + output.write_summary(out_dir, NAME, fidelity, chosen.text, numbers(infos), lines(infos),
-                                        session.timing(evaluations), f"Transfer: {SOURCE} -> {TARGET}")
+    tables = {f"{family}_{name}": table for family, info in infos.items()
+              for name, table in (("configs", info.configs), ("settings", info.settings),
+                                  ("importance", info.importance))}
+    return output.Report({**tables, "correlations": _correlation_table(infos)}, "transfer", partial(draw_png, infos),
+                         [figure for info in infos.values() for figure in render(info)], "transfer", numbers(infos),
+                         lines(infos), f"Transfer: {SOURCE} -> {TARGET}")
+
+
+run = output.training_run(NAME, FIDELITIES, jobs, {"test_accuracy": "test/accuracy"}, report)
 
 
 def _correlation_table(infos: dict[str, Any]) -> pd.DataFrame:
