@@ -126,13 +126,11 @@ def bootstrap_accuracy_lost(source_runs: Sequence[np.ndarray], target_runs: Sequ
     if not pairs:
         return NAN_ESTIMATE
 
-    def lost(source: np.ndarray, target: np.ndarray) -> float:
-        return float(target.max() - target[int(np.argmax(source))])
-
-    value = lost(np.array([a.mean() for a, _ in pairs]), np.array([b.mean() for _, b in pairs]))
+    value = -transfer_regret(np.array([a.mean() for a, _ in pairs]), np.array([b.mean() for _, b in pairs]))
     rng = np.random.default_rng(seed)
-    draws = [lost(np.array([a[rng.integers(0, a.size, a.size)].mean() for a, _ in pairs]),
-                  np.array([b[rng.integers(0, b.size, b.size)].mean() for _, b in pairs])) for _ in range(n_bootstrap)]
+    draws = [-transfer_regret(np.array([a[rng.integers(0, a.size, a.size)].mean() for a, _ in pairs]),
+                              np.array([b[rng.integers(0, b.size, b.size)].mean() for _, b in pairs]))
+             for _ in range(n_bootstrap)]
     low, high = np.quantile(draws, [(1 - confidence) / 2, (1 + confidence) / 2])
     return Estimate(value, float(low), float(high))
 

@@ -37,14 +37,18 @@ class TransferInfo:
     kendall: stats.Estimate
     top_k: int
     top_k_overlap: float
-    regret: float  # target score of the source's best minus the target's best (<= 0)
-    accuracy_lost: stats.Estimate  # -regret (>= 0) with a bootstrap interval over seeds
+    accuracy_lost: stats.Estimate  # target accuracy lost by taking the source's best (>= 0), bootstrap interval
     source_best: int
     target_best: int
     importance: pd.DataFrame  # parameter, SOURCE, TARGET (normalised importances)
     importance_method: str
     settings: pd.DataFrame  # per setting: effect on each dataset with intervals, consistency, verdict
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def regret(self) -> float:
+        """Target score of the source's best minus the target's best (<= 0): the accuracy lost, negated."""
+        return -self.accuracy_lost.value
 
     def summary(self) -> dict[str, Any]:
         return {"family": self.family, "metric": self.metric, "configs": len(self.configs), "seeds": len(self.seeds),
@@ -183,7 +187,6 @@ def transfer_info(family: str, configs: Sequence[Mapping[str, Any]], evaluations
         spearman=stats.spearman(source, target, n_bootstrap=n_bootstrap, seed=seed),
         kendall=stats.kendall(source, target, n_bootstrap=min(n_bootstrap, 1000), seed=seed),
         top_k=top, top_k_overlap=stats.top_k_overlap(source[finite], target[finite], top),
-        regret=stats.transfer_regret(source, target),
         accuracy_lost=stats.bootstrap_accuracy_lost(*_runs(evaluations, len(configs)), n_bootstrap=n_bootstrap,
                                                     seed=seed),
         source_best=int(np.argmax(masked_source)),

@@ -109,6 +109,15 @@ def summarise(runs: dict[str, dict[str, list]], budget: float) -> dict[str, Any]
     return summary
 
 
+def _band(ci95: list[float] | None, floor: float, spec: str) -> str:
+    """The band ` [low, high]` in percent, each end clipped to [floor, 1] and marked `*` when one was; "" without."""
+    if not ci95:
+        return ""
+    low, high = ci95
+    mark = "*" if low < floor or high > 1.0 else ""
+    return f" [{max(low, floor) * 100:{spec}}, {min(high, 1.0) * 100:{spec}}]{mark}"
+
+
 def markdown(summary: dict[str, Any], runs: dict[str, dict[str, list]]) -> str:
     """The summary as a table: each tool's mean test accuracy [95% t-interval] over seeds at each checkpoint."""
     columns = list(next(iter(summary["tools"].values())))
@@ -122,20 +131,14 @@ def markdown(summary: dict[str, Any], runs: dict[str, dict[str, list]]) -> str:
             if row["mean"] is None:
                 cells.append("-")
                 continue
-            band = ""
-            if row.get("ci95"):  # an accuracy lies in [0, 100]: a t-interval beyond it is clipped and marked
-                low, high = row["ci95"]
-                clipped |= low < 0 or high > 1
-                mark = "*" if low < 0 or high > 1 else ""
-                band = f" [{max(low, 0.0) * 100:.1f}, {min(high, 1.0) * 100:.1f}]{mark}"
+            band = _band(row.get("ci95"), 0.0, ".1f")  # an accuracy lies in [0, 100]
+            clipped |= band.endswith("*")
             partial = f" (n={row['n']})" if row["n"] < len(runs[tool]) else ""
             cells.append(f"{row['mean'] * 100:.2f}{band}{partial}")
         lines.append(f"| {tool} ({len(runs[tool])}) | {' | '.join(cells)} |")
     for peer, row in summary.get("margin_at_budget", {}).items():
         if row.get("difference") is not None:
-            low, high = row["ci95"] if row.get("ci95") else (None, None)
-            band = "" if low is None else (f" [{max(low, -1.0) * 100:+.2f}, {min(high, 1.0) * 100:+.2f}]"
-                                           + ("*" if low < -1 or high > 1 else ""))
+            band = _band(row.get("ci95"), -1.0, "+.2f")  # a difference of accuracies lies in [-100, +100]
             clipped |= band.endswith("*")
             lines.append(f"\nsweeplab - {peer} at the budget: {row['difference'] * 100:+.2f} points{band} "
                          "(Welch 95% interval)")
