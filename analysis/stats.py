@@ -135,22 +135,6 @@ def bootstrap_accuracy_lost(source_runs: Sequence[np.ndarray], target_runs: Sequ
     return Estimate(value, float(low), float(high))
 
 
-def bootstrap_mean_difference(a: np.ndarray, b: np.ndarray, n_bootstrap: int = 2000, confidence: float = 0.95,
-                              seed: int = 0) -> Estimate:
-    """mean(a) - mean(b) for independent groups, resampling each group; NaN interval when a group has < 2."""
-    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    if a.size == 0 or b.size == 0:
-        return NAN_ESTIMATE
-    value = float(a.mean() - b.mean())
-    if a.size < 2 or b.size < 2:
-        return Estimate(value, math.nan, math.nan)
-    rng = np.random.default_rng(seed)
-    samples = (a[rng.integers(0, a.size, (n_bootstrap, a.size))].mean(axis=1)
-               - b[rng.integers(0, b.size, (n_bootstrap, b.size))].mean(axis=1))
-    return Estimate(value, *_percentile_interval(samples, confidence))
-
-
 def bootstrap_mean(values: np.ndarray, n_bootstrap: int = 2000, confidence: float = 0.95, seed: int = 0) -> Estimate:
     """Mean of `values` with a percentile bootstrap interval (NaN interval for fewer than 2 values)."""
     values = np.asarray(values, dtype=float)

@@ -18,6 +18,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from analysis import stats
+from analysis.adjusted import adjusted_effects
 from sweeps.space import Parameter
 
 SOURCE, TARGET = "Fashion-MNIST", "CIFAR-10"
@@ -42,7 +43,7 @@ class TransferInfo:
     target_best: int
     importance: pd.DataFrame  # parameter, SOURCE, TARGET (normalised importances)
     importance_method: str
-    settings: pd.DataFrame  # per setting: effect on each dataset with intervals, consistency, verdict
+    settings: pd.DataFrame  # per setting: adjusted effect on each dataset with corrected intervals, verdict
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -57,7 +58,7 @@ class TransferInfo:
                 "kendall_high": self.kendall.high, "top_k": self.top_k, "top_k_overlap": self.top_k_overlap,
                 "transfer_regret": self.regret, "source_best_config": self.source_best,
                 "target_best_config": self.target_best, "importance_method": self.importance_method,
-                "notes": " ".join(self.notes)}
+                "notes": "; ".join(self.notes)}
 
 
 def fanova_available() -> bool:
@@ -102,53 +103,6 @@ def importances(configs: Sequence[Mapping[str, Any]], scores: Sequence[float], p
     return dict(optuna.importance.get_param_importances(study, evaluator=evaluator)), method
 
 
-def setting_groups(values: Sequence[Any], parameter: Parameter) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """(label, in-group mask, applicable mask) per categorical value, small-int value or numeric tercile."""
-    applicable = np.array([value is not None for value in values])
-    present = [value for value in values if value is not None]
-    distinct = sorted(set(present), key=repr)
-    groups = []
-    if parameter.kind == "categorical" or (parameter.kind == "int" and len(distinct) <= 4):
-        for level in distinct:
-            mask = np.array([value is not None and repr(value) == repr(level) for value in values])
-            groups.append((f"{parameter.name}={level}", mask, applicable))
-        return groups
-    numbers = np.array([float(value) if value is not None else np.nan for value in values])
-    edges = np.quantile(numbers[applicable], [1 / 3, 2 / 3])
-    bucket = np.where(applicable, np.searchsorted(edges, numbers, side="right"), -1)
-    for index, name in enumerate(("low", "middle", "high")):
-        mask = bucket == index
-        if mask.any():
-            groups.append((f"{parameter.name} {name} third [{numbers[mask].min():.3g}, {numbers[mask].max():.3g}]",
-                           mask, applicable))
-    return groups
-
-
-def setting_effects(configs: Sequence[Mapping[str, Any]], source: np.ndarray, target: np.ndarray,
-                    parameters: Sequence[Parameter], n_bootstrap: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """Effect of each setting on mean score vs. the other configs, per dataset, ranked by consistency."""
-    rows = []
-    for parameter in parameters:
-        values = [config.get(parameter.name) for config in configs]
-        if all(value is None for value in values):
-            continue
-        for label, mask, applicable in setting_groups(values, parameter):
-            rest = applicable & ~mask
-            effects = {name: stats.bootstrap_mean_difference(scores[mask], scores[rest], n_bootstrap, seed=seed)
-                       for name, scores in ((SOURCE, source), (TARGET, target))}
-            row = {"parameter": parameter.name, "setting": label, "configs": int(mask.sum()),
-                   "others": int(rest.sum())}
-            for name, effect in effects.items():
-                row.update({f"{name} effect": effect.value, f"{name} low": effect.low, f"{name} high": effect.high})
-            row["consistency"] = stats.consistency(effects[SOURCE], effects[TARGET])
-            row["verdict"] = stats.verdict(effects) if rest.any() else "no comparison (all configs share it)"
-            rows.append(row)
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    return table.sort_values("consistency", ascending=False, na_position="last").reset_index(drop=True)
-
-
 def transfer_info(family: str, configs: Sequence[Mapping[str, Any]], evaluations: pd.DataFrame,
                   parameters: Sequence[Parameter], metric: str = "test/accuracy", top: int = 3,
                   study_values: Sequence[float] | None = None, n_bootstrap: int = 2000, seed: int = 0) -> TransferInfo:
@@ -181,6 +135,8 @@ def transfer_info(family: str, configs: Sequence[Mapping[str, Any]], evaluations
                               columns=["parameter", SOURCE, TARGET])
     importance = importance.sort_values(SOURCE, ascending=False).reset_index(drop=True)
     masked_source, masked_target = np.where(finite, source, -np.inf), np.where(finite, target, -np.inf)
+    settings, setting_notes = adjusted_effects(configs, {SOURCE: source, TARGET: target}, parameters)
+    notes += setting_notes
     return TransferInfo(
         family=family, metric=metric, seeds=tuple(sorted(evaluations["seed"].unique().tolist())),
         evaluations=evaluations, configs=table,
@@ -191,7 +147,7 @@ def transfer_info(family: str, configs: Sequence[Mapping[str, Any]], evaluations
                                                     seed=seed),
         source_best=int(np.argmax(masked_source)),
         target_best=int(np.argmax(masked_target)), importance=importance, importance_method=method,
-        settings=setting_effects(configs, source, target, parameters, n_bootstrap, seed), notes=notes)
+        settings=settings, notes=notes)
 
 
 def _runs(evaluations: pd.DataFrame, count: int) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -228,7 +184,9 @@ def render(info: TransferInfo) -> list[go.Figure]:
                 error_x={"type": "data", "symmetric": False, "array": settings[f"{name} high"] - settings[
                     f"{name} effect"], "arrayminus": settings[f"{name} effect"] - settings[f"{name} low"]}))
         forest.add_vline(x=0, line_dash="dot")
-    forest.update_layout(title=f"{info.family.upper()}: effect of each setting vs the other configs (95% bootstrap "
-                               "CI), most consistent first", yaxis={"autorange": "reversed"},
-                         xaxis_title=f"difference in mean {info.metric}", height=max(400, 22 * len(settings) + 150))
+    forest.update_layout(title=f"{info.family.upper()}: effect of each setting with the other settings held "
+                               "(least squares; Benjamini-Hochberg false-coverage-rate intervals), most consistent "
+                               "first", yaxis={"autorange": "reversed"},
+                         xaxis_title=f"adjusted effect on mean {info.metric}",
+                         height=max(400, 22 * len(settings) + 150))
     return [scatter, importance, forest]

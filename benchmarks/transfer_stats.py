@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import stats, transfer
+from analysis.adjusted import adjusted_effects
 from benchmarks.machine import write_result
 from sweeps.spec import load_spec
 
@@ -51,7 +52,8 @@ def time_steps(configs: list[dict], evaluations: pd.DataFrame, bootstrap: int) -
         "spearman": lambda: stats.spearman(source, target, n_bootstrap=bootstrap),
         "kendall": lambda: stats.kendall(source, target, n_bootstrap=min(bootstrap, 1000)),
         "fanova_one_dataset": lambda: transfer.importances(configs, source, parameters),
-        "setting_effects": lambda: transfer.setting_effects(configs, source, target, parameters, bootstrap),
+        "adjusted_effects": lambda: adjusted_effects(configs, {transfer.SOURCE: source, transfer.TARGET: target},
+                                                     parameters),
         "transfer_info": lambda: transfer.transfer_info("mlp", configs, evaluations, parameters,
                                                         n_bootstrap=bootstrap),
     }

@@ -71,17 +71,6 @@ def test_regret_is_zero_when_the_best_coincide_and_negative_otherwise() -> None:
     assert stats.transfer_regret(source, np.array([0.2, 0.4, 0.6])) == pytest.approx(-0.2)
 
 
-def test_bootstrap_mean_difference() -> None:
-    rng = np.random.default_rng(2)
-    better, worse = rng.normal(1.0, 0.1, 30), rng.normal(0.0, 0.1, 30)
-    estimate = stats.bootstrap_mean_difference(better, worse, 1000)
-    assert estimate.value == pytest.approx(better.mean() - worse.mean())
-    assert estimate.low > 0.8 and estimate.high < 1.2 and estimate.sign == 1
-    same = stats.bootstrap_mean_difference(rng.normal(0, 1, 30), rng.normal(0, 1, 30), 1000)
-    assert same.sign == 0
-    assert math.isnan(stats.bootstrap_mean_difference(np.array([1.0]), worse).low)
-
-
 def test_bootstrap_mean() -> None:
     values = np.random.default_rng(5).normal(2.0, 0.5, 40)
     estimate = stats.bootstrap_mean(values, 1000)

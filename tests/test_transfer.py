@@ -1,4 +1,4 @@
-"""Transfer analysis: config selection, importances, setting effects, the evaluation store and a tiny end-to-end run."""
+"""Transfer analysis: config selection, importances, the evaluation store and a tiny end-to-end run."""
 
 from __future__ import annotations
 
@@ -41,31 +41,6 @@ def test_importances_find_the_parameter_that_matters() -> None:
     assert max(values, key=values.get) == "optimizer" and sum(values.values()) == pytest.approx(1.0)
     configs[0]["optimizer"], configs[1]["learning_rate"] = "adadelta", 0.5  # outside the declared space
     assert "optimizer" in transfer.importances(configs, scores, PARAMETERS)[0]
-
-
-def test_setting_effects_and_verdicts() -> None:
-    configs = _configs(60, seed=3)
-    adam = np.array([config["optimizer"] == "adam" for config in configs])
-    sgd = np.array([config["optimizer"] == "sgd" for config in configs])
-    noise = np.random.default_rng(4).normal(scale=0.01, size=(2, 60))
-    source = 0.8 + 0.1 * adam + noise[0]
-    target = 0.4 + 0.1 * adam - 0.1 * sgd + noise[1]
-    table = transfer.setting_effects(configs, source, target, PARAMETERS, n_bootstrap=500).set_index("setting")
-    assert table.loc["optimizer=adam", "verdict"] == "helps on both"
-    assert table.loc["optimizer=sgd", "verdict"] == "hurts on both" or "hurts on CIFAR-10" in table.loc[
-        "optimizer=sgd", "verdict"]
-    assert table.loc["optimizer=adam", f"{SOURCE} effect"] == pytest.approx(source[adam].mean() - source[~adam].mean())
-    assert table.index[0] == "optimizer=adam"  # most consistent first
-    assert {"dense_layers=1", "dense_layers=4"} <= set(table.index)  # small ints: one row per value
-    thirds = [label for label in table.index if label.startswith("learning_rate")]
-    assert len(thirds) == 3 and table.loc[thirds, "configs"].sum() == 60
-
-
-def test_setting_groups_skip_configs_where_a_conditional_parameter_is_absent() -> None:
-    momentum = Parameter("momentum", "float", low=0.0, high=0.95)
-    groups = transfer.setting_groups([0.1, None, 0.5, 0.9, None, 0.3, 0.7], momentum)
-    assert all(not mask[1] and not mask[4] for _, mask, _ in groups)
-    assert sum(mask.sum() for _, mask, _ in groups) == 5
 
 
 def test_transfer_info_on_a_perfect_transfer() -> None:

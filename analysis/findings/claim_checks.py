@@ -127,13 +127,13 @@ def cnn_l2_best(infos: dict[str, Any]) -> Check:
         beaten = any(item[2] > best_l2[3] for item in effects if item not in l2)  # another setting clearly better
         verdicts.append(CONTRADICTED if best_l2[3] < 0 or beaten else
                         SUPPORTED if top in l2 and best_l2[2] > 0 else NO_EVIDENCE)
-        words.append(f"{dataset}: best L2 setting {best_l2[0]} {_interval(*best_l2[1:])}, top setting {top[0]} "
-                     f"{_interval(*top[1:])}")
+        words.append(f"{dataset}: best L2 setting {best_l2[0]} {_interval(*best_l2[1:], 100, ' pp')}, top setting "
+                     f"{top[0]} {_interval(*top[1:], 100, ' pp')}")
         values[dataset] = {"best_l2": list(best_l2), "top": list(top)}
     verdict = CONTRADICTED if CONTRADICTED in verdicts else SUPPORTED if set(verdicts) == {SUPPORTED} else NO_EVIDENCE
     tested = sorted({float(value) for value in info.configs.get("kernel_l2", [])})
     values["l2_values_tested"] = tested
-    measured = "effect on mean test accuracy vs the other configs; " + "; ".join(words)
+    measured = "effect on mean test accuracy with the other settings held; " + "; ".join(words)
     if not any(math.isclose(value, SEED_L2) for value in tested):
         return Check(f"the seed's L2 = {SEED_L2:g} was not evaluated (L2 values tested: "
                      f"{', '.join(f'{value:g}' for value in tested)}); at those, {measured} (would read: {verdict})",
@@ -172,10 +172,10 @@ def mlp_rmsprop_fashion_not_cifar(infos: dict[str, Any]) -> Check:
     configs = info.configs
     if "optimizer" not in configs or "rmsprop" not in set(configs["optimizer"]):
         return Check("no MLP configuration used RMSprop", NOT_MEASURED, {})
-    means = {dataset: configs.groupby("optimizer")[f"{dataset} mean"].mean() for dataset in (SOURCE, TARGET)}
     effects = {dataset: next((item for item in _setting_effects(info, dataset) if item[0] == "optimizer=rmsprop"),
                              ("optimizer=rmsprop", math.nan, math.nan, math.nan)) for dataset in (SOURCE, TARGET)}
-    top = {dataset: str(means[dataset].idxmax()) for dataset in (SOURCE, TARGET)}
+    top = {dataset: max((item for item in _setting_effects(info, dataset) if item[0].startswith("optimizer=")),
+                        key=lambda item: item[1])[0].removeprefix("optimizer=") for dataset in (SOURCE, TARGET)}
     source, target = effects[SOURCE], effects[TARGET]
     if source[3] < 0 or (target[2] > 0 and top[TARGET] == "rmsprop"):
         verdict = CONTRADICTED
@@ -183,7 +183,8 @@ def mlp_rmsprop_fashion_not_cifar(infos: dict[str, Any]) -> Check:
         verdict = SUPPORTED
     else:
         verdict = NO_EVIDENCE
-    words = "; ".join(f"{dataset}: best optimizer {top[dataset]}, RMSprop vs others {_interval(*effects[dataset][1:])}"
+    words = "; ".join(f"{dataset}: best optimizer {top[dataset]}, RMSprop vs the average optimizer "
+                      f"{_interval(*effects[dataset][1:], 100, ' pp')}"
                       for dataset in (SOURCE, TARGET))
     numbers = {dataset: {"best_optimizer": top[dataset], "rmsprop_effect": list(effects[dataset][1:])}
                for dataset in (SOURCE, TARGET)}

@@ -95,7 +95,7 @@ class Report:
 
     tables: Mapping[str, pd.DataFrame]  # name -> table, written as <name>.csv
     figure: str  # the file name of <figure>.png and <figure>.html
-    draw_png: Callable[[Path], Path]  # draws the PNG at the path given
+    draw_png: Callable[[Path], Path | Sequence[Path]]  # draws the PNG at the path given (and any beside it)
     html: Sequence[Any]  # the plotly figures of <figure>.html
     html_title: str
     numbers: Mapping[str, Any]  # summary.json's "numbers"
@@ -114,7 +114,8 @@ def training_run(finding: str, fidelities: Mapping[str, Any], jobs: Callable[[An
         session = Session.open(finding, store_dir, workers)
         csv_path, evaluations = write_evaluations(session.run(jobs(chosen), metrics), out_dir)
         drawn = report(evaluations)
-        paths = [csv_path, *write_tables(drawn.tables, out_dir), drawn.draw_png(out_dir / f"{drawn.figure}.png"),
+        pngs = drawn.draw_png(out_dir / f"{drawn.figure}.png")
+        paths = [csv_path, *write_tables(drawn.tables, out_dir), *([pngs] if isinstance(pngs, Path) else pngs),
                  write_html(out_dir / f"{drawn.figure}.html", drawn.html, drawn.html_title)]
         return paths + write_summary(out_dir, finding, fidelity, chosen.text, drawn.numbers, drawn.lines,
                                      session.timing(evaluations), drawn.title)
@@ -163,7 +164,7 @@ def pyplot() -> Any:
 
 def save_png(figure: Any, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=110, bbox_inches="tight")  # long tick labels are kept, not clipped
     pyplot().close(figure)
     return path
 

@@ -170,11 +170,19 @@ def _ranking_words(estimate: Any) -> str:
     return "no evidence that the ranking carries over (the 95% interval spans 0)"
 
 
+def _points(share: float) -> str:
+    return f"{round(share * 100, 2) + 0.0:.2f}"  # + 0.0: no "-0.00"
+
+
 def lines(infos: dict[str, Any]) -> list[str]:
+    from analysis.adjusted import METHOD
+
     text = [f"Each configuration's score is its mean {TARGET}/{SOURCE} test accuracy over the seeds; rank correlations "
-            "have 95% bootstrap intervals over configurations; a setting's effect is the difference in mean score "
-            "between configs with and without it (95% bootstrap interval); 'no clear effect' = both intervals span 0.",
-            ""]
+            "have 95% bootstrap intervals over configurations. A setting's effect is read with the other settings "
+            f"held: {METHOD}. A categorical level is compared with the average of its parameter's levels; a numeric "
+            "setting's effect is the change from its 25th to its 75th percentile. 'no clear effect' = both "
+            "intervals span 0. Figures: `transfer.png` (the two datasets' scores per configuration), "
+            "`transfer-forest.png` (the effects below).", ""]
     for family, info in infos.items():
         check = _fidelity_check(family, info)
         targets = ", ".join(f"{name} >= {value:.0%}" for name, value in check["targets"].items())
@@ -183,35 +191,85 @@ def lines(infos: dict[str, Any]) -> list[str]:
                  f"{info.kendall.format()}.",
                  f"- Top-{info.top_k} overlap {info.top_k_overlap:.2f} (chance ~{info.top_k / len(info.configs):.2f}); "
                  f"{TARGET} accuracy lost by taking {SOURCE}'s best (config {info.source_best}) instead of "
-                 f"{TARGET}'s (config {info.target_best}): {info.accuracy_lost.value * 100:.2f} points "
-                 f"[{info.accuracy_lost.low * 100:.2f}, {info.accuracy_lost.high * 100:.2f}] (95% bootstrap over "
+                 f"{TARGET}'s (config {info.target_best}): {_points(info.accuracy_lost.value)} points "
+                 f"[{_points(info.accuracy_lost.low)}, {_points(info.accuracy_lost.high)}] (95% bootstrap over "
                  "seeds; 0 = the same configuration wins on both).",
+                 *[f"- {note}" for note in info.notes],
                  f"- Fidelity: {TARGET} best {check[f'{TARGET} best']:.3f}, median {check[f'{TARGET} median']:.3f}"
                  + (f" (targets {targets}: {'reached' if check['reached'] else 'NOT reached'})." if targets else "."),
                  ""]
         if not info.settings.empty:
-            text += output.markdown_header("setting", "configs", f"{SOURCE} effect", f"{TARGET} effect", "verdict")
+            text += output.markdown_header("setting", "configs", f"{SOURCE} effect (points)",
+                                           f"{TARGET} effect (points)", "verdict")
             for row in info.settings.to_dict("records"):
-                effects = [f"{row[f'{name} effect']:+.3f} [{row[f'{name} low']:+.3f}, {row[f'{name} high']:+.3f}]"
-                           for name in (SOURCE, TARGET)]
+                effects = [f"{row[f'{name} effect'] * 100:+.2f} [{row[f'{name} low'] * 100:+.2f}, "
+                           f"{row[f'{name} high'] * 100:+.2f}]" for name in (SOURCE, TARGET)]
                 text.append(f"| {row['setting']} | {row['configs']} | {effects[0]} | {effects[1]} | {row['verdict']} |")
             text.append("")
     return text
 
 
-def draw_png(infos: dict[str, Any], path: Path) -> Path:
-    """Per family: CIFAR-10 vs Fashion-MNIST score per configuration, error bars = std over seeds."""
+def draw_png(infos: dict[str, Any], path: Path) -> list[Path]:
+    """`path`: per family, CIFAR-10 vs Fashion-MNIST score per configuration; beside it `<stem>-forest.png`."""
     plt = output.pyplot()
-    figure, axes = plt.subplots(1, len(infos), figsize=(5.5 * len(infos), 4.5), squeeze=False)
+    figure, axes = plt.subplots(1, len(infos), figsize=(6 * len(infos), 5), squeeze=False)
     for axis, (family, info) in zip(axes[0], infos.items(), strict=True):
         configs = info.configs
-        axis.errorbar(configs[f"{SOURCE} mean"], configs[f"{TARGET} mean"], xerr=configs[f"{SOURCE} std"],
-                      yerr=configs[f"{TARGET} std"], fmt="o", capsize=2, alpha=0.8)
-        for config, x, y in zip(configs["config"], configs[f"{SOURCE} mean"], configs[f"{TARGET} mean"], strict=True):
-            axis.annotate(str(config), (x, y), fontsize=6, alpha=0.6)
-        axis.set_title(f"{family.upper()}: Spearman {info.spearman.format(2)}", fontsize=10)
-        axis.set_xlabel(f"{SOURCE} test accuracy")
-        axis.set_ylabel(f"{TARGET} test accuracy")
+        x, y = configs[f"{SOURCE} mean"] * 100, configs[f"{TARGET} mean"] * 100
+        axis.errorbar(x, y, xerr=configs[f"{SOURCE} std"] * 100, yerr=configs[f"{TARGET} std"] * 100, fmt="o",
+                      markersize=4, color="tab:blue", ecolor="lightsteelblue", elinewidth=1, capsize=0)
+        marked: dict[int, list[str]] = {}
+        for config, words in ((0, "prior"), (info.source_best, f"best on {SOURCE}"),
+                              (info.target_best, f"best on {TARGET}")):
+            marked.setdefault(config, []).append(words)
+        for place, (config, words) in enumerate(marked.items()):
+            axis.annotate(f"config {config}: {', '.join(words)}", (x[config], y[config]), fontsize=8, ha="right",
+                          xytext=(-14, (-26, 18, -42)[place]), textcoords="offset points",
+                          arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.6})
+        axis.set_title(f"{family.upper()}: {len(configs)} configurations, Spearman {info.spearman.format(2)}",
+                       fontsize=10)
+        axis.set_xlabel(f"{SOURCE} test accuracy (%)")
+        axis.set_ylabel(f"{TARGET} test accuracy (%)")
+        axis.grid(alpha=0.3)
+    figure.text(0.5, 0.005, f"a dot: one configuration's mean over {len(next(iter(infos.values())).seeds)} seeds; "
+                "bars: ± 1 standard deviation over those seeds", ha="center", fontsize=8)
+    figure.subplots_adjust(bottom=0.14)
+    scatter = output.save_png(figure, path)
+    return [scatter, draw_forest(infos, path.with_name(f"{path.stem}-forest.png"))]
+
+
+def draw_forest(infos: dict[str, Any], path: Path) -> Path:
+    """Per family and dataset, each setting's adjusted effect (points) with its corrected interval; the verdicts."""
+    import numpy as np
+
+    plt = output.pyplot()
+    heights = [max(3.0, 0.28 * len(info.settings) + 1.2) for info in infos.values()]
+    figure, axes = plt.subplots(len(infos), 2, figsize=(11, sum(heights)), squeeze=False,
+                                gridspec_kw={"height_ratios": heights}, sharey="row")
+    for row, (family, info) in zip(axes, infos.items(), strict=True):
+        settings = info.settings
+        positions = np.arange(len(settings))
+        for axis, dataset in zip(row, (SOURCE, TARGET), strict=True):
+            effect = settings[f"{dataset} effect"].to_numpy(float) * 100
+            low = settings[f"{dataset} low"].to_numpy(float) * 100
+            high = settings[f"{dataset} high"].to_numpy(float) * 100
+            clear = (low > 0) | (high < 0)
+            small = settings["verdict"].str.startswith("no evidence").to_numpy()
+            colours = np.where(small, "lightgrey", np.where(clear, np.where(effect > 0, "tab:green", "tab:red"),
+                                                             "tab:grey"))
+            axis.hlines(positions, low, high, colors=colours, linewidth=2)
+            axis.scatter(effect, positions, c=colours, s=14, zorder=3)
+            axis.axvline(0, color="black", linewidth=0.8, linestyle=":")
+            axis.set_title(f"{family.upper()} on {dataset}", fontsize=10)
+            axis.set_xlabel("adjusted effect on test accuracy (points)", fontsize=8)
+            axis.grid(axis="x", alpha=0.3)
+        row[0].set_yticks(positions, [f"{setting}  ({configs})" for setting, configs in
+                                      zip(settings["setting"], settings["configs"], strict=True)], fontsize=7)
+        row[0].invert_yaxis()
+    figure.suptitle("Effect of each setting with the other settings held (least squares over configurations); "
+                    "intervals corrected for multiple comparisons (Benjamini-Hochberg, false-coverage-rate)\n"
+                    "green/red: interval clear of 0; grey: spans 0; light grey: fewer than 3 configurations "
+                    "(no evidence); (n) = configurations with the setting", fontsize=8)
     return output.save_png(figure, path)
 
 
