@@ -5,9 +5,12 @@ benchmarks/results/agents_memory_inprocess-*.json."""
 from __future__ import annotations
 
 import gc
+import os
 
 import keras
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import trainers
 from trainers.memory import custom_gradients, forget_custom_gradients_after
@@ -41,3 +44,35 @@ def test_the_guard_drops_only_what_was_registered_inside_it():
         tf.function(lambda x: double(x) + 1).get_concrete_function(tf.TensorSpec([2], tf.float32))
         assert len(custom_gradients() - outside) == 1
     assert custom_gradients() == outside and outside
+
+
+RUN_EXAMPLES = 40 if os.environ.get("SWEEPLAB_FUZZ") else 4
+
+
+def _runs() -> st.SearchStrategy[tuple[str, dict]]:
+    """Any task's smallest run: classifiers of every preset and optimizer, the generative families, the clock."""
+    from trainers.models.classifiers import MODELS
+    from trainers.optimizers import OPTIMIZERS
+    from trainers.registry import discover_tasks
+
+    tasks = discover_tasks()
+    classify = st.builds(lambda model, optimizer, seed: ("classify", {**tasks["classify"].smoke, "model": model,
+                                                                       "optimizer": optimizer, "seed": seed}),
+                         st.sampled_from(sorted(MODELS)), st.sampled_from(sorted(OPTIMIZERS)), st.integers(0, 9))
+    others = st.sampled_from(sorted(name for name in tasks if name != "classify")).map(
+        lambda name: (name, dict(tasks[name].smoke)))
+    return st.one_of(classify, others)
+
+
+@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="the registry is TensorFlow's")
+@settings(max_examples=RUN_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(runs=st.lists(st.deferred(_runs), min_size=1, max_size=3))
+def test_no_sequence_of_runs_of_any_task_leaves_a_custom_gradient_behind(runs, mirror_dir, tmp_path_factory,
+                                                                        monkeypatch):
+    """Class 9 by generator: whatever tasks, models and optimizers a process runs one after another, the registry
+    holds after them what it held before (a failing run included: the guard is a `finally`)."""
+    monkeypatch.setenv("SWEEPLAB_DATA_DIR", str(mirror_dir))
+    before = custom_gradients()
+    for index, (task, config) in enumerate(runs):
+        trainers.run(task, config, run_dir=tmp_path_factory.mktemp(f"run{index}"))
+        assert custom_gradients() == before, (task, config)
