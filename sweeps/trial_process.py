@@ -5,6 +5,7 @@ child runs that asked trial and writes its outcome to a file the parent reads ba
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,13 @@ from sweeps.storage_faults import StorageUnavailableError
 from sweeps.trial_loop import fail_reason, result_kept_error
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Mapping[str, Any] | None,
                          root: Path | None) -> Callable[[optuna.Trial], float]:
     """An objective that trains each trial in a fresh Python process (`--trial-subprocess`): whatever the
@@ -34,7 +42,8 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
                     str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path)]
             code = subprocess.run(argv, check=False).returncode
             if not result_path.exists():
-                reason = f"trial process died (exit code {code}{', killed: out of memory?' if code < 0 else ''})"
+                reason = f"trial process died (exit code {code})" if code >= 0 else \
+                    f"trial process killed by {_signal_name(-code)} (out of memory, or a job scheduler?)"
                 trial.set_user_attr("fail_reason", reason)
                 raise RuntimeError(reason)
             result = json.loads(result_path.read_text())
