@@ -189,9 +189,9 @@ def draw_png(result: RepresentationTable, path: Path) -> Path:
                 cut.append((MAX_MINUTES, position + offset, ">"))
     for x, y, marker in cut:
         axis.plot([x], [y], marker=marker, color="tab:red", markersize=7, linestyle="none")
-    if cut:
-        axis.plot([], [], marker=">", color="tab:red", linestyle="none",
-                  label=f"interval clipped to [0, {MAX_MINUTES:.0f}]")
+    for marker, words in (("<", "interval clipped at 0"), (">", f"interval clipped at {MAX_MINUTES:.0f}")):
+        if any(item[2] == marker for item in cut):
+            axis.plot([], [], marker=marker, color="tab:red", linestyle="none", label=words)
     axis.axvline(CHANCE_MINUTES, linestyle=":", color="grey", label="chance")
     axis.set_xlim(0, MAX_MINUTES)
     axis.set_yticks(positions, table["representation"])
