@@ -108,3 +108,23 @@ def test_missing_data_stops_the_analysis_and_is_not_stored(tmp_path) -> None:
     retried = EvaluationStore(path, runner, verbose=False)  # once the data is there, the run happens
     assert retried.metric("classify", params, "test/accuracy") == pytest.approx(0.9)
     assert len(attempts) == 2 and len(retried) == 1
+
+
+def test_a_finding_whose_written_evaluations_are_not_stored_says_so_before_training(tmp_path, capsys) -> None:
+    from analysis.findings.output import Job, Session
+
+    written = tmp_path / "results" / "evaluations.csv"
+    written.parent.mkdir()
+    written.write_text("config,score\n0,0.5\n")
+    jobs = [Job("classify", {"dataset": "mnist", "seed": seed}, f"seed {seed}", {"seed": seed}) for seed in (0, 1)]
+
+    def session(path):
+        return Session("f", EvaluationStore(path, lambda task, params: {"test/accuracy": 0.5}, verbose=False))
+
+    first = session(tmp_path / "store" / "f" / "evaluations.jsonl")
+    first.run(jobs, {"acc": "test/accuracy"}, written)
+    assert "does not hold: their inputs changed" in capsys.readouterr().err and first.store.computed == 2
+    again = session(tmp_path / "store" / "f" / "evaluations.jsonl")
+    table = again.run(jobs, {"acc": "test/accuracy"}, written)
+    assert "does not hold" not in capsys.readouterr().err and again.store.computed == 0
+    assert table["acc"].tolist() == [0.5, 0.5]

@@ -52,16 +52,20 @@ class Session:
         return cls(finding, EvaluationStore(Path(store_dir) / finding / "evaluations.jsonl", verbose=False),
                    workers=workers)
 
-    def run(self, jobs: Sequence[Job], metrics: Mapping[str, str]) -> pd.DataFrame:
+    def run(self, jobs: Sequence[Job], metrics: Mapping[str, str], written: Path | None = None) -> pd.DataFrame:
         """Evaluate every job (stored ones are read back, the rest trained by `workers` processes): one row per job
         with its keys, `metrics` (column -> metric name), the evaluation's seconds and error. A progress line per
-        trained job on stderr."""
+        trained job on stderr; `written`: the finding's earlier evaluations.csv, named when some of it must retrain."""
         import pandas as pd
 
         trained_before = self.store.computed
         stored = sum(self.store.has(job.task, job.params) for job in jobs)
         print(f"{self.finding}: {len(jobs)} evaluations, {stored} stored, {len(jobs) - stored} to train"
               + (f" ({self.workers} at a time)" if self.workers > 1 else ""), file=sys.stderr, flush=True)
+        if written is not None and written.exists() and stored < len(jobs):
+            print(f"{self.finding}: {written} was written by evaluations this store ({self.store.path.parent.parent})"
+                  " does not hold: their inputs changed (a study file or a trainer default) or they were stored "
+                  "elsewhere (--store); the missing ones train now", file=sys.stderr, flush=True)
 
         def progress(record: dict[str, Any]) -> None:
             done = stored + self.store.computed - trained_before
@@ -112,7 +116,7 @@ def training_run(finding: str, fidelities: Mapping[str, Any], jobs: Callable[[An
     def run(out_dir: Path, store_dir: Path, fidelity: str = next(iter(fidelities)), workers: int = 1) -> list[Path]:
         chosen = fidelities[fidelity]
         session = Session.open(finding, store_dir, workers)
-        csv_path, evaluations = write_evaluations(session.run(jobs(chosen), metrics), out_dir)
+        csv_path, evaluations = write_evaluations(session.run(jobs(chosen), metrics, out_dir / EVALUATIONS), out_dir)
         drawn = report(evaluations)
         pngs = drawn.draw_png(out_dir / f"{drawn.figure}.png")
         paths = [csv_path, *write_tables(drawn.tables, out_dir), *([pngs] if isinstance(pngs, Path) else pngs),
