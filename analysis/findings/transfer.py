@@ -38,10 +38,11 @@ class Fidelity:
 
 
 FIDELITIES: dict[str, Fidelity] = {
-    # 2 families x 30 configs x 3 seeds x 2 datasets = 360 fits in ~170 min on a 2-core CPU (estimated from the
-    # per-epoch times the study files and benchmarks/results record: cpu_mlp ~2 s an epoch on 54,000 Fashion
-    # images; the CIFAR-10 CNN ~40 s an epoch on 45,000). MLPs: the studies' own search fidelity (Fashion 20,000
-    # images x 8 epochs) and 20,000 CIFAR-10 images x 8 epochs (the MLP's best should pass 45%). CNNs: 10,000
+    # 2 families x 30 configs x 3 seeds x 2 datasets = 360 fits. Estimated at ~170 min before it ran; measured:
+    # 528.6 evaluation-minutes run two at a time (one core each) on a shared 2-core CPU, ~265 min of wall (mean
+    # seconds per fit: MLP 27.5 Fashion / 53.2 CIFAR-10, CNN 85.2 / 186.6; results/transfer/evaluations.csv).
+    # MLPs: the studies' own search fidelity (Fashion 20,000 images x 8 epochs) and 20,000 CIFAR-10 images x 8
+    # epochs (the MLP's best should pass 45%). CNNs: 10,000
     # images, 3 epochs on Fashion-MNIST and 4 on CIFAR-10 (the CIFAR-10 study reached 70% at 20,000 x 4; half the
     # images should keep the best above 60% and the median above 40%; measured once: the prior, seed 0, 63.4% test
     # after 64.6 CPU-seconds of training, on a loaded CPU). Previews tested on 2,000 test images.
@@ -298,7 +299,7 @@ FINDING = Finding(
     name=NAME,
     description=f"do hyperparameter rankings on {SOURCE} carry over to {TARGET} (MLP, CNN)?",
     fidelities={name: fidelity.text for name, fidelity in FIDELITIES.items()},
-    cpu_minutes=170.0,
+    cpu_minutes=265.0,  # measured (two at a time); see FIDELITIES
     run=run,
     summarize=summarize,
 )
