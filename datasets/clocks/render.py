@@ -140,7 +140,7 @@ def _draw_dial(hour: int, minute: int, variation: Variation, rng: np.random.Gene
     canvas = np.zeros((CANVAS, CANVAS), np.uint8)
     _circle(canvas, RADIUS, rng.uniform(0, 255))
     _circle(canvas, FACE, face)
-    if rng.random() < 0.5:
+    if rng.random() < variation.rim_probability:
         _circle(canvas, FACE * rng.uniform(0.97, 0.995), ink, 2)
     _draw_marks(canvas, str(rng.choice(variation.dial_styles)), ink, rng)
     hour_angle, minute_angle = (float(angle) for angle in hand_angles(hour, minute))

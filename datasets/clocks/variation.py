@@ -10,6 +10,7 @@ from typing import Any
 
 DIAL_STYLES = ("arabic", "arabic_quarters", "roman", "ticks")  # every style marks 12 distinctly
 HAND_STYLES = ("bar", "tapered", "arrow")
+LATER_KNOBS = {"rim_probability": 0.5}  # knobs added after sets were cached, with the default that renders as before
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class Variation:
     hand_styles: tuple[str, ...] = HAND_STYLES
     dark_face_probability: float = 0.25  # light hands on a dark dial
     second_hand_probability: float = 0.4  # a thin distractor hand at a random angle
+    rim_probability: float = 0.5  # an ink ring just inside the dial's edge
     lighting: float = 0.45  # amplitude of a linear lighting gradient plus vignetting (0 = flat)
     reflection: float = 0.35  # peak brightness added by glass glare (0 = none)
     shadow: float = 0.5  # hand-shadow opacity (0 = none)
@@ -62,6 +64,11 @@ class Variation:
             low, high = getattr(self, name)
             if low > high or low < 0:
                 raise ValueError(f"{name}: expected 0 <= low <= high, got {(low, high)}")
+        for name in ("dark_face_probability", "second_hand_probability", "rim_probability", "jpeg_probability"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name}: expected a probability in [0, 1], got {getattr(self, name)}")
+        if not self.dial_styles or not self.hand_styles:
+            raise ValueError("dial_styles and hand_styles: expected at least one style each")
         if not 0 < self.scale[1] <= 1.2:
             raise ValueError(f"scale: dial radius fraction must be in (0, 1.2], got {self.scale}")
 
@@ -69,8 +76,11 @@ class Variation:
         return dataclasses.asdict(self)
 
     def key(self) -> str:
-        """A short stable hash of every range: the cache key of rendered sets."""
-        return hashlib.sha256(json.dumps(self.as_dict(), sort_keys=True).encode()).hexdigest()[:12]
+        """A short stable hash of every range: the cache key of rendered sets. Knobs added later are left out while
+        at their default (which renders as before they existed), so earlier cache keys stay valid."""
+        ranges = {name: value for name, value in self.as_dict().items()
+                  if name not in LATER_KNOBS or value != LATER_KNOBS[name]}
+        return hashlib.sha256(json.dumps(ranges, sort_keys=True).encode()).hexdigest()[:12]
 
 
 VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variation.mild(), "wide": Variation.wide()}

@@ -1,0 +1,99 @@
+"""Leaving a style family out of the renderer: the knobs render none of it, the rim knob's default renders as
+before it existed, and the leave-one-style-out benchmark's splits are disjoint in the family left out."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+
+import numpy as np
+import pytest
+
+from benchmarks.clock_styles import BASELINE, FAMILIES, PROBABILITY_KNOBS, style_split
+from datasets.clocks import Variation, render_clocks
+from datasets.clocks.render import CENTRE, FACE, _draw_dial
+
+# sha256 of render_clocks(16, seed=7) computed with the renderer at bee75025 (the rim drawn with a hard-coded 0.5),
+# before rim_probability existed
+BEFORE_RIM_KNOB = {"default": "f33337e9196752db43196e08965f557e52f91c694ddf12d74e7f703a6fbf1dd9",
+                   "wide": "8f865f10a1102f7f6d5a6cf880f95142818f9eac2fa50f7ce6e1d9d80c540100"}
+KEYS_BEFORE_RIM_KNOB = {"default": "36156696d8b1", "wide": "14a568814dd2"}  # Variation.key() at bee75025
+
+
+def _flat(**changes) -> Variation:
+    """Upright, centred, undegraded, light-faced, no second hand: the dial as drawn."""
+    return dataclasses.replace(Variation.none(), dial_styles=("arabic",), shadow=0.0, **changes)
+
+
+def _dials(variation: Variation, count: int = 12) -> list[np.ndarray]:
+    return [_draw_dial(index % 12, 7 * index % 60, variation, np.random.default_rng([3, index]))
+            for index in range(count)]
+
+
+@pytest.mark.parametrize("name", ["default", "wide"])
+def test_rim_default_renders_the_pixels_and_keys_from_before_the_knob(name):
+    variation = Variation() if name == "default" else Variation.wide()
+    images, _ = render_clocks(16, seed=7, variation=variation)
+    assert hashlib.sha256(images.tobytes()).hexdigest() == BEFORE_RIM_KNOB[name]
+    assert variation.key() == KEYS_BEFORE_RIM_KNOB[name]  # cached sets keep their directories
+    assert dataclasses.replace(variation, rim_probability=0.0).key() != variation.key()
+
+
+def _face_median(dial: np.ndarray) -> float:
+    y, x = np.mgrid[: dial.shape[0], : dial.shape[1]]
+    return float(np.median(dial[np.hypot(x - CENTRE, y - CENTRE) < 0.7 * FACE]))
+
+
+def test_dark_face_probability_zero_or_one_renders_only_light_or_only_dark_faces():
+    light = [_face_median(dial) for dial in _dials(_flat(dark_face_probability=0.0))]
+    dark = [_face_median(dial) for dial in _dials(_flat(dark_face_probability=1.0))]
+    assert min(light) > 150 and max(dark) < 100
+
+
+def _share_of_angles_with_ink_near_the_edge(dial: np.ndarray) -> float:
+    """Of 360 directions, the share whose darkest pixel between 0.975 and 1.0 of the face radius is ink (light face:
+    face >= 175, ink <= 55); long ticks reach 0.983 of the radius in a few directions, the rim ring in all."""
+    hits = 0
+    for degrees in range(360):
+        angle = math.radians(degrees)
+        radii = np.linspace(0.975, 1.0, 12) * FACE
+        columns = np.round(CENTRE + radii * math.sin(angle)).astype(int)
+        rows = np.round(CENTRE - radii * math.cos(angle)).astype(int)
+        hits += dial[rows, columns].min() < 115
+    return hits / 360
+
+
+def test_rim_probability_draws_the_ring_always_or_never():
+    with_rim = [_share_of_angles_with_ink_near_the_edge(dial) for dial in _dials(_flat(rim_probability=1.0))]
+    without = [_share_of_angles_with_ink_near_the_edge(dial) for dial in _dials(_flat(rim_probability=0.0))]
+    assert min(with_rim) > 0.95 and max(without) < 0.3
+
+
+@pytest.mark.parametrize("knob", ["dark_face_probability", "second_hand_probability", "rim_probability"])
+def test_probabilities_outside_zero_to_one_are_refused(knob):
+    with pytest.raises(ValueError, match=knob):
+        dataclasses.replace(Variation(), **{knob: 1.5}).validate()
+
+
+@pytest.mark.parametrize("family", [family for family in FAMILIES if family != BASELINE])
+def test_style_split_is_disjoint_in_the_family_left_out(family):
+    train, test = style_split(family)
+    train.validate()
+    test.validate()
+    if family in PROBABILITY_KNOBS:
+        knob = PROBABILITY_KNOBS[family]
+        assert getattr(train, knob) == 0.0 and getattr(test, knob) == 1.0
+    else:
+        field = "dial_styles" if family.startswith("dial:") else "hand_styles"
+        style = family.split(":")[1]
+        assert style not in getattr(train, field) and getattr(test, field) == (style,)
+        assert set(getattr(train, field)) | {style} == set(getattr(Variation(), field))
+    changed = {name for name, value in train.as_dict().items() if value != Variation().as_dict()[name]}
+    assert len(changed) == 1  # everything else as the default variation
+
+
+def test_baseline_leaves_nothing_out_and_unknown_families_are_refused():
+    assert style_split(BASELINE) == (Variation(), Variation())
+    with pytest.raises(ValueError, match="unknown style family"):
+        style_split("dial:cuckoo")
