@@ -38,7 +38,7 @@ class Fidelity:
 
 
 FIDELITIES: dict[str, Fidelity] = {
-    # 2 families x 30 configs x 3 seeds x 2 datasets = 360 fits. Estimated at ~170 min before it ran; measured:
+    # 2 families x 30 configs x 3 seeds x 2 datasets = 360 fits. Estimated at ~170 min on a quiet CPU; measured:
     # 528.6 evaluation-minutes run two at a time (one core each) on a shared 2-core CPU, ~265 min of wall (mean
     # seconds per fit: MLP 27.5 Fashion / 53.2 CIFAR-10, CNN 85.2 / 186.6; results/transfer/evaluations.csv).
     # MLPs: the studies' own search fidelity (Fashion 20,000 images x 8 epochs) and 20,000 CIFAR-10 images x 8
@@ -299,7 +299,7 @@ FINDING = Finding(
     name=NAME,
     description=f"do hyperparameter rankings on {SOURCE} carry over to {TARGET} (MLP, CNN)?",
     fidelities={name: fidelity.text for name, fidelity in FIDELITIES.items()},
-    cpu_minutes=265.0,  # measured (two at a time); see FIDELITIES
+    cpu_minutes=170.0,  # the estimate for a quiet CPU; ~265 min measured two at a time on a shared one (FIDELITIES)
     run=run,
     summarize=summarize,
 )
