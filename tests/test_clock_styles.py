@@ -97,3 +97,21 @@ def test_baseline_leaves_nothing_out_and_unknown_families_are_refused():
     assert style_split(BASELINE) == (Variation(), Variation())
     with pytest.raises(ValueError, match="unknown style family"):
         style_split("dial:cuckoo")
+
+
+def _scores(mean: float) -> dict:
+    return {"n": 10, "cse_minutes": mean, "cse_median": 1.0, "share_over_30min": 0.1, "share_hour_slip": 0.05}
+
+
+def test_table_rows_take_the_gap_within_each_model_and_the_baseline_on_the_same_set():
+    from benchmarks.clock_styles import markdown, table_rows
+
+    parts = {"dark_face": {"left_out": _scores(60.0), "seen": _scores(20.0), "split_test_cse_minutes": 5.0,
+                           "train_epochs": 12.0},
+             BASELINE: {"seen": _scores(4.0), "split_test_cse_minutes": 3.0, "train_epochs": 11.0,
+                        "left_out_sets": {"dark_face": _scores(6.0)}}}
+    rows = table_rows(parts)
+    assert [row["family"] for row in rows] == ["dark_face"]  # families not run yet are left out, not zero
+    assert rows[0]["gap_minutes"] == 40.0 and rows[0]["baseline_on_left_out"]["cse_minutes"] == 6.0
+    table = markdown(rows, parts)
+    assert "| dark_face | 12 | 60.0 / 1 / 10.0% / 5.0% |" in table and "nothing (baseline)" in table
