@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from analysis.findings import generative as finding
+from analysis.findings import generative_recognisability as recognisability
 from analysis.findings import generative_store
 from trainers.generative.figures import grid, grid_shape, reconstruction_rows, scale_for, upscale
 
@@ -52,6 +53,34 @@ def test_real_vs_real_reference_is_far_below_the_noise_reference(tmp_path, monke
     assert finding.frechet_rows("mnist", halves, {}, 500, tmp_path) == rows  # read back from the store
 
 
+def test_real_digits_are_recognised_far_more_often_than_noise(tmp_path, monkeypatch):
+    halves = finding.held_out_halves("mnist", 200)
+    labels = generative_store.held_out_labels("mnist", 200)
+    assert len(labels[1]) == 200 and len(set(labels[1].tolist())) == 10
+    rows = recognisability.recognisability_rows("mnist", halves, labels[1], {}, 500, tmp_path)
+    by_set = {row["compared"]: row for row in rows}
+    real, noise = by_set["real half B (reference)"], by_set["uniform noise (reference)"]
+    assert real["label_accuracy"] > 0.8  # the held-out classifier reads real test digits (labels in step)
+    assert real["recognised_share"] > noise["recognised_share"] + 0.4 and real["classes_present"] == 10
+    for row in rows:
+        counts = [int(count) for count in row["class_counts"].split()]
+        assert len(counts) == 10 and sum(counts) == round(row["recognised_share"] * row["count"])
+    from trainers.generative import quality
+
+    monkeypatch.setattr(quality, "feature_classifier", lambda *args, **kwargs: pytest.fail("recomputed"))
+    assert recognisability.recognisability_rows("mnist", halves, labels[1], {}, 500, tmp_path) == rows
+
+
+def test_faces_get_diversity_but_no_recognisability(tmp_path):
+    halves = tuple(half[:40] for half in finding.held_out_halves("olivetti", 200))
+    rows = recognisability.recognisability_rows("olivetti", halves, np.zeros(40), {}, 500, tmp_path)
+    real, noise = rows
+    assert real["recognised_share"] == "" and real["class_counts"] == "" and real["diversity"] > 0
+    assert noise["compared"] == "uniform noise (reference)" and noise["label_accuracy"] == ""
+    table = "\n".join(recognisability.markdown_lines(rows))
+    assert "| olivetti | - | real half B (reference) | 40 | n/a |" in table
+
+
 def test_unknown_fidelity_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match="unknown fidelity 'huge'"):
         finding.run(tmp_path / "out", tmp_path / "store", "huge")
@@ -89,6 +118,17 @@ def test_tiny_run_writes_figures_and_tables_and_a_rerun_trains_nothing(tmp_path,
         assert ("-", "real half B (reference)") in compared and ("-", "uniform noise (reference)") in compared
     assert all(float(row["frechet_distance"]) >= 0 for row in rows)
     assert {row["model"] for row in rows} == {"-", *(spec.name for spec in finding.MODELS)}
+    with (out / "recognisability.csv").open() as handle:
+        recognised = {(row["dataset"], row["model"], row["compared"]): row for row in csv.DictReader(handle)}
+    for spec in finding.MODELS:
+        row = recognised[spec.config["dataset"], spec.name, "samples"]
+        assert float(row["diversity"]) >= 0
+        if spec.config["dataset"] == "olivetti":
+            assert row["recognised_share"] == ""
+        else:
+            assert sum(map(int, row["class_counts"].split())) == round(float(row["recognised_share"]) * 100)
+    assert float(recognised["mnist", "-", "real half B (reference)"]["recognised_share"]) > float(
+        recognised["mnist", "-", "uniform noise (reference)"]["recognised_share"])
     with (out / "models.csv").open() as handle:
         models = list(csv.DictReader(handle))
     assert [row["model"] for row in models] == [spec.name for spec in finding.MODELS]
@@ -99,12 +139,16 @@ def test_tiny_run_writes_figures_and_tables_and_a_rerun_trains_nothing(tmp_path,
     assert numbers == finding.summarize(out)
     assert set(numbers["frechet_distance"]["mnist"]) >= {"real half B (reference)", "gan-mnist: samples",
                                                          "vae-mnist: reconstructions of real half B"}
+    assert "## Recognisability and diversity" in summary
+    assert numbers["recognisability"]["mnist"]["gan-mnist: samples"]["classes_present"] == int(
+        recognised["mnist", "gan-mnist", "samples"]["classes_present"])
 
     before = {path: path.stat().st_mtime_ns for path in store.rglob("*") if path.is_file()}
     from trainers.generative import families, quality
 
     monkeypatch.setattr(families, "fit", lambda *args, **kwargs: pytest.fail("retrained a stored model"))
     monkeypatch.setattr(quality, "feature_extractor", lambda *args, **kwargs: pytest.fail("features recomputed"))
+    monkeypatch.setattr(quality, "feature_classifier", lambda *args, **kwargs: pytest.fail("classifier recomputed"))
     (out / "gan-mnist-samples.png").unlink()
     again = finding.run(out, store, "tiny")
     assert {path.name for path in again} == names and (out / "gan-mnist-samples.png").exists()

@@ -1,4 +1,5 @@
-"""The Fréchet quality metric: closed forms on Gaussians, and sanity on real MNIST features."""
+"""Sample quality: the Fréchet distance (closed forms on Gaussians), recognisability and diversity, and their
+sanity on real MNIST digits."""
 
 from __future__ import annotations
 
@@ -13,9 +14,12 @@ from trainers.generative.data import load_image_splits
 from trainers.generative.quality import (
     FEATURES,
     FrechetScorer,
+    feature_classifier,
     feature_extractor,
     frechet_distance,
     gaussian_statistics,
+    mean_pairwise_distance,
+    recognisability,
 )
 
 DEFAULT_MIRROR = Path(__file__).resolve().parents[2] / "shared" / "data"  # as in conftest.py
@@ -88,3 +92,48 @@ def test_feature_weights_are_cached_and_reused(mnist_scorer, monkeypatch):
     scorer, other_real = mnist_scorer
     np.testing.assert_allclose(extractor.predict(other_real[:8], verbose=0), scorer.features(other_real[:8]),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_recognisability_counts_confident_labels_per_class():
+    probabilities = np.array([[0.95, 0.05, 0.0], [0.0, 0.92, 0.08], [0.5, 0.5, 0.0], [0.9, 0.1, 0.0]])
+    scores = recognisability(probabilities)
+    assert scores["recognised_share"] == pytest.approx(0.75)  # 0.9 itself counts; the 0.5/0.5 image does not
+    assert scores["class_counts"] == [2, 1, 0] and sum(scores["class_counts"]) == 3
+    assert scores["classes_present"] == 2
+    expected = -(2 / 3 * np.log(2 / 3) + 1 / 3 * np.log(1 / 3)) / np.log(3)
+    assert scores["class_entropy"] == pytest.approx(expected)
+    with pytest.raises(ValueError):
+        recognisability(np.zeros(3))
+
+
+def test_a_generator_of_one_class_has_one_class_present_and_zero_entropy():
+    one_class = np.tile(np.eye(10)[7], (50, 1))
+    scores = recognisability(one_class)
+    assert scores["recognised_share"] == 1.0 and scores["classes_present"] == 1 and scores["class_entropy"] == 0.0
+    assert scores["class_counts"][7] == 50
+    every_class = np.tile(np.eye(10), (5, 1))
+    assert recognisability(every_class)["class_entropy"] == pytest.approx(1.0)
+    assert recognisability(np.full((5, 10), 0.1))["classes_present"] == 0  # nothing confident
+
+
+def test_mean_pairwise_distance_is_zero_for_copies_and_exact_for_two_points():
+    assert mean_pairwise_distance(np.ones((6, 4))) == pytest.approx(0.0, abs=1e-6)
+    assert mean_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0]])) == pytest.approx(5.0)
+    points = np.array([[0.0], [1.0], [3.0]])  # distances 1, 3, 2
+    assert mean_pairwise_distance(points) == pytest.approx(2.0)
+
+
+def test_real_digits_are_recognised_of_every_class_and_noise_is_not(mnist_scorer):
+    """The classifier behind the features, trained on 500 real training digits: held-out real digits are mostly
+    labelled confidently, across all 10 classes; uniform noise and one repeated digit are not, or not diverse."""
+    _, other_real = mnist_scorer
+    classifier = feature_classifier("mnist", other_real.shape[1:], train_images=500)
+    real = recognisability(classifier.predict(other_real, verbose=0))
+    noise_images = np.random.default_rng(0).uniform(size=other_real.shape).astype("float32")
+    noise = recognisability(classifier.predict(noise_images, verbose=0))
+    assert real["recognised_share"] > 0.5 and real["classes_present"] == 10
+    assert real["recognised_share"] > noise["recognised_share"] + 0.4
+    extractor = feature_extractor("mnist", other_real.shape[1:], train_images=500)
+    copies = np.repeat(other_real[:1], 50, axis=0)
+    assert mean_pairwise_distance(extractor.predict(copies, verbose=0)) < 1e-3 < mean_pairwise_distance(
+        extractor.predict(other_real[:50], verbose=0))

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from analysis.findings import Finding
+from analysis.findings import generative_recognisability as recognisability
 from analysis.findings.generative_store import (
     GRID_COLUMNS,
     INTERPOLATION_STEPS,
@@ -30,6 +31,7 @@ from analysis.findings.generative_store import (
     ModelSpec,
     cached_json,
     held_out_halves,
+    held_out_labels,
     load_outputs,
     trained_model,
 )
@@ -131,9 +133,9 @@ def model_rows(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return rows
 
 
-def summary_markdown(models: list[dict[str, Any]], frechet: list[dict[str, Any]], figures: list[Path],
-                     epoch_dirs: dict[str, Path], command: str, cpu_seconds: float, trained: list[str],
-                     tiny: bool) -> str:
+def summary_markdown(models: list[dict[str, Any]], frechet: list[dict[str, Any]], recognisable: list[dict[str, Any]],
+                     figures: list[Path], epoch_dirs: dict[str, Path], command: str, cpu_seconds: float,
+                     trained: list[str], tiny: bool) -> str:
     """summary.md: what was run, the models with their training times, the Fréchet table with its references."""
     lines = [f"# Generative models: samples, reconstructions, interpolations{' (tiny run)' if tiny else ''}", "",
              f"Command: `{command}`. This run took {cpu_seconds:.1f} s of CPU time (process time) and trained "
@@ -155,7 +157,8 @@ def summary_markdown(models: list[dict[str, Any]], frechet: list[dict[str, Any]]
               "|---|---|---|---|---|"]
     lines += [f"| {row['dataset']} | {row['model']} | {row['compared']} | {row['count']} | "
               f"{row['frechet_distance']:.2f} |" for row in frechet]
-    lines += ["", "## Figures", "", *[f"- {kind}: {text}" for kind, text in FIGURE_LAYOUTS.items()], "",
+    lines += ["", *recognisability.markdown_lines(recognisable), "## Figures", "",
+              *[f"- {kind}: {text}" for kind, text in FIGURE_LAYOUTS.items()], "",
               *[f"- `{path.name}`" for path in figures], "",
               "Every epoch's grid (32 samples from fixed latents; for the CAE, reconstructions) is kept in the "
               "store directory, beside the model's weights:", "",
@@ -177,16 +180,20 @@ def run_generative(out_dir: Path, store_dir: Path, tiny: bool = False,
         directories[spec.name], was_trained = trained_model(spec, store, tiny, halves[spec.config["dataset"]])
         trained += [spec.name] if was_trained else []
     feature_images = TINY_FEATURE_TRAIN_IMAGES if tiny else FEATURE_TRAIN_IMAGES
-    frechet = []
+    frechet, recognisable = [], []
     for dataset in datasets_in_order:
         models = {spec.name: directories[spec.name] for spec in MODELS if spec.config["dataset"] == dataset}
         frechet += frechet_rows(dataset, halves[dataset], models, feature_images, store)
+        labels = held_out_labels(dataset, len(halves[dataset][0]))[1]
+        recognisable += recognisability.recognisability_rows(dataset, halves[dataset], labels, models,
+                                                             feature_images, store)
     figures = [path for spec in MODELS for path in draw_model(spec, directories[spec.name], out_dir)]
     records = {name: json.loads((directory / "model.json").read_text()) for name, directory in directories.items()}
     models_table = model_rows(records)
-    tables = [_write_csv(out_dir / "frechet.csv", frechet), _write_csv(out_dir / "models.csv", models_table)]
+    tables = [_write_csv(out_dir / "frechet.csv", frechet), _write_csv(out_dir / "models.csv", models_table),
+              _write_csv(out_dir / "recognisability.csv", recognisable)]
     summary = out_dir / "summary.md"
-    summary.write_text(summary_markdown(models_table, frechet, figures, directories, command,
+    summary.write_text(summary_markdown(models_table, frechet, recognisable, figures, directories, command,
                                         time.process_time() - cpu, trained, tiny))
     return [*figures, *tables, summary]
 
@@ -209,8 +216,9 @@ def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1)
 
 
 def summarize(out_dir: Path) -> dict[str, Any]:
-    """The finding's numbers, recomputed from frechet.csv and models.csv: distances per dataset and set compared,
-    and each model's training CPU seconds."""
+    """The finding's numbers, recomputed from frechet.csv, recognisability.csv and models.csv: distances per dataset
+    and set compared, each set's recognised share, class spread and diversity, and each model's training CPU
+    seconds."""
     with (Path(out_dir) / "frechet.csv").open() as handle:
         frechet = list(csv.DictReader(handle))
     with (Path(out_dir) / "models.csv").open() as handle:
@@ -219,8 +227,20 @@ def summarize(out_dir: Path) -> dict[str, Any]:
     for row in frechet:
         label = row["compared"] if row["model"] == "-" else f"{row['model']}: {row['compared']}"
         distances.setdefault(row["dataset"], {})[label] = float(row["frechet_distance"])
-    return {"frechet_distance": distances,
+    with (Path(out_dir) / "recognisability.csv").open() as handle:
+        recognisable: dict[str, dict[str, dict[str, Any]]] = {}
+        for row in csv.DictReader(handle):
+            label = row["compared"] if row["model"] == "-" else f"{row['model']}: {row['compared']}"
+            recognisable.setdefault(row["dataset"], {})[label] = {
+                name: _number(row[name]) for name in ("recognised_share", "classes_present", "class_entropy",
+                                                      "label_accuracy", "diversity") if row[name] != ""} | (
+                {"class_counts": [int(count) for count in row["class_counts"].split()]} if row["class_counts"] else {})
+    return {"frechet_distance": distances, "recognisability": recognisable,
             "train_cpu_seconds": {row["model"]: float(row["train_cpu_seconds"]) for row in models}}
+
+
+def _number(text: str) -> float | int:
+    return int(text) if text.isdigit() else float(text)
 
 
 FINDING = Finding(

@@ -18,6 +18,7 @@ import numpy as np
 from datasets.images import to_uint8
 
 STORE_VERSION = 1  # bump when what is stored for a model changes (forces retraining)
+FAMILY_VERSIONS = {"gan": 2}  # bump one family's when its code changes (2: minibatch stddev in the discriminator)
 GRID_COLUMNS = 8
 SAMPLE_GRID = 64  # images in the committed samples grid
 EPOCH_GRID = 32  # images in each per-epoch grid kept in the store
@@ -66,7 +67,10 @@ def model_config(spec: ModelSpec, tiny: bool) -> dict[str, Any]:
 
 def store_key(family: str, resolved: dict[str, Any]) -> str:
     """12 hex digits naming a trained model by its family, resolved config and what the store holds."""
-    text = json.dumps({"family": family, "config": resolved, "version": STORE_VERSION}, sort_keys=True)
+    identity = {"family": family, "config": resolved, "version": STORE_VERSION}
+    if family in FAMILY_VERSIONS:  # families never bumped keep their earlier keys
+        identity["family_version"] = FAMILY_VERSIONS[family]
+    text = json.dumps(identity, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
@@ -84,15 +88,28 @@ def _write_atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
 def held_out_halves(dataset: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint sets of `count` real images in [0, 1]: from the test split, or (Olivetti, 400 images in all)
     from every image, since its 40 test faces are too few; the faces' halves then include training images."""
+    pool, _ = _held_out_pool(dataset, count, seed)
+    scale = np.float32(1 / 255)
+    return pool[:count].astype("float32") * scale, pool[count:2 * count].astype("float32") * scale
+
+
+def held_out_labels(dataset: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """The labels of `held_out_halves(dataset, count, seed)`'s two halves, in the same order."""
+    _, labels = _held_out_pool(dataset, count, seed)
+    return labels[:count], labels[count:2 * count]
+
+
+def _held_out_pool(dataset: str, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     import datasets
 
     data = datasets.load(dataset)
-    pool = data.x_test if len(data.x_test) >= 2 * count else np.concatenate([data.x_train, data.x_test])
-    if len(pool) < 2 * count:
-        raise ValueError(f"{dataset} has {len(pool)} images, fewer than two halves of {count}")
-    order = np.random.default_rng(seed).permutation(len(pool))
-    scale = np.float32(1 / 255)
-    return pool[order[:count]].astype("float32") * scale, pool[order[count:2 * count]].astype("float32") * scale
+    images, labels = data.x_test, data.y_test
+    if len(images) < 2 * count:
+        images, labels = np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test])
+    if len(images) < 2 * count:
+        raise ValueError(f"{dataset} has {len(images)} images, fewer than two halves of {count}")
+    order = np.random.default_rng(seed).permutation(len(images))[:2 * count]
+    return images[order], np.asarray(labels)[order]
 
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import warnings
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -24,6 +25,8 @@ from trainers.generative.data import resize_images
 FEATURES = 64  # width of the feature layer
 FEATURE_NET_VERSION = 1  # bump when the architecture or training recipe changes (invalidates caches)
 _EXTRACTORS: dict[str, keras.Model] = {}
+_CLASSIFIERS: dict[str, keras.Model] = {}
+CONFIDENT = 0.9  # softmax probability at which a generated image counts as recognised
 
 
 def gaussian_statistics(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,12 +71,13 @@ def _cache_path(dataset: str, image_shape: tuple[int, ...], train_images: int) -
     return settings.array_cache_dir() / "frechet-features" / f"{dataset}-{digest}.weights.h5"
 
 
-def feature_extractor(dataset: str, image_shape: tuple[int, ...], train_images: int = 6000,
-                      seed: int = 0) -> keras.Model:
-    """The feature model for `dataset` at `image_shape`: trained once on its labels, then read from the cache."""
+def feature_classifier(dataset: str, image_shape: tuple[int, ...], train_images: int = 6000,
+                       seed: int = 0) -> keras.Model:
+    """The softmax classifier behind the features: trained once on `train_images` real training images of
+    `dataset` with their labels (never on generated images), then read from the cache."""
     path = _cache_path(dataset, tuple(image_shape), train_images)
-    if str(path) in _EXTRACTORS:
-        return _EXTRACTORS[str(path)]
+    if str(path) in _CLASSIFIERS:
+        return _CLASSIFIERS[str(path)]
     data = datasets.load(dataset)
     classifier = build_feature_classifier(tuple(image_shape), data.num_classes)
     if path.exists():
@@ -87,9 +91,19 @@ def feature_extractor(dataset: str, image_shape: tuple[int, ...], train_images: 
         classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
         classifier.fit(images, data.y_train[order], batch_size=64, epochs=epochs, verbose=0, shuffle=True)
         atomic_write(path, classifier.save_weights)  # parallel agents never read half a file
-    extractor = keras.Model(classifier.inputs, classifier.get_layer("features").output, name="frechet_features")
-    _EXTRACTORS[str(path)] = extractor
-    return extractor
+    _CLASSIFIERS[str(path)] = classifier
+    return classifier
+
+
+def feature_extractor(dataset: str, image_shape: tuple[int, ...], train_images: int = 6000,
+                      seed: int = 0) -> keras.Model:
+    """The feature model for `dataset` at `image_shape`: the cached classifier's `features` layer."""
+    path = str(_cache_path(dataset, tuple(image_shape), train_images))
+    if path not in _EXTRACTORS:
+        classifier = feature_classifier(dataset, image_shape, train_images, seed)
+        _EXTRACTORS[path] = keras.Model(classifier.inputs, classifier.get_layer("features").output,
+                                        name="frechet_features")
+    return _EXTRACTORS[path]
 
 
 class FrechetScorer:
@@ -104,3 +118,31 @@ class FrechetScorer:
 
     def distance(self, images: np.ndarray) -> float:
         return frechet_distance(*self.reference, *gaussian_statistics(self.features(images)))
+
+
+def mean_pairwise_distance(features: np.ndarray) -> float:
+    """Mean Euclidean distance between every two rows: how different a set's images are from each other (a
+    collapsed generator scores near 0; compare with the same measure on as many real images)."""
+    features = np.asarray(features, dtype=np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"need at least 2 feature vectors as an N x D array, got shape {features.shape}")
+    squared = np.sum(features**2, axis=1)
+    distances = np.sqrt(np.maximum(squared[:, None] + squared[None, :] - 2.0 * features @ features.T, 0.0))
+    count = len(features)
+    return float(distances[np.triu_indices(count, k=1)].mean())
+
+
+def recognisability(probabilities: np.ndarray, threshold: float = CONFIDENT) -> dict[str, Any]:
+    """From an N x classes softmax: the share of images labelled with confidence >= `threshold`, how many of those
+    fall in each class, how many classes are present, and the entropy of that spread over log(classes) (1 when
+    the confident labels are spread evenly over every class, 0 when they are all one class or there are none)."""
+    probabilities = np.asarray(probabilities, dtype=np.float64)
+    if probabilities.ndim != 2 or not len(probabilities):
+        raise ValueError(f"need an N x classes array of probabilities, got shape {probabilities.shape}")
+    classes = probabilities.shape[1]
+    confident = probabilities.max(axis=1) >= threshold
+    counts = np.bincount(probabilities[confident].argmax(axis=1), minlength=classes)
+    shares = counts[counts > 0] / max(int(counts.sum()), 1)
+    entropy = float(-(shares * np.log(shares)).sum() / np.log(classes)) if classes > 1 else 0.0
+    return {"recognised_share": float(confident.mean()), "class_counts": [int(count) for count in counts],
+            "classes_present": int((counts > 0).sum()), "class_entropy": max(entropy, 0.0)}

@@ -1,0 +1,93 @@
+"""The generative finding's second measure beside the Fréchet distance: would a classifier recognise the samples?
+
+For MNIST and Fashion-MNIST, the classifier behind the Fréchet features (`trainers.generative.quality`, trained
+on real training images with their labels, never on generated ones) labels each sample; the share it labels with
+softmax confidence >= 0.9 and the class spread of those labels say whether a model draws recognisable digits or
+garments of every class. Every dataset (faces too, which have no class a sample should belong to) also gets the
+samples' diversity: the mean pairwise distance of their features, beside the same measure on real images.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from analysis.findings.generative_store import cached_json, load_outputs
+
+LABELLED = ("mnist", "fashion_mnist")  # datasets whose classes a sample should show (not the faces' identities)
+FIELDS = ("dataset", "model", "compared", "count", "recognised_share", "classes_present", "class_entropy",
+          "class_counts", "label_accuracy", "diversity")
+
+
+def _measures(classifier: Any, images: np.ndarray, labelled: bool, labels: np.ndarray | None = None) -> dict:
+    """Recognisability (labelled datasets), accuracy against `labels` when given, and feature diversity."""
+    import keras
+
+    from trainers.generative.quality import mean_pairwise_distance, recognisability
+
+    features = keras.Model(classifier.inputs, classifier.get_layer("features").output)
+    probabilities = np.asarray(classifier.predict(images, batch_size=256, verbose=0))
+    measured: dict[str, Any] = {"diversity": round(mean_pairwise_distance(
+        features.predict(images, batch_size=256, verbose=0)), 3)}
+    if labelled:
+        scores = recognisability(probabilities)
+        measured.update({**scores, "recognised_share": round(scores["recognised_share"], 4),
+                         "class_entropy": round(scores["class_entropy"], 3)})
+    if labels is not None:
+        measured["label_accuracy"] = round(float(np.mean(probabilities.argmax(axis=1) == labels)), 4)
+    return measured
+
+
+def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], labels_b: np.ndarray,
+                         models: dict[str, Path], feature_train_images: int, store: Path) -> list[dict[str, Any]]:
+    """Rows of FIELDS: real half B (with the classifier's accuracy on it) and uniform noise as references, then
+    each model's samples; recognisability columns are empty for unlabelled datasets. Cached like the Fréchet rows."""
+    count, shape = len(halves[0]), tuple(halves[0].shape[1:])
+    key = f"{dataset}-{shape[0]}px-{feature_train_images}img-{count}"
+    labelled = dataset in LABELLED
+    holder: list[Any] = []
+
+    def measure(images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
+        if not holder:  # the classifier (and keras) only when something is not cached yet
+            from trainers.generative.quality import feature_classifier
+
+            holder.append(feature_classifier(dataset, shape, feature_train_images))
+        return _measures(holder[0], images, labelled, labels)
+
+    noise = np.random.default_rng(1).uniform(0.0, 1.0, size=halves[0].shape).astype("float32")  # as frechet_rows
+    references = cached_json(store / "references" / f"recognisability-{key}.json", lambda: {
+        "real half B (reference)": measure(halves[1], labels_b), "uniform noise (reference)": measure(noise)})
+    measured = [("-", name, values) for name, values in references.items()]
+    for model, directory in models.items():
+        values = cached_json(directory / f"recognisability-{key}.json",
+                             lambda directory=directory: measure(load_outputs(directory)["samples"]))
+        measured.append((model, "samples", values))
+    rows = []
+    for model, compared, values in measured:
+        counts = values.get("class_counts")
+        rows.append({"dataset": dataset, "model": model, "compared": compared, "count": count,
+                     **{name: values.get(name, "") for name in FIELDS[4:]},
+                     "class_counts": " ".join(map(str, counts)) if counts else ""})
+    return rows
+
+
+def markdown_lines(rows: list[dict[str, Any]]) -> list[str]:
+    """The summary's section: what the score measures, then one row per set."""
+    lines = ["## Recognisability and diversity", "",
+             "Recognised: the share of images that the Fréchet features' classifier (trained on real training "
+             "images with labels, never on generated ones) labels with softmax confidence >= 0.9; classes: how many "
+             "of the 10 classes those confident labels fall in, and their spread's entropy over log 10 (1 = even). "
+             "Faces have no class a sample should show, so only their diversity is given: the mean pairwise "
+             "distance of a set's features, near 0 when a generator collapses, beside real images' own.", "",
+             "| dataset | model | set | images | recognised | classes present | class entropy | confident labels "
+             "per class | classifier accuracy | diversity |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for row in rows:
+        share = f"{100 * float(row['recognised_share']):.1f}%" if row["recognised_share"] != "" else "n/a"
+        accuracy = f"{100 * float(row['label_accuracy']):.1f}%" if row["label_accuracy"] != "" else ""
+        lines.append(f"| {row['dataset']} | {row['model']} | {row['compared']} | {row['count']} | {share} | "
+                     f"{row['classes_present'] if row['classes_present'] != '' else 'n/a'} | "
+                     f"{row['class_entropy'] if row['class_entropy'] != '' else 'n/a'} | "
+                     f"{row['class_counts'] or 'n/a'} | {accuracy} | {float(row['diversity']):.2f} |")
+    return [*lines, ""]
