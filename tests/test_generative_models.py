@@ -47,6 +47,19 @@ def test_discriminator_gives_one_logit_per_image():
     assert discriminator.predict(np.zeros((5, 64, 64, 1), "float32"), verbose=0).shape == (5, 1)
 
 
+def test_minibatch_stddev_channel_is_the_batch_spread():
+    layer = models.MinibatchStddev()
+    copies = np.ones((4, 3, 3, 2), "float32")
+    spread = keras.ops.convert_to_numpy(layer(copies))
+    assert spread.shape == (4, 3, 3, 3)
+    np.testing.assert_allclose(spread[..., :2], copies)
+    assert np.abs(spread[..., 2]).max() < 1e-3  # a batch of copies: no spread
+    two = np.stack([np.zeros((3, 3, 2)), np.full((3, 3, 2), 2.0)]).astype("float32")  # std 1 everywhere
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(layer(two))[..., 2], 1.0, rtol=1e-4)
+    discriminator = models.build_discriminator((16, 16, 1), 2, filters=4)
+    assert any(isinstance(layer, models.MinibatchStddev) for layer in discriminator.layers)
+
+
 def test_vae_loss_is_reconstruction_plus_beta_times_kl():
     encoder = models.build_encoder((8, 8, 1), 3, 1, filters=2, variational=True)
     decoder = models.build_decoder((8, 8, 1), 3, 1, filters=2)

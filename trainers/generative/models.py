@@ -24,15 +24,9 @@ def spatial_start(image_shape: tuple[int, ...], stages: int) -> int:
     return side
 
 
-def _conv_stack(x, stages: int, filters: int, kernel_size: int, activation: str, leaky: bool = False,
-                dropout: float = 0.0):
+def _conv_stack(x, stages: int, filters: int, kernel_size: int, activation: str):
     for stage in range(stages):
-        x = layers.Conv2D(filters * 2**stage, kernel_size, strides=2, padding="same",
-                          activation=None if leaky else activation)(x)
-        if leaky:
-            x = layers.LeakyReLU(0.2)(x)
-        if dropout:
-            x = layers.Dropout(dropout)(x)
+        x = layers.Conv2D(filters * 2**stage, kernel_size, strides=2, padding="same", activation=activation)(x)
     return layers.Flatten()(x)
 
 
@@ -72,11 +66,31 @@ def build_decoder(image_shape: tuple[int, ...], latent_dim: int, stages: int, fi
     return keras.Model(inputs, x, name=name)
 
 
+class MinibatchStddev(layers.Layer):
+    """Appends one channel holding the batch's mean standard deviation (over images, per feature and position):
+    a discriminator that sees it can tell a batch of near-copies from real images, which counters collapse
+    (Karras et al. 2018, progressive GANs; here over the whole batch)."""
+
+    def call(self, inputs):
+        spread = ops.mean(ops.sqrt(ops.var(inputs, axis=0) + 1e-8))
+        shape = ops.shape(inputs)
+        return ops.concatenate([inputs, ops.ones((shape[0], shape[1], shape[2], 1), inputs.dtype) * spread],
+                               axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (*input_shape[:-1], input_shape[-1] + 1)
+
+
 def build_discriminator(image_shape: tuple[int, ...], stages: int, filters: int, kernel_size: int = 4,
                         dropout: float = 0.2) -> keras.Model:
-    """DCGAN discriminator: strided convs with LeakyReLU, one logit."""
+    """DCGAN discriminator: strided convs with LeakyReLU, the batch's spread as one more channel, one logit."""
     inputs = keras.Input(shape=image_shape)
-    x = _conv_stack(inputs, stages, filters, kernel_size, "leaky_relu", leaky=True, dropout=dropout)
+    x = inputs
+    for stage in range(stages):
+        x = layers.LeakyReLU(0.2)(layers.Conv2D(filters * 2**stage, kernel_size, strides=2, padding="same")(x))
+        if dropout:
+            x = layers.Dropout(dropout)(x)
+    x = layers.Flatten()(MinibatchStddev(name="minibatch_stddev")(x))
     return keras.Model(inputs, layers.Dense(1, name="logit")(x), name="discriminator")
 
 
