@@ -57,7 +57,7 @@ def test_real_digits_are_recognised_far_more_often_than_noise(tmp_path, monkeypa
     halves = finding.held_out_halves("mnist", 200)
     labels = generative_store.held_out_labels("mnist", 200)
     assert len(labels[1]) == 200 and len(set(labels[1].tolist())) == 10
-    rows = recognisability.recognisability_rows("mnist", halves, labels[1], {}, 500, tmp_path)
+    rows = recognisability.recognisability_rows("mnist", halves, labels[1], {}, 500, 500, tmp_path)
     by_set = {row["compared"]: row for row in rows}
     real, noise = by_set["real half B (reference)"], by_set["uniform noise (reference)"]
     assert real["label_accuracy"] > 0.8  # the held-out classifier reads real test digits (labels in step)
@@ -68,12 +68,12 @@ def test_real_digits_are_recognised_far_more_often_than_noise(tmp_path, monkeypa
     from trainers.generative import quality
 
     monkeypatch.setattr(quality, "feature_classifier", lambda *args, **kwargs: pytest.fail("recomputed"))
-    assert recognisability.recognisability_rows("mnist", halves, labels[1], {}, 500, tmp_path) == rows
+    assert recognisability.recognisability_rows("mnist", halves, labels[1], {}, 500, 500, tmp_path) == rows
 
 
 def test_faces_get_diversity_but_no_recognisability(tmp_path):
     halves = tuple(half[:40] for half in finding.held_out_halves("olivetti", 200))
-    rows = recognisability.recognisability_rows("olivetti", halves, np.zeros(40), {}, 500, tmp_path)
+    rows = recognisability.recognisability_rows("olivetti", halves, np.zeros(40), {}, 500, 500, tmp_path)
     real, noise = rows
     assert real["recognised_share"] == "" and real["class_counts"] == "" and real["diversity"] > 0
     assert noise["compared"] == "uniform noise (reference)" and noise["label_accuracy"] == ""

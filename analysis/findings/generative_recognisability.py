@@ -1,10 +1,11 @@
 """The generative finding's second measure beside the Fréchet distance: would a classifier recognise the samples?
 
-For MNIST and Fashion-MNIST, the classifier behind the Fréchet features (`trainers.generative.quality`, trained
-on real training images with their labels, never on generated ones) labels each sample; the share it labels with
+For MNIST and Fashion-MNIST, a classifier of the Fréchet features' architecture (`trainers.generative.quality`)
+trained on every real training image with its labels (never on generated ones; the Fréchet one sees 6,000 for 2
+epochs and is too unsure of real test digits to judge) labels each sample; the share it labels with
 softmax confidence >= 0.9 and the class spread of those labels say whether a model draws recognisable digits or
 garments of every class. Every dataset (faces too, which have no class a sample should belong to) also gets the
-samples' diversity: the mean pairwise distance of their features, beside the same measure on real images.
+samples' diversity: the mean pairwise distance of their Fréchet features, beside the same measure on real images.
 """
 
 from __future__ import annotations
@@ -21,40 +22,40 @@ FIELDS = ("dataset", "model", "compared", "count", "recognised_share", "classes_
           "class_counts", "label_accuracy", "diversity")
 
 
-def _measures(classifier: Any, images: np.ndarray, labelled: bool, labels: np.ndarray | None = None) -> dict:
-    """Recognisability (labelled datasets), accuracy against `labels` when given, and feature diversity."""
-    import keras
-
+def _measures(extractor: Any, classifier: Any | None, images: np.ndarray, labels: np.ndarray | None = None) -> dict:
+    """Feature diversity; with a classifier, recognisability and the accuracy against `labels` when given."""
     from trainers.generative.quality import mean_pairwise_distance, recognisability
 
-    features = keras.Model(classifier.inputs, classifier.get_layer("features").output)
-    probabilities = np.asarray(classifier.predict(images, batch_size=256, verbose=0))
     measured: dict[str, Any] = {"diversity": round(mean_pairwise_distance(
-        features.predict(images, batch_size=256, verbose=0)), 3)}
-    if labelled:
+        extractor.predict(images, batch_size=256, verbose=0)), 3)}
+    if classifier is not None:
+        probabilities = np.asarray(classifier.predict(images, batch_size=256, verbose=0))
         scores = recognisability(probabilities)
         measured.update({**scores, "recognised_share": round(scores["recognised_share"], 4),
                          "class_entropy": round(scores["class_entropy"], 3)})
-    if labels is not None:
-        measured["label_accuracy"] = round(float(np.mean(probabilities.argmax(axis=1) == labels)), 4)
+        if labels is not None:
+            measured["label_accuracy"] = round(float(np.mean(probabilities.argmax(axis=1) == labels)), 4)
     return measured
 
 
 def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], labels_b: np.ndarray,
-                         models: dict[str, Path], feature_train_images: int, store: Path) -> list[dict[str, Any]]:
+                         models: dict[str, Path], feature_train_images: int, recognition_train_images: int,
+                         store: Path) -> list[dict[str, Any]]:
     """Rows of FIELDS: real half B (with the classifier's accuracy on it) and uniform noise as references, then
-    each model's samples; recognisability columns are empty for unlabelled datasets. Cached like the Fréchet rows."""
+    each model's samples; recognisability columns are empty for unlabelled datasets. Cached like the Fréchet rows.
+    Diversity is measured in the Fréchet features (`feature_train_images`), recognisability with a classifier
+    trained on `recognition_train_images` real training images."""
     count, shape = len(halves[0]), tuple(halves[0].shape[1:])
-    key = f"{dataset}-{shape[0]}px-{feature_train_images}img-{count}"
-    labelled = dataset in LABELLED
+    key = f"{dataset}-{shape[0]}px-{feature_train_images}img-{recognition_train_images}rec-{count}"
     holder: list[Any] = []
 
     def measure(images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
-        if not holder:  # the classifier (and keras) only when something is not cached yet
-            from trainers.generative.quality import feature_classifier
+        if not holder:  # the networks (and keras) only when something is not cached yet
+            from trainers.generative.quality import feature_classifier, feature_extractor
 
-            holder.append(feature_classifier(dataset, shape, feature_train_images))
-        return _measures(holder[0], images, labelled, labels)
+            holder.extend([feature_extractor(dataset, shape, feature_train_images), feature_classifier(
+                dataset, shape, recognition_train_images) if dataset in LABELLED else None])
+        return _measures(*holder, images, labels)
 
     noise = np.random.default_rng(1).uniform(0.0, 1.0, size=halves[0].shape).astype("float32")  # as frechet_rows
     references = cached_json(store / "references" / f"recognisability-{key}.json", lambda: {
@@ -76,11 +77,14 @@ def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], la
 def markdown_lines(rows: list[dict[str, Any]]) -> list[str]:
     """The summary's section: what the score measures, then one row per set."""
     lines = ["## Recognisability and diversity", "",
-             "Recognised: the share of images that the Fréchet features' classifier (trained on real training "
-             "images with labels, never on generated ones) labels with softmax confidence >= 0.9; classes: how many "
+             "Recognised: the share of images that a classifier trained on every real training image with its label "
+             "(never on generated images; its accuracy on real half B is in the table) labels with softmax "
+             "confidence >= 0.9; classes: how many "
              "of the 10 classes those confident labels fall in, and their spread's entropy over log 10 (1 = even). "
+             "A classifier can be confidently wrong about images unlike any it trained on, so a high share in one "
+             "or two classes only is no recognisability: read the share with the classes and the noise row. "
              "Faces have no class a sample should show, so only their diversity is given: the mean pairwise "
-             "distance of a set's features, near 0 when a generator collapses, beside real images' own.", "",
+             "distance of a set's Fréchet features, near 0 when a generator collapses, beside real images' own.", "",
              "| dataset | model | set | images | recognised | classes present | class entropy | confident labels "
              "per class | classifier accuracy | diversity |", "|---|---|---|---|---|---|---|---|---|---|"]
     for row in rows:

@@ -145,4 +145,4 @@ def recognisability(probabilities: np.ndarray, threshold: float = CONFIDENT) -> 
     shares = counts[counts > 0] / max(int(counts.sum()), 1)
     entropy = float(-(shares * np.log(shares)).sum() / np.log(classes)) if classes > 1 else 0.0
     return {"recognised_share": float(confident.mean()), "class_counts": [int(count) for count in counts],
-            "classes_present": int((counts > 0).sum()), "class_entropy": max(entropy, 0.0)}
+            "classes_present": int((counts > 0).sum()), "class_entropy": max(entropy, 0.0) + 0.0}  # never -0.0
