@@ -4,6 +4,7 @@ without it, then scored on a held-out set rendered with only it and on a held-ou
 left-out minus seen); a model trained with nothing left out, at the same budget, reads every left-out set too.
 
     nice -n 5 .venv/bin/python -m benchmarks.clock_styles            # every family not yet done, then the table
+    nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families nothing --seed 1   # the baseline again
     .venv/bin/python -m benchmarks.clock_styles --table              # only combine the parts and print the table
 
 The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's 12,000 clocks and 13 minutes). Each family
@@ -97,7 +98,8 @@ def training_config(train_dir: Path, train_minutes: float, n_train: int) -> dict
 
 
 def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minutes: float = TRAIN_MINUTES,
-               n_test: int = TEST_CLOCKS) -> dict:
+               n_test: int = TEST_CLOCKS, seed: int = 0) -> dict:
+    """One family: train without it (`seed`: the split, weights and shuffling), score on only it and on `default`."""
     from datasets import settings
     from datasets.clocks import rendered_clocks
     from trainers import run
@@ -106,10 +108,11 @@ def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minut
     rendered_clocks(n_train, TRAIN_SEED, train_variation, 2)
     train_dir = settings.array_cache_dir() / f"clocks-n{n_train}-seed{TRAIN_SEED}-{train_variation.key()}"
     started = time.perf_counter()
-    result = run("clock", training_config(train_dir, train_minutes, n_train), None, work / family.replace(":", "-"))
+    run_dir = work / part_path(family, seed).stem
+    result = run("clock", {**training_config(train_dir, train_minutes, n_train), "seed": seed}, None, run_dir)
     seconds = round(time.perf_counter() - started, 1)
-    model = work / family.replace(":", "-") / "model.keras"
-    part = {"family": family, "train_variation": train_variation.as_dict(),
+    model = run_dir / "model.keras"
+    part = {"family": family, "seed": seed, "train_variation": train_variation.as_dict(),
             "test_variation": test_variation.as_dict(), "train_clocks": n_train, "train_minutes": train_minutes,
             "seconds": seconds, "train_epochs": result.metrics.get("train/epochs"),
             "split_test_cse_minutes": result.metrics.get("test/cse_minutes"),
@@ -122,8 +125,8 @@ def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minut
     return part
 
 
-def part_path(family: str) -> Path:
-    return PARTS / f"{family.replace(':', '-')}.json"
+def part_path(family: str, seed: int = 0) -> Path:
+    return PARTS / f"{family.replace(':', '-')}{f'-seed{seed}' if seed else ''}.json"
 
 
 def table_rows(parts: dict[str, dict]) -> list[dict]:
@@ -150,17 +153,18 @@ def _cells(scores: dict | None) -> str:
             f"{100 * scores['share_hour_slip']:.1f}%")
 
 
-def markdown(rows: list[dict], parts: dict[str, dict]) -> str:
-    """Each cell: mean / median / over 30 min / hour slips, in minutes of common-sense error."""
+def markdown(rows: list[dict], parts: dict[str, dict], repeats: list[dict] | None = None) -> str:
+    """Each cell: mean / median / over 30 min / hour slips, in minutes of common-sense error; `repeats`: baseline
+    runs with other training seeds (the run-to-run spread at this budget)."""
     lines = ["| left out | epochs fit | only it | held-out `default` | own split (mean) | gap: only it minus `default` "
              "(mean) | nothing-left-out model on only it | n |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['family']} | {row['epochs']:.0f} | {_cells(row['left_out'])} | {_cells(row['seen'])} | "
                      f"{row['own_split_cse_minutes']:.1f} | {row['gap_minutes']:+.1f} | "
                      f"{_cells(row['baseline_on_left_out'])} | {row['left_out']['n']} |")
-    if BASELINE in parts:
-        baseline = parts[BASELINE]
-        lines.append(f"| nothing (baseline) | {baseline['train_epochs']:.0f} | | {_cells(baseline['seen'])} | "
+    for baseline in [parts[BASELINE]] * (BASELINE in parts) + list(repeats or []):
+        seed = f", training seed {baseline['seed']}" if baseline.get("seed") else ""
+        lines.append(f"| nothing (baseline{seed}) | {baseline['train_epochs']:.0f} | | {_cells(baseline['seen'])} | "
                      f"{baseline['split_test_cse_minutes']:.1f} | | | {baseline['seen']['n']} |")
     return "\n".join(lines) + "\n"
 
@@ -168,9 +172,11 @@ def markdown(rows: list[dict], parts: dict[str, dict]) -> str:
 def combine() -> Path:
     from benchmarks.machine import write_result
 
-    parts = {json.loads(path.read_text())["family"]: json.loads(path.read_text()) for path in PARTS.glob("*.json")}
+    loaded = [json.loads(path.read_text()) for path in sorted(PARTS.glob("*.json"))]
+    parts = {part["family"]: part for part in loaded if not part.get("seed")}
+    repeats = [part for part in loaded if part.get("seed") and part["family"] == BASELINE]
     rows = table_rows(parts)
-    table = markdown(rows, parts)
+    table = markdown(rows, parts, repeats)
     (RESULTS / "clock_styles.md").write_text(table)
     print(table)
     return write_result("clock_styles", {
@@ -182,7 +188,7 @@ def combine() -> Path:
                    "cpu_shared": "measured while other jobs (a GAN training, sweeps) ran on the same 2 cores"},
         "seeds": {"train": TRAIN_SEED, "left_out": LEFT_OUT_SEED, "seen": SEEN_SEED},
         "families_missing": [family for family in FAMILIES if family not in parts],
-        "rows": rows, "parts": parts})
+        "rows": rows, "parts": parts, "baseline_repeats": repeats})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -191,16 +197,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="run families whose part exists again")
     parser.add_argument("--table", action="store_true", help="only combine the parts and print the table")
     parser.add_argument("--keep", type=Path, default=None, help="keep the models here")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="training seed (split, weights, shuffling); other than 0: a repeat, e.g. of the baseline")
     args = parser.parse_args(argv)
     if not args.table:
         with tempfile.TemporaryDirectory(prefix="clock-styles-") as directory:
             work = args.keep or Path(directory)
             for family in args.families:
-                if part_path(family).exists() and not args.force:
+                if part_path(family, args.seed).exists() and not args.force:
                     continue
-                part = run_family(family, work, TRAIN_CLOCKS, TRAIN_MINUTES)
+                part = run_family(family, work, seed=args.seed)
                 PARTS.mkdir(parents=True, exist_ok=True)
-                part_path(family).write_text(json.dumps(part, indent=2) + "\n")
+                part_path(family, args.seed).write_text(json.dumps(part, indent=2) + "\n")
                 print(json.dumps({"family": family, "seconds": part["seconds"],
                                   "left_out": part.get("left_out", {}).get("cse_minutes"),
                                   "seen": part["seen"]["cse_minutes"]}), flush=True)
