@@ -252,7 +252,7 @@ FINDING = Finding(
                 "latent interpolations, a Fréchet feature distance and recognisability (share of samples a real-data "
                 "classifier labels with confidence >= 0.9, classes present) beside real and noise references",
     fidelities=FIDELITIES,
-    cpu_minutes=25.0,  # 18.3 CPU-minutes of training for the five models (results/generative/models.csv)
+    cpu_minutes=25.0,  # 18.7 CPU-minutes of training for the five models (results/generative/models.csv)
     run=run,
     summarize=summarize,
 )
