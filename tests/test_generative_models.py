@@ -170,3 +170,11 @@ def test_configs_refuse_knobs_of_another_family():
         resolve_config(get_task("gan"), {"beta": 1.0})
     with pytest.raises(ConfigError, match="label_smoothing"):
         resolve_config(get_task("vae"), {"label_smoothing": 0.1})
+
+
+def test_a_saved_discriminator_loads_back_with_its_stddev_channel(tmp_path):
+    discriminator = models.build_discriminator((28, 28, 1), 2, 8)
+    discriminator.save(tmp_path / "d.keras")
+    loaded = keras.saving.load_model(tmp_path / "d.keras")
+    images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
+    assert np.allclose(discriminator(images, training=False), loaded(images, training=False))

@@ -66,6 +66,7 @@ def build_decoder(image_shape: tuple[int, ...], latent_dim: int, stages: int, fi
     return keras.Model(inputs, x, name=name)
 
 
+@keras.saving.register_keras_serializable(package="sweeplab_generative")
 class MinibatchStddev(layers.Layer):
     """Appends one channel holding the batch's mean standard deviation (over images, per feature and position):
     a discriminator that sees it can tell a batch of near-copies from real images, which counters collapse
