@@ -129,16 +129,20 @@ def part_path(family: str, seed: int = 0) -> Path:
     return PARTS / f"{family.replace(':', '-')}{f'-seed{seed}' if seed else ''}.json"
 
 
-def table_rows(parts: dict[str, dict]) -> list[dict]:
-    """Per family: the left-out model on its left-out set and on the seen set, the gap, the baseline on that set."""
-    baseline = parts.get(BASELINE, {}).get("left_out_sets", {})
+def table_rows(parts: dict[str, dict], repeats: list[dict] = ()) -> list[dict]:
+    """Per family: the left-out model on its left-out set and on the seen set, the gap, the baseline on that set;
+    then each repeat with another training seed (read against the baseline of the same seed, where there is one)."""
     rows = []
-    for family in FAMILIES:
-        part = parts.get(family)
-        if part is None or family == BASELINE:
+    for part in [parts[family] for family in FAMILIES if family in parts] + list(repeats):
+        family, seed = part["family"], part.get("seed", 0)
+        if family == BASELINE:
             continue
+        baseline = next((other for other in [parts.get(BASELINE), *repeats]
+                         if other and other["family"] == BASELINE and other.get("seed", 0) == seed), {})
+        baseline = baseline.get("left_out_sets", {})
         left_out, seen = part["left_out"], part["seen"]
-        rows.append({"family": family, "left_out": left_out, "seen": seen,
+        rows.append({"family": family + (f", training seed {seed}" if seed else ""), "seed": seed,
+                     "left_out": left_out, "seen": seen,
                      "gap_minutes": left_out["cse_minutes"] - seen["cse_minutes"],
                      "own_split_cse_minutes": part["split_test_cse_minutes"], "epochs": part["train_epochs"],
                      "baseline_on_left_out": baseline.get(family)})
@@ -155,14 +159,14 @@ def _cells(scores: dict | None) -> str:
 
 def markdown(rows: list[dict], parts: dict[str, dict], repeats: list[dict] | None = None) -> str:
     """Each cell: mean / median / over 30 min / hour slips, in minutes of common-sense error; `repeats`: baseline
-    runs with other training seeds (the run-to-run spread at this budget)."""
+    runs with other training seeds (the run-to-run spread at this budget; families' repeats are in `rows`)."""
     lines = ["| left out | epochs fit | only it | held-out `default` | own split (mean) | gap: only it minus `default` "
              "(mean) | nothing-left-out model on only it | n |", "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row['family']} | {row['epochs']:.0f} | {_cells(row['left_out'])} | {_cells(row['seen'])} | "
                      f"{row['own_split_cse_minutes']:.1f} | {row['gap_minutes']:+.1f} | "
                      f"{_cells(row['baseline_on_left_out'])} | {row['left_out']['n']} |")
-    for baseline in [parts[BASELINE]] * (BASELINE in parts) + list(repeats or []):
+    for baseline in [part for part in [parts.get(BASELINE), *(repeats or [])] if part and part["family"] == BASELINE]:
         seed = f", training seed {baseline['seed']}" if baseline.get("seed") else ""
         lines.append(f"| nothing (baseline{seed}) | {baseline['train_epochs']:.0f} | | {_cells(baseline['seen'])} | "
                      f"{baseline['split_test_cse_minutes']:.1f} | | | {baseline['seen']['n']} |")
@@ -174,8 +178,8 @@ def combine() -> Path:
 
     loaded = [json.loads(path.read_text()) for path in sorted(PARTS.glob("*.json"))]
     parts = {part["family"]: part for part in loaded if not part.get("seed")}
-    repeats = [part for part in loaded if part.get("seed") and part["family"] == BASELINE]
-    rows = table_rows(parts)
+    repeats = [part for part in loaded if part.get("seed")]
+    rows = table_rows(parts, repeats)
     table = markdown(rows, parts, repeats)
     (RESULTS / "clock_styles.md").write_text(table)
     print(table)
@@ -188,7 +192,7 @@ def combine() -> Path:
                    "cpu_shared": "measured while other jobs (a GAN training, sweeps) ran on the same 2 cores"},
         "seeds": {"train": TRAIN_SEED, "left_out": LEFT_OUT_SEED, "seen": SEEN_SEED},
         "families_missing": [family for family in FAMILIES if family not in parts],
-        "rows": rows, "parts": parts, "baseline_repeats": repeats})
+        "rows": rows, "parts": parts, "repeats": repeats})
 
 
 def main(argv: list[str] | None = None) -> int:
