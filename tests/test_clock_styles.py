@@ -106,8 +106,8 @@ def _scores(mean: float) -> dict:
 def test_table_rows_take_the_gap_within_each_model_and_the_baseline_on_the_same_set():
     from benchmarks.clock_styles import markdown, table_rows
 
-    parts = {"dark_face": {"family": "dark_face", "left_out": _scores(60.0), "seen": _scores(20.0), "split_test_cse_minutes": 5.0,
-                           "train_epochs": 12.0},
+    parts = {"dark_face": {"family": "dark_face", "left_out": _scores(60.0), "seen": _scores(20.0),
+                           "split_test_cse_minutes": 5.0, "train_epochs": 12.0},
              BASELINE: {"family": BASELINE, "seen": _scores(4.0), "split_test_cse_minutes": 3.0, "train_epochs": 11.0,
                         "left_out_sets": {"dark_face": _scores(6.0)}}}
     rows = table_rows(parts)
