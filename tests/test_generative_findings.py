@@ -41,7 +41,7 @@ def test_reconstruction_rows_put_each_input_row_above_its_outputs():
 
 
 def test_real_vs_real_reference_is_far_below_the_noise_reference(tmp_path, monkeypatch):
-    halves = finding.held_out_halves("mnist", 200)
+    halves = generative_store.held_out_halves("mnist", 200)
     assert not any(np.array_equal(a, b) for a in halves[0][:20] for b in halves[1])  # disjoint halves
     rows = finding.frechet_rows("mnist", halves, {}, 500, tmp_path)
     distances = {row["compared"]: row["frechet_distance"] for row in rows}
@@ -54,8 +54,7 @@ def test_real_vs_real_reference_is_far_below_the_noise_reference(tmp_path, monke
 
 
 def test_real_digits_are_recognised_far_more_often_than_noise(tmp_path, monkeypatch):
-    halves = finding.held_out_halves("mnist", 200)
-    labels = generative_store.held_out_labels("mnist", 200)
+    halves, labels = generative_store.held_out_sets("mnist", 200)
     assert len(labels[1]) == 200 and len(set(labels[1].tolist())) == 10
     rows = recognisability.recognisability_rows("mnist", halves, labels[1], {}, 500, 500, tmp_path)
     by_set = {row["compared"]: row for row in rows}
@@ -72,7 +71,7 @@ def test_real_digits_are_recognised_far_more_often_than_noise(tmp_path, monkeypa
 
 
 def test_faces_get_diversity_but_no_recognisability(tmp_path):
-    halves = tuple(half[:40] for half in finding.held_out_halves("olivetti", 200))
+    halves = tuple(half[:40] for half in generative_store.held_out_halves("olivetti", 200))
     rows = recognisability.recognisability_rows("olivetti", halves, np.zeros(40), {}, 500, 500, tmp_path)
     real, noise = rows
     assert real["recognised_share"] == "" and real["class_counts"] == "" and real["diversity"] > 0

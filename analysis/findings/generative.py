@@ -31,10 +31,10 @@ from analysis.findings.generative_store import (
     SAMPLE_GRID,
     ModelSpec,
     cached_json,
-    held_out_halves,
-    held_out_labels,
+    held_out_sets,
     load_outputs,
     trained_model,
+    uniform_noise,
 )
 
 NAME = "generative"
@@ -74,9 +74,9 @@ def frechet_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], models: di
             scorer_holder.append(FrechetScorer(extractor, halves[0]))
         return round(scorer_holder[0].distance(images), 3)
 
-    noise = np.random.default_rng(1).uniform(0.0, 1.0, size=halves[0].shape).astype("float32")
     references = cached_json(store / "references" / f"{extractor_key}.json", lambda: {
-        "real half B (reference)": distance(halves[1]), "uniform noise (reference)": distance(noise)})
+        "real half B (reference)": distance(halves[1]),
+        "uniform noise (reference)": distance(uniform_noise(halves[0]))})
     rows = [{"dataset": dataset, "model": "-", "compared": name, "count": count, "frechet_distance": value}
             for name, value in references.items()]
     for model, directory in models.items():
@@ -175,8 +175,9 @@ def run_generative(out_dir: Path, store_dir: Path, tiny: bool = False,
     out_dir, store = Path(out_dir), Path(store_dir) / NAME
     out_dir.mkdir(parents=True, exist_ok=True)
     datasets_in_order = list(dict.fromkeys(spec.config["dataset"] for spec in MODELS))
-    halves = {dataset: held_out_halves(dataset, TINY_FRECHET_SAMPLES if tiny else FRECHET_SAMPLES[dataset])
-              for dataset in datasets_in_order}
+    held_out = {dataset: held_out_sets(dataset, TINY_FRECHET_SAMPLES if tiny else FRECHET_SAMPLES[dataset])
+                for dataset in datasets_in_order}
+    halves = {dataset: images for dataset, (images, _) in held_out.items()}
     directories, trained = {}, []
     for spec in MODELS:
         directories[spec.name], was_trained = trained_model(spec, store, tiny, halves[spec.config["dataset"]])
@@ -186,9 +187,8 @@ def run_generative(out_dir: Path, store_dir: Path, tiny: bool = False,
     for dataset in datasets_in_order:
         models = {spec.name: directories[spec.name] for spec in MODELS if spec.config["dataset"] == dataset}
         frechet += frechet_rows(dataset, halves[dataset], models, feature_images, store)
-        labels = held_out_labels(dataset, len(halves[dataset][0]))[1]
         recognisable += recognisability.recognisability_rows(
-            dataset, halves[dataset], labels, models, feature_images,
+            dataset, halves[dataset], held_out[dataset][1][1], models, feature_images,
             TINY_FEATURE_TRAIN_IMAGES if tiny else RECOGNITION_TRAIN_IMAGES, store)
     figures = [path for spec in MODELS for path in draw_model(spec, directories[spec.name], out_dir)]
     records = {name: json.loads((directory / "model.json").read_text()) for name, directory in directories.items()}
@@ -228,18 +228,21 @@ def summarize(out_dir: Path) -> dict[str, Any]:
         models = list(csv.DictReader(handle))
     distances: dict[str, dict[str, float]] = {}
     for row in frechet:
-        label = row["compared"] if row["model"] == "-" else f"{row['model']}: {row['compared']}"
-        distances.setdefault(row["dataset"], {})[label] = float(row["frechet_distance"])
+        distances.setdefault(row["dataset"], {})[_set_label(row)] = float(row["frechet_distance"])
     with (Path(out_dir) / "recognisability.csv").open() as handle:
         recognisable: dict[str, dict[str, dict[str, Any]]] = {}
         for row in csv.DictReader(handle):
-            label = row["compared"] if row["model"] == "-" else f"{row['model']}: {row['compared']}"
-            recognisable.setdefault(row["dataset"], {})[label] = {
+            recognisable.setdefault(row["dataset"], {})[_set_label(row)] = {
                 name: _number(row[name]) for name in ("recognised_share", "classes_present", "class_entropy",
                                                       "label_accuracy", "diversity") if row[name] != ""} | (
                 {"class_counts": [int(count) for count in row["class_counts"].split()]} if row["class_counts"] else {})
     return {"frechet_distance": distances, "recognisability": recognisable,
             "train_cpu_seconds": {row["model"]: float(row["train_cpu_seconds"]) for row in models}}
+
+
+def _set_label(row: dict[str, str]) -> str:
+    """A CSV row's set: a reference's name, or `model: set`."""
+    return row["compared"] if row["model"] == "-" else f"{row['model']}: {row['compared']}"
 
 
 def _number(text: str) -> float | int:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from analysis.findings.generative_store import cached_json, load_outputs
+from analysis.findings.generative_store import cached_json, load_outputs, uniform_noise
 
 LABELLED = ("mnist", "fashion_mnist")  # datasets whose classes a sample should show (not the faces' identities)
 FIELDS = ("dataset", "model", "compared", "count", "recognised_share", "classes_present", "class_entropy",
@@ -57,9 +57,9 @@ def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], la
                 dataset, shape, recognition_train_images) if dataset in LABELLED else None])
         return _measures(*holder, images, labels)
 
-    noise = np.random.default_rng(1).uniform(0.0, 1.0, size=halves[0].shape).astype("float32")  # as frechet_rows
     references = cached_json(store / "references" / f"recognisability-{key}.json", lambda: {
-        "real half B (reference)": measure(halves[1], labels_b), "uniform noise (reference)": measure(noise)})
+        "real half B (reference)": measure(halves[1], labels_b),
+        "uniform noise (reference)": measure(uniform_noise(halves[0]))})
     measured = [("-", name, values) for name, values in references.items()]
     for model, directory in models.items():
         values = cached_json(directory / f"recognisability-{key}.json",

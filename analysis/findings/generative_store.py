@@ -90,18 +90,17 @@ def _write_atomic_dir(final: Path, fill: Callable[[Path], None]) -> None:
 def held_out_halves(dataset: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two disjoint sets of `count` real images in [0, 1]: from the test split, or (Olivetti, 400 images in all)
     from every image, since its 40 test faces are too few; the faces' halves then include training images."""
-    pool, _ = _held_out_pool(dataset, count, seed)
-    scale = np.float32(1 / 255)
-    return pool[:count].astype("float32") * scale, pool[count:2 * count].astype("float32") * scale
+    return held_out_sets(dataset, count, seed)[0]
 
 
-def held_out_labels(dataset: str, count: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """The labels of `held_out_halves(dataset, count, seed)`'s two halves, in the same order."""
-    _, labels = _held_out_pool(dataset, count, seed)
-    return labels[:count], labels[count:2 * count]
+def uniform_noise(like: np.ndarray) -> np.ndarray:
+    """The noise reference: uniform [0, 1] images shaped like `like`, the same for every measure (seeded)."""
+    return np.random.default_rng(1).uniform(0.0, 1.0, size=like.shape).astype("float32")
 
 
-def _held_out_pool(dataset: str, count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def held_out_sets(dataset: str, count: int, seed: int = 0) -> tuple[tuple[np.ndarray, np.ndarray],
+                                                                    tuple[np.ndarray, np.ndarray]]:
+    """`held_out_halves(dataset, count, seed)` and the two halves' labels in the same order, from one load."""
     import datasets
 
     data = datasets.load(dataset)
@@ -110,9 +109,12 @@ def _held_out_pool(dataset: str, count: int, seed: int) -> tuple[np.ndarray, np.
         images, labels = np.concatenate([data.x_train, data.x_test]), np.concatenate([data.y_train, data.y_test])
     if len(images) < 2 * count:
         raise ValueError(f"{dataset} has {len(images)} images, fewer than two halves of {count}")
-    order = np.random.default_rng(seed).permutation(len(images))[:2 * count]
-    return images[order], np.asarray(labels)[order]
-
+    order = np.random.default_rng(seed).permutation(len(images))
+    first, second = order[:count], order[count:2 * count]
+    scale = np.float32(1 / 255)
+    labels = np.asarray(labels)
+    return ((images[first].astype("float32") * scale, images[second].astype("float32") * scale),
+            (labels[first], labels[second]))
 
 
 def _train(spec: ModelSpec, config: Any, directory: Path, halves: tuple[np.ndarray, np.ndarray]) -> None:
