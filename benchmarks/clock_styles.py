@@ -56,22 +56,11 @@ def style_split(family: str, base: Variation | None = None) -> tuple[Variation, 
 
 def _centred(variation: Variation, n: int, seed: int, workers: int):
     """Rendered and localised photographs (both cached beside the rendered set), labels, dial-found share."""
-    import numpy as np
-
-    from datasets import settings
-    from datasets.atomic import atomic_write
     from datasets.clocks import rendered_clocks
-    from trainers.clock.localize import LOCALIZER_VERSION, centre_dials
+    from trainers.clock.training import centred_rendered_clocks
 
     images, labels = rendered_clocks(n, seed, variation, workers)
-    directory = settings.array_cache_dir() / f"clocks-n{n}-seed{seed}-{variation.key()}-centred-{LOCALIZER_VERSION}"
-    try:
-        return np.load(directory / "images.npy"), labels, float(np.load(directory / "found.npy").mean())
-    except (OSError, ValueError):
-        pass
-    centred, found = centre_dials(images, workers)
-    for name, array in (("found.npy", found), ("images.npy", centred)):
-        atomic_write(directory / name, lambda temporary, array=array: np.save(temporary, array))
+    centred, found = centred_rendered_clocks(images, n, seed, variation, workers)
     return centred, labels, float(found.mean())
 
 

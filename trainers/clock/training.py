@@ -12,6 +12,7 @@ import numpy as np
 import datasets
 from datasets.atomic import atomic_write
 from datasets.clocks import load_clock_arrays, rendered_clocks, variation_named
+from datasets.clocks.variation import Variation
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.evaluation import CommonSenseCallback, error_histogram, predict_minutes, worst_predictions
 from trainers.clock.heads import HOUR_DECODINGS, Head, make_head
@@ -61,14 +62,21 @@ def _centred_clocks(config: ClockConfig, images: np.ndarray) -> tuple[np.ndarray
     """Localised photographs, cached beside the rendered set (the localiser takes ~7-20 ms a photograph)."""
     if config.data_dir:
         return centre_dials(images, config.render_workers)
-    variation = variation_named(config.variation)
+    return centred_rendered_clocks(images, config.n_images, config.render_seed, variation_named(config.variation),
+                                   config.render_workers)
+
+
+def centred_rendered_clocks(images: np.ndarray, n: int, seed: int, variation: Variation,
+                            workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The localised photographs of the rendered set (n, seed, variation) and which dials were found: read from
+    the cache beside that set, or localised now and cached (`images`: the rendered set itself)."""
     directory = datasets.settings.array_cache_dir() / (
-        f"clocks-n{config.n_images}-seed{config.render_seed}-{variation.key()}-centred-{LOCALIZER_VERSION}")
+        f"clocks-n{n}-seed{seed}-{variation.key()}-centred-{LOCALIZER_VERSION}")
     try:
         return np.load(directory / "images.npy"), np.load(directory / "found.npy")
     except (OSError, ValueError):
         pass
-    centred, found = centre_dials(images, config.render_workers)
+    centred, found = centre_dials(images, workers)
     for name, array in (("found.npy", found), ("images.npy", centred)):  # images last: then the entry is whole
         atomic_write(directory / name, lambda temporary, array=array: np.save(temporary, array))
     return centred, found
