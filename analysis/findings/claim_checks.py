@@ -172,10 +172,13 @@ def mlp_rmsprop_fashion_not_cifar(infos: dict[str, Any]) -> Check:
     configs = info.configs
     if "optimizer" not in configs or "rmsprop" not in set(configs["optimizer"]):
         return Check("no MLP configuration used RMSprop", NOT_MEASURED, {})
-    effects = {dataset: next((item for item in _setting_effects(info, dataset) if item[0] == "optimizer=rmsprop"),
-                             ("optimizer=rmsprop", math.nan, math.nan, math.nan)) for dataset in (SOURCE, TARGET)}
-    top = {dataset: max((item for item in _setting_effects(info, dataset) if item[0].startswith("optimizer=")),
-                        key=lambda item: item[1])[0].removeprefix("optimizer=") for dataset in (SOURCE, TARGET)}
+    optimizers = {dataset: [item for item in _setting_effects(info, dataset) if item[0].startswith("optimizer=")]
+                  for dataset in (SOURCE, TARGET)}
+    effects = {dataset: next((item for item in items if item[0] == "optimizer=rmsprop"),
+                             ("optimizer=rmsprop", math.nan, math.nan, math.nan))
+               for dataset, items in optimizers.items()}
+    top = {dataset: max(items, key=lambda item: item[1])[0].removeprefix("optimizer=")
+           for dataset, items in optimizers.items()}
     source, target = effects[SOURCE], effects[TARGET]
     if source[3] < 0 or (target[2] > 0 and top[TARGET] == "rmsprop"):
         verdict = CONTRADICTED
