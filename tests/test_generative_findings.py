@@ -60,7 +60,7 @@ def test_real_digits_are_recognised_far_more_often_than_noise(tmp_path, monkeypa
     by_set = {row["compared"]: row for row in rows}
     real, noise = by_set["real half B (reference)"], by_set["uniform noise (reference)"]
     assert real["label_accuracy"] > 0.8  # the held-out classifier reads real test digits (labels in step)
-    assert real["recognised_share"] > noise["recognised_share"] + 0.4 and real["classes_present"] == 10
+    assert noise["recognised_share"] < 0.05 and real["recognised_share"] > 0.5 and real["classes_present"] == 10
     for row in rows:
         counts = [int(count) for count in row["class_counts"].split()]
         assert len(counts) == 10 and sum(counts) == round(row["recognised_share"] * row["count"])

@@ -2,7 +2,8 @@
 
 For MNIST and Fashion-MNIST, a classifier of the Fréchet features' architecture (`trainers.generative.quality`)
 trained on every real training image with its labels (never on generated ones; the Fréchet one sees 6,000 for 2
-epochs and is too unsure of real test digits to judge) labels each sample; the share it labels with
+epochs and is too unsure of real test digits to judge), and also shown uniform noise and pixel-shuffled images
+with a uniform target so that images of no class are not read confidently, labels each sample; the share it labels with
 softmax confidence >= 0.9 and the class spread of those labels say whether a model draws recognisable digits or
 garments of every class. Every dataset (faces too, which have no class a sample should belong to) also gets the
 samples' diversity: the mean pairwise distance of their Fréchet features, beside the same measure on real images.
@@ -46,7 +47,7 @@ def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], la
     Diversity is measured in the Fréchet features (`feature_train_images`), recognisability with a classifier
     trained on `recognition_train_images` real training images."""
     count, shape = len(halves[0]), tuple(halves[0].shape[1:])
-    key = f"{dataset}-{shape[0]}px-{feature_train_images}img-{recognition_train_images}rec-{count}"
+    key = f"{dataset}-{shape[0]}px-{feature_train_images}img-{recognition_train_images}rec-oe-{count}"
     holder: list[Any] = []
 
     def measure(images: np.ndarray, labels: np.ndarray | None = None) -> dict[str, Any]:
@@ -54,7 +55,7 @@ def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], la
             from trainers.generative.quality import feature_classifier, feature_extractor
 
             holder.extend([feature_extractor(dataset, shape, feature_train_images), feature_classifier(
-                dataset, shape, recognition_train_images) if dataset in LABELLED else None])
+                dataset, shape, recognition_train_images, reject_noise=True) if dataset in LABELLED else None])
         return _measures(*holder, images, labels)
 
     references = cached_json(store / "references" / f"recognisability-{key}.json", lambda: {
@@ -78,11 +79,12 @@ def markdown_lines(rows: list[dict[str, Any]]) -> list[str]:
     """The summary's section: what the score measures, then one row per set."""
     lines = ["## Recognisability and diversity", "",
              "Recognised: the share of images that a classifier trained on every real training image with its label "
-             "(never on generated images; its accuracy on real half B is in the table) labels with softmax "
+             "(never on generated images; its accuracy on real half B is in the table), and on uniform noise and "
+             "pixel-shuffled images with a uniform target (outlier exposure), labels with softmax "
              "confidence >= 0.9; classes: how many "
              "of the 10 classes those confident labels fall in, and their spread's entropy over log 10 (1 = even). "
-             "A classifier can be confidently wrong about images unlike any it trained on, so a high share in one "
-             "or two classes only is no recognisability: read the share with the classes and the noise row. "
+             "A classifier can still be confidently wrong about images unlike any it trained on, so a high share in "
+             "one or two classes only is no recognisability: read the share with the classes and the noise row. "
              "Faces have no class a sample should show, so only their diversity is given: the mean pairwise "
              "distance of a set's Fréchet features, near 0 when a generator collapses, beside real images' own.", "",
              "| dataset | model | set | images | recognised | classes present | class entropy | confident labels "
