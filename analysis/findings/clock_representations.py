@@ -167,7 +167,7 @@ def _clipped(values: Any) -> Any:
     return values.clip(0.0, MAX_MINUTES)
 
 
-def draw_png(result: RepresentationTable, path: Path) -> Path:
+def draw_png(result: RepresentationTable, path: Path) -> list[Path]:
     plt = output.pyplot()
     table = result.table
     figure, axis = plt.subplots(figsize=(8, 0.35 * len(table) + 1.8))
@@ -198,7 +198,7 @@ def draw_png(result: RepresentationTable, path: Path) -> Path:
     axis.invert_yaxis()
     axis.set_xlabel("test common-sense error (minutes; 0 to the largest possible, 360)")
     axis.legend(fontsize=8, loc="upper right")  # the best (shortest) bars are at the top
-    return output.save_png(figure, path)
+    return [output.save_png(figure, path)]
 
 
 def render(result: RepresentationTable) -> Any:

@@ -121,7 +121,7 @@ def lines(table: pd.DataFrame) -> list[str]:
     return text
 
 
-def draw_png(table: pd.DataFrame, path: Path) -> Path:
+def draw_png(table: pd.DataFrame, path: Path) -> list[Path]:
     plt = output.pyplot()
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for optimizer, group in table.groupby("optimizer", sort=False):
@@ -134,7 +134,7 @@ def draw_png(table: pd.DataFrame, path: Path) -> Path:
     axis.set_xlabel("epochs")
     axis.set_ylabel("test accuracy (95% t interval)")
     axis.legend()
-    return output.save_png(figure, path)
+    return [output.save_png(figure, path)]
 
 
 def render(table: pd.DataFrame) -> Any:

@@ -99,7 +99,7 @@ class Report:
 
     tables: Mapping[str, pd.DataFrame]  # name -> table, written as <name>.csv
     figure: str  # the file name of <figure>.png and <figure>.html
-    draw_png: Callable[[Path], Path | Sequence[Path]]  # draws the PNG at the path given (and any beside it)
+    draw_png: Callable[[Path], list[Path]]  # draws the PNG at the path given (and any beside it), returns their paths
     html: Sequence[Any]  # the plotly figures of <figure>.html
     html_title: str
     numbers: Mapping[str, Any]  # summary.json's "numbers"
@@ -119,7 +119,7 @@ def training_run(finding: str, fidelities: Mapping[str, Any], jobs: Callable[[An
         csv_path, evaluations = write_evaluations(session.run(jobs(chosen), metrics, out_dir / EVALUATIONS), out_dir)
         drawn = report(evaluations)
         pngs = drawn.draw_png(out_dir / f"{drawn.figure}.png")
-        paths = [csv_path, *write_tables(drawn.tables, out_dir), *([pngs] if isinstance(pngs, Path) else pngs),
+        paths = [csv_path, *write_tables(drawn.tables, out_dir), *pngs,
                  write_html(out_dir / f"{drawn.figure}.html", drawn.html, drawn.html_title)]
         return paths + write_summary(out_dir, finding, fidelity, chosen.text, drawn.numbers, drawn.lines,
                                      session.timing(evaluations), drawn.title)

@@ -101,7 +101,7 @@ def lines(info: Any) -> list[str]:
     return text
 
 
-def draw_png(info: Any, path: Path) -> Path:
+def draw_png(info: Any, path: Path) -> list[Path]:
     plt = output.pyplot()
     table = info.differences
     labels = [f"{row.model.upper()}\n{DATASET_TITLES.get(row.dataset, row.dataset)}" for row in table.itertuples()]
@@ -121,7 +121,7 @@ def draw_png(info: Any, path: Path) -> Path:
     forest.set_yticks(list(positions), [label.replace("\n", " / ") for label in labels])
     forest.invert_yaxis()
     forest.set_xlabel("permuted - original (pp, 95% t interval)")
-    return output.save_png(figure, path)
+    return [output.save_png(figure, path)]
 
 
 def report(evaluations: pd.DataFrame) -> output.Report:
