@@ -74,9 +74,11 @@ def fail_reason(error: BaseException) -> str:
 
 
 def release_trial_memory() -> None:
-    """Drop the finished trial's models and graphs so memory does not grow from trial to trial."""
+    """Drop the finished trial's models and graphs so memory does not grow from trial to trial: Keras' state
+    cleared, then one full collection (each costs ~0.25 s once TensorFlow is loaded; `clear_session`'s own
+    collection would be a second one)."""
     if "keras" in sys.modules:
-        sys.modules["keras"].backend.clear_session(free_memory=True)
+        sys.modules["keras"].backend.clear_session(free_memory=False)
     gc.collect()
 
 
@@ -105,8 +107,7 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         if "fail_reason" not in trial.user_attrs:  # errors outside the trainer (e.g. while sampling)
             with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # failed by another agent
                 trial.set_user_attr("fail_reason", fail_reason(error))
-    finally:
-        release_trial_memory()
+    finally:  # the objective released the trial's memory itself (`sweeps.objective`), once
         trim_native_heap()
     try:
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
