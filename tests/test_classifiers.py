@@ -108,3 +108,31 @@ def test_the_misclassified_grid_shows_exactly_the_wrong_images_among_the_first_5
     rows = -(-wrong // 8)
     assert grid.shape == (rows * 6 + 2, 8 * 6 + 2)
     assert grid[2:6, 2:6].max() == 0 and grid[2:6, 8:12].min() == round(3 / 600 * 255)  # images 0 and 3, in order
+
+
+@pytest.mark.parametrize("model", ["cpu_cnn", "cpu_mlp"])
+def test_augmentation_moves_training_images_only_and_survives_saving(model, tmp_path):
+    """Shift and flip change what a training step sees (a different output per call) and nothing at inference;
+    the saved model loads back with them; a shift outside [0, 1) is refused by name."""
+    plain = build_classifier(config(model=model, seed=3), (28, 28, 1), 10)
+    augmented = build_classifier(config(model=model, seed=3, augment_shift=0.25, augment_flip=True), (28, 28, 1), 10)
+    assert augmented.count_params() == plain.count_params()
+    names = [type(layer).__name__ for layer in augmented.layers]
+    assert "RandomFlip" in names and "RandomTranslation" in names
+    assert "RandomFlip" not in [type(layer).__name__ for layer in plain.layers]
+    images = np.zeros((4, 28, 28, 1), dtype="float32")
+    images[:, 4:12, 2:9] = 1.0  # an off-centre block: shifting or flipping it changes the image
+    at_inference = [keras.ops.convert_to_numpy(augmented(images, training=False)) for _ in range(2)]
+    np.testing.assert_array_equal(*at_inference)
+    in_training = [keras.ops.convert_to_numpy(augmented(images, training=True)) for _ in range(2)]
+    if model == "cpu_cnn":  # batch norm: training mode normalises by the batch; compare two training calls
+        assert not np.allclose(*in_training)
+    else:
+        assert not np.allclose(in_training[0], at_inference[0])
+    path = tmp_path / "augmented.keras"
+    augmented.save(path)
+    loaded = keras.saving.load_model(path)  # (batch norm's moving statistics moved in the training calls)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(images, training=False)),
+                               keras.ops.convert_to_numpy(augmented(images, training=False)), rtol=1e-5, atol=1e-6)
+    with pytest.raises(ConfigError, match="augment_shift"):
+        config(model=model, augment_shift=1.5)

@@ -39,10 +39,20 @@ def _output(x, num_classes: int, config: Any):
     return layers.Dense(num_classes, activation="softmax", name="probabilities", **_regularizers(config))(x)
 
 
+def _augment(x, config: Any):
+    """Training-time augmentation the config asks for (identity at inference and when off)."""
+    if config.augment_flip:
+        x = layers.RandomFlip("horizontal", seed=config.seed)(x)
+    if config.augment_shift:
+        x = layers.RandomTranslation(config.augment_shift, config.augment_shift, fill_mode="constant",
+                                     seed=config.seed)(x)
+    return x
+
+
 def build_mlp(config: Any, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """Flatten -> [dropout] -> dense stack -> softmax."""
+    """[augmentation ->] Flatten -> [dropout] -> dense stack -> softmax."""
     inputs = keras.Input(shape=input_shape, name="image")
-    x = layers.Flatten()(inputs)
+    x = layers.Flatten()(_augment(inputs, config))
     if config.input_dropout:
         x = layers.Dropout(config.input_dropout)(x)
     x = _dense_stack(x, config)
@@ -64,9 +74,10 @@ def _pool(x, config: Any):
 
 
 def build_cnn(config: Any, input_shape: tuple[int, ...], num_classes: int) -> keras.Model:
-    """Stem conv [-> pool], then `conv_blocks` blocks of `convs_per_block` convs -> pool -> dropout; dense head."""
+    """[Augmentation ->] stem conv [-> pool], then `conv_blocks` blocks of `convs_per_block` convs -> pool ->
+    dropout; dense head."""
     inputs = keras.Input(shape=input_shape, name="image")
-    x = _conv(inputs, config.conv_filters, config.stem_kernel_size, config)
+    x = _conv(_augment(inputs, config), config.conv_filters, config.stem_kernel_size, config)
     if config.stem_pool:
         x = _pool(x, config)
     filters = float(config.conv_filters)

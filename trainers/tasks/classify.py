@@ -56,6 +56,9 @@ class ClassifyConfig(OptimizerConfig):
     pooling: Literal["max", "avg", "none"] = "max"
     pool_size: int = 2
     conv_dropout: float = 0.0
+    # augmentation of training images inside the model (Keras preprocessing layers: every backend; off at inference)
+    augment_shift: float = 0.0  # random translation up to this fraction of the side, zero-filled (0 = off)
+    augment_flip: bool = False  # random left-right flips (garments, CIFAR-10 objects; not digits)
     # optimisation (optimizer, learning rate and schedule: OptimizerConfig)
     loss: Literal["sparse_categorical_crossentropy", "categorical_crossentropy", "mse"] = (
         "sparse_categorical_crossentropy")
