@@ -75,8 +75,10 @@ class SlurmJob:
             raise SlurmError(f"--cpus-per-agent must be >= 1, got {self.cpus_per_agent}")
         if self.engine not in ENGINES:
             raise SlurmError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
+        # Every value the script's comment or an #SBATCH line holds (--python and --image are named in the comment).
         for option, value in (("--partition", self.partition), ("--log-dir", str(self.log_dir)),
-                              ("working directory", str(self.workdir)), ("study", self.study_name)):
+                              ("working directory", str(self.workdir)), ("study", self.study_name),
+                              ("--python", self.python), ("--image", self.image)):
             if value is not None:
                 check_directive_value(option, value)
         for value in (self.study, self.python, self.image or "", *self.agent_args, *self.mounts):

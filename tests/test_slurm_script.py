@@ -13,7 +13,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sweeplab.cli import main
-from sweeps.slurm import SlurmError, SlurmJob, render_script, slurm_task_id
+from sweeps.slurm import _DIRECTIVE_VALUE, SlurmError, SlurmJob, render_script, slurm_task_id
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET_URL = "postgresql+psycopg://alice:s3cret-pw@db.example:5432/optuna"
@@ -134,19 +134,26 @@ def test_agents_of_different_array_tasks_have_different_names_and_seeds(monkeypa
 
 
 ANY_TEXT = st.text(st.characters(codec="utf-8"), max_size=24)
+# Mostly harmless-looking values with one generated character somewhere, so generated jobs often get past the checks.
+PLAIN = st.from_regex(r"[A-Za-z0-9/_.:-]{0,8}", fullmatch=True)
+NEAR_VALID = st.builds(lambda head, char, tail: head + char + tail, PLAIN, st.characters(codec="utf-8"), PLAIN)
+VALUE = st.one_of(ANY_TEXT, NEAR_VALID)
 
 
-@given(partition=st.one_of(st.none(), ANY_TEXT), log_dir=ANY_TEXT, workdir=ANY_TEXT, python=ANY_TEXT,
-       image=st.one_of(st.none(), ANY_TEXT), study=ANY_TEXT, agent_args=st.lists(ANY_TEXT, max_size=4),
-       mounts=st.lists(ANY_TEXT, max_size=2), time=st.one_of(st.none(), ANY_TEXT))
-def test_no_value_reaches_the_script_unquoted(partition, log_dir, workdir, python, image, study, agent_args, mounts,
-                                              time) -> None:
-    """Whatever text a user passes, the script is refused in one line, or holds exactly the fixed lines, one
-    `#SBATCH` line per directive, and an exec line that splits back into the agent's own argv."""
+@given(partition=st.one_of(st.none(), VALUE), log_dir=VALUE, workdir=VALUE, python=VALUE,
+       image=st.one_of(st.none(), VALUE), study=VALUE, study_name=VALUE, agent_args=st.lists(VALUE, max_size=4),
+       mounts=st.lists(VALUE, max_size=2), time=st.one_of(st.none(), VALUE), engine=st.one_of(st.sampled_from(
+           ["podman", "docker", "apptainer"]), VALUE), agents=st.integers(-2, 5),
+       gpus=st.one_of(st.none(), st.integers(-2, 4)), cpus=st.one_of(st.none(), st.integers(-2, 4)))
+def test_no_value_reaches_the_script_unquoted(partition, log_dir, workdir, python, image, study, study_name, agent_args,
+                                              mounts, time, engine, agents, gpus, cpus) -> None:
+    """Whatever text a user passes for any option, the script is refused in one line, or holds exactly the fixed
+    lines, one `#SBATCH` line per directive, a comment whose every user value (--python, --image, the study, ...)
+    passed the directive whitelist, and an exec line that splits back into the agent's own argv."""
     try:
-        job = SlurmJob(study=study, study_name="s", agents=2, agent_args=tuple(agent_args), workdir=Path(workdir),
-                       log_dir=Path(log_dir), python=python, partition=partition, time=time, image=image,
-                       mounts=tuple(mounts))
+        job = SlurmJob(study=study, study_name=study_name, agents=agents, agent_args=tuple(agent_args),
+                       workdir=Path(workdir), log_dir=Path(log_dir), python=python, partition=partition, time=time,
+                       image=image, engine=engine, mounts=tuple(mounts), gpus_per_agent=gpus, cpus_per_agent=cpus)
     except (SlurmError, ValueError) as error:  # ValueError: Path() of a NUL
         assert "\n" not in str(error)
         return
@@ -159,4 +166,9 @@ def test_no_value_reaches_the_script_unquoted(partition, log_dir, workdir, pytho
                           '${SLURM_ARRAY_TASK_ID} on $(hostname)"']
     sbatch = [line for line in lines if line.startswith("#SBATCH")]
     assert all(len(line.split()) == 2 for line in sbatch)  # one directive, one value, nothing after it
+    written = [job.study_name, str(job.log_dir), str(job.workdir), job.partition, job.image if job.image else
+               job.python]  # the values the comment and the #SBATCH lines hold
+    for value in written:
+        if value is not None:
+            assert value in head and _DIRECTIVE_VALUE.match(value), value
     assert shlex.split(command) == ["--ntasks=1", *job.agent_command()]

@@ -14,7 +14,8 @@ from sweeplab.errors import UserError
 def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("wandb-sweep", help="write sweeps/build/STUDY.wandb.yaml; with a W&B key, create it")
     sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
-    sweep.add_argument("--out", default=None, help="directory for the generated file (default: sweeps/build)")
+    sweep.add_argument("--out", default=None, help="directory for the generated file (default: sweeps/build under the "
+                       "working directory)")
     sweep.add_argument("--no-create", action="store_true", help="only write the file, even when a key is set")
     sweep.set_defaults(handler=wandb_sweep_command)
 
@@ -48,11 +49,11 @@ def _engine_errors():
 def wandb_sweep_command(args: argparse.Namespace) -> int:
     from sweeps.spec import load_spec
     from sweeps.wandb_reporter import has_api_key
-    from sweeps.wandb_sweep import BUILD_DIR, SweepsEngineMissing, read_wandb_sweep, schema_errors, write_wandb_sweep
+    from sweeps.wandb_sweep import SweepsEngineMissing, read_wandb_sweep, schema_errors, write_wandb_sweep
 
     spec = load_spec(args.study)
     try:
-        path = write_wandb_sweep(spec, Path(args.out) if args.out else BUILD_DIR)
+        path = write_wandb_sweep(spec, Path(args.out) if args.out else Path("sweeps", "build"))
     except ValueError as error:
         raise UserError(str(error)) from None
     sweep = read_wandb_sweep(path)
