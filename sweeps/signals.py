@@ -3,12 +3,25 @@ re-queued, the command prints one line and exits with 128 + the signal's number,
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
+import sys
 from types import FrameType
+from typing import Any
 
-from trainers.stop import Stopped, request_stop
+from trainers.stop import Stopped, request_stop, stop_requested
 
-__all__ = ["Stopped", "describe", "die_with_parent", "exit_code", "stop_on_signals"]
+__all__ = [
+    "Stopped",
+    "describe",
+    "die_with_parent",
+    "exit_at_once_on_signals",
+    "exit_code",
+    "stop_on_signals",
+    "stop_requested",
+]
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
@@ -16,14 +29,45 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     raise Stopped(signum)
 
 
+def _quiet_about_stops(default: Any) -> Any:
+    """An unraisable-exception hook that says nothing of a `Stopped` raised where Python cannot propagate it (a
+    finaliser, a garbage-collection or weakref callback): the stop is recorded and acted on at the next check
+    (`trainers.stop`), so its traceback on stderr would only alarm. Anything else goes to the default hook."""
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, Stopped):
+            default(unraisable)
+
+    hook.quiet_about_stops = True  # type: ignore[attr-defined]
+    return hook
+
+
 def stop_on_signals() -> None:
     """Turn SIGINT, SIGTERM and SIGHUP into `Stopped` (a KeyboardInterrupt), so every `except KeyboardInterrupt`
     that cleans up after Ctrl-C also runs for `kill` and for a closed terminal. SIGINT raises even in a background
     job (where the shell starts it ignored); a SIGHUP that `nohup` ignores stays ignored."""
-    signal.signal(signal.SIGINT, _raise_stopped)
-    signal.signal(signal.SIGTERM, _raise_stopped)
-    if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
-        signal.signal(signal.SIGHUP, _raise_stopped)
+    for signum in _STOP_SIGNALS:
+        if signum != signal.SIGHUP or signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
+            signal.signal(signum, _raise_stopped)
+    if not getattr(sys.unraisablehook, "quiet_about_stops", False):
+        sys.unraisablehook = _quiet_about_stops(sys.unraisablehook)
+
+
+def _exit_at_once(signum: int, frame: FrameType | None) -> None:
+    request_stop(signum)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os.write(2, f"sweeplab: interrupted ({signal.Signals(signum).name})\n".encode())
+    os._exit(128 + signum)
+
+
+def exit_at_once_on_signals() -> None:
+    """After the command's work is done (its output written): a stop signal exits at once with its one line and
+    128 + its number, instead of raising into the interpreter's shutdown (which exits 130 whatever the signal)."""
+    for signum in _STOP_SIGNALS:
+        if signal.getsignal(signum) == _raise_stopped:
+            signal.signal(signum, _exit_at_once)
 
 
 def exit_code(interrupt: KeyboardInterrupt) -> int:

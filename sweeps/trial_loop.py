@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import os
+import signal
 import socket
 import sys
 import threading
@@ -27,6 +28,7 @@ from sweeps.slurm import slurm_task_id
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, heartbeat_settings
 from sweeps.storage_faults import StorageUnavailableError, root_cause
 from trainers.memory import trim_native_heap
+from trainers.stop import raise_if_stop_requested
 
 
 class _Heartbeat:
@@ -92,6 +94,7 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         trial.set_user_attr("slurm_task", task)
     state, value = TrialState.FAIL, None
     try:
+        raise_if_stop_requested()  # a stop a library swallowed during the last trial: this one does not start
         with _Heartbeat(study._storage, trial._trial_id, interval):
             value = objective(trial)
         state = TrialState.COMPLETE if value is not None and value == value and abs(value) != float("inf") \
@@ -101,6 +104,9 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     except (KeyboardInterrupt, SystemExit) as stop:
         fail_and_requeue(study, trial, stop, log)
         raise
+    except TrialProcessStopped as stop:  # its process was stopped, not this one: re-queued, the loop goes on
+        fail_and_requeue(study, trial, stop, log)
+        return TrialState.FAIL
     except StorageUnavailableError as error:
         raise result_kept_error(error, trial) from error
     except Exception as error:
@@ -125,12 +131,24 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     return state
 
 
+class TrialProcessStopped(RuntimeError):
+    """A trial's own process (`--trial-subprocess`) ended by a stop signal (SIGINT, SIGTERM, SIGHUP) while this
+    process was not: the trial is failed and re-queued like one this process was stopped in. (SIGKILL is not a
+    stop: it is how the kernel ends a process out of memory, and a re-queued trial would die the same way.)"""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(f"trial process stopped by {signal.Signals(signum).name}")
+        self.signum = signum
+
+
 def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseException,
                      log: Callable[[str], None]) -> None:
     """An interrupted trial (Ctrl-C, SIGTERM): FAIL with the reason, and re-queued with its parameters."""
     from sweeps.signals import describe
 
-    reason = describe(stop) if isinstance(stop, KeyboardInterrupt) else type(stop).__name__
+    reason = describe(stop) if isinstance(stop, KeyboardInterrupt) else (
+        f"{signal.Signals(stop.signum).name} of its trial process" if isinstance(stop, TrialProcessStopped)
+        else type(stop).__name__)
     try:
         trial.set_user_attr("fail_reason", f"stopped by {reason} during the trial")
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)

@@ -133,7 +133,8 @@ def test_agents_command_shares_one_budget(tmp_path: Path) -> None:
 
 
 def test_agents_command_forwards_sigterm(tmp_path: Path) -> None:
-    """SIGTERM to `agents` reaches each agent: its trial becomes FAIL with a reason and is re-queued; exit != 0."""
+    """SIGTERM to `agents` reaches each agent: its trial becomes FAIL with a reason and is re-queued; the command
+    exits 128 + SIGTERM with its one line, like a single agent."""
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     process = run_agents(write_study(tmp_path), url, tmp_path, count=1, budget=50)
     try:
@@ -144,7 +145,8 @@ def test_agents_command_forwards_sigterm(tmp_path: Path) -> None:
     finally:
         if process.poll() is None:
             process.kill()
-    assert code != 0
+    assert code == 128 + signal.SIGTERM, (tmp_path / "agents.log").read_text()[-3000:]
+    assert (tmp_path / "agents.log").read_text().strip().splitlines()[-1] == "sweeplab: interrupted (SIGTERM)"
     trials = load_study(url).trials
     stopped = trials[running.number]
     assert stopped.state == TrialState.FAIL

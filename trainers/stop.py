@@ -25,6 +25,11 @@ def request_stop(signum: int) -> None:
     _requested.append(signum)
 
 
+def stop_requested() -> int | None:
+    """The first stop signal received, or None."""
+    return _requested[0] if _requested else None
+
+
 def raise_if_stop_requested() -> None:
     """Raise `Stopped` for the first stop signal received, if any (it stays requested: the process is ending)."""
     if _requested:

@@ -109,12 +109,17 @@ def agents_command(args: argparse.Namespace) -> int:
     print(f"started {args.n} agents on study {spec.name!r}: pids {', '.join(str(c.pid) for c in children)}",
           flush=True)
 
+    received: list[int] = []
+
     def forward(signum: int, frame: FrameType | None) -> None:
+        received.append(signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signum)
 
-    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGINT, signal.SIGTERM)}
+    stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN
+                                                else [])
+    previous = {signum: signal.signal(signum, forward) for signum in stops}
     try:
         while any(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -122,6 +127,10 @@ def agents_command(args: argparse.Namespace) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     codes = [child.returncode for child in children]
+    if received:  # stopped by a signal: the agents re-queued their trials; the command reports the signal
+        from sweeps.signals import Stopped
+
+        raise Stopped(received[0])
     failed = [f"pid {child.pid} exit {code}" for child, code in zip(children, codes, strict=True) if code != 0]
     if failed:
         print(f"sweeplab: {len(failed)} of {args.n} agents failed: {', '.join(failed)}", file=sys.stderr)

@@ -1,0 +1,180 @@
+"""Class 4, signals: the one stop path holds wherever a stop signal lands.
+
+- raised where Python cannot propagate it (a finaliser, a weakref or garbage-collection callback): nothing on stderr,
+  the stop kept and acted on;
+- swallowed by a library while a command runs, or delivered after the command's work is done: the command still
+  exits 128 + the signal with its one line, never 0;
+- delivered to a trial's own process (`--trial-subprocess`): a stop signal fails and re-queues the trial, a kill
+  (out of memory) fails it with the signal named and is not retried.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import weakref
+from pathlib import Path
+
+import optuna
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from optuna.trial import TrialState
+from test_agents_kill import write_study
+
+import trainers.stop
+from sweeps.signals import stop_on_signals
+
+ROOT = Path(__file__).resolve().parent.parent
+STOPS = st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+
+
+@contextlib.contextmanager
+def handlers_restored():
+    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    hook = sys.unraisablehook
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        sys.unraisablehook = hook
+
+
+def _deliver(signum: int) -> None:
+    os.kill(os.getpid(), signum)
+    time.sleep(2)  # the handler runs here, in the main thread, before the sleep ends
+
+
+@settings(max_examples=6, deadline=None)
+@given(signum=STOPS, place=st.sampled_from(["finaliser", "weakref callback", "gc callback"]))
+def test_a_stop_raised_where_python_cannot_propagate_it_is_kept_and_reported_nowhere(signum, place):
+    """The handler raises inside a finaliser or a callback: Python hands the exception to `sys.unraisablehook`
+    (whose default prints "Exception ignored ... Traceback"); the stop path keeps it and passes nothing on, while
+    any other unraisable exception still reaches the hook that was there before."""
+    reported: list[BaseException] = []
+
+    class Doomed:
+        def __del__(self) -> None:
+            _deliver(signum)
+
+    class Failing:
+        def __del__(self) -> None:
+            raise ValueError("an ordinary error in a finaliser")
+
+    class Target:
+        pass
+
+    def in_callback(*_) -> None:
+        _deliver(signum)
+
+    def on_collect(phase: str, info: dict) -> None:
+        if phase == "start":
+            gc.callbacks.remove(on_collect)
+            _deliver(signum)
+
+    reference = None
+    with handlers_restored(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        sys.unraisablehook = lambda unraisable: reported.append(unraisable.exc_value)  # the default, recording
+        stop_on_signals()
+        if place == "finaliser":
+            Doomed()  # collected at once: __del__ runs and the handler raises inside it
+        elif place == "weakref callback":
+            target = Target()
+            reference = weakref.ref(target, in_callback)
+            del target  # the callback runs and the handler raises inside it
+        else:
+            gc.callbacks.append(on_collect)
+            gc.collect()
+        assert trainers.stop.stop_requested() == signum  # kept: the run's next report or the command raises it
+        assert reported == []
+        Failing()
+        assert [type(error) for error in reported] == [ValueError]
+    assert reference is None or reference() is None
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signum=STOPS, command=st.sampled_from([["tasks"], ["studies"]]))
+def test_a_stop_a_library_swallows_while_a_command_runs_never_exits_zero(signum, command, capsys):
+    """The stop lands while the command writes its output and a library swallows it: the command finishes its
+    work, then exits 128 + the signal with its one line."""
+    from sweeplab.cli import main
+
+    class SwallowingStream(io.StringIO):
+        delivered = False
+
+        def write(self, text: str) -> int:
+            if not self.delivered:
+                self.delivered = True
+                with contextlib.suppress(KeyboardInterrupt):  # what the library does
+                    _deliver(signum)
+            return super().write(text)
+
+    stream = SwallowingStream()
+    with handlers_restored(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        patch.setattr(sys, "stdout", stream)
+        code = main(command)
+    assert stream.delivered
+    assert code == 128 + signum
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"sweeplab: interrupted ({signal.Signals(signum).name})"
+
+
+@settings(max_examples=3, deadline=None)
+@given(signum=STOPS)
+def test_a_stop_after_the_commands_work_exits_with_the_signal_and_its_line(signum):
+    """Delivered after the command returned (its output written): exit 128 + the signal at once, with its line,
+    not 130 from the interpreter's shutdown whatever the signal."""
+    script = ("import os, signal, time; from sweeplab.cli import main; "
+              "assert main(['tasks']) == 0; "
+              f"os.kill(os.getpid(), {int(signum)}); time.sleep(30); raise SystemExit(0)")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert done.returncode == 128 + signum, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines()[-1] == f"sweeplab: interrupted ({signal.Signals(signum).name})"
+    assert "Traceback" not in done.stderr and done.stdout.strip()  # the command's output was written first
+
+
+@settings(max_examples=8, deadline=None)
+@given(signum=st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL, signal.SIGSEGV,
+                               signal.SIGABRT]))
+def test_a_trial_process_ended_by_a_signal_is_requeued_only_for_a_stop(signum, tmp_path_factory):
+    """The trial's own process dies by `signum` before writing its outcome: a stop signal (INT, TERM, HUP) fails the
+    trial and re-queues it with its parameters, and the agent goes on; a kill or a crash fails it, names the
+    signal, and is not retried (a re-queued out-of-memory trial would die again)."""
+    from sweeps import trial_process
+    from sweeps.optuna_study import create_study
+    from sweeps.spec import load_spec
+    from sweeps.trial_loop import run_one_trial
+
+    directory = tmp_path_factory.mktemp("trial-process")
+    spec = load_spec(str(write_study(directory)))
+    url = f"sqlite:///{directory / 'study.db'}"
+    study = create_study(spec, url)
+    objective = trial_process.subprocess_objective(spec, url, {}, directory / "runs")
+    lines: list[str] = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        patch.setattr(trial_process.subprocess, "run",
+                      lambda argv, check: subprocess.CompletedProcess(argv, -int(signum)))
+        trial = study.ask()
+        state = run_one_trial(study, trial, lambda asked: (asked.suggest_float("learning_rate", 1e-3, 1e-2, log=True),
+                                                           objective(asked))[1], lines.append)
+    trials = optuna.load_study(study_name=spec.name, storage=url).get_trials()
+    failed = trials[trial.number]
+    assert state == TrialState.FAIL and failed.state == TrialState.FAIL
+    name = signal.Signals(signum).name
+    waiting = [other for other in trials if other.state == TrialState.WAITING]
+    if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        assert failed.user_attrs["fail_reason"] == f"stopped by {name} of its trial process during the trial"
+        assert len(waiting) == 1 and waiting[0].system_attrs.get("failed_trial") == trial.number
+        assert waiting[0].params == failed.params
+    else:
+        assert name in failed.user_attrs["fail_reason"] and not waiting
