@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import decimal
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,12 +120,31 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
     step = raw.get("step")
     _expect(step is None or (_number(step) and step > 0), path, f"{key}.step",
             f"expected a positive number, got {step!r}")
-    _expect(not (log and step not in (None, 1)), path, f"{key}.step", "log=true allows no step (other than 1 for int)")
     if kind == "int":
         _expect(float(low).is_integer() and float(high).is_integer(), path, key, "int ranges need integer low/high")
+    _check_step(path, f"{key}.step", kind, low, high, step, log)
     _check_in_range(path, f"{key}.low", name, low, field_names[name], config_type)
     _check_in_range(path, f"{key}.high", name, high, field_names[name], config_type)
     return Parameter(name, kind, low=low, high=high, log=log, step=step, when=when)
+
+
+def _check_step(path: Path, key: str, kind: str, low: Any, high: Any, step: Any, log: bool) -> None:
+    """A step must divide the range into whole steps, as Optuna would otherwise shrink the range in silence (a step
+    larger than the range leaves only `low`); a log-scaled range has no step (an int one: 1)."""
+    if step is None:
+        return
+    if log:
+        _expect(kind == "int" and step == 1 and not isinstance(step, float), path, key,
+                f"a log-scaled {kind} range allows no step{' other than 1' if kind == 'int' else ''}, got {step!r}")
+        return
+    if kind == "int":
+        _expect(isinstance(step, int), path, key, f"an int range needs an integer step, got {step!r}")
+    span = decimal.Decimal(str(high)) - decimal.Decimal(str(low))  # Optuna's own test (decimal, so 0.1 steps work)
+    try:
+        whole = step <= high - low and span % decimal.Decimal(str(step)) == 0
+    except decimal.InvalidOperation:  # more steps than decimal's precision counts: no usable grid
+        whole = False
+    _expect(whole, path, key, f"expected a step that divides the range [{low}, {high}] into whole steps, got {step!r}")
 
 
 def _check_in_range(path: Path, key: str, name: str, value: Any, annotation: Any, config_type: type) -> None:

@@ -14,11 +14,19 @@ from trainers.bounds import out_of_bounds
 from trainers.safe_yaml import AliasBombError, load_yaml
 
 ConfigT = TypeVar("ConfigT")
-__all__ = ["ConfigError", "as_dict", "check_value", "field_types", "load_yaml", "parse_assignment", "resolve"]
+__all__ = ["ConfigError", "Overrides", "as_dict", "check_value", "field_types", "load_yaml", "parse_assignment",
+           "resolve"]
 
 
 class ConfigError(ValueError):
     """A config key is unknown or has a value of the wrong type."""
+
+
+class Overrides(dict):
+    """Config values given on the command line (`--set KEY=VALUE`): `resolve` names the option in an error about
+    one of them, as a study file's errors name the file."""
+
+    source = "--set"
 
 
 def parse_assignment(text: str) -> tuple[str, Any]:
@@ -52,10 +60,11 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if annotation is int:
-        if isinstance(value, bool) or not (isinstance(value, int) or (isinstance(value, float) and value.is_integer())):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        return int(value)
+    if annotation is int:  # an integer literal only: 10, not 10.0, 1e1, 1_0 or true (the same for --set and a file)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{key}: expected an integer (digits only, e.g. 10; no decimal point, exponent or _), "
+                              f"got {value!r}")
+        return value
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
@@ -88,10 +97,14 @@ def resolve(config_type: type[ConfigT], *layers: Mapping[str, Any]) -> ConfigT:
     types_by_name = field_types(config_type)
     values: dict[str, Any] = {}
     for layer in layers:
+        source = f"{layer.source} " if isinstance(layer, Overrides) else ""
         for key, value in layer.items():
             if key not in types_by_name:
-                raise ConfigError(f"unknown config key {key!r}; known keys: {', '.join(sorted(types_by_name))}")
-            values[key] = check_value(key, value, types_by_name[key], config_type)
+                raise ConfigError(f"{source}unknown config key {key!r}; known keys: {', '.join(sorted(types_by_name))}")
+            try:
+                values[key] = check_value(key, value, types_by_name[key], config_type)
+            except ConfigError as error:
+                raise ConfigError(f"{source}{error}") from None
     config = config_type(**values)
     validate = getattr(config, "validate", None)
     if validate is not None:

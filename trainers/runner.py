@@ -25,11 +25,12 @@ class Result:
 
 
 def resolve_config(task: Task, *layers: Mapping[str, Any]) -> Any:
-    """Defaults < task presets (e.g. the chosen model's) < layers, strictly typed."""
+    """Defaults < task presets (e.g. the chosen model's) < layers, strictly typed (each layer checked as given, so
+    an error about a `--set` value names the option)."""
     merged: dict[str, Any] = {}
     for layer in layers:
         merged.update(layer)
-    return resolve(task.config_type, task.presets(merged), merged)
+    return resolve(task.config_type, task.presets(merged), *layers)
 
 
 def write_json(path: Path, payload: Any) -> None:

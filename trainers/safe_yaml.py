@@ -13,8 +13,8 @@ import yaml
 from yaml.constructor import ConstructorError
 
 MAX_EXPANDED_NODES = 100_000  # a study file has a few hundred; aliases may not multiply that beyond this
-INT_TAG, FLOAT_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
-DECIMAL_INT = re.compile(r"^[-+]?[0-9][0-9_]*$")
+INT_TAG, FLOAT_TAG, BOOL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
+DECIMAL_INT = re.compile(r"^[-+]?[0-9]+$")
 
 
 class AliasBombError(yaml.YAMLError):
@@ -29,10 +29,11 @@ _BASE = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's parser when P
 
 
 class _Loader(_BASE):  # type: ignore[misc, valid-type]
-    """SafeLoader with YAML 1.2 numbers (`1e-3` is a float, `0300` is 300), unique keys and bounded aliases."""
+    """SafeLoader with YAML 1.2 numbers and booleans (`1e-3` is a float, `0300` is 300, `1_0` and `yes` are text),
+    unique keys and bounded aliases."""
 
     yaml_implicit_resolvers = {  # noqa: RUF012 - PyYAML's own class-level table, replaced whole
-        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (INT_TAG, FLOAT_TAG)]
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (INT_TAG, FLOAT_TAG, BOOL_TAG)]
         for first, resolvers in _BASE.yaml_implicit_resolvers.items()
     }
 
@@ -56,18 +57,24 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: Any) -> int:
-        text = str(self.construct_scalar(node)).replace("_", "")
+        text = str(self.construct_scalar(node))
+        if "_" in text:  # int() itself would take `1_0` (an explicit `!!int 1_0`): not a YAML 1.2 integer
+            raise ConstructorError(None, None, f"{text!r} is not a YAML 1.2 integer (no _ separators)",
+                                   node.start_mark)
         if DECIMAL_INT.match(text):
             return int(text, 10)  # a leading zero does not make it octal (YAML 1.2)
         return int(text, 0)  # 0x.., 0o.., 0b..
 
 
 _Loader.add_constructor(INT_TAG, _Loader.construct_yaml_int)
-_Loader.add_implicit_resolver(INT_TAG, re.compile(r"^(?:[-+]?[0-9][0-9_]*|0x[0-9a-fA-F_]+|0o[0-7_]+|0b[01_]+)$"),
+# YAML 1.2's core schema: no `_` digit separators (YAML 1.1 read `1_0` as 10), so `1_0` stays the text it is.
+_Loader.add_implicit_resolver(INT_TAG, re.compile(r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|0b[01]+)$"),
                               list("-+0123456789"))
+# YAML 1.2's booleans only: YAML 1.1 also read yes/no/on/off as booleans (`--set save_model=off` was False).
+_Loader.add_implicit_resolver(BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Loader.add_implicit_resolver(
     FLOAT_TAG,
-    re.compile(r"^(?:[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?"
+    re.compile(r"^(?:[-+]?(?:[0-9]+)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9]+(?:[eE][-+]?[0-9]+)?"
                r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
     list("-+0123456789."),
 )

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from trainers.config import parse_assignment
+from trainers.config import Overrides, parse_assignment
 
 if TYPE_CHECKING:
     import optuna
+
+
+def positive_int(text: str) -> int:
+    """argparse type of a count (--top): a whole number >= 1, refused in one line naming the option otherwise."""
+    digits = text.strip()
+    if not (digits.isascii() and digits.isdigit() and int(digits) >= 1):  # no sign, _, exponent or other digits
+        raise argparse.ArgumentTypeError(f"expected a positive integer (1, 2, ...), got {text!r}")
+    return int(digits)
 
 
 def add_storage_argument(parser: argparse.ArgumentParser) -> None:
@@ -25,11 +33,12 @@ def add_set_argument(parser: argparse.ArgumentParser) -> None:
                         help="override a config value (repeatable), e.g. --set epochs=5 --set subset=0")
 
 
-def parse_overrides(pairs: list[str]) -> dict[str, Any]:
-    """`--set` pairs as a dict; a key given twice is a mistake (which one was meant?), not "the last wins"."""
+def parse_overrides(pairs: list[str]) -> Overrides:
+    """`--set` pairs as a dict; a key given twice is a mistake (which one was meant?), not "the last wins". Each
+    value is a YAML 1.2 literal, typed against the config's field by `resolve` (the same check as a study file's)."""
     from trainers.config import ConfigError
 
-    overrides: dict[str, Any] = {}
+    overrides = Overrides()
     for pair in pairs:
         key, value = parse_assignment(pair)
         if key in overrides:

@@ -7,7 +7,7 @@ import json
 import sys
 import time
 
-from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
+from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides, positive_int
 from sweeplab.errors import UserError
 
 
@@ -15,7 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("sweep", help="run (or continue) an Optuna study from sweeps/STUDY.yaml")
     sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
     sweep.add_argument("--trials", type=int, default=None, help="trials to run now (default: the study's budget)")
-    sweep.add_argument("--top", type=int, default=5, help="rows of the best-trials table printed at the end")
+    sweep.add_argument("--top", type=positive_int, default=5,
+                       help="rows of the best-trials table printed at the end")
     sweep.add_argument("--wandb", action="store_true", help="also log one W&B run per trial (offline without a key)")
     sweep.add_argument("--no-refit", dest="refit", action="store_false",
                        help="skip retraining the best configuration at full fidelity after the search")
@@ -40,7 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     best = subparsers.add_parser("best", help="table of a study's best trials")
     best.add_argument("study")
-    best.add_argument("--top", type=int, default=5)
+    best.add_argument("--top", type=positive_int, default=5)
     add_storage_argument(best)
     best.set_defaults(handler=best_command)
 

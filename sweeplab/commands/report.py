@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sweeplab.commands import add_storage_argument
+from sweeplab.commands import add_storage_argument, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -13,7 +13,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                   "coordinates, importances, per-parameter plots, curves, images")
     add_storage_argument(report)
     report.add_argument("--out", default="reports", help="output directory (default: reports/)")
-    report.add_argument("--top", type=int, default=5, help="trials whose learning curves and images are shown")
+    report.add_argument("--top", type=positive_int, default=5,
+                        help="trials whose learning curves and images are shown")
     report.set_defaults(handler=report_command)
 
 
