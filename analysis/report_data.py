@@ -15,6 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial
 
 from analysis.best import state_counts
+from datasets.regular_files import read_regular_text
 from sweeps.best import ranked_trials, refit_record
 from sweeps.names import file_stem
 from sweeps.roles import ROLES
@@ -127,8 +128,9 @@ def read_curve(trial: FrozenTrial, runs_root: Path, study_name: str) -> Curve | 
     """The trial's metrics.jsonl (run dir from its user attrs, else runs/<study>/<number>)."""
     run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / file_stem(study_name) / f"{trial.number:04d}")
     try:
-        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    except (OSError, ValueError):  # missing, unreadable or half-written: no curve for this trial
+        text = read_regular_text(run_dir / "metrics.jsonl")  # never a FIFO or a device: the report would hang
+        records = [json.loads(line) for line in text.splitlines() if line.strip()]
+    except (OSError, ValueError):  # missing, not a regular file, unreadable or half-written: no curve for this trial
         return None
     names = sorted({key for record in records for key in record if key != "step"})
     series = {name: [_number(record.get(name)) for record in records] for name in names}
@@ -151,7 +153,7 @@ def find_images(trials: list[FrozenTrial], runs_root: Path, study_name: str, lim
         run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / file_stem(study_name) / f"{trial.number:04d}")
         latest: dict[str, Path] = {}
         try:
-            paths = sorted((run_dir / "images").glob("*.png"))
+            paths = sorted(path for path in (run_dir / "images").glob("*.png") if path.is_file())  # regular ones
         except OSError:
             paths = []
         for path in paths:  # `name-0007.png`: the grid logged at epoch 7

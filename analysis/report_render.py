@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from analysis.best import format_refit
 from analysis.pages import PLOTLY_FILE, write_plotly_js
 from analysis.report_data import ROLE_ORDER, Curve, ParameterInfo, StudyReport, all_reports
+from datasets.regular_files import read_regular_bytes
 from sweeps.names import file_stem
 
 PARAMETER_PREFIX = "parameter "
@@ -96,7 +97,10 @@ def _figure_html(figure: go.Figure) -> str:
 
 
 def _image_tag(path: Path, alt: str) -> str:
-    data = base64.b64encode(path.read_bytes()).decode()
+    try:
+        data = base64.b64encode(read_regular_bytes(path)).decode()  # a FIFO swapped in after the listing: no hang
+    except OSError as error:
+        return f"<em>{html.escape(f'{path.name}: not shown ({error.strerror or error})')}</em>"
     return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
 
 

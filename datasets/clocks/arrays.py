@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from datasets.atomic import atomic_write
 from datasets.clocks.render import render_clocks
 from datasets.clocks.variation import Variation
 from datasets.formats import CorruptDataError, read_npy_array
+from datasets.regular_files import NotRegularFileError, open_regular
 
 
 def validate_images(images: np.ndarray, source: str = "images") -> np.ndarray:
@@ -21,6 +23,8 @@ def validate_images(images: np.ndarray, source: str = "images") -> np.ndarray:
         images = images[..., 0]
     if images.ndim != 3 or images.shape[1] != images.shape[2] or images.shape[1] < 8:
         raise CorruptDataError(f"{source}: expected shape (N, 150, 150) (square grey images), got {images.shape}")
+    if images.shape[0] == 0:
+        raise CorruptDataError(f"{source}: holds no images (shape {images.shape}); expected at least one")
     return images
 
 
@@ -45,11 +49,13 @@ def validate_labels(labels: np.ndarray, count: int, source: str = "labels") -> n
 def read_npy(path: Path) -> np.ndarray:
     """np.load with one-line errors: FileNotFoundError when absent, CorruptDataError when unreadable."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such file")
     try:
-        with open(path, "rb") as handle:
-            return read_npy_array(handle, path.stat().st_size, str(path))
+        with open_regular(path, "rb") as handle:  # a FIFO or a directory is refused in one line, not waited on
+            return read_npy_array(handle, os.fstat(handle.fileno()).st_size, str(path))
+    except NotRegularFileError as error:
+        raise CorruptDataError(str(error)) from None
     except OSError as error:
         raise CorruptDataError(f"{path}: not a readable .npy array ({error})") from None
 

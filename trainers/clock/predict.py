@@ -4,17 +4,20 @@ preparation its images had, e.g. the dial localiser), so raw photographs go thro
 from __future__ import annotations
 
 import json
+import os
+import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import get_type_hints
+from typing import Literal, get_type_hints
 
 import cv2
 import keras
 import numpy as np
 
 from datasets.formats import CorruptDataError
+from datasets.regular_files import NotRegularFileError, open_regular, read_regular_text
 from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
-from trainers.clock.heads import Head, make_head
+from trainers.clock.heads import HOUR_DECODINGS, Head, make_head
 from trainers.clock.localize import centre_dials
 from trainers.clock.metric import DIAL_MINUTES
 from trainers.config import ConfigError, check_value
@@ -57,34 +60,60 @@ def save_clock_model(model: keras.Model, head: Head, path: Path,
 
 
 def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
-    """The network (without its training losses), its head and its input preparation; FileNotFoundError when absent.
+    """The network (without its training losses), its head and its input preparation; FileNotFoundError when absent,
+    CorruptDataError (one line) when a file is there but is not a regular file, a Keras model or a valid sidecar.
 
     Sidecars written before the localiser have no `input` entry: plain resizing, as they were trained.
     """
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
-    if not head_path(path).is_file():
+    if not head_path(path).exists():
         raise FileNotFoundError(f"{head_path(path)}: missing; it names the head that decodes {path.name}")
     head, preparation = read_sidecar(head_path(path))
     try:
+        with open_regular(path, "rb") as handle:  # a FIFO or a directory is refused, not waited on
+            size = os.fstat(handle.fileno()).st_size
+            archive = path.suffix != ".keras" or zipfile.is_zipfile(handle)
+    except NotRegularFileError as error:
+        raise CorruptDataError(str(error)) from None
+    if not archive:  # Keras would say "File not found" of a file that is there
+        raise CorruptDataError(f"{path}: the file exists ({size} bytes) but is not a readable Keras model: not a "
+                               "complete .keras zip archive (truncated, or another kind of file)")
+    try:
         model = keras.models.load_model(path, compile=False)
     except Exception as error:  # Keras raises many kinds for a file that is not a model (zip, h5, JSON, ...)
-        raise CorruptDataError(f"{path}: not a readable Keras model ({type(error).__name__}: "
-                               f"{str(error).splitlines()[0] if str(error) else ''})") from None
+        first = str(error).splitlines()[0] if str(error) else ""
+        raise CorruptDataError(f"{path}: the file exists ({size} bytes) but is not a readable Keras model "
+                               f"({type(error).__name__}: {first})") from None
     return model, head, preparation
+
+
+# The one schema of a sidecar's head options: each value's type and range (trainers/bounds.py, as a clock config's
+# own values), so a hand-edited sidecar cannot hand a head a label_sigma of -1e308 or 10**9 classes.
+HEAD_OPTIONS = {"classes": int, "hour_weight": float, "minute_weight": float, "label_sigma": float,
+                "hour_decoding": Literal[HOUR_DECODINGS]}
 
 
 def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
     """The head and input preparation a sidecar names, every value checked; CorruptDataError naming the key."""
     try:
-        description = json.loads(sidecar.read_text())
+        description = json.loads(read_regular_text(sidecar))
+    except NotRegularFileError as error:
+        raise CorruptDataError(str(error)) from None
     except (ValueError, UnicodeDecodeError) as error:
         raise CorruptDataError(f"{sidecar}: not valid JSON ({error})") from None
     options, raw = (description.get(key, {}) if isinstance(description, dict) else None for key in ("options", "input"))
     if not (isinstance(description, dict) and isinstance(description.get("head"), str) and isinstance(options, dict)
             and isinstance(raw, dict)):
         raise CorruptDataError(f"{sidecar}: expected {{\"head\": NAME, \"options\": {{...}}, \"input\": {{...}}}}")
+    unknown = set(options) - set(HEAD_OPTIONS)
+    if unknown:
+        raise CorruptDataError(f"{sidecar}: options.{sorted(unknown)[0]}: unknown; expected {', '.join(HEAD_OPTIONS)}")
+    try:
+        options = {key: check_value(key, value, HEAD_OPTIONS[key]) for key, value in options.items()}
+    except ConfigError as error:
+        raise CorruptDataError(f"{sidecar}: options.{error}") from None
     try:
         head = make_head(description["head"], **options)
     except (ValueError, TypeError) as error:
