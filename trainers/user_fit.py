@@ -13,18 +13,23 @@ import numpy as np
 
 import datasets
 from datasets.formats import CorruptDataError, read_npy_array
+from datasets.regular_files import open_regular
 from trainers.fit import standard_callbacks
 from trainers.reporter import Reporter
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+MAX_CLASSES = 100_000  # a label implying more classes is a mistake (a 10**9-way output layer never finishes building)
 
 
 def _read_npz(path: Path) -> datasets.Dataset:
-    """A `.npz` with x_train, y_train, x_test, y_test: images (N, ...) numeric and finite, labels integers."""
-    if not path.is_file():
+    """A `.npz` with x_train, y_train, x_test, y_test: each holding examples, images (N, ...) numeric and finite,
+    labels integers 0..K-1 of the same length; K (the class count) comes from y_train, is at most MAX_CLASSES and
+    at most the number of training examples, and y_test holds no label outside it. Refused before any model is
+    built, in one CorruptDataError line naming the file and the array."""
+    if not path.exists():
         raise datasets.DataNotFoundError(f"{path}: no such data file (expected a .npz with {', '.join(NPZ_KEYS)})")
     try:
-        with zipfile.ZipFile(path) as archive:
+        with open_regular(path, "rb") as opened, zipfile.ZipFile(opened) as archive:
             members = {info.filename.removesuffix(".npy"): info for info in archive.infolist()}
             missing = [key for key in NPZ_KEYS if key not in members]
             if missing:
@@ -37,6 +42,10 @@ def _read_npz(path: Path) -> datasets.Dataset:
         if isinstance(error, CorruptDataError):
             raise
         raise CorruptDataError(f"{path}: not a readable .npz ({error})") from None
+    for key in NPZ_KEYS:
+        if arrays[key].ndim == 0 or arrays[key].shape[0] == 0:
+            raise CorruptDataError(f"{path}: {key} holds no examples (shape {arrays[key].shape}); expected at least "
+                                   "one along the first axis")
     for part in ("train", "test"):
         images, labels = arrays[f"x_{part}"], arrays[f"y_{part}"]
         if images.dtype.kind not in "uif" or images.ndim < 2:
@@ -51,7 +60,16 @@ def _read_npz(path: Path) -> datasets.Dataset:
             raise CorruptDataError(f"{path}: y_{part} holds negative labels")
     if arrays["x_train"].shape[1:] != arrays["x_test"].shape[1:]:
         raise CorruptDataError(f"{path}: x_train and x_test shapes differ beyond the first axis")
-    classes = int(max(arrays["y_train"].max(initial=0), arrays["y_test"].max(initial=0))) + 1
+    y_train, y_test = arrays["y_train"], arrays["y_test"]
+    classes = int(y_train.max()) + 1  # labels 0..K-1: K from the training labels
+    limit = min(MAX_CLASSES, len(y_train))
+    if classes > limit:
+        raise CorruptDataError(f"{path}: y_train's largest label {int(y_train.max())} implies {classes} classes; "
+                               f"expected labels 0..K-1 with K at most {limit:,} (at most {MAX_CLASSES:,} and at most "
+                               f"the {len(y_train):,} training examples)")
+    if int(y_test.max()) >= classes:
+        raise CorruptDataError(f"{path}: y_test holds label {int(y_test.max())}, outside the training classes "
+                               f"0..{classes - 1} (from y_train)")
     return datasets.Dataset(name=path.stem, class_names=tuple(str(index) for index in range(classes)),
                             source=str(path), **arrays)
 
@@ -61,7 +79,13 @@ def load_data(source: str, *, validation_fraction: float = 0.1, subset: int = 0,
     """A registered dataset (`mnist`, `fashion_mnist`, `cifar10`, ...) or a `.npz` file, split as built-in tasks
     split theirs (a seeded validation share carved from training; `subset` caps the training examples)."""
     data = _read_npz(Path(source)) if str(source).endswith(".npz") else datasets.load(source)
-    return datasets.split(data, validation_fraction, subset, test_subset, seed), data
+    splits = datasets.split(data, validation_fraction, subset, test_subset, seed)
+    for name in ("x_train", "x_val", "x_test"):
+        if len(getattr(splits, name)) == 0:  # e.g. 2 training examples and validation_fraction 0.9
+            raise CorruptDataError(f"{source}: the {name.removeprefix('x_')} split is empty ({len(data.x_train)} "
+                                   f"training examples, validation_fraction={validation_fraction}); give more "
+                                   "examples or a smaller validation_fraction")
+    return splits, data
 
 
 def scaled(images: np.ndarray) -> np.ndarray:

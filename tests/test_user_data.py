@@ -1,0 +1,76 @@
+"""A user's `.npz` data (docs/defences.md, class 8): labels are integers 0..K-1 with K taken from y_train and
+bounded, y_test stays inside the training classes, no array or split is empty and x/y lengths match; anything else
+is one CorruptDataError line naming the file and the array, before a model is built."""
+
+from __future__ import annotations
+
+import signal
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from hypothesis import example, given
+from hypothesis import strategies as st
+
+from datasets.formats import CorruptDataError
+from trainers.user_fit import MAX_CLASSES, NPZ_KEYS, load_data
+
+LABEL_DTYPES = st.sampled_from([np.int64, np.int32, np.uint8, np.uint64, np.float32, np.bool_])
+
+
+class Blocked(BaseException):
+    """Raised by the alarm: loading took seconds, as an unbounded class count does."""
+
+
+def expire(*_) -> None:
+    raise Blocked("load_data ran past 3 s")
+
+
+@st.composite
+def user_data(draw: st.DrawFn) -> dict[str, np.ndarray]:
+    n_train, n_test = draw(st.integers(0, 12)), draw(st.integers(0, 6))
+    classes = draw(st.integers(1, 6))
+    arrays = {}
+    for part, count in (("train", n_train), ("test", n_test)):
+        arrays[f"x_{part}"] = np.zeros((count + draw(st.sampled_from([0, 0, 0, 1, -1])) if count else 0, 4, 4),
+                                       np.uint8) if draw(st.integers(0, 9)) else np.zeros((0,), np.uint8)
+        labels = draw(st.lists(st.integers(0, classes - 1), min_size=count, max_size=count))
+        if labels and draw(st.booleans()):  # one label somewhere far off: past the classes, absurd or negative
+            labels[draw(st.integers(0, len(labels) - 1))] = draw(st.sampled_from([classes + 3, 10**9, 2**40, -1]))
+        arrays[f"y_{part}"] = np.array(labels, dtype=np.int64).astype(draw(LABEL_DTYPES))
+    return arrays
+
+
+@given(arrays=user_data(), validation_fraction=st.sampled_from([0.1, 0.5, 0.9]))
+@example(arrays={"x_train": np.zeros((6, 4, 4), np.uint8), "y_train": np.array([0, 1, 2, 0, 1, 2]),
+                 "x_test": np.zeros((3, 4, 4), np.uint8), "y_test": np.array([0, 7, 1])},
+         validation_fraction=0.1)  # the adversarial report's 8-A
+@example(arrays={"x_train": np.zeros((6, 4, 4), np.uint8), "y_train": np.array([0, 1, 2, 0, 1, 10**9]),
+                 "x_test": np.zeros((3, 4, 4), np.uint8), "y_test": np.array([0, 2, 1])},
+         validation_fraction=0.1)  # 8-B: hung building a 10**9-way layer
+@example(arrays={"x_train": np.zeros((6, 4, 4), np.uint8), "y_train": np.array([0, 1, 2, 0, 1, 2]),
+                 "x_test": np.zeros((0, 4, 4), np.uint8), "y_test": np.zeros((0,), np.int64)},
+         validation_fraction=0.1)  # 8-C: empty test arrays
+def test_user_data_is_consistent_or_refused_naming_the_array(arrays: dict[str, np.ndarray],
+                                                             validation_fraction: float) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "data.npz"
+        np.savez(path, **arrays)
+        signal.signal(signal.SIGALRM, expire)
+        signal.alarm(3)  # a class count left unchecked builds 10**9 class names: fail, do not hang
+        try:
+            splits, data = load_data(str(path), validation_fraction=validation_fraction)
+        except CorruptDataError as error:
+            message = str(error)
+            assert message.startswith(f"{path}: ") and "\n" not in message, message
+            assert any(key in message for key in (*NPZ_KEYS, "split")), message
+            return
+        finally:
+            signal.alarm(0)
+    y_train, y_test = arrays["y_train"], arrays["y_test"]
+    assert y_train.dtype.kind in "ui" and y_test.dtype.kind in "ui"  # integer labels only
+    for part in ("train", "test"):
+        assert len(arrays[f"x_{part}"]) == len(arrays[f"y_{part}"]) > 0
+    assert data.num_classes == int(y_train.max()) + 1 <= min(MAX_CLASSES, len(y_train))
+    assert int(y_test.max()) < data.num_classes and int(y_train.min()) >= 0 and int(y_test.min()) >= 0
+    assert len(splits.x_train) and len(splits.x_val) and len(splits.x_test)
