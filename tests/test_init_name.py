@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sweeplab.cli import main
+from sweeplab.commands.init import _project_packages
 
 SHADOWING = [*sorted(sys.stdlib_module_names), "keras", "sweeplab", "tests", "numpy", "optuna", "trainers", "sweeps",
              "__init__", "__main__", "__x__"]
@@ -30,6 +31,7 @@ NAMES = st.one_of(
 @example(name="os")
 @example(name="keras")
 @example(name="__init__")
+@example(name="tests")
 @example(name="mymodel")
 def test_init_takes_only_a_name_that_imports_the_written_task(name: str, capsys: pytest.CaptureFixture[str]) -> None:
     with tempfile.TemporaryDirectory() as directory:
@@ -43,6 +45,7 @@ def test_init_takes_only_a_name_that_imports_the_written_task(name: str, capsys:
         assert name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
         assert not keyword.issoftkeyword(name) and not (name.startswith("__") and name.endswith("__"))
         assert name not in sys.stdlib_module_names and importlib.util.find_spec(name) is None
+        assert name not in _project_packages()  # importable whenever the checkout is on the path
         assert written == [f"{name}.py", f"{name}.yaml"]
     else:
         assert code == 2 and written == []

@@ -20,6 +20,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     init.set_defaults(handler=init_command)
 
 
+def _project_packages() -> set[str]:
+    """The top-level packages beside `sweeplab` (sweeps, trainers, datasets, tests, ...; importable whenever the
+    checkout is on the path, e.g. when run from it) and the names test runners and many wheels take."""
+    root = Path(__file__).resolve().parents[2]
+    return {path.parent.name for path in root.glob("*/__init__.py")} | {"tests", "test", "conftest"}
+
+
 def module_name_problem(name: str) -> str | None:
     """Why NAME cannot be the module of a new task (None when it can): the study imports the task as NAME, so the
     name must be an ASCII identifier, not a keyword or dunder, and not shadow a module Python already finds
@@ -32,6 +39,8 @@ def module_name_problem(name: str) -> str | None:
         return "is a dunder name, reserved by Python"
     if name in sys.stdlib_module_names or name in sys.builtin_module_names:
         return "is a module of Python's standard library, which `import` would load instead"
+    if name in _project_packages():
+        return "is a package of sweeplab's own checkout (or a name test runners import), which would be loaded instead"
     try:
         found = importlib.util.find_spec(name) is not None
     except (ImportError, ValueError):  # a module already imported without a spec (e.g. __main__): it exists
