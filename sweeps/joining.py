@@ -2,32 +2,59 @@
 
 Otherwise a second study file that reuses a name would silently add its losses among the first one's accuracies,
 or trials of another dataset, fixed values or space among the first one's. A study's definition (task, objective,
-direction, fixed values, the space, the promotion's fidelity) is stored with it when created; joining with any
-difference is refused with the differences listed, unless `--accept-changes` (SWEEPLAB_ACCEPT_CHANGES=1) asks
-to continue it on purpose, which stores the new definition. Budget, sampler, pruner, refit and prior may change.
+direction, fixed values, the space, the promotion's fidelity, and the task's own resolved defaults for the fixed
+part) is stored with it when created; joining with any difference is refused with the differences listed, unless
+`--accept-changes` (SWEEPLAB_ACCEPT_CHANGES=1) asks to continue it on purpose, which stores the new definition.
+The command line's `--set` values are part of the definition compared (a value set there is a fixed value, and a
+searched parameter set there leaves the space), so every join path must pass them (`check_join(..., overrides)`).
+A field a stored definition lacks (stored before it was compared) is stored on the first join, never refused.
+Budget, sampler, pruner, refit and prior may change.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from typing import Any
 
 DEFINITION_ATTR = "definition"
 ACCEPT_ENV = "SWEEPLAB_ACCEPT_CHANGES"
+TASK_DEFAULTS = "task_defaults"  # the task's resolved defaults for the fixed part (stored on first join when absent)
 
 
 class StudyConflictError(ValueError):
     """A study file asks to join a stored study of the same name that measures something else."""
 
 
-def definition(spec: Any) -> dict[str, Any]:
-    """What makes two studies' trials comparable, as plain JSON values."""
+def task_defaults(spec: Any, overrides: Mapping[str, Any] | None = None) -> dict[str, Any] | None:
+    """The values the task's own code gives the fixed part of a trial (its declared defaults and presets): every
+    resolved config value that is neither searched nor set by the study file or --set. None when the config does
+    not resolve without the searched values (nothing to compare)."""
+    from trainers.config import as_dict
+    from trainers.runner import resolve_config
+
+    overrides = dict(overrides or {})
+    try:
+        resolved = as_dict(resolve_config(spec.task_info, spec.fixed, overrides))
+    except Exception:  # a task that needs a searched value to resolve, or is not importable here: not compared
+        return None
+    given = {parameter.name for parameter in spec.parameters} | set(spec.fixed) | set(overrides)
+    return {key: value for key, value in resolved.items() if key not in given}
+
+
+def definition(spec: Any, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What makes two studies' trials comparable, as plain JSON values: the study file's definition with the
+    command line's `--set` values (`overrides`) in it (a value set there is fixed, not searched), and the task's
+    resolved defaults for the fixed part."""
+    overrides = dict(overrides or {})
     space = {parameter.name: {"kind": parameter.kind, "low": parameter.low, "high": parameter.high,
                               "log": parameter.log, "step": parameter.step, "choices": parameter.choices,
-                              "when": parameter.when} for parameter in spec.parameters}
-    raw = {"task": spec.task, "objective": spec.objective, "direction": spec.direction, "fixed": spec.fixed,
-           "space": space, "promoted_fidelity": (spec.promote or {}).get("set")}
+                              "when": parameter.when} for parameter in spec.parameters
+             if parameter.name not in overrides}
+    raw = {"task": spec.task, "objective": spec.objective, "direction": spec.direction,
+           "fixed": {**spec.fixed, **overrides}, "space": space,
+           "promoted_fidelity": (spec.promote or {}).get("set"), TASK_DEFAULTS: task_defaults(spec, overrides)}
     return json.loads(json.dumps(raw, sort_keys=True, default=str))
 
 
@@ -45,23 +72,41 @@ def accepting_changes() -> bool:
     return os.environ.get(ACCEPT_ENV, "") == "1"
 
 
-def check_definition(attrs: dict[str, Any], spec: Any) -> None:
-    """Refuse (one line, the differences listed) a study file whose definition differs from the stored one."""
+def _from_set(difference: str, overrides: Mapping[str, Any]) -> str:
+    key = difference.split(":", 1)[0]
+    name = key.split(".", 1)[1] if key.startswith(("fixed.", "space.")) else None
+    name = name.split(".", 1)[0] if name else None
+    return f"{difference} (from --set {name}={overrides[name]})" if name in overrides else difference
+
+
+def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, Any] | None = None,
+                     storage: Any = None, study_id: int | None = None) -> None:
+    """Refuse (one line, the differences listed) a study file, with its --set values, whose definition differs from
+    the stored one. A field the stored definition lacks (stored before it was compared) is not a difference: it is
+    stored now, on this first join."""
     stored = attrs.get(DEFINITION_ATTR)
-    if stored is None or accepting_changes():
+    if not isinstance(stored, dict) or accepting_changes():
         return
-    found = differences(stored, definition(spec))
+    overrides = dict(overrides or {})
+    wanted = definition(spec, overrides)
+    missing = {key: value for key, value in wanted.items() if key not in stored}
+    found = [_from_set(found, overrides) for found in
+             differences(stored, {key: value for key, value in wanted.items() if key in stored})]
     if found:
         shown = "; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else "")
+        given = f" with --set {', '.join(f'{key}={value}' for key, value in overrides.items())}" if overrides else ""
         raise StudyConflictError(
-            f"study {spec.name!r} in the storage was defined differently from {spec.path}: {shown}. Give the study "
-            "file another `study:` name (or use another --storage) to start a new study, or pass --accept-changes "
-            "to continue this one on purpose")
+            f"study {spec.name!r} in the storage was defined differently from {spec.path}{given}: {shown}. Give the "
+            "study file another `study:` name (or use another --storage) to start a new study, or pass "
+            "--accept-changes to continue this one on purpose")
+    if missing and storage is not None and study_id is not None:
+        storage.set_study_user_attr(study_id, DEFINITION_ATTR, {**stored, **missing})
 
 
-def check_join(storage: Any, spec: Any) -> None:
+def check_join(storage: Any, spec: Any, overrides: Mapping[str, Any] | None = None) -> None:
     """Raise StudyConflictError when `storage` holds a study named `spec.name` with another task, objective or
-    direction; nothing to check when there is no such study yet."""
+    direction, or another definition (the study file with the command line's `--set` values, `overrides`);
+    nothing to check when there is no such study yet."""
     try:
         study_id = storage.get_study_id_from_name(spec.name)
     except KeyError:
@@ -80,4 +125,4 @@ def check_join(storage: Any, spec: Any) -> None:
         raise StudyConflictError(
             f"study {spec.name!r} in the storage{where} has {describe(stored)}, but {spec.path} asks for "
             f"{describe(wanted)}; give this study file another `study:` name or use another --storage")
-    check_definition(attrs, spec)
+    check_definition(attrs, spec, overrides, storage, study_id)

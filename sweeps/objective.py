@@ -14,7 +14,7 @@ import optuna
 import trainers
 from sweeps.best import PROMOTED_FROM
 from sweeps.promotion import PROMOTED_SET
-from sweeps.result_signature import sign_result, study_key
+from sweeps.result_signature import SIGNATURE_ATTR, sign_result, study_key
 from sweeps.run_identity import claim_trial_dir
 from sweeps.space import Parameter, suggest_all
 from sweeps.spec import StudySpec
@@ -94,7 +94,9 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
             raise
         finally:
             release_trial_memory()
-        sign_result(run_dir, signing_key, trial.study._study_id)
+        signed = sign_result(run_dir, signing_key, trial.study._study_id, trial)
+        if signed is not None:  # the trial holds its signature: a copy of this run directory is never recorded again
+            trial.set_user_attr(SIGNATURE_ATTR, signed)
         trial.set_user_attr("config", result.config)
         trial.set_user_attr("metrics", result.metrics)
         value = result.metrics[spec.objective]

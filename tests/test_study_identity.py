@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from pathlib import Path
 
 import optuna
 import pytest
-from hypothesis import given
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sweeps.joining import ACCEPT_ENV, DEFINITION_ATTR, StudyConflictError
@@ -70,3 +71,124 @@ def test_the_same_definition_and_other_budgets_join(monkeypatch):
     same = dataclasses.replace(BASE, trials=3, timeout_minutes=1.0, sampler={"name": "random", "seed": 4},
                                refit=None, start_with=[], description="other words")
     assert create_study(same, storage).user_attrs[DEFINITION_ATTR]["fixed"]["subset"] == BASE.fixed["subset"]
+
+
+# ---------------------------------------------------------------- 2-A: --set is part of the definition compared
+FIXED_KEYS = sorted(BASE.fixed)
+SEARCHED = sorted(parameter.name for parameter in BASE.parameters)
+
+
+def _other(value):
+    """A value unlike `value` of the same kind (what a `--set` on the command line gives)."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, (int, float)):
+        return value * 2 + 1
+    return f"{value}-other"
+
+
+SET_OVERRIDES = st.one_of(
+    st.lists(st.sampled_from(FIXED_KEYS), min_size=1, max_size=3, unique=True).map(
+        lambda keys: {key: _other(BASE.fixed[key]) for key in keys}),  # a fixed value changed: subset=100, epochs=10
+    st.lists(st.sampled_from(SEARCHED), min_size=1, max_size=2, unique=True).map(
+        lambda keys: {key: 0.5 for key in keys}),  # a searched parameter pinned: it leaves the space
+)
+
+
+@pytest.fixture(scope="module")
+def stored_base(tmp_path_factory):
+    """A real SQLite storage holding the study (each example only joins it; a refused join writes nothing)."""
+    from sweeps.storage import open_storage
+
+    os.environ.pop(ACCEPT_ENV, None)
+    storage = open_storage(f"sqlite:///{tmp_path_factory.mktemp('set') / 'set.db'}")
+    create_study(BASE, storage)
+    return storage
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(overrides=SET_OVERRIDES)
+def test_a_set_that_changes_the_stored_definition_is_refused_naming_the_key(stored_base, overrides):
+    """`sweep STUDY --set k=v` (and agent/agents/slurm, which pass --set alike) on a stored study: refused, the key
+    listed as coming from --set, unless --accept-changes; a --set equal to the stored value joins."""
+    from sweeps.joining import check_join, definition
+
+    os.environ.pop(ACCEPT_ENV, None)
+    with pytest.raises(StudyConflictError) as refused:
+        check_join(stored_base, BASE, overrides)
+    message = str(refused.value)
+    assert "\n" not in message and "--accept-changes" in message and "new study" in message
+    for key, value in overrides.items():
+        assert f"--set {key}={value}" in message
+        assert (f"fixed.{key}" if key in BASE.fixed else f"space.{key}") in message
+    check_join(stored_base, BASE, {key: BASE.fixed[key] for key in FIXED_KEYS[:2]})  # the same values: joins
+    os.environ[ACCEPT_ENV] = "1"
+    try:
+        check_join(stored_base, BASE, overrides)  # on purpose
+    finally:
+        os.environ.pop(ACCEPT_ENV)
+    wanted = definition(BASE, overrides)
+    assert all(wanted["fixed"][key] == value for key, value in overrides.items())
+    assert not set(overrides) & set(wanted["space"])
+
+
+# ---------------------------------------------------------------- 2-B: the task's code defaults are compared
+USER_TASK = '''
+from dataclasses import dataclass
+import sweeplab
+from sweeplab import param
+
+@dataclass
+class Config:
+    rate: float = param(0.5, low=0.0, high=1.0)
+    dropout: float = param({dropout}, low=0.0, high=1.0)
+    units: int = param(8, low=1, high=64)
+
+@sweeplab.task(config=Config, objective="val/accuracy", direction="maximize")
+def train(config, reporter, run_dir):
+    return {{"val/accuracy": config.rate}}
+'''
+
+
+def _user_study(folder: Path, module: str, dropout: float):
+    import sys
+
+    from sweeps.spec import load_spec
+    from trainers.registry import TASKS
+
+    (folder / f"{module}.py").write_text(USER_TASK.format(dropout=dropout))
+    (folder / "study.yaml").write_text(f"study: mine\ntask: {module}:train\nfixed: {{units: 8}}\n"
+                                       "space:\n  rate: {type: float, low: 0.0, high: 1.0}\n")
+    TASKS.pop(f"{module}:train", None)  # the code changed: import it again
+    sys.modules.pop(module, None)
+    return load_spec(folder / "study.yaml")
+
+
+@given(old=st.sampled_from([0.0, 0.2, 0.5]), new=st.sampled_from([0.1, 0.9]))
+def test_a_changed_default_of_the_task_code_is_listed(old, new, tmp_path_factory):
+    from sweeps.storage import open_storage
+
+    os.environ.pop(ACCEPT_ENV, None)
+    folder = tmp_path_factory.mktemp("user-task")
+    module = f"usertask_{folder.name.replace('-', '_')}"
+    storage = open_storage(f"sqlite:///{folder / 'u.db'}")
+    create_study(_user_study(folder, module, old), storage)
+    create_study(_user_study(folder, module, old), storage)  # the same code joins
+    changed = _user_study(folder, module, new)
+    with pytest.raises(StudyConflictError, match=rf"task_defaults\.dropout: {old!r} -> {new!r}"):
+        create_study(changed, storage)
+
+
+def test_a_study_stored_before_defaults_were_compared_joins_and_gets_them(tmp_path):
+    from sweeps.storage import open_storage
+
+    os.environ.pop(ACCEPT_ENV, None)
+    module = f"usertask_old_{tmp_path.name.replace('-', '_')}"
+    storage = open_storage(f"sqlite:///{tmp_path / 'old.db'}")
+    study = create_study(_user_study(tmp_path, module, 0.2), storage)
+    old = {key: value for key, value in study.user_attrs[DEFINITION_ATTR].items() if key != "task_defaults"}
+    study.set_user_attr(DEFINITION_ATTR, old)  # as stored before this field existed
+    joined = create_study(_user_study(tmp_path, module, 0.2), storage)
+    assert joined.user_attrs[DEFINITION_ATTR]["task_defaults"] == {"dropout": 0.2}
+    with pytest.raises(StudyConflictError, match=r"task_defaults\.dropout"):
+        create_study(_user_study(tmp_path, module, 0.9), storage)

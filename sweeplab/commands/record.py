@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from sweeplab.commands import add_storage_argument
-from sweeplab.errors import UserError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,14 +19,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def record_command(args: argparse.Namespace) -> int:
     from sweeps.record import record_result
 
-    run_dir = Path(args.run_dir)
-    for name in ("trial.json", "result.json"):
-        if not (run_dir / name).is_file():
-            raise UserError(f"{run_dir}: no {name}; only a trial's run directory whose training finished can be "
-                            "recorded")
-        try:
-            json.loads((run_dir / name).read_text())
-        except (ValueError, OSError) as error:
-            raise UserError(f"{run_dir / name}: unreadable ({type(error).__name__}: {error})") from None
-    print(record_result(run_dir, args.storage))
+    # trial.json and result.json are read and checked once, in `sweeps.record.read_run` (one line on any other shape)
+    print(record_result(Path(args.run_dir), args.storage))
     return 0
