@@ -11,6 +11,7 @@ import contextlib
 import copy
 import os
 import time
+import urllib.parse
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
@@ -22,12 +23,24 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
-from sweeps.storage_faults import AtomicJournalFileBackend, FileIdentity, StorageError, make_patient, patience_seconds
+from sweeps.storage_faults import (
+    AtomicJournalFileBackend,
+    FileIdentity,
+    PatientOpenLock,
+    StorageCorruptError,
+    StorageError,
+    StorageUnavailableError,
+    call_patiently,
+    make_patient,
+    not_regular,
+    patience_seconds,
+)
 
 DEFAULT_RUNS_DIR = Path("runs")
 HEARTBEAT_KEY = "sweeplab:heartbeat"  # journal trials: wall-clock time of the last heartbeat (system attr)
 MAX_RETRY = 3  # a trial whose agent dies this many times in a row is not re-queued again
 URL_FORMS = "sqlite:///FILE, postgresql+psycopg://USER:PASSWORD@HOST:PORT/DB or journal:///FILE"
+SQLITE_BUSY_SECONDS = 1.0  # SQLite's own wait for a lock (C code, deaf to signals); the gateway's retries do the rest
 
 
 def runs_dir() -> Path:
@@ -89,6 +102,32 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
     def get_heartbeat_stale_trial_callback(self) -> Callable[[optuna.Study, FrozenTrial], None] | None:
         return self._stale_callback
 
+    def _sync_with_backend(self) -> None:
+        """Optuna's replay, whose errors on another worker's record it cannot apply (a missing field, a value of
+        the wrong type) become one StorageCorruptError naming the line. Errors on this worker's own records are
+        Optuna's answers (DuplicatedStudyError, UpdateFinishedTrialError, ...) and pass unchanged."""
+        replay = self._replay_result
+        applying: list[dict[str, Any]] = []
+
+        def tracked(logs: Iterator[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+            for log in logs:
+                applying[:] = [log]
+                yield log
+
+        try:
+            replay.apply_logs(tracked(self._backend.read_logs(replay.log_number_read)))
+        except StorageUnavailableError:
+            raise
+        except Exception as error:
+            if applying and applying[0].get("worker_id") == replay.worker_id:
+                raise
+            backend = self._backend
+            raise StorageCorruptError(
+                f"storage {getattr(backend, 'describe', 'journal')} is not a readable Optuna journal: line "
+                f"{replay.log_number_read} is not a record Optuna can apply ({type(error).__name__}: "
+                f"{str(error)[:100]}) ({getattr(backend, '_file_path', '')}; fix or move the file, or use another "
+                "storage)") from error
+
 
 class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
     """Re-queue a dead agent's trial with its parameters; `retried_trial_number` / `retry_history` link them."""
@@ -114,6 +153,23 @@ def _check_url(url: str) -> None:
         raise StorageError(f"storage {_redact(url)!r}: a SQLite URL has three slashes: sqlite:///FILE")
     if scheme == "sqlite" and url in {"sqlite:///", "sqlite:///:memory:"}:
         raise StorageError(f"storage {_redact(url)!r}: agents need a SQLite file that every process can open")
+    if scheme.split("+")[0] == "sqlite" and "?" in url:  # SQLAlchemy ignores most (mode=ro) and would write anyway
+        options = sorted(urllib.parse.parse_qs(url.split("?", 1)[1], keep_blank_values=True)) or ["?"]
+        raise StorageError(f"storage {_redact(url)!r}: a SQLite URL takes no query options ({', '.join(options)}); "
+                           "use sqlite:///FILE")
+
+
+def _refuse_special_file(url: str, path: Path) -> None:
+    """A storage path that exists must be a regular file: a FIFO or a device would block or never hold a study."""
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise StorageError(f"storage {_redact(url)!r}: cannot read {path} ({error})") from error
+    kind = not_regular(mode)
+    if kind is not None:
+        raise StorageError(f"storage {_redact(url)!r}: {path} is {kind}, not a storage file")
 
 
 _OPENED: dict[tuple[str, int, int], optuna.storages.BaseStorage] = {}
@@ -167,11 +223,13 @@ def absolute_url(url: str) -> str:
 
 
 def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna.storages.BaseStorage:
+    path = file_of(url)
+    if path is not None:
+        _refuse_special_file(url, path)
     if url.startswith("journal://"):
-        path = file_of(url)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            backend = AtomicJournalFileBackend(str(path))
+            backend = AtomicJournalFileBackend(str(path), repr(_redact(url)))
             return HeartbeatJournalStorage(backend, interval, grace, retry)
         except OSError as error:
             raise StorageError(f"storage {_redact(url)!r}: cannot open the journal file ({error})") from error
@@ -181,20 +239,37 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
             file_of(url).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise StorageError(f"storage {_redact(url)!r}: cannot create its directory ({error})") from error
-        # several agents write to one file: wait for another's write (within the retries' patience)
-        engine_kwargs["connect_args"] = {"timeout": min(60.0, patience_seconds())}
+        # several agents write to one file: SQLite waits briefly for another's write (in C, where a signal cannot
+        # act); longer waits are the gateway's retries, which draw on the patience budget and a signal interrupts
+        engine_kwargs["connect_args"] = {"timeout": min(SQLITE_BUSY_SECONDS, patience_seconds())}
     elif url.startswith("postgresql"):
         # a row or table lock held by another session fails the statement after a while (then it is retried)
         # instead of blocking this agent for as long as the other holds it
         lock_ms = int(min(60.0, patience_seconds()) * 1000)
         engine_kwargs["connect_args"] = {"connect_timeout": 10, "options": f"-c lock_timeout={lock_ms}"}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
-                                          grace_period=grace, heartbeat_stale_trial_callback=retry)
-    except Exception as error:  # sqlalchemy/drivers raise many kinds; the user needs one line
-        detail = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
-        raise StorageError(f"storage {_redact(url)!r}: cannot connect ({type(error).__name__}: {detail.strip()})") \
-            from error
+
+    def connect() -> optuna.storages.RDBStorage | Exception:
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, heartbeat_interval=interval,
+                                              grace_period=grace, heartbeat_stale_trial_callback=retry)
+        except Exception as error:  # another agent's write holds the lock: wait within patience; others stop now
+            if "database is locked" in str(error) or "database table is locked" in str(error):
+                raise _Locked(error) from error
+            return error
+
+    opened = call_patiently(connect, "open", repr(_redact(url)))
+    if not isinstance(opened, Exception):
+        return opened
+    detail = next((line for line in str(opened).splitlines() if line.strip()), type(opened).__name__)
+    raise StorageError(f"storage {_redact(url)!r}: cannot connect ({type(opened).__name__}: {detail.strip()})") \
+        from opened
+
+
+class _Locked(OSError):
+    """Opening found the database locked by another process's write: a wait may cure it."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error).splitlines()[0] if str(error) else type(error).__name__)
 
 
 def _redact(url: str) -> str:
@@ -212,7 +287,8 @@ def claim_lock(storage: optuna.storages.BaseStorage, url: str | None, study_name
     """A lock shared by every agent of a study, held while an agent decides to start a trial.
 
     PostgreSQL: an advisory lock (works across nodes); SQLite and journal files: a lock file next to them
-    (Optuna's `JournalFileOpenLock`, safe on NFS and freed after 30 s if its holder died).
+    (Optuna's `JournalFileOpenLock`, safe on NFS and freed after 30 s if its holder died), waited for within the
+    command's patience (`storage_faults.PatientOpenLock`).
     """
     url = url or default_storage_url()
     key = zlib.crc32(f"sweeplab:{study_name}".encode())
@@ -231,7 +307,7 @@ def claim_lock(storage: optuna.storages.BaseStorage, url: str | None, study_name
     if path is None:  # mysql and friends: the claim check below is then best effort
         yield
         return
-    lock = optuna.storages.journal.JournalFileOpenLock(f"{path}.{key:08x}.lock")
+    lock = PatientOpenLock(f"{path}.{key:08x}.lock", repr(_redact(url)))
     lock.acquire()
     try:
         yield

@@ -7,16 +7,24 @@ backoff, all of them drawing on one patience budget per command of $SWEEPLAB_STO
 a command stalls at most that long in all, however many calls fail; the budget refills after a whole patience period
 without a wait), then raise StorageUnavailableError, a one-line user error naming the storage and the cause. A
 storage file removed or replaced while the command runs (another inode at its path) stops it before the next call
-(StorageReplacedError): nothing is written into a different study. Intermediate values (pruning reports) are best
-effort: a trial keeps training when one cannot be written, since its metrics are in the run directory anyway.
+(StorageReplacedError): nothing is written into a different study; a journal only grows, so one truncated or
+overwritten in place (same inode) is recognised the same way. A journal whose whole lines are not Optuna records
+(junk, non-UTF-8, not JSON, unknown operations) stops the command in one line naming the file and the line
+(StorageCorruptError), wherever it is read. Waiting for a journal's lock file draws on the same patience budget, so a
+stale lock stops the command in one line naming it. Intermediate values (pruning reports) are best effort: a trial
+keeps training when one cannot be written, since its metrics are in the run directory anyway.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import json
 import os
 import random
+import shlex
 import shutil
+import stat
 import sys
 import time
 from collections.abc import Callable
@@ -29,6 +37,8 @@ PATIENT_METHODS = (
     "set_study_user_attr", "set_study_system_attr", "get_study_id_from_name", "get_study_directions",
     "get_study_user_attrs", "get_study_system_attrs", "get_all_studies", "get_trial", "get_all_trials",
     "get_n_trials", "get_trial_id_from_study_id_trial_number", "create_new_study",
+    "get_best_trial", "get_study_name_from_id", "get_trial_number_from_id", "get_trial_params",
+    "get_trial_user_attrs", "get_trial_system_attrs", "delete_study",
     "_get_stale_trial_ids",  # read by optuna.storages.fail_stale_trials before every trial
 )
 BEST_EFFORT_METHODS = ("set_trial_intermediate_value",)
@@ -45,6 +55,25 @@ class StorageUnavailableError(RuntimeError):
 
 class StorageReplacedError(StorageUnavailableError):
     """The storage file was removed or replaced by another file while this command used it."""
+
+
+class StorageCorruptError(StorageUnavailableError):
+    """The storage file is not a readable storage (a journal line that is not an Optuna record, a FIFO, ...)."""
+
+
+class StorageLockedError(StorageUnavailableError):
+    """A journal's lock file stayed held for this command's whole patience."""
+
+
+FILE_KINDS = ((stat.S_ISDIR, "a directory"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"),
+              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket"))
+
+
+def not_regular(mode: int) -> str | None:
+    """What a file of this mode is when it is not a regular file ("a FIFO"), else None."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((kind for test, kind in FILE_KINDS if test(mode)), "not a regular file")
 
 
 class FileIdentity:
@@ -67,6 +96,11 @@ class FileIdentity:
             what = "removed" if now is None else "replaced by another file"
             raise StorageReplacedError(f"storage {self.describe}: its file {self.path} was {what} while this command "
                                        "ran; stopped so that nothing is written into a different study")
+
+
+def call_patiently(function: Callable[[], Any], name: str, describe: str) -> Any:
+    """`function()` retried like a storage method (the same patience budget), for calls outside a storage object."""
+    return _retrying(function, name, describe, False, None)()
 
 
 class PatienceBudget:
@@ -182,11 +216,170 @@ def make_patient(storage: optuna.storages.BaseStorage, describe: str,
     return storage
 
 
+class PatientLockMixin:
+    """Optuna's lock files, waited for within this command's patience: Optuna's own `acquire` spins forever on a
+    dangling lock symlink (its staleness check follows the link) and takes no account of patience. A lock held
+    unchanged (same inode and mtime, by `lstat`, so a dangling link counts) for Optuna's grace period is released as
+    Optuna does; a wait longer than the patience left stops the command in one line naming the lock file."""
+
+    _lock_file: str
+    grace_period: int | None
+    describe: str = "journal"
+
+    def _create(self) -> None:
+        raise NotImplementedError
+
+    release: Callable[[], None]  # Optuna's
+
+    def acquire(self) -> bool:
+        delay, seen, since, started = 0.001, None, time.monotonic(), time.monotonic()
+        while True:
+            try:
+                self._create()
+                return True
+            except FileExistsError:
+                pass
+            try:
+                status = os.lstat(self._lock_file)
+            except FileNotFoundError:
+                continue  # released meanwhile
+            holder = (status.st_ino, status.st_mtime_ns)
+            if holder != seen:
+                seen, since = holder, time.monotonic()
+            elif self.grace_period is not None and time.monotonic() - since > self.grace_period:
+                print(f"sweeplab: warning: {self.describe}: lock file {self._lock_file} unchanged for "
+                      f"{self.grace_period} s; released as stale", file=sys.stderr, flush=True)
+                with contextlib.suppress(RuntimeError):  # another waiter released it first
+                    self.release()
+                seen, delay = None, 0.001
+                continue
+            if not PATIENCE.wait(delay):
+                raise StorageLockedError(
+                    f"storage {self.describe}: its lock file {self._lock_file} stayed held for "
+                    f"{time.monotonic() - started:.0f} s (this command's patience of {patience_seconds():.0f} s is "
+                    "spent, $SWEEPLAB_STORAGE_PATIENCE_SECONDS); if no other process uses this storage (one killed "
+                    f"while it wrote leaves it behind), remove it: rm {shlex.quote(self._lock_file)}")
+            delay = min(delay * 2, 1.0)
+
+
+class PatientSymlinkLock(PatientLockMixin, optuna.storages.journal.JournalFileSymlinkLock):
+    """The lock every Optuna journal writer takes (`<journal>.lock`, a symlink), waited for within patience."""
+
+    def __init__(self, filepath: str, describe: str, grace_period: int | None = 30) -> None:
+        super().__init__(filepath, grace_period)
+        self.describe = describe
+
+    def _create(self) -> None:
+        os.symlink(self._lock_target_file, self._lock_file)
+
+
+class PatientOpenLock(PatientLockMixin, optuna.storages.journal.JournalFileOpenLock):
+    """An O_EXCL lock file, waited for within patience."""
+
+    def __init__(self, filepath: str, describe: str, grace_period: int | None = 30) -> None:
+        super().__init__(filepath, grace_period)
+        self.describe = describe
+
+    def _create(self) -> None:
+        os.close(os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+
+
+JOURNAL_OPERATIONS = frozenset(int(op) for op in optuna.storages.journal._storage.JournalOperation)
+HEAD_BYTES = 512  # a journal's first bytes (its first record names a unique worker): the file is still the same
+
+
 class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
-    """A journal file whose appends are all or nothing: on a full disk Optuna's backend leaves half a line, and
-    the next successful append glues onto it into a line no reader can parse. Here a failed append is cut off, and
-    a torn last record left by anything else (a writer killed mid-append, another tool) is repaired before the next
-    append: the file is cut back to its last whole record, the original kept beside it as `<journal>.torn-<time>`."""
+    """A journal file read and written through checks.
+
+    Appends are all or nothing: on a full disk Optuna's backend leaves half a line, and the next successful append
+    glues onto it into a line no reader can parse. Here a failed append is cut off, and a torn last record left by
+    anything else (a writer killed mid-append, another tool) is repaired before the next append: the file is cut
+    back to its last whole record, the original kept beside it as `<journal>.torn-<time>`.
+
+    Reads accept only whole lines that are Optuna records (a JSON object with a known op_code) and raise
+    StorageCorruptError naming the line otherwise; an unterminated last line is a write in progress (or torn) and
+    waits. A journal only grows: one shorter than the bytes already read or written, or whose first bytes changed
+    (truncated or overwritten in place, same inode), raises StorageReplacedError before anything is read or
+    written. The file must be a regular file (a FIFO would block)."""
+
+    def __init__(self, file_path: str, describe: str | None = None) -> None:
+        self.describe = describe or repr(f"journal://{file_path}")
+        self._file_path = file_path
+        self._lock = PatientSymlinkLock(file_path, self.describe)
+        self._log_number_offset: dict[int, int] = {0: 0}
+        self._seen, self._head, self._tail = 0, b"", b""
+        os.close(self._open(os.O_RDONLY | os.O_CREAT))
+
+    def _open(self, flags: int) -> int:
+        """A descriptor of the journal (never blocking on a FIFO), refused unless it is a regular file."""
+        descriptor = os.open(self._file_path, flags | os.O_NONBLOCK | os.O_CLOEXEC, 0o666)
+        kind = not_regular(os.fstat(descriptor).st_mode)
+        if kind is not None:
+            os.close(descriptor)
+            raise StorageCorruptError(f"storage {self.describe}: {self._file_path} is {kind}, not a journal file")
+        return descriptor
+
+    def _unreadable(self, what: str) -> StorageCorruptError:
+        return StorageCorruptError(f"storage {self.describe} is not a readable Optuna journal: {what} "
+                                   f"({self._file_path}; fix or move the file, or use another storage)")
+
+    def _check_grown(self, descriptor: int) -> int:
+        """The journal's size now; StorageReplacedError if it is shorter than this process saw it, or its first
+        bytes or the bytes just before what this process read changed (cut, then written again)."""
+        size = os.fstat(descriptor).st_size
+        if size < self._seen:
+            what = f"truncated in place ({size} bytes, {self._seen} before)"
+        elif (self._head and os.pread(descriptor, len(self._head), 0) != self._head) or \
+                (self._tail and os.pread(descriptor, len(self._tail), self._seen - len(self._tail)) != self._tail):
+            what = "truncated or overwritten in place (records it had read changed)"
+        else:
+            return size
+        raise StorageReplacedError(f"storage {self.describe}: its file {self._file_path} was {what} while this "
+                                   "command ran; stopped so that nothing is written into a different study")
+
+    def _saw(self, descriptor: int, offset: int) -> None:
+        if offset <= self._seen:
+            return
+        self._seen = offset
+        self._tail = os.pread(descriptor, min(offset, HEAD_BYTES), offset - min(offset, HEAD_BYTES))
+        if not self._head:
+            self._head = os.pread(descriptor, min(offset, HEAD_BYTES), 0)
+
+    def _record(self, line: bytes, number: int) -> dict[str, Any]:
+        where = f"line {number + 1}"
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise self._unreadable(f"{where} is not UTF-8") from None
+        try:
+            log = json.loads(text)
+        except (ValueError, RecursionError):
+            raise self._unreadable(f"{where} is not JSON") from None
+        if not isinstance(log, dict):
+            raise self._unreadable(f"{where} is not a JSON object")
+        op_code = log.get("op_code")
+        if type(op_code) is not int or op_code not in JOURNAL_OPERATIONS:
+            raise self._unreadable(f"{where} has an unknown op_code {op_code!r}"[:200])
+        return log
+
+    def read_logs(self, log_number_from: int) -> Any:
+        descriptor = self._open(os.O_RDONLY)
+        with os.fdopen(descriptor, "rb") as file:
+            size = self._check_grown(descriptor)
+            number = log_number_from if log_number_from in self._log_number_offset else 0
+            offset = self._log_number_offset[number]
+            file.seek(offset)
+            while offset < size:
+                line = file.readline(size - offset)
+                if not line.endswith(b"\n"):
+                    break  # a record being written (or torn): read once it is whole
+                log = self._record(line, number)
+                offset += len(line)
+                self._log_number_offset[number + 1] = offset
+                self._saw(descriptor, offset)
+                if number >= log_number_from:
+                    yield log
+                number += 1
 
     def _repair_torn_tail(self, descriptor: int) -> None:
         size = os.lseek(descriptor, 0, os.SEEK_END)
@@ -206,14 +399,13 @@ class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
               f"whole record, the original kept as {kept}", file=sys.stderr, flush=True)
 
     def append_logs(self, logs: list[dict[str, Any]]) -> None:
-        import json
-
         from optuna.storages.journal._file import get_lock_file
 
         data = ("\n".join(json.dumps(log, separators=(",", ":")) for log in logs) + "\n").encode("utf-8")
         with get_lock_file(self._lock):
-            descriptor = os.open(self._file_path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o666)
+            descriptor = self._open(os.O_RDWR | os.O_APPEND | os.O_CREAT)
             try:  # unbuffered, so nothing is left in a buffer to be flushed after the cut
+                self._check_grown(descriptor)  # before anything is written into a truncated file
                 self._repair_torn_tail(descriptor)
                 start = os.lseek(descriptor, 0, os.SEEK_END)
                 try:
@@ -224,5 +416,6 @@ class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
                 except OSError:
                     os.ftruncate(descriptor, start)
                     raise
+                self._saw(descriptor, start + len(data))
             finally:
                 os.close(descriptor)
