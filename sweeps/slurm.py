@@ -40,7 +40,7 @@ _DIRECTIVE_VALUE = re.compile(r"^[^\s\"'`$\\;|&<>()\x00-\x1f\x7f]+$")
 
 
 def check_directive_value(option: str, value: str) -> None:
-    if not _DIRECTIVE_VALUE.match(value):
+    if not _DIRECTIVE_VALUE.match(value) or not value.isprintable():  # isprintable: no C1 controls, no U+2028, ...
         raise SlurmError(f"{option} {value!r}: not usable in a job script; expected no spaces, quotes, control or "
                          "shell characters")
 

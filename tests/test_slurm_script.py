@@ -170,5 +170,5 @@ def test_no_value_reaches_the_script_unquoted(partition, log_dir, workdir, pytho
                job.python]  # the values the comment and the #SBATCH lines hold
     for value in written:
         if value is not None:
-            assert value in head and _DIRECTIVE_VALUE.match(value), value
+            assert value in head and _DIRECTIVE_VALUE.match(value) and value.isprintable(), value
     assert shlex.split(command) == ["--ntasks=1", *job.agent_command()]
