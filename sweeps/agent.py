@@ -78,7 +78,7 @@ def run_agent(spec: StudySpec, storage_url: str | None = None, budget: int | Non
     max_failures = max_failures or max(budget, 10)
     storage = open_storage(storage_url)
     spec = dataclasses.replace(spec, sampler=agent_sampler_options(spec.sampler))
-    study = create_study(spec, storage)
+    study = create_study(spec, storage, overrides)
     objective = (subprocess_objective(spec, storage_url, overrides, root) if trial_subprocess
                  else make_objective(spec, overrides, reporter_factories, root))
     summary = AgentSummary(name)

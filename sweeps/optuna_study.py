@@ -57,10 +57,12 @@ def build_pruner(options: Mapping[str, Any]) -> optuna.pruners.BasePruner:
     return FloorPruner(pruner, options["floor"]) if options.get("floor") is not None else pruner
 
 
-def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | None = None) -> optuna.Study:
+def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | None = None,
+                 overrides: Mapping[str, Any] | None = None) -> optuna.Study:
+    """Create or join the study; `overrides` (the command line's --set values) are part of its definition."""
     if not isinstance(storage, optuna.storages.BaseStorage):
         storage = open_storage(storage)
-    check_join(storage, spec)  # same name, other objective or direction: refuse rather than mix them
+    check_join(storage, spec, overrides)  # same name, other objective or direction: refuse rather than mix them
     study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction,
                                 sampler=build_sampler(spec.sampler), pruner=build_pruner(spec.pruner),
                                 load_if_exists=True)
@@ -72,7 +74,7 @@ def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | N
         # continuing a study: a seeded random/TPE sampler would replay its first suggestions (QMC indexes by trial)
         study.sampler = build_sampler({**spec.sampler, "seed": int(spec.sampler["seed"]) + existing})
     if DEFINITION_ATTR not in study.user_attrs or accepting_changes():
-        study.set_user_attr(DEFINITION_ATTR, definition(spec))
+        study.set_user_attr(DEFINITION_ATTR, definition(spec, overrides))
     study.set_user_attr("task", spec.task)
     study.set_user_attr("objective", spec.objective)
     study.set_user_attr("spec_path", str(spec.path))
@@ -81,9 +83,11 @@ def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | N
 
 def run_study(spec: StudySpec, storage: str | None = None, trials: int | None = None,
               overrides: Mapping[str, Any] | None = None, reporter_factories: tuple[ReporterFactory, ...] = (),
-              root: Path | None = None) -> optuna.Study:
-    """Create or join the study and run `trials` more trials; failures are recorded and the loop goes on."""
-    study = create_study(spec, storage)
+              root: Path | None = None, join_overrides: Mapping[str, Any] | None = None) -> optuna.Study:
+    """Create or join the study and run `trials` more trials; failures are recorded and the loop goes on.
+    `join_overrides`: the --set values the study is joined with (default `overrides`; `sweep` leaves out the
+    widened rung, which the study chose itself)."""
+    study = create_study(spec, storage, overrides if join_overrides is None else join_overrides)
     timeout = spec.timeout_minutes * 60 if spec.timeout_minutes else None
     run_trials(study, make_objective(spec, overrides, reporter_factories, root), trials or spec.trials, timeout)
     return study

@@ -73,7 +73,7 @@ def _trial_worker(argv: list[str]) -> int:
     die_with_parent()
     spec_path, storage_url, trial_id, overrides, root, result_path = argv
     spec = load_spec(spec_path)
-    study = create_study(spec, storage_url)
+    study = create_study(spec, storage_url, json.loads(overrides))
     study.get_trials(deepcopy=False)  # Optuna's storage cache must know the trial before it takes parameters
     trial = optuna.Trial(study, int(trial_id))
     objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))

@@ -68,8 +68,9 @@ def test_a_bad_trial_is_pruned_by_the_median_rule(tmp_path, storage_url, mirror_
 
 
 def test_a_failing_trial_is_recorded_with_its_reason_and_the_study_goes_on(tmp_path, storage_url, _runs_dir,
-                                                                           mirror_dir):
+                                                                           mirror_dir, monkeypatch):
     spec = load_spec(write_spec(tmp_path))
+    monkeypatch.setenv("SWEEPLAB_ACCEPT_CHANGES", "1")  # the second run drops the first's --set values on purpose
     study = optuna.create_study(study_name="tiny", storage=storage_url, direction="maximize")
     study.enqueue_trial({"learning_rate": 1e-3, "optimizer": "adam"})
     run_study(spec, storage_url, trials=1, overrides={"dataset": "cifar10", "model": "keras_cnn", "conv_blocks": 4,

@@ -103,8 +103,8 @@ def agents_command(args: argparse.Namespace) -> int:
     from sweeps.optuna_study import create_study
 
     _positive(args.n, "--n")
-    spec, _ = _validate(args, check_data=False)  # each agent checks the data itself
-    create_study(spec, args.storage)  # once, so N children do not race to create it (and a bad URL fails here)
+    spec, overrides = _validate(args, check_data=False)  # each agent checks the data itself
+    create_study(spec, args.storage, overrides)  # once, so N children do not race to create it (a bad URL fails here)
     children = [subprocess.Popen(agent_argv(args)) for _ in range(args.n)]
     print(f"started {args.n} agents on study {spec.name!r}: pids {', '.join(str(c.pid) for c in children)}",
           flush=True)

@@ -84,12 +84,13 @@ def sweep_command(args: argparse.Namespace) -> int:
     resolve_config(spec.task_info, spec.fixed, overrides, spec.refit or {}, refit_overrides)
     started = time.perf_counter()
     factories = reporter_factories(args.wandb, args.storage)
+    given = dict(overrides)  # the command line's --set values: part of the study's definition when joining
     if spec.promote is not None:
-        widened = widened_rung(spec.fixed, create_study(spec, args.storage))
+        widened = widened_rung(spec.fixed, create_study(spec, args.storage, given))
         if widened:
             print(f"the low rung ranked the promoted configurations poorly last time: widened to {widened}")
             overrides = {**widened, **overrides}
-    study = run_study(spec, args.storage, args.trials, overrides, factories)
+    study = run_study(spec, args.storage, args.trials, overrides, factories, join_overrides=given)
     fidelity = promote_best(spec, study, overrides, factories)
     searched = time.perf_counter() - started
     counts = ", ".join(f"{count} {state.lower()}" for state, count in sorted(state_counts(study).items()))

@@ -60,7 +60,7 @@ def submit_command(args: argparse.Namespace) -> int:
     from sweeps.slurm import SlurmError, SlurmJob, render_script, require, submit
     from sweeps.storage import _redact, absolute_url, default_storage_url, file_of, runs_dir
 
-    spec, _ = _validate(args, check_data=False)  # each agent checks the data itself, on its node
+    spec, overrides = _validate(args, check_data=False)  # each agent checks the data itself, on its node
     storage = absolute_url(args.storage or default_storage_url())
     runs = runs_dir().resolve()
     study = str(Path(args.study).resolve()) if Path(args.study).is_file() else args.study  # a name: sweeps/NAME.yaml
@@ -93,7 +93,7 @@ def submit_command(args: argparse.Namespace) -> int:
     except SlurmError as error:
         raise UserError(str(error)) from None
     if args.image is None:  # once, so the tasks do not race to create it (and a bad URL fails here); in a
-        create_study(spec, storage)  # container the image's user creates it (a root-owned journal is unwritable)
+        create_study(spec, storage, overrides)  # container the image user creates it (a root-owned journal: unwritable)
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
     path.write_text(script)
