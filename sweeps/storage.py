@@ -133,7 +133,7 @@ class RetryStaleTrial(RetryHeartbeatStaleTrialCallback):
     """Re-queue a dead agent's trial with its parameters; `retried_trial_number` / `retry_history` link them."""
 
     STALE_USER_ATTRS = frozenset({"fail_reason", "config", "metrics", "agent", "run_dir", "pruned_at_step",
-                                  "slurm_task"})
+                                  "slurm_task", "result_signature"})  # (sweeps.result_signature.SIGNATURE_ATTR)
 
     def __call__(self, study: optuna.Study, trial: FrozenTrial) -> None:
         trial = copy.deepcopy(trial)
