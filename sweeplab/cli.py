@@ -56,6 +56,15 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"sweeplab: interrupted ({describe(interrupt)})", file=sys.stderr)
         return exit_code(interrupt)
+    except OSError as error:  # a path the system refuses (missing, a directory, read-only, a full disk): its words
+        if debug:
+            traceback.print_exc()
+            return 1
+        where = " -> ".join(str(name) if str(name).isprintable() else repr(str(name))  # one line, whatever the name
+                            for name in (error.filename, error.filename2) if name is not None)
+        print(f"sweeplab: error: {error.strerror or type(error).__name__}{f': {where}' if where else ''}"
+              f"{'' if error.strerror else f' ({error})'}", file=sys.stderr)
+        return 2
     except Exception as error:
         from sweeplab.errors import user_error_types
 

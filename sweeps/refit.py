@@ -26,7 +26,7 @@ from trainers.reporter import ConsoleReporter, Reporter
 def refit_config(spec: StudySpec, trial: optuna.trial.FrozenTrial,
                  overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The best trial's resolved config with the study's refit values (and `overrides`) on top; the model is saved."""
-    config = {**trial_config(trial), **spec.refit, **(overrides or {})}
+    config = {**trial_config(trial), **(spec.refit or {}), **(overrides or {})}
     if "save_model" in field_types(trainers.get_task(spec.task).config_type):
         config["save_model"] = True
     return config

@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from types import FrameType
 from typing import Any
 
@@ -24,9 +25,23 @@ __all__ = [
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+CLEANUP_SECONDS = 5.0  # a repeated stop signal this soon after the first is recorded, not raised
+_first_stop_at: list[float] = []
+
+
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
+    """Raise `Stopped` for the first stop signal. A second one within CLEANUP_SECONDS (a double Ctrl-C, a
+    scheduler's TERM then HUP) is only recorded: raised into the clean-up that the first started (failing and
+    re-queueing the trial), it would leave the trial RUNNING. Later ones raise again, should the first have been
+    swallowed somewhere that never reports."""
+    now = time.monotonic()
+    first = stop_requested() is None or not _first_stop_at
     request_stop(signum)  # raised again at the run's next report, should a library swallow this one
-    raise Stopped(signum)
+    if first:
+        _first_stop_at[:] = [now]
+    elif now - _first_stop_at[0] < CLEANUP_SECONDS:
+        return
+    raise Stopped(stop_requested() or signum)
 
 
 def _quiet_about_stops(default: Any) -> Any:

@@ -105,6 +105,10 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
         _expect(isinstance(choices, list) and len(choices) >= 1, path, f"{key}.choices", "expected a non-empty list")
         _expect(all(isinstance(choice, (str, int, float, bool)) or choice is None for choice in choices), path,
                 f"{key}.choices", "expected plain values (strings, numbers, booleans)")
+        seen = [(type(choice).__name__, choice) for choice in choices]
+        twice = next((choice for index, choice in enumerate(choices) if seen[index] in seen[:index]), None)
+        _expect(len(set(seen)) == len(seen), path, f"{key}.choices",
+                f"each choice once ({twice!r} is listed twice; a repeated choice weights the sampler's draws)")
         for index, choice in enumerate(choices):
             _check_in_range(path, f"{key}.choices[{index}]", name, choice, field_names[name], config_type)
         return Parameter(name, "categorical", choices=tuple(choices), when=when)

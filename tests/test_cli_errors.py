@@ -6,6 +6,8 @@ empty files, unknown tasks and datasets, bad --set values, bad storage URLs, bad
 
 from __future__ import annotations
 
+import errno
+import os
 import random
 import subprocess
 import sys
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sweeplab.cli import main
 from sweeps.spec import TOP_KEYS
@@ -224,3 +228,44 @@ def test_real_process_prints_one_line(argv: list[str]) -> None:
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert len(lines) == 1 and lines[0].startswith("sweeplab: error: ")
+
+
+@settings(max_examples=20, deadline=None)
+@given(number=st.sampled_from([errno.ENOENT, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.ENOSPC, errno.EROFS,
+                               errno.ENOTDIR, errno.EPERM]),
+       filename=st.one_of(st.none(), st.text(min_size=1, max_size=40).filter(lambda text: "\n" not in text)))
+def test_a_path_the_system_refuses_is_one_line_naming_it(number, filename):
+    """Any OSError a command meets (an output path that is a directory, /dev/full, a read-only place): one line
+    with the system's words and the path, exit 2, no traceback (the adversarial run's `--out /tmp`, `/dev/full`,
+    `--run-dir /proc/self/x`)."""
+    import io
+    from contextlib import redirect_stderr
+
+    from sweeplab import cli
+
+    def handler(args):
+        raise OSError(number, os.strerror(number), filename) if filename is not None else OSError(
+            number, os.strerror(number))
+
+    parser = cli.build_parser()
+    stderr = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch, redirect_stderr(stderr):
+        patch.setattr(cli, "build_parser", lambda: _with_handler(parser, handler))
+        code = cli.main(["tasks"])
+    lines = stderr.getvalue().strip().splitlines()
+    assert code == 2 and len(lines) == 1 and "Traceback" not in stderr.getvalue()
+    assert lines[0].startswith(f"sweeplab: error: {os.strerror(number)}")
+    if filename is not None:
+        assert (filename if filename.isprintable() else repr(filename)) in lines[0]
+
+
+def _with_handler(parser, handler):
+    original = parser.parse_args
+
+    def parse_args(argv=None, namespace=None):
+        args = original(argv, namespace)
+        args.handler = handler
+        return args
+
+    parser.parse_args = parse_args
+    return parser

@@ -62,12 +62,15 @@ def test_refit_trains_the_best_config_on_the_whole_training_set(tmp_path, storag
     assert Path(record["run_dir"], "metrics.jsonl").read_text() == before
 
 
-def test_no_refit_flag_and_studies_without_refit(tmp_path, storage_url):
+def test_no_refit_flag_and_studies_without_refit(tmp_path, storage_url, capsys):
     path = write_study(tmp_path, refit={"subset": 0, "epochs": 1})
     assert main(["sweep", str(path), "--storage", storage_url, "--trials", "1", "--no-refit"]) == 0
     study = optuna.load_study(study_name="tiny-refit", storage=storage_url)
     assert refit_record(study) is None
     assert load_spec(write_study(tmp_path)).refit is None  # no `refit:` key: off
+    without = write_study(tmp_path)  # same study, no `refit:`: the refit command says what is missing
+    assert main(["refit", str(without), "--storage", storage_url]) == 2
+    assert "no `refit:` section" in capsys.readouterr().err
 
 
 def test_a_trial_at_chance_after_its_first_epoch_is_pruned(tmp_path, storage_url):

@@ -179,3 +179,67 @@ def test_a_trial_process_ended_by_a_signal_is_requeued_only_for_a_stop(signum, t
         assert waiting[0].params == failed.params
     else:
         assert name in failed.user_attrs["fail_reason"] and not waiting
+
+
+@settings(max_examples=6, deadline=None)
+@given(first=STOPS, second=STOPS, gap=st.floats(0.0, 0.3))
+def test_a_second_stop_signal_during_the_clean_up_is_recorded_not_raised(first, second, gap):
+    """A double Ctrl-C, or a scheduler's TERM then HUP: the second signal lands in the clean-up the first started
+    and must not interrupt it; the command reports the first. Long after (a first stop swallowed somewhere that
+    never reports), a signal raises again."""
+    import sweeps.signals
+
+    with handlers_restored(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        patch.setattr(sweeps.signals, "CLEANUP_SECONDS", 0.5 + gap)
+        stop_on_signals()
+        with pytest.raises(trainers.stop.Stopped) as raised:
+            _deliver(first)
+        assert raised.value.signum == first
+        time.sleep(gap)
+        os.kill(os.getpid(), second)  # inside the clean-up: recorded only
+        time.sleep(0.05)
+        assert trainers.stop.stop_requested() == first
+        time.sleep(0.5 + gap)
+        with pytest.raises(trainers.stop.Stopped) as again:
+            _deliver(second)
+        assert again.value.signum == first  # the command still reports the first signal
+
+
+@settings(max_examples=4, deadline=None)
+@given(first=STOPS, second=STOPS)
+def test_a_trial_stopped_twice_is_failed_and_requeued_once(first, second, tmp_path_factory):
+    """The second signal arrives while the first's clean-up re-queues the trial (round 2 of the adversarial run
+    left such trials RUNNING, or FAIL without a re-queue): the trial is FAIL, one WAITING copy has its params."""
+    from sweeps import trial_loop
+    from sweeps.optuna_study import create_study
+    from sweeps.spec import load_spec
+
+    directory = tmp_path_factory.mktemp("twice")
+    spec = load_spec(str(write_study(directory)))
+    url = f"sqlite:///{directory / 'study.db'}"
+    study = create_study(spec, url)
+    real_retry = trial_loop.RetryStaleTrial.__call__
+
+    def retry_after_a_second_signal(self, *args, **kwargs):
+        os.kill(os.getpid(), second)
+        time.sleep(0.05)
+        return real_retry(self, *args, **kwargs)
+
+    def objective(trial):
+        trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True)
+        _deliver(first)
+
+    with handlers_restored(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        patch.setattr(trial_loop.RetryStaleTrial, "__call__", retry_after_a_second_signal)
+        stop_on_signals()
+        trial = study.ask()
+        with pytest.raises(trainers.stop.Stopped):
+            trial_loop.run_one_trial(study, trial, objective, lambda line: None)
+    trials = optuna.load_study(study_name=spec.name, storage=url).get_trials()
+    assert trials[trial.number].state == TrialState.FAIL
+    assert signal.Signals(first).name in trials[trial.number].user_attrs["fail_reason"]
+    waiting = [other for other in trials if other.state == TrialState.WAITING]
+    assert len(waiting) == 1 and waiting[0].params == trials[trial.number].params
+    assert not [other for other in trials if other.state == TrialState.RUNNING]

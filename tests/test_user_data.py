@@ -31,8 +31,9 @@ def user_data(draw: st.DrawFn) -> dict[str, np.ndarray]:
     n_train, n_test = draw(st.integers(0, 12)), draw(st.integers(0, 6))
     classes = draw(st.integers(1, 6))
     arrays = {}
+    features = draw(st.sampled_from([(4, 4), (4, 4), (4, 4), (0,), (4, 0)]))  # (0,) and (4, 0): no values
     for part, count in (("train", n_train), ("test", n_test)):
-        arrays[f"x_{part}"] = np.zeros((count + draw(st.sampled_from([0, 0, 0, 1, -1])) if count else 0, 4, 4),
+        arrays[f"x_{part}"] = np.zeros((count + draw(st.sampled_from([0, 0, 0, 1, -1])) if count else 0, *features),
                                        np.uint8) if draw(st.integers(0, 9)) else np.zeros((0,), np.uint8)
         labels = draw(st.lists(st.integers(0, classes - 1), min_size=count, max_size=count))
         if labels and draw(st.booleans()):  # one label somewhere far off: past the classes, absurd or negative
@@ -51,6 +52,12 @@ def user_data(draw: st.DrawFn) -> dict[str, np.ndarray]:
 @example(arrays={"x_train": np.zeros((6, 4, 4), np.uint8), "y_train": np.array([0, 1, 2, 0, 1, 2]),
                  "x_test": np.zeros((0, 4, 4), np.uint8), "y_test": np.zeros((0,), np.int64)},
          validation_fraction=0.1)  # 8-C: empty test arrays
+@example(arrays={"x_train": np.zeros((6, 0), np.uint8), "y_train": np.array([0, 1, 2, 0, 1, 2]),
+                 "x_test": np.zeros((3, 0), np.uint8), "y_test": np.array([0, 2, 1])},
+         validation_fraction=0.1)  # round 2's 8-a: no values per example aborted inside oneDNN
+@example(arrays={"x_train": np.zeros((6, 4, 4), np.uint8), "y_train": np.zeros(6, np.int64),
+                 "x_test": np.zeros((3, 4, 4), np.uint8), "y_test": np.zeros(3, np.int64)},
+         validation_fraction=0.1)  # round 2's 8-b: one class trained to a meaningless 100%
 def test_user_data_is_consistent_or_refused_naming_the_array(arrays: dict[str, np.ndarray],
                                                              validation_fraction: float) -> None:
     with tempfile.TemporaryDirectory() as directory:
@@ -72,5 +79,6 @@ def test_user_data_is_consistent_or_refused_naming_the_array(arrays: dict[str, n
     for part in ("train", "test"):
         assert len(arrays[f"x_{part}"]) == len(arrays[f"y_{part}"]) > 0
     assert data.num_classes == int(y_train.max()) + 1 <= min(MAX_CLASSES, len(y_train))
+    assert len(np.unique(y_train)) >= 2 and 0 not in arrays["x_train"].shape[1:]
     assert int(y_test.max()) < data.num_classes and int(y_train.min()) >= 0 and int(y_test.min()) >= 0
     assert len(splits.x_train) and len(splits.x_val) and len(splits.x_test)

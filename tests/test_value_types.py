@@ -70,6 +70,18 @@ def test_a_space_entry_is_refused_or_searched_exactly_as_written(named: tuple[st
     assert distribution.log == entry.get("log", False)
 
 
+@given(st.lists(st.sampled_from(["relu", "elu", "selu", "tanh", "gelu"]), min_size=1, max_size=7))
+@example(["relu", "relu"])  # round 2 of the adversarial run: trained, the repeat silently weighting the draws
+def test_a_categorical_space_lists_each_choice_once(choices: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        path = write_study(directory, {"activation": {"type": "categorical", "choices": choices}})
+        if len(set(choices)) < len(choices):
+            with pytest.raises(SpecError, match=rf"^{re.escape(str(path))}: space.activation.choices: .*twice"):
+                load_spec(path)
+        else:
+            assert load_spec(path).parameter("activation").distribution().choices == tuple(choices)
+
+
 # --- `--set` and study-file literals for int, float and bool fields -----------------------------------------------
 
 INT_FIELD, FLOAT_FIELD, BOOL_FIELD = "epochs", "learning_rate", "save_model"

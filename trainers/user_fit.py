@@ -48,9 +48,9 @@ def _read_npz(path: Path) -> datasets.Dataset:
                                    "one along the first axis")
     for part in ("train", "test"):
         images, labels = arrays[f"x_{part}"], arrays[f"y_{part}"]
-        if images.dtype.kind not in "uif" or images.ndim < 2:
-            raise CorruptDataError(f"{path}: x_{part} must be a numeric array (N, ...), got {images.dtype} "
-                                   f"{images.shape}")
+        if images.dtype.kind not in "uif" or images.ndim < 2 or 0 in images.shape[1:]:
+            raise CorruptDataError(f"{path}: x_{part} must be a numeric array (N, ...) with at least one value per "
+                                   f"example, got {images.dtype} {images.shape}")
         if images.dtype.kind == "f" and not np.isfinite(images).all():
             raise CorruptDataError(f"{path}: x_{part} holds NaN or infinite values")
         if labels.dtype.kind not in "ui" or labels.shape != (len(images),):
@@ -63,6 +63,9 @@ def _read_npz(path: Path) -> datasets.Dataset:
     y_train, y_test = arrays["y_train"], arrays["y_test"]
     classes = int(y_train.max()) + 1  # labels 0..K-1: K from the training labels
     limit = min(MAX_CLASSES, len(y_train))
+    if len(np.unique(y_train)) < 2:
+        raise CorruptDataError(f"{path}: y_train holds one class only (label {int(y_train.max())}); a classifier "
+                               "needs at least two")
     if classes > limit:
         raise CorruptDataError(f"{path}: y_train's largest label {int(y_train.max())} implies {classes} classes; "
                                f"expected labels 0..K-1 with K at most {limit:,} (at most {MAX_CLASSES:,} and at most "

@@ -115,6 +115,9 @@ def refit_command(args: argparse.Namespace) -> int:
     from sweeps.spec import load_spec
 
     spec = load_spec(args.study)
+    if spec.refit is None and not args.refit_overrides:
+        raise UserError(f"{spec.path}: the study has no `refit:` section, so nothing says how to retrain its best "
+                        "configuration; add one (e.g. `refit: {subset: 0, epochs: 10}`) or give --refit-set values")
     record = refit_best(spec, load_existing_study(args.study, args.storage), parse_overrides(args.refit_overrides),
                         force=args.force)
     if record is None:
