@@ -43,12 +43,10 @@ def main(argv: list[str] | None = None) -> int:
             parser.print_help()
             return 2
         code = int(args.handler(args) or 0)
-        from sweeps.signals import exit_at_once_on_signals, stop_requested
+        from sweeps.signals import Stopped, exit_at_once_on_signals, stop_requested
 
         exit_at_once_on_signals()  # from here a signal exits with its own line and code, not through shutdown
         if (signum := stop_requested()) is not None:  # a stop a library swallowed: never exit 0 after it
-            from sweeps.signals import Stopped
-
             raise Stopped(signum)
         return code
     except KeyboardInterrupt as interrupt:

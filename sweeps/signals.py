@@ -7,13 +7,13 @@ import contextlib
 import os
 import signal
 import sys
-import time
 from types import FrameType
 from typing import Any
 
-from trainers.stop import Stopped, request_stop, stop_requested
+from trainers.stop import Stopped, request_stop, seconds_since_first_stop, stop_requested
 
 __all__ = [
+    "STOP_SIGNALS",
     "Stopped",
     "describe",
     "die_with_parent",
@@ -21,12 +21,10 @@ __all__ = [
     "exit_code",
     "stop_on_signals",
     "stop_requested",
+    "stop_signals",
 ]
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # what stops a command (and a trial's process)
 CLEANUP_SECONDS = 5.0  # a repeated stop signal this soon after the first is recorded, not raised
-_first_stop_at: list[float] = []
 
 
 def _raise_stopped(signum: int, frame: FrameType | None) -> None:
@@ -34,14 +32,11 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     scheduler's TERM then HUP) is only recorded: raised into the clean-up that the first started (failing and
     re-queueing the trial), it would leave the trial RUNNING. Later ones raise again, should the first have been
     swallowed somewhere that never reports."""
-    now = time.monotonic()
-    first = stop_requested() is None or not _first_stop_at
+    since_first = seconds_since_first_stop()
     request_stop(signum)  # raised again at the run's next report, should a library swallow this one
-    if first:
-        _first_stop_at[:] = [now]
-    elif now - _first_stop_at[0] < CLEANUP_SECONDS:
+    if since_first is not None and since_first < CLEANUP_SECONDS:
         return
-    raise Stopped(stop_requested() or signum)
+    raise Stopped(stop_requested())
 
 
 def _quiet_about_stops(default: Any) -> Any:
@@ -57,13 +52,18 @@ def _quiet_about_stops(default: Any) -> Any:
     return hook
 
 
+def stop_signals() -> list[signal.Signals]:
+    """The stop signals this process acts on: SIGINT even in a background job (where the shell starts it ignored);
+    SIGHUP only when `nohup` has not made it ignored."""
+    return [signum for signum in STOP_SIGNALS
+            if signum != signal.SIGHUP or signal.getsignal(signal.SIGHUP) != signal.SIG_IGN]
+
+
 def stop_on_signals() -> None:
-    """Turn SIGINT, SIGTERM and SIGHUP into `Stopped` (a KeyboardInterrupt), so every `except KeyboardInterrupt`
-    that cleans up after Ctrl-C also runs for `kill` and for a closed terminal. SIGINT raises even in a background
-    job (where the shell starts it ignored); a SIGHUP that `nohup` ignores stays ignored."""
-    for signum in _STOP_SIGNALS:
-        if signum != signal.SIGHUP or signal.getsignal(signal.SIGHUP) != signal.SIG_IGN:
-            signal.signal(signum, _raise_stopped)
+    """Turn the stop signals (`stop_signals`) into `Stopped` (a KeyboardInterrupt), so every `except
+    KeyboardInterrupt` that cleans up after Ctrl-C also runs for `kill` and for a closed terminal."""
+    for signum in stop_signals():
+        signal.signal(signum, _raise_stopped)
     if not getattr(sys.unraisablehook, "quiet_about_stops", False):
         sys.unraisablehook = _quiet_about_stops(sys.unraisablehook)
 
@@ -80,7 +80,7 @@ def _exit_at_once(signum: int, frame: FrameType | None) -> None:
 def exit_at_once_on_signals() -> None:
     """After the command's work is done (its output written): a stop signal exits at once with its one line and
     128 + its number, instead of raising into the interpreter's shutdown (which exits 130 whatever the signal)."""
-    for signum in _STOP_SIGNALS:
+    for signum in STOP_SIGNALS:
         if signal.getsignal(signum) == _raise_stopped:
             signal.signal(signum, _exit_at_once)
 

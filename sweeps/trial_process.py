@@ -17,6 +17,7 @@ import optuna
 
 from sweeps.objective import make_objective
 from sweeps.run_identity import current_run_dir, remember_run_dir
+from sweeps.signals import STOP_SIGNALS
 from sweeps.spec import StudySpec
 from sweeps.storage_faults import StorageUnavailableError
 from sweeps.trial_loop import TrialProcessStopped, fail_reason, result_kept_error
@@ -41,7 +42,7 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
             argv = [sys.executable, "-m", "sweeps.trial_process", str(spec.path), storage_url or default_storage_url(),
                     str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path)]
             code = subprocess.run(argv, check=False).returncode
-            if not result_path.exists() and -code in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            if not result_path.exists() and -code in STOP_SIGNALS:
                 raise TrialProcessStopped(-code)
             if not result_path.exists():
                 reason = f"trial process died (exit code {code})" if code >= 0 else \

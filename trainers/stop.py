@@ -8,6 +8,7 @@ recorded, and the next report of the run (every epoch, `CompositeReporter.report
 from __future__ import annotations
 
 import signal
+import time
 
 
 class Stopped(KeyboardInterrupt):
@@ -18,19 +19,24 @@ class Stopped(KeyboardInterrupt):
         self.signum = signum
 
 
-_requested: list[int] = []  # the signals received, first first
+_requested: list[tuple[int, float]] = []  # the signals received and when (monotonic), first first
 
 
 def request_stop(signum: int) -> None:
-    _requested.append(signum)
+    _requested.append((signum, time.monotonic()))
 
 
 def stop_requested() -> int | None:
     """The first stop signal received, or None."""
-    return _requested[0] if _requested else None
+    return _requested[0][0] if _requested else None
+
+
+def seconds_since_first_stop() -> float | None:
+    """How long ago the first stop signal came, or None."""
+    return time.monotonic() - _requested[0][1] if _requested else None
 
 
 def raise_if_stop_requested() -> None:
     """Raise `Stopped` for the first stop signal received, if any (it stays requested: the process is ending)."""
     if _requested:
-        raise Stopped(_requested[0])
+        raise Stopped(_requested[0][0])

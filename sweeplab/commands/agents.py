@@ -101,6 +101,7 @@ def agent_argv(args: argparse.Namespace) -> list[str]:
 
 def agents_command(args: argparse.Namespace) -> int:
     from sweeps.optuna_study import create_study
+    from sweeps.signals import Stopped, stop_signals
 
     _positive(args.n, "--n")
     spec, overrides = _validate(args, check_data=False)  # each agent checks the data itself
@@ -117,9 +118,7 @@ def agents_command(args: argparse.Namespace) -> int:
             if child.poll() is None:
                 child.send_signal(signum)
 
-    stops = [signal.SIGINT, signal.SIGTERM] + ([signal.SIGHUP] if signal.getsignal(signal.SIGHUP) != signal.SIG_IGN
-                                                else [])
-    previous = {signum: signal.signal(signum, forward) for signum in stops}
+    previous = {signum: signal.signal(signum, forward) for signum in stop_signals()}
     try:
         while any(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -128,8 +127,6 @@ def agents_command(args: argparse.Namespace) -> int:
             signal.signal(signum, handler)
     codes = [child.returncode for child in children]
     if received:  # stopped by a signal: the agents re-queued their trials; the command reports the signal
-        from sweeps.signals import Stopped
-
         raise Stopped(received[0])
     failed = [f"pid {child.pid} exit {code}" for child, code in zip(children, codes, strict=True) if code != 0]
     if failed:
