@@ -20,6 +20,7 @@ import optuna
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from tiny_study import faulting_study_text, faulting_task_source
 
 import sweeps.storage_faults as storage_faults
 from sweeplab.cli import main
@@ -52,7 +53,7 @@ def commands(url: str, folder: Path) -> list[list[str]]:
 def tiny_study(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """tiny.yaml, a study of a task that trains nothing, in a folder on sys.path."""
     (tmp_path / "tinytask.py").write_text(TASK)
-    (tmp_path / "tiny.yaml").write_text(STUDY.format(module="tinytask"))
+    (tmp_path / "tiny.yaml").write_text(faulting_study_text("tinytask"))
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("CUT_IN_TRIAL", "-1")
     return tmp_path
@@ -159,39 +160,12 @@ def test_a_journal_truncated_in_place_stops_the_next_call_and_is_left_as_it_is(a
         assert path.read_bytes() == before
 
 
-TASK = """\
-from __future__ import annotations
-
-import os
-from dataclasses import dataclass
-from pathlib import Path
-
-import sweeplab
-from sweeplab import param
-
-
-@dataclass
-class Config:
-    value: float = param(0.5, low=0.0, high=1.0)
-
-
-@sweeplab.task(config=Config)
-def train(config, reporter, run_dir):
+TASK = faulting_task_source("""
     journal, trial = Path(os.environ["STORAGE_FILE"]), len(list(run_dir.parent.iterdir())) - 1
     if trial == int(os.environ["CUT_IN_TRIAL"]):  # someone cuts the journal in place while this trial runs
         os.truncate(journal, int(journal.stat().st_size * float(os.environ["KEEP"])))
         Path(os.environ["CUT_COPY"]).write_bytes(journal.read_bytes())
-    return {"val/accuracy": config.value}
-"""
-
-STUDY = """\
-task: {module}:train
-space:
-  value: {{type: float, low: 0.0, high: 1.0}}
-sampler: {{name: random}}
-pruner: none
-budget: {{trials: 3}}
-"""
+""")
 
 
 @settings(max_examples=max(3, settings.default.max_examples // 8))
@@ -207,7 +181,7 @@ def test_a_sweep_whose_journal_is_truncated_mid_trial_stops_in_one_line_and_keep
         folder = Path(directory)
         module = f"cut_{uuid.uuid4().hex[:8]}"
         (folder / f"{module}.py").write_text(TASK)
-        (folder / f"{module}.yaml").write_text(STUDY.format(module=module))
+        (folder / f"{module}.yaml").write_text(faulting_study_text(module))
         journal = folder / "study.log"
         for name, value in {"STORAGE_FILE": str(journal), "SWEEPLAB_RUNS_DIR": str(folder / "runs"),
                             "CUT_IN_TRIAL": str(cut_in), "KEEP": repr(keep),

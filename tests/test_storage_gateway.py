@@ -15,6 +15,7 @@ import optuna
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tiny_study import faulting_study_text, faulting_task_source
 
 import sweeps.storage_faults as storage_faults
 from sweeps.storage import open_storage
@@ -146,41 +147,14 @@ def test_a_storage_file_removed_or_replaced_mid_run_stops_the_next_call(kind: st
         assert (path.read_bytes() if path.exists() else None) == before
 
 
-TASK = """\
-from __future__ import annotations
-
-import os
-from dataclasses import dataclass
-from pathlib import Path
-
-import sweeplab
-from sweeplab import param
-
-
-@dataclass
-class Config:
-    value: float = param(0.5, low=0.0, high=1.0)
-
-
-@sweeplab.task(config=Config)
-def train(config, reporter, run_dir):
+TASK = faulting_task_source("""
     Path(os.environ["STORAGE_FILE"]).unlink()  # someone removes the study's database while the trial runs
-    return {"val/accuracy": config.value}
-"""
-
-STUDY = """\
-task: vanishing:train
-space:
-  value: {type: float, low: 0.0, high: 1.0}
-sampler: {name: random}
-pruner: none
-budget: {trials: 3}
-"""
+""")
 
 
 def test_sweep_whose_database_is_removed_mid_trial_stops_in_one_line_and_keeps_the_result(tmp_path: Path) -> None:
     (tmp_path / "vanishing.py").write_text(TASK)
-    (tmp_path / "vanishing.yaml").write_text(STUDY)
+    (tmp_path / "vanishing.yaml").write_text(faulting_study_text("vanishing"))
     database = tmp_path / "study.db"
     env = {**os.environ, "STORAGE_FILE": str(database), "SWEEPLAB_RUNS_DIR": str(tmp_path / "runs")}
     env.pop("PYTHONPATH", None)
