@@ -369,17 +369,19 @@ class AtomicJournalFileBackend(optuna.storages.journal.JournalFileBackend):
             number = log_number_from if log_number_from in self._log_number_offset else 0
             offset = self._log_number_offset[number]
             file.seek(offset)
-            while offset < size:
-                line = file.readline(size - offset)
-                if not line.endswith(b"\n"):
-                    break  # a record being written (or torn): read once it is whole
-                log = self._record(line, number)
-                offset += len(line)
-                self._log_number_offset[number + 1] = offset
+            try:
+                while offset < size:
+                    line = file.readline(size - offset)
+                    if not line.endswith(b"\n"):
+                        break  # a record being written (or torn): read once it is whole
+                    log = self._record(line, number)
+                    offset += len(line)
+                    self._log_number_offset[number + 1] = offset
+                    if number >= log_number_from:
+                        yield log
+                    number += 1
+            finally:  # what this process has read, once per read rather than per record (two preads each)
                 self._saw(descriptor, offset)
-                if number >= log_number_from:
-                    yield log
-                number += 1
 
     def _repair_torn_tail(self, descriptor: int) -> None:
         size = os.lseek(descriptor, 0, os.SEEK_END)
