@@ -224,9 +224,12 @@ class PatientLockMixin:
 
     _lock_file: str
     grace_period: int | None
-    describe: str = "journal"
 
-    def _create(self) -> None:
+    def __init__(self, filepath: str, describe: str, grace_period: int | None = 30) -> None:
+        super().__init__(filepath, grace_period)  # Optuna's lock (the next class in the MRO)
+        self.describe = describe
+
+    def _create(self) -> None:  # each lock kind creates its file its own way
         raise NotImplementedError
 
     release: Callable[[], None]  # Optuna's
@@ -265,20 +268,12 @@ class PatientLockMixin:
 class PatientSymlinkLock(PatientLockMixin, optuna.storages.journal.JournalFileSymlinkLock):
     """The lock every Optuna journal writer takes (`<journal>.lock`, a symlink), waited for within patience."""
 
-    def __init__(self, filepath: str, describe: str, grace_period: int | None = 30) -> None:
-        super().__init__(filepath, grace_period)
-        self.describe = describe
-
     def _create(self) -> None:
         os.symlink(self._lock_target_file, self._lock_file)
 
 
 class PatientOpenLock(PatientLockMixin, optuna.storages.journal.JournalFileOpenLock):
     """An O_EXCL lock file, waited for within patience."""
-
-    def __init__(self, filepath: str, describe: str, grace_period: int | None = 30) -> None:
-        super().__init__(filepath, grace_period)
-        self.describe = describe
 
     def _create(self) -> None:
         os.close(os.open(self._lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
