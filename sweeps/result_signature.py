@@ -127,13 +127,10 @@ def heartbeat_fresh(storage: Any, trial_id: int) -> bool | None:
         if beat is None or now is None:
             return None
         return now.replace(tzinfo=None) - beat.replace(tzinfo=None) <= datetime.timedelta(seconds=grace)
-    from sweeps.storage import HEARTBEAT_KEY
+    from sweeps.storage import last_heartbeat
 
-    trial = storage.get_trial(trial_id)  # a journal: as its own stale check, the start counts as the first beat
-    beat = trial.system_attrs.get(HEARTBEAT_KEY)
-    beats = [float(beat)] if isinstance(beat, (int, float)) else []
-    beats += [trial.datetime_start.timestamp()] if trial.datetime_start else []
-    return time.time() - max(beats) <= grace if beats else None
+    beat = last_heartbeat(storage.get_trial(trial_id))  # a journal: as its own stale check reads it
+    return time.time() - beat <= grace if beat is not None else None
 
 
 def trial_alive(storage: Any, trial_id: int, host: str, pid: int) -> bool:

@@ -71,6 +71,15 @@ def heartbeat_settings() -> tuple[int, int]:
     return interval, grace
 
 
+def last_heartbeat(trial: FrozenTrial) -> float | None:
+    """A journal trial's last sign of life (wall-clock seconds): its latest heartbeat, or its start when it has
+    not beaten yet; None when it has neither."""
+    beat = trial.system_attrs.get(HEARTBEAT_KEY)
+    beats = [float(beat)] if isinstance(beat, (int, float)) else []
+    beats += [trial.datetime_start.timestamp()] if trial.datetime_start else []
+    return max(beats) if beats else None
+
+
 class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
     """JournalStorage with heartbeats (Optuna's has none): beats are a trial system attr with a wall-clock time.
 
@@ -91,8 +100,7 @@ class HeartbeatJournalStorage(optuna.storages.JournalStorage, BaseHeartbeat):
         deadline = time.time() - self._grace_period
         stale = []
         for trial in self.get_all_trials(study_id, deepcopy=False, states=(TrialState.RUNNING,)):
-            started = trial.datetime_start.timestamp() if trial.datetime_start else 0.0
-            if max(float(trial.system_attrs.get(HEARTBEAT_KEY, 0.0)), started) < deadline:
+            if (last_heartbeat(trial) or 0.0) < deadline:
                 stale.append(trial._trial_id)
         return stale
 
