@@ -87,15 +87,19 @@ def test_image_runs_each_agent_in_the_container(capsys: pytest.CaptureFixture[st
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["fashion-mlp", "--time", "1h"], "--time '1h': expected minutes"),
-    (["fashion-mlp", "--agents", "0"], "--agents must be >= 1"),
+    (["fashion-mlp", "--agents", "0"], "argument --agents: expected a whole number from 1 to 1000"),
     (["fashion-mlp", "--image", "x", "--engine", "singularity-ce"], "--engine 'singularity-ce'"),
     (["status"], "slurm status needs the job id"),
     (["fashion-mlp", "12"], "did you mean `sweeplab slurm status 12`"),
     (["status", "12x"], "job id '12x': expected the number sbatch printed"),
 ])
 def test_mistakes_are_one_line(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["slurm", *argv, "--dry-run"]) == 2
+    try:
+        code = main(["slurm", *argv, "--dry-run"])
+    except SystemExit as refused:  # refused by argparse (a bad number) rather than by the command
+        code = refused.code
     err = capsys.readouterr().err.strip()
+    assert code == 2, err
     assert err.startswith("sweeplab: error: ") and message in err and len(err.splitlines()) == 1
 
 

@@ -11,14 +11,6 @@ if TYPE_CHECKING:
     import optuna
 
 
-def positive_int(text: str) -> int:
-    """argparse type of a count (--top): a whole number >= 1, refused in one line naming the option otherwise."""
-    digits = text.strip()
-    if not (digits.isascii() and digits.isdigit() and int(digits) >= 1):  # no sign, _, exponent or other digits
-        raise argparse.ArgumentTypeError(f"expected a positive integer (1, 2, ...), got {text!r}")
-    return int(digits)
-
-
 def add_storage_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--storage", default=None,
                         help="Optuna storage URL (default: $SWEEPLAB_STORAGE or sqlite:///runs/sweeplab.db); "

@@ -10,15 +10,15 @@ import time
 from types import FrameType
 
 from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
-from sweeplab.errors import UserError
+from sweeplab.numbers import local_processes, positive_int
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
-    parser.add_argument("--trials", type=int, default=None,
+    parser.add_argument("--trials", type=positive_int, default=None,
                         help="the study's total budget of finished trials, shared by all agents "
                              "(default: the study file's budget.trials)")
-    parser.add_argument("--max-failures", type=int, default=None,
+    parser.add_argument("--max-failures", type=positive_int, default=None,
                         help="stop when the study holds this many failed trials (default: max(budget, 10))")
     parser.add_argument("--trial-subprocess", dest="trial_subprocess", action="store_true", default=True,
                         help="train each trial in a fresh process (the default: memory stays flat over any number "
@@ -38,13 +38,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     agents = subparsers.add_parser("agents", help="start N agent processes on this machine (they may share a GPU)")
     _add_common(agents)
-    agents.add_argument("--n", type=int, default=2, help="number of agent processes (default 2)")
+    agents.add_argument("--n", type=local_processes, default=2,
+                        help="number of agent processes (default 2; at most two per CPU)")
     agents.set_defaults(handler=agents_command)
-
-
-def _positive(value: int | None, name: str) -> None:
-    if value is not None and value < 1:
-        raise UserError(f"{name} must be >= 1, got {value}")
 
 
 def _validate(args: argparse.Namespace, check_data: bool = True):  # -> (StudySpec, overrides); lazy imports
@@ -54,8 +50,6 @@ def _validate(args: argparse.Namespace, check_data: bool = True):  # -> (StudySp
     from sweeps.storage import heartbeat_settings
     from trainers.runner import resolve_config
 
-    _positive(args.trials, "--trials")
-    _positive(args.max_failures, "--max-failures")
     spec = load_spec(args.study)
     overrides = parse_overrides(args.overrides)
     config = resolve_config(spec.task_info, spec.fixed, overrides)
@@ -103,7 +97,6 @@ def agents_command(args: argparse.Namespace) -> int:
     from sweeps.optuna_study import create_study
     from sweeps.signals import Stopped, stop_signals
 
-    _positive(args.n, "--n")
     spec, overrides = _validate(args, check_data=False)  # each agent checks the data itself
     create_study(spec, args.storage, overrides)  # once, so N children do not race to create it (a bad URL fails here)
     children = [subprocess.Popen(agent_argv(args)) for _ in range(args.n)]

@@ -11,18 +11,19 @@ from pathlib import Path
 from sweeplab.commands import add_storage_argument, load_existing_study
 from sweeplab.commands.results import finding_alias
 from sweeplab.errors import UserError
+from sweeplab.numbers import local_processes, rendered_images, seed
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     clocks = subparsers.add_parser("clocks", help="render clock photographs; compare label representations")
     actions = clocks.add_subparsers(dest="action", metavar="ACTION")
     render = actions.add_parser("render", help="write images.npy + labels.npy of rendered clocks")
-    render.add_argument("--n", type=int, default=18000, help="images (18000 = 25 per minute of the 720)")
-    render.add_argument("--seed", type=int, default=0)
+    render.add_argument("--n", type=rendered_images, default=18000, help="images (18000 = 25 per minute of the 720)")
+    render.add_argument("--seed", type=seed, default=0)
     render.add_argument("--variation", default="default", help="default, wide or none")
     render.add_argument("--out", required=True, help="output directory")
     render.add_argument("--preview", default=None, help="PNG of the first 32 images with their labels")
-    render.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    render.add_argument("--workers", type=local_processes, default=os.cpu_count() or 1)
     render.set_defaults(handler=render_command)
     finding_alias(actions, "compare", "clock-representations", "test error per label representation")
     clocks.set_defaults(handler=lambda args: clocks.print_help() or 2)
@@ -45,8 +46,6 @@ def render_command(args: argparse.Namespace) -> int:
     from datasets.images import save_png
     from trainers.clock.metric import to_minutes
 
-    if args.n < 1:
-        raise UserError(f"--n must be >= 1, got {args.n}")
     try:
         variation = variation_named(args.variation)
     except ValueError as error:

@@ -7,14 +7,16 @@ import json
 import sys
 import time
 
-from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides, positive_int
+from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
 from sweeplab.errors import UserError
+from sweeplab.numbers import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("sweep", help="run (or continue) an Optuna study from sweeps/STUDY.yaml")
     sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
-    sweep.add_argument("--trials", type=int, default=None, help="trials to run now (default: the study's budget)")
+    sweep.add_argument("--trials", type=positive_int, default=None,
+                       help="trials to run now (default: the study's budget)")
     sweep.add_argument("--top", type=positive_int, default=5,
                        help="rows of the best-trials table printed at the end")
     sweep.add_argument("--wandb", action="store_true", help="also log one W&B run per trial (offline without a key)")
@@ -57,11 +59,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.set_defaults(handler=datasets_command)
 
 
-def _positive(value: int | None, name: str) -> None:
-    if value is not None and value < 1:
-        raise UserError(f"{name} must be >= 1, got {value}")
-
-
 def add_refit_set_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refit-set", dest="refit_overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a value of the refit only (repeatable), e.g. --refit-set epochs=20")
@@ -77,7 +74,6 @@ def sweep_command(args: argparse.Namespace) -> int:
     from sweeps.trial_loop import all_failed
     from trainers.runner import resolve_config
 
-    _positive(args.trials, "--trials")
     spec = load_spec(args.study)
     overrides, refit_overrides = parse_overrides(args.overrides), parse_overrides(args.refit_overrides)
     resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any trial starts

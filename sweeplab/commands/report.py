@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sweeplab.commands import add_storage_argument, positive_int
+from sweeplab.commands import add_storage_argument
+from sweeplab.numbers import positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from sweeplab.errors import UserError
+from sweeplab.numbers import local_processes
 
 
 def add_finding_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,7 +21,7 @@ def add_finding_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: RUNS/results; not committed)")
     parser.add_argument("--fidelity", default=None,
                         help="fidelity of every finding (default: each finding's first, `cpu`; `tiny` is for tests)")
-    parser.add_argument("--workers", type=int, default=1,
+    parser.add_argument("--workers", type=local_processes, default=1,
                         help="evaluations trained at once, each in its own process with an equal share of the "
                              "cores (default: 1)")
 
@@ -72,8 +73,6 @@ def run_findings(names: list[str], args: argparse.Namespace) -> int:
     for name in names:
         if args.fidelity is not None and args.fidelity not in registry[name].fidelities:
             raise UserError(f"--fidelity {args.fidelity}: finding {name} knows {', '.join(registry[name].fidelities)}")
-    if args.workers < 1:
-        raise UserError(f"--workers {args.workers}: expected a whole number >= 1")
     out = Path(args.out)
     store = Path(args.store) if args.store else runs_dir() / "results"
     for name in names:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sweeplab.commands import add_set_argument, add_storage_argument
 from sweeplab.errors import UserError
+from sweeplab.numbers import array_tasks, positive_int
 
 STATUS = "status"
 
@@ -21,11 +22,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                     "sweeplab slurm status JOB summarises the array's tasks against the study's trials.")
     slurm.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file; or `status`")
     slurm.add_argument("job", nargs="?", help="with `status`: the job id sbatch printed")
-    slurm.add_argument("--agents", type=int, default=2, help="array tasks, one agent each (default 2)")
+    slurm.add_argument("--agents", type=array_tasks, default=2, help="array tasks, one agent each (default 2)")
     slurm.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's default)")
     slurm.add_argument("--time", default=None, help="time limit per agent, e.g. 30, 2:00:00 or 1-00:00:00")
-    slurm.add_argument("--gpus-per-agent", type=int, default=None, help="GPUs per array task (--gres=gpu:G)")
-    slurm.add_argument("--cpus-per-agent", type=int, default=None, help="CPUs per array task")
+    slurm.add_argument("--gpus-per-agent", type=positive_int, default=None, help="GPUs per array task (--gres=gpu:G)")
+    slurm.add_argument("--cpus-per-agent", type=positive_int, default=None, help="CPUs per array task")
     slurm.add_argument("--image", default=None,
                        help="run each agent in this container image (e.g. sweeplab:cpu, or a .sif for apptainer) "
                             "instead of the Python environment")
@@ -34,9 +35,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                        help="Python of the project's environment on the nodes (default: the one running this)")
     slurm.add_argument("--log-dir", default=None, help="where the script and the task logs go (default: RUNS/slurm)")
     slurm.add_argument("--dry-run", action="store_true", help="print the sbatch script; submit nothing")
-    slurm.add_argument("--trials", type=int, default=None,
+    slurm.add_argument("--trials", type=positive_int, default=None,
                        help="the study's total budget of finished trials, shared by all agents")
-    slurm.add_argument("--max-failures", type=int, default=None, help="as for `sweeplab agent`")
+    slurm.add_argument("--max-failures", type=positive_int, default=None, help="as for `sweeplab agent`")
     slurm.add_argument("--trial-subprocess", dest="trial_subprocess", action="store_true", default=True,
                        help="as for `sweeplab agent` (the default)")
     slurm.add_argument("--in-process", dest="trial_subprocess", action="store_false", help="as for `sweeplab agent`")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
 from sweeplab.errors import UserError
+from sweeplab.numbers import port, positive_int
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,14 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     local = subparsers.add_parser("wandb-local", help="run the study's W&B sweep with the open-source `sweeps` "
                                                       "engine, no W&B server (runs logged offline)")
     local.add_argument("study")
-    local.add_argument("--trials", type=int, default=None, help="runs to do (default: the sweep's run_cap)")
+    local.add_argument("--trials", type=positive_int, default=None, help="runs to do (default: the sweep's run_cap)")
     local.add_argument("--no-wandb", action="store_true", help="do not log W&B runs (engine and trainer only)")
     add_set_argument(local)
     local.set_defaults(handler=wandb_local_command)
 
     dashboard = subparsers.add_parser("dashboard", help="optuna-dashboard on 127.0.0.1 over the study storage")
     add_storage_argument(dashboard)
-    dashboard.add_argument("--port", type=int, default=8080)
+    dashboard.add_argument("--port", type=port, default=8080)
     dashboard.add_argument("--host", default="127.0.0.1", help="interface to bind (default: loopback only)")
     dashboard.set_defaults(handler=dashboard_command)
 
