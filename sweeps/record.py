@@ -24,6 +24,7 @@ import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.trial import TrialState, create_trial
 
+from datasets.regular_files import NotRegularFileError, read_regular_bytes
 from sweeps.result_signature import SIGNATURE_ATTR, existing_study_key, trial_alive, verified_signature
 from sweeps.run_identity import IDENTITY_FILE
 from sweeps.storage import _redact, file_of, open_storage
@@ -66,10 +67,16 @@ def _is_int(value: Any) -> bool:
 
 
 def _load(path: Path) -> tuple[bytes, Any]:
-    if not path.is_file():
-        raise RecordError(f"{path}: missing; only a trial's run directory whose training finished can be recorded")
     try:
-        raw = path.read_bytes()
+        raw = read_regular_bytes(path)  # a FIFO, directory or device is named as such, never read
+    except FileNotFoundError:
+        raise RecordError(f"{path}: missing; only a trial's run directory whose training finished can be recorded") \
+            from None
+    except NotRegularFileError as error:
+        raise RecordError(str(error)) from None
+    except OSError as error:
+        raise RecordError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
+    try:
         return raw, json.loads(raw.decode("utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
         raise RecordError(f"{path}: not a JSON file ({type(error).__name__}: {str(error)[:120]})") from None
@@ -158,15 +165,9 @@ def _announce_lock(path: Path, shown: str) -> None:
 def open_existing(url: str) -> Any:
     """The storage at `url`, which must already exist: a SQLite or journal file that is not there is refused (never
     created empty)."""
-    shown = _redact(url)
-    path = file_of(url) if url.startswith(("sqlite:///", "journal://")) else None
-    if path is not None:
-        if not path.is_file():
-            raise RecordError(f"storage {shown}: no such file {path}; record stores into an existing study's storage "
-                              "only")
-        if url.startswith("sqlite:///"):
-            _announce_lock(path, shown)
-    return open_storage(url)
+    if url.startswith("sqlite:///"):  # before opening, which may wait for the lock
+        _announce_lock(file_of(url), _redact(url))
+    return open_storage(url, create=False)  # refuses a missing or special file, creates nothing
 
 
 def record_result(run_dir: Path, storage_url: str | None = None) -> str:
@@ -175,8 +176,8 @@ def record_result(run_dir: Path, storage_url: str | None = None) -> str:
     run_dir = Path(run_dir)
     run = read_run(run_dir)
     identity = run.identity
-    url = storage_url or identity.storage
-    if not url or "***" in url:
+    url = identity.storage if storage_url is None else storage_url
+    if url is None or "***" in url:
         raise RecordError(f"{run_dir}: give --storage (trial.json keeps the URL without its password)")
     shown = _redact(url)
     storage = open_existing(url)

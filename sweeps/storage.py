@@ -51,6 +51,17 @@ def default_storage_url() -> str:
     return os.environ.get("SWEEPLAB_STORAGE") or f"sqlite:///{runs_dir() / 'sweeplab.db'}"
 
 
+def storage_url(given: str | None) -> str:
+    """The storage a command uses: the one given, or the default when none was given (None). An empty or blank
+    URL is refused: it is a mistake (an unset shell variable), not a request for the default."""
+    if given is None:
+        return default_storage_url()
+    if not given.strip():
+        raise StorageError(f"storage {given!r}: empty; expected {URL_FORMS} (or leave --storage out for "
+                           f"{default_storage_url()})")
+    return given
+
+
 def _seconds(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     try:
@@ -183,15 +194,24 @@ def _refuse_special_file(url: str, path: Path) -> None:
 _OPENED: dict[tuple[str, int, int], optuna.storages.BaseStorage] = {}
 
 
-def open_storage(url: str | None = None) -> optuna.storages.BaseStorage:
+def open_storage(url: str | None = None, create: bool = True) -> optuna.storages.BaseStorage:
     """`sqlite:///path.db`, `postgresql+psycopg://...`, or `journal:///path.log` (JournalStorage on a shared FS).
 
     Its calls are retried with backoff while the storage is locked, full or unreachable (sweeps.storage_faults).
+    `create=False` for commands that read a study (best, report, record, ...): a storage file that is not there is
+    refused (StorageMissingError) and nothing is created; only the commands that run trials create one.
 
     One storage per URL and heartbeat setting per process: every caller (objective, artifact upload, agent loop)
     shares its connection pool, so a long-lived agent does not open a new pool per trial."""
-    url = url or default_storage_url()
+    url = storage_url(url)
     _check_url(url)
+    patience_seconds()  # a bad setting is refused whether or not the storage exists
+    path = file_of(url)
+    if not create and path is not None:
+        _refuse_special_file(url, path)
+        if not path.exists():
+            raise StorageMissingError(f"storage {_redact(url)!r}: no such file {path.resolve()} (nothing created: "
+                                      "only `sweep`, `agent` and `agents` create a storage)")
     interval, grace = heartbeat_settings()
     key = (absolute_url(url), interval, grace)
     if key not in _OPENED:
@@ -273,6 +293,10 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
         from opened
 
 
+class StorageMissingError(StorageError):
+    """A command that only reads a study was given a storage file that does not exist."""
+
+
 class _Locked(OSError):
     """Opening found the database locked by another process's write: a wait may cure it."""
 
@@ -298,7 +322,7 @@ def claim_lock(storage: optuna.storages.BaseStorage, url: str | None, study_name
     (Optuna's `JournalFileOpenLock`, safe on NFS and freed after 30 s if its holder died), waited for within the
     command's patience (`storage_faults.PatientOpenLock`).
     """
-    url = url or default_storage_url()
+    url = storage_url(url)
     key = zlib.crc32(f"sweeplab:{study_name}".encode())
     if url.startswith("postgresql") and isinstance(storage, optuna.storages.RDBStorage):
         from sqlalchemy import text

@@ -12,12 +12,15 @@ overwritten in place (same inode) is recognised the same way. A journal whose wh
 (junk, non-UTF-8, not JSON, unknown operations) stops the command in one line naming the file and the line
 (StorageCorruptError), wherever it is read. Waiting for a journal's lock file draws on the same patience budget, so a
 stale lock stops the command in one line naming it. Intermediate values (pruning reports) are best effort: a trial
-keeps training when one cannot be written, since its metrics are in the run directory anyway.
+keeps training when one cannot be written, since its metrics are in the run directory anyway. The first wait for a
+cause prints one line (a retry is never silent); a fault no wait cures (a read-only file, directory or mount,
+permission denied) is not retried: it stops the command at once in one line (StorageUnwritableError).
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import json
 import os
@@ -59,6 +62,10 @@ class StorageReplacedError(StorageUnavailableError):
 
 class StorageCorruptError(StorageUnavailableError):
     """The storage file is not a readable storage (a journal line that is not an Optuna record, a FIFO, ...)."""
+
+
+class StorageUnwritableError(StorageUnavailableError):
+    """The storage refuses writes for good (read-only file, directory or mount; permission denied)."""
 
 
 class StorageLockedError(StorageUnavailableError):
@@ -155,6 +162,37 @@ def root_cause(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:300]
 
 
+PERMANENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
+PERMANENT_CAUSES = ("readonly database", "read-only file system", "permission denied")
+
+
+def is_permanent(error: BaseException) -> bool:
+    """Faults no wait cures: a read-only or permission-denied storage (a file, its directory, a mount). Retrying
+    them would stall the command silently for its whole patience."""
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        if isinstance(current, OSError) and current.errno in PERMANENT_ERRNOS:
+            return True
+        text = str(getattr(current, "orig", None) or current).lower()
+        if any(cause in text for cause in PERMANENT_CAUSES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_ANNOUNCED: set[tuple[str, str]] = set()
+
+
+def _announce_wait(describe: str, cause: str) -> None:
+    """One line the first time this command waits on a storage for a cause: a retry is never silent."""
+    if (describe, cause) not in _ANNOUNCED:
+        _ANNOUNCED.add((describe, cause))
+        print(f"sweeplab: warning: storage {describe}: {cause}; retrying within this command's patience of "
+              f"{patience_seconds():.0f} s ($SWEEPLAB_STORAGE_PATIENCE_SECONDS)", file=sys.stderr, flush=True)
+
+
 def is_transient(error: BaseException) -> bool:
     """Errors a wait may cure: storage-internal (SQLAlchemy) errors and OS errors (full disk, lost NFS, ...)."""
     if isinstance(error, (optuna.exceptions.UpdateFinishedTrialError, optuna.exceptions.DuplicatedStudyError,
@@ -179,12 +217,17 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             except Exception as error:
                 if attempts > 1 and name == "set_trial_state_values" and _already_set(method, args, error):
                     return True  # an earlier attempt committed before its connection failed
+                if is_permanent(error):
+                    raise StorageUnwritableError(
+                        f"storage {describe} cannot be written: {root_cause(error)} (read-only or not permitted; a "
+                        "wait does not cure it: check the file's and its directory's permissions)") from error
                 if not is_transient(error):
                     raise
                 if best_effort:
                     print(f"sweeplab: warning: {describe}: {name} skipped ({root_cause(error)}); the trial goes on",
                           file=sys.stderr, flush=True)
                     return None
+                _announce_wait(describe, root_cause(error))
                 if not PATIENCE.wait(delay * (0.5 + random.random())):
                     raise StorageUnavailableError(
                         f"storage {describe} unavailable: {root_cause(error)} (still failing after {attempts} "

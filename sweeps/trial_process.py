@@ -34,12 +34,13 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
                          root: Path | None) -> Callable[[optuna.Trial], float]:
     """An objective that trains each trial in a fresh Python process (`--trial-subprocess`): whatever the
     trainer leaks (graphs, GPU memory, a crash) dies with that process. Costs one interpreter + Keras start."""
-    from sweeps.storage import default_storage_url, runs_dir
+    from sweeps.storage import runs_dir
+    from sweeps.storage import storage_url as full_storage_url
 
     def objective(trial: optuna.Trial) -> float:
         with tempfile.TemporaryDirectory(prefix="sweeplab-trial-") as directory:
             result_path = Path(directory) / "result.json"
-            argv = [sys.executable, "-m", "sweeps.trial_process", str(spec.path), storage_url or default_storage_url(),
+            argv = [sys.executable, "-m", "sweeps.trial_process", str(spec.path), full_storage_url(storage_url),
                     str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path)]
             code = subprocess.run(argv, check=False).returncode
             if not result_path.exists() and -code in STOP_SIGNALS:

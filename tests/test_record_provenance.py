@@ -27,7 +27,7 @@ from sweeplab.cli import main
 from sweeps.record import RecordError, record_result
 from sweeps.result_signature import SIGNATURE_ATTR, SIGNATURE_FILE, sign_result, study_key
 from sweeps.run_identity import claim_trial_dir
-from sweeps.storage import open_storage
+from sweeps.storage import StorageMissingError, open_storage
 
 TOY = '''
 from dataclasses import dataclass
@@ -225,7 +225,7 @@ def test_a_storage_that_does_not_exist_is_named_as_given_and_not_created(swept, 
     """1-F: the storage given is the one used and named; record never creates one."""
     _, run_dirs = swept
     missing = tmp_path / "nonexist.db"
-    with pytest.raises(RecordError) as refused:
+    with pytest.raises(StorageMissingError) as refused:  # the storage gateway's refusal, for every reading command
         record_result(run_dirs[0], f"{scheme}{missing}")
     assert str(missing) in str(refused.value) and not missing.exists()
 

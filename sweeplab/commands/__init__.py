@@ -45,10 +45,12 @@ def load_existing_study(name_or_path: str, storage: str | None) -> optuna.Study:
 
     from sweeplab.errors import UserError
     from sweeps.spec import load_spec, study_path
-    from sweeps.storage import open_storage
+    from sweeps.storage import StorageMissingError, open_storage
 
     name = load_spec(name_or_path).name if study_path(name_or_path).exists() else name_or_path
     try:
-        return optuna.load_study(study_name=name, storage=open_storage(storage))
+        return optuna.load_study(study_name=name, storage=open_storage(storage, create=False))
+    except StorageMissingError as missing:
+        raise UserError(f"no study named {name!r}: {str(missing).removeprefix('storage ')}") from None
     except KeyError:
         raise UserError(f"no study named {name!r} in the storage; run `sweeplab sweep {name}` first") from None

@@ -168,13 +168,17 @@ def studies_command(args: argparse.Namespace) -> int:
     import optuna
 
     from sweeps.spec import load_spec, study_names
-    from sweeps.storage import open_storage
+    from sweeps.storage import StorageMissingError, open_storage
 
     print("study files:")
     for name in study_names():
         spec = load_spec(name)
         print(f"  {name:<20} task={spec.task:<10} {spec.objective} ({spec.direction}), {spec.trials} trials")
-    summaries = optuna.get_all_study_summaries(open_storage(args.storage))
+    try:
+        summaries = optuna.get_all_study_summaries(open_storage(args.storage, create=False))
+    except StorageMissingError as missing:
+        summaries = []
+        print(str(missing).split(" (nothing created")[0])
     print("studies in storage:" if summaries else "no studies in storage yet")
     for summary in summaries:
         best = summary.best_trial.value if summary.best_trial else None

@@ -23,6 +23,6 @@ def report_command(args: argparse.Namespace) -> int:
     from analysis.report_render import write_report
     from sweeps.storage import open_storage, runs_dir
 
-    index = write_report(open_storage(args.storage), runs_dir(), Path(args.out), args.top)
+    index = write_report(open_storage(args.storage, create=False), runs_dir(), Path(args.out), args.top)
     print(f"report: {index.resolve()}")
     return 0

@@ -59,10 +59,10 @@ def slurm_command(args: argparse.Namespace) -> int:
 def submit_command(args: argparse.Namespace) -> int:
     from sweeplab.commands.agents import _validate, agent_argv
     from sweeps.slurm import SlurmError, SlurmJob, render_script, require, submit
-    from sweeps.storage import _redact, absolute_url, default_storage_url, file_of, runs_dir
+    from sweeps.storage import _redact, absolute_url, file_of, runs_dir, storage_url
 
     spec, overrides = _validate(args, check_data=False)  # each agent checks the data itself, on its node
-    storage = absolute_url(args.storage or default_storage_url())
+    storage = absolute_url(storage_url(args.storage))
     runs = runs_dir().resolve()
     study = str(Path(args.study).resolve()) if Path(args.study).is_file() else args.study  # a name: sweeps/NAME.yaml
     args.storage = None  # agents read it from $SWEEPLAB_STORAGE: no URL (or password) on the command line
@@ -125,7 +125,7 @@ def status_command(job_id: str, storage: str | None) -> int:
     if not tasks or study_name is None:
         raise UserError(f"job {job_id} is not a sweeplab job known to Slurm (no tasks named sweeplab-STUDY)")
     try:
-        study = optuna.load_study(study_name=study_name, storage=open_storage(storage))
+        study = optuna.load_study(study_name=study_name, storage=open_storage(storage, create=False))
     except KeyError:
         raise UserError(f"no study named {study_name!r} in the storage; pass the job's --storage") from None
     trials = study.get_trials(deepcopy=False)

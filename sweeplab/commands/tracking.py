@@ -137,10 +137,10 @@ def dashboard_command(args: argparse.Namespace) -> int:
     import optuna_dashboard
 
     from sweeps.artifacts import artifact_store
-    from sweeps.storage import _redact, default_storage_url, open_storage
+    from sweeps.storage import _redact, open_storage, storage_url
 
-    url = args.storage or default_storage_url()
-    storage = open_storage(url)
+    url = storage_url(args.storage)
+    storage = open_storage(url, create=False)
     print(f"optuna-dashboard for {_redact(url)} on http://{args.host}:{args.port}/ (Ctrl-C to stop)", flush=True)
     optuna_dashboard.run_server(storage, host=args.host, port=args.port, artifact_store=artifact_store())
     return 0

@@ -1,0 +1,191 @@
+"""Storage doors (issue 27, classes 1 and 3, from the second outside run): a command that only reads a study never
+creates its storage, and names what is there instead (found by walking the real parser, so a new reading command is
+covered); a fault no wait cures (read-only, permission denied) stops at once, a curable one is retried with one line
+said, never silently; a run's files are named for what they are (a FIFO is not "missing")."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import os
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+import sweeps.storage_faults as storage_faults
+from sweeplab.cli import build_parser, main
+from sweeps.record import RecordError, read_run
+from sweeps.storage_faults import PatienceBudget, StorageUnavailableError, StorageUnwritableError, make_patient
+
+FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+WRITERS = {"sweep", "agent", "agents", "slurm"}  # the commands that run trials: they may create a storage
+READERS = {  # every other command with --storage, as a newcomer would type it (the storage goes last)
+    "best": ["best", "fashion-mlp"], "refit": ["refit", "fashion-mlp"], "studies": ["studies"],
+    "report": ["report", "--out", "{o}"], "record": ["record", "{o}"], "dashboard": ["dashboard"],
+    "predict": ["predict", "clock", "--study", "fashion-mlp", "--images", "{o}/x.npy"],
+}
+
+
+def _storage_commands() -> set[str]:
+    parser = build_parser()
+    sub = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    return {name for name, child in sub.choices.items()
+            if any("--storage" in action.option_strings for action in child._actions)}
+
+
+def test_every_command_with_a_storage_is_a_writer_or_a_reader_listed_here() -> None:
+    assert _storage_commands() == WRITERS | set(READERS)
+
+
+def _target(kind: str, folder: Path) -> tuple[str, Path | None]:
+    """A --storage value of a generated kind and the path it names (None when it names no file)."""
+    if kind == "empty":
+        return "", None
+    if kind == "blank":
+        return "  ", None
+    if kind == "directory":
+        (folder / "adir").mkdir(exist_ok=True)
+        return f"sqlite:///{folder / 'adir'}", folder / "adir"
+    if kind == "fifo":
+        if not (folder / "afifo").exists():
+            os.mkfifo(folder / "afifo")
+        return f"journal://{folder / 'afifo'}", folder / "afifo"
+    if kind == "relative":
+        return "sqlite:///relative-missing.db", Path("relative-missing.db")
+    name = {"missing-sqlite": "deep/er/x.db", "missing-journal": "deep/er/x.log"}[kind]
+    scheme = "sqlite:///" if kind.endswith("sqlite") else "journal://"
+    return f"{scheme}{folder / name}", folder / name
+
+
+@FIXTURES
+@given(command=st.sampled_from(sorted(READERS)),
+       kind=st.sampled_from(["empty", "blank", "directory", "fifo", "relative", "missing-sqlite", "missing-journal"]))
+@example(command="best", kind="relative")  # round 2's 3-b: `best --storage sqlite:///relative.db` created it
+@example(command="best", kind="empty")  # round 2's 3-b: `--storage ''` fell back to the default storage
+@example(command="record", kind="directory")  # round 2's 1-b: "no such file" for a directory
+def test_a_reading_command_never_creates_a_storage_and_names_what_is_there(
+        command: str, kind: str, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path_factory.mktemp("doors")
+    monkeypatch.chdir(folder)
+    monkeypatch.setenv("SWEEPLAB_RUNS_DIR", str(folder / "runs"))
+    url, path = _target(kind, folder)
+    np.save(folder / "x.npy", np.zeros((1, 150, 150), np.uint8))  # predict reads its images first
+    argv = [part.replace("{o}", str(folder)) for part in READERS[command]] + ["--storage", url]
+    try:
+        code = main(argv)
+    except SystemExit as refused:
+        code = refused.code
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.startswith("sweeplab")]
+    assert "Traceback" not in captured.err and "internal error" not in captured.err, captured.err
+    existed = kind in {"directory", "fifo"}
+    if command == "studies" and not existed and kind not in {"empty", "blank"}:
+        assert code == 0 and "no studies in storage yet" in captured.out, captured  # an answer, nothing created
+    elif command != "record":  # record reads its run directory first, refused before the storage
+        assert code == 2 and len(lines) == 1, captured.err
+        what = {"directory": "a directory", "fifo": "a FIFO", "empty": "empty", "blank": "empty"}.get(kind,
+                                                                                                      "no such file")
+        assert what in lines[0], lines[0]
+    else:
+        assert code == 2 and len(lines) == 1, captured.err
+    if path is not None and not existed:
+        assert not path.exists() and not (folder / "deep").exists(), f"{command} created {path} or its folder"
+    assert not (folder / "runs" / "sweeplab.db").exists()  # never the default storage instead
+
+
+class FailingStorage:
+    """Every method fails with the given error `fails` times, then answers."""
+
+    def __init__(self, error: BaseException, fails: int) -> None:
+        self.error, self.fails, self.calls = error, fails, 0
+        for name in storage_faults.PATIENT_METHODS:
+            setattr(self, name, self._method)
+
+    def _method(self, *args: object) -> str:
+        self.calls += 1
+        if self.calls <= self.fails:
+            raise self.error
+        return "ok"
+
+
+def _sqlite_error(message: str) -> BaseException:
+    """An error as Optuna raises it: a storage error whose cause is SQLite's."""
+    import optuna
+
+    try:
+        try:
+            raise sqlite3.OperationalError(message)
+        except sqlite3.OperationalError as cause:
+            raise optuna.exceptions.StorageInternalError("An exception is raised during the commit.") from cause
+    except optuna.exceptions.StorageInternalError as error:
+        return error
+
+
+PERMANENT = st.one_of(
+    st.sampled_from([errno.EACCES, errno.EPERM, errno.EROFS]).map(lambda code: OSError(code, os.strerror(code))),
+    st.sampled_from(["attempt to write a readonly database", "attempt to write a readonly database (8)"])
+    .map(_sqlite_error))
+CURABLE = st.one_of(
+    st.sampled_from([errno.EIO, errno.ENOSPC, errno.ESTALE, errno.EAGAIN])
+    .map(lambda code: OSError(code, os.strerror(code))),
+    st.sampled_from(["database is locked", "disk I/O error", "database or disk is full"]).map(_sqlite_error))
+
+
+@FIXTURES
+@given(error=st.one_of(PERMANENT.map(lambda e: (e, True)), CURABLE.map(lambda e: (e, False))), fails=st.integers(1, 6),
+       method=st.sampled_from(storage_faults.PATIENT_METHODS))
+def test_a_fault_no_wait_cures_stops_at_once_and_a_curable_one_is_retried_out_loud(
+        error: tuple[BaseException, bool], fails: int, method: str, capsys: pytest.CaptureFixture[str]) -> None:
+    fault, permanent = error
+    slept: list[float] = []
+    budget = PatienceBudget()
+    budget.sleep = slept.append
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage_faults, "PATIENCE", budget)
+        patch.setattr(storage_faults, "_ANNOUNCED", set())
+        patch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "600")
+        storage = make_patient(FailingStorage(fault, fails), "'s.db'")
+        if permanent:
+            with pytest.raises(StorageUnwritableError, match=r"cannot be written: .*a wait does not cure it"):
+                getattr(storage, method)(1)
+            assert slept == [] and storage.calls == 1  # not retried: no silent stall
+        else:
+            assert getattr(storage, method)(1) == "ok"
+            assert len(slept) == fails and storage.calls == fails + 1
+            err = capsys.readouterr().err
+            said = [line for line in err.splitlines() if "retrying within this command's patience" in line]
+            assert len(said) == 1 and "'s.db'" in said[0], err  # said once, not once per retry
+    assert isinstance(StorageUnwritableError("x"), StorageUnavailableError)  # the CLI's one-line user error
+
+
+KINDS = ["missing", "fifo", "directory", "device", "garbage"]
+
+
+@FIXTURES
+@given(identity=st.sampled_from(KINDS), result=st.sampled_from(KINDS))
+@example(identity="fifo", result="garbage")  # round 2's 1-a: a FIFO trial.json was "missing"
+def test_a_run_file_is_named_for_what_it_is(identity: str, result: str,
+                                            tmp_path_factory: pytest.TempPathFactory) -> None:
+    run = tmp_path_factory.mktemp("run")
+    for name, kind in (("trial.json", identity), ("result.json", result)):
+        path = run / name
+        if kind == "fifo":
+            os.mkfifo(path)
+        elif kind == "directory":
+            path.mkdir()
+        elif kind == "device":
+            path.symlink_to("/dev/zero")  # read forever if it were opened as a file
+        elif kind == "garbage":
+            path.write_bytes(b"\x00not json")
+    with pytest.raises(RecordError) as refused:
+        read_run(run)
+    message = str(refused.value)
+    assert "\n" not in message and "trial.json" in message  # trial.json is read first
+    expected = {"missing": "missing", "fifo": "is a FIFO", "directory": "is a directory",
+                "device": "is a character device", "garbage": "not a JSON file"}[identity]
+    assert expected in message, message
