@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import RESULTS_DIR, describe_machine, write_result
+from benchmarks.machine import RESULTS_DIR, comma_list, measured_parts, write_result
 from benchmarks.peer_tools import LEVELS, PEERS
 
 TOOLS = ("sweeplab", *PEERS)
@@ -211,28 +211,17 @@ def main() -> int:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--peer-epochs", type=int, default=3, help="epochs per model for the peers' loops")
     args = parser.parse_args()
-    tools, seeds = args.tools.split(","), [int(seed) for seed in args.seeds.split(",")]
-    unknown = set(tools) - set(TOOLS)
-    if unknown:
-        parser.error(f"unknown tool {sorted(unknown)[0]!r}; tools: {', '.join(TOOLS)}")
-    parts = RESULTS_DIR / f"peer_search-{args.study}.parts"
-    parts.mkdir(parents=True, exist_ok=True)
-    for seed in seeds:
-        for tool in tools:
-            part = parts / f"{tool}-seed{seed}-{args.budget:g}s.json"
-            if part.exists():
-                continue
-            result = run_one(tool, args.study, seed, args.budget, args.peer_epochs)
-            result["machine"] = describe_machine()
-            part.write_text(json.dumps(result, indent=1) + "\n")
-            final = result["timeline"][-1][1] if result["timeline"] else None
-            print(f"{tool} seed {seed}: {len(result['events'])} models, final test {final}", flush=True)
-    runs: dict[str, dict[str, list]] = {}
-    for tool in tools:
-        for seed in seeds:
-            part = parts / f"{tool}-seed{seed}-{args.budget:g}s.json"
-            if part.exists():
-                runs.setdefault(tool, {})[str(seed)] = json.loads(part.read_text())["timeline"]
+    tools, seeds = comma_list(parser, args.tools, TOOLS, "tool"), [int(seed) for seed in args.seeds.split(",")]
+
+    def said(tool: str, seed: int, result: dict) -> str:
+        final = result["timeline"][-1][1] if result["timeline"] else None
+        return f"{tool} seed {seed}: {len(result['events'])} models, final test {final}"
+
+    measured = measured_parts(RESULTS_DIR / f"peer_search-{args.study}.parts", tools, seeds,
+                              lambda tool, seed: f"{tool}-seed{seed}-{args.budget:g}s.json",
+                              lambda tool, seed: run_one(tool, args.study, seed, args.budget, args.peer_epochs), said)
+    runs = {tool: {str(seed): part["timeline"] for seed, part in parts.items()}
+            for tool, parts in measured.items() if parts}
     summary = summarise(runs, args.budget)
     path = write_result(f"peer_search-{args.study}", {"study": args.study, "budget_s": args.budget,
                                                       "peer_epochs": args.peer_epochs, "seeds": seeds,

@@ -18,7 +18,6 @@ benchmarks/results/sampler_choice-STUDY.parts/ and skipped when present.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from benchmarks.machine import RESULTS_DIR, describe_machine, write_result
+from benchmarks.machine import RESULTS_DIR, comma_list, measured_parts, write_result
 from benchmarks.peer_search import interval
 
 SAMPLERS: dict[str, dict[str, Any]] = {
@@ -106,23 +105,15 @@ def main() -> int:
     parser.add_argument("--samplers", default=",".join(SAMPLERS))
     parser.add_argument("--seeds", default="0,1,2")
     args = parser.parse_args()
-    samplers, seeds = args.samplers.split(","), [int(seed) for seed in args.seeds.split(",")]
-    unknown = set(samplers) - set(SAMPLERS)
-    if unknown:
-        parser.error(f"unknown sampler {sorted(unknown)[0]!r}; samplers: {', '.join(SAMPLERS)}")
-    parts = RESULTS_DIR / f"sampler_choice-{args.study}.parts"
-    parts.mkdir(parents=True, exist_ok=True)
-    for seed in seeds:  # seeds outer, samplers inner: a busy spell slows every sampler alike
-        for sampler in samplers:
-            part = parts / f"{sampler}-seed{seed}.json"
-            if part.exists():
-                continue
-            result = {**run_one(args.study, sampler, seed), "machine": describe_machine()}
-            part.write_text(json.dumps(result, indent=1) + "\n")
-            print(f"{sampler} seed {seed}: {result['low_rung_trials']} low-rung trials, best low val "
-                  f"{result['best_low_val']:.4f}, promoted test {result['promoted_test']}", flush=True)
-    runs = {sampler: [json.loads((parts / f"{sampler}-seed{seed}.json").read_text()) for seed in seeds
-                      if (parts / f"{sampler}-seed{seed}.json").exists()] for sampler in samplers}
+    samplers = comma_list(parser, args.samplers, SAMPLERS, "sampler")
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    measured = measured_parts(
+        RESULTS_DIR / f"sampler_choice-{args.study}.parts", samplers, seeds,
+        lambda sampler, seed: f"{sampler}-seed{seed}.json",
+        lambda sampler, seed: run_one(args.study, sampler, seed),
+        lambda sampler, seed, result: (f"{sampler} seed {seed}: {result['low_rung_trials']} low-rung trials, best low "
+                                       f"val {result['best_low_val']:.4f}, promoted test {result['promoted_test']}"))
+    runs = {sampler: list(parts.values()) for sampler, parts in measured.items()}
     summary = {sampler: {name: interval([run[name] for run in results]) for name in
                          ("low_rung_trials", "best_low_val", "promoted_val", "promoted_test")}
                for sampler, results in runs.items() if results}

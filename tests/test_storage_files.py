@@ -20,7 +20,7 @@ import optuna
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from tiny_study import faulting_study_text, faulting_task_source
+from tiny_study import faulting_study_text, faulting_task_source, storage_operations
 
 import sweeps.storage_faults as storage_faults
 from sweeplab.cli import main
@@ -127,14 +127,6 @@ def test_bytes_spliced_anywhere_into_a_journal_never_give_a_traceback(
         assert "Traceback" not in capsys.readouterr().err
 
 
-def _operations(storage: optuna.storages.BaseStorage, study_id: int) -> list:
-    return [lambda: storage.create_new_trial(study_id),
-            lambda: storage.set_study_user_attr(study_id, "note", "x"),
-            lambda: storage.get_all_trials(study_id),
-            lambda: storage.create_new_trial(study_id),
-            lambda: storage.get_study_user_attrs(study_id)]
-
-
 @given(at=st.integers(0, 4), keep=st.floats(0.0, 1.0, exclude_max=True), regrow=st.booleans())
 def test_a_journal_truncated_in_place_stops_the_next_call_and_is_left_as_it_is(at: int, keep: float,
                                                                                 regrow: bool) -> None:
@@ -146,7 +138,7 @@ def test_a_journal_truncated_in_place_stops_the_next_call_and_is_left_as_it_is(a
         path = Path(directory) / f"t-{uuid.uuid4().hex}.log"
         storage = open_storage(f"journal://{path}")
         study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "s")
-        operations = _operations(storage, study_id)
+        operations = storage_operations(storage, study_id)
         for operation in operations[:at]:
             operation()
         os.truncate(path, int(path.stat().st_size * keep))

@@ -15,7 +15,7 @@ import optuna
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from tiny_study import faulting_study_text, faulting_task_source
+from tiny_study import faulting_study_text, faulting_task_source, storage_operations
 
 import sweeps.storage_faults as storage_faults
 from sweeps.storage import open_storage
@@ -107,15 +107,6 @@ def test_the_budget_refills_after_a_quiet_patience_period(budget: FakeClock, mon
         storage.get_trial(1)  # the same outage going on: no refill
 
 
-def _operations(storage: optuna.storages.BaseStorage, study_id: int) -> list:
-    """Writes and reads a command makes, each a thunk."""
-    return [lambda: storage.create_new_trial(study_id),
-            lambda: storage.set_study_user_attr(study_id, "note", "x"),
-            lambda: storage.get_all_trials(study_id),
-            lambda: storage.create_new_trial(study_id),
-            lambda: storage.get_study_user_attrs(study_id)]
-
-
 @given(kind=st.sampled_from(["sqlite", "journal"]), action=st.sampled_from(["remove", "copy", "other", "move"]),
        at=st.integers(0, 4))
 def test_a_storage_file_removed_or_replaced_mid_run_stops_the_next_call(kind: str, action: str, at: int) -> None:
@@ -127,7 +118,7 @@ def test_a_storage_file_removed_or_replaced_mid_run_stops_the_next_call(kind: st
         url = f"sqlite:///{path}" if kind == "sqlite" else f"journal://{path}"
         storage = open_storage(url)
         study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "s")
-        operations = _operations(storage, study_id)
+        operations = storage_operations(storage, study_id)
         for operation in operations[:at]:
             operation()
         if action == "remove":

@@ -4,6 +4,8 @@ and a user task that does something to its storage while a trial runs, for the s
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
+from typing import Any
 
 
 def tiny_study_text(name: str, trials: int) -> str:
@@ -57,3 +59,12 @@ sampler: {{name: random}}
 pruner: none
 budget: {{trials: 3}}
 """
+
+
+def storage_operations(storage: Any, study_id: int) -> list[Callable[[], Any]]:
+    """Writes and reads a command makes on a storage, each a thunk, for faults injected between them."""
+    return [lambda: storage.create_new_trial(study_id),
+            lambda: storage.set_study_user_attr(study_id, "note", "x"),
+            lambda: storage.get_all_trials(study_id),
+            lambda: storage.create_new_trial(study_id),
+            lambda: storage.get_study_user_attrs(study_id)]
