@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +15,7 @@ from optuna.distributions import CategoricalDistribution, FloatDistribution, Int
 from optuna.trial import FrozenTrial
 
 from analysis.best import state_counts
-from datasets.regular_files import read_regular_text
+from analysis.metrics_file import read_metrics
 from sweeps.best import ranked_trials, refit_record
 from sweeps.names import file_stem
 from sweeps.roles import ROLES
@@ -124,26 +124,21 @@ def parameter_infos(trials: list[FrozenTrial], best: FrozenTrial | None,
     return sorted(infos, key=lambda info: ROLE_ORDER.index(info.role))
 
 
-def read_curve(trial: FrozenTrial, runs_root: Path, study_name: str) -> Curve | None:
-    """The trial's metrics.jsonl (run dir from its user attrs, else runs/<study>/<number>)."""
+def read_curve(trial: FrozenTrial, runs_root: Path, study_name: str, warnings: list[str] | None = None) -> Curve | None:
+    """The trial's metrics.jsonl (run dir from its user attrs, else runs/<study>/<number>), read by
+    analysis.metrics_file: lines that are not metrics records are skipped, with one warning appended to `warnings`."""
     run_dir = Path(trial.user_attrs.get("run_dir") or runs_root / file_stem(study_name) / f"{trial.number:04d}")
     try:
-        text = read_regular_text(run_dir / "metrics.jsonl")  # never a FIFO or a device: the report would hang
-        records = [json.loads(line) for line in text.splitlines() if line.strip()]
-    except (OSError, ValueError):  # missing, not a regular file, unreadable or half-written: no curve for this trial
+        records, skipped = read_metrics(run_dir / "metrics.jsonl")  # never a FIFO or a device: it would hang
+    except OSError:  # missing, not a regular file or unreadable: no curve for this trial
         return None
-    names = sorted({key for record in records for key in record if key != "step"})
-    series = {name: [_number(record.get(name)) for record in records] for name in names}
-    return Curve(trial=trial.number, value=trial.value, steps=[int(record.get("step", index + 1))
-                                                               for index, record in enumerate(records)],
-                 series=series)
-
-
-def _number(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
+    if skipped and warnings is not None:
+        warnings.append(skipped)
+    if not records:
         return None
+    names = sorted({name for record in records for name in record.values})
+    series = {name: [record.values.get(name) for record in records] for name in names}
+    return Curve(trial=trial.number, value=trial.value, steps=[record.step for record in records], series=series)
 
 
 def find_images(trials: list[FrozenTrial], runs_root: Path, study_name: str, limit: int = 12) -> list[ImageInfo]:
@@ -197,7 +192,12 @@ def study_report(study: optuna.Study, runs_root: Path, top: int = 5) -> StudyRep
     report.parameters = parameter_infos(ranked, best, spec.parameters if spec else None, spec.roles if spec else None)
     report.warnings = [f"best {info.name} = {info.best_value} is at the edge of its range "
                        f"[{info.low}, {info.high}]: consider widening it" for info in report.parameters if info.at_edge]
-    report.curves = [curve for trial in ranked[:top] if (curve := read_curve(trial, runs_root, study.study_name))]
+    skipped: list[str] = []
+    report.curves = [curve for trial in ranked[:top]
+                     if (curve := read_curve(trial, runs_root, study.study_name, skipped))]
+    for warning in skipped:  # a damaged metrics.jsonl costs its bad lines, never the report
+        print(f"sweeplab: warning: {warning}", file=sys.stderr)
+    report.warnings += skipped
     report.images = find_images(ranked[:top], runs_root, study.study_name)
     return report
 

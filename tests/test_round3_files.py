@@ -1,0 +1,142 @@
+"""Round 3's malformed files and input data (docs/defences.md, classes 7 and 8), each closed by class:
+a run's metrics.jsonl is read line by line into checked records, its bad lines skipped with one warning (7-a, 7-b,
+7-c); a clock sidecar's schema is closed at every level (7-d); a user's images are finite in the dtype they are
+trained in (8-a); every class of y_test occurs in y_train (8-b)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from contextlib import redirect_stderr
+from pathlib import Path
+
+import optuna
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+from optuna.distributions import FloatDistribution
+
+from analysis.report_data import read_curve
+from sweeplab.cli import main
+from trainers.reporter import JsonlReporter
+
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**53, max_value=10**400),
+                    st.floats(), st.text(max_size=6))
+JSON = st.recursive(SCALARS, lambda children: st.one_of(st.lists(children, max_size=3),
+                                                        st.dictionaries(st.text(max_size=6), children, max_size=3)),
+                    max_leaves=8)
+BAD_STEPS = st.one_of(st.integers(max_value=-1), st.integers(min_value=2**53 + 1), st.floats(), st.booleans(),
+                      st.none(), st.text(max_size=4), st.lists(st.integers(), max_size=2))
+
+
+def _line(value: object) -> str:
+    return json.dumps(value, allow_nan=True)  # NaN, Infinity: valid to Python's json, as 7-a and 7-b wrote them
+
+
+NOT_A_RECORD = st.one_of(
+    JSON.filter(lambda value: not isinstance(value, dict)).map(_line),  # NaN, [1, 2], "x", 3 (7-a, 7-c)
+    st.builds(lambda step, rest: _line({**rest, "step": step}), BAD_STEPS, st.dictionaries(st.text(max_size=6), JSON,
+                                                                                           max_size=3)),  # 7-b
+    st.dictionaries(st.text(max_size=6).filter(lambda key: key != "step"), JSON, max_size=3).map(_line),  # no step
+    st.text(max_size=30).filter(lambda text: "\n" not in text and text.strip() and not _parses(text)),
+    st.binary(min_size=1, max_size=30).filter(lambda raw: b"\n" not in raw and raw.strip() and not _parses(raw)))
+ODD_VALUES = st.dictionaries(st.text(max_size=6).filter(lambda key: key != "step"), JSON, max_size=4)
+
+
+def _parses(text: str | bytes) -> bool:
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
+def _finite(value: object) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
+def _spliced_run(folder: Path, data) -> tuple[Path, list[dict], list[int]]:
+    """A real metrics.jsonl (JsonlReporter, 3 epochs) with generated lines spliced in: records with odd values
+    (kept, their finite numbers only) and lines that are not records (skipped). Returns the expected records in
+    order and the numbers of the bad lines."""
+    reporter = JsonlReporter(folder)
+    for step in (1, 2, 3):
+        reporter.report(step, {"val/accuracy": 0.5 + step / 10, "train/loss": float("nan") if step == 2 else 1.0})
+    lines: list[bytes] = reporter.path.read_bytes().splitlines()
+    good = [(line, json.loads(line)) for line in lines]
+    for _ in range(data.draw(st.integers(1, 6))):
+        if data.draw(st.booleans()):
+            raw = data.draw(NOT_A_RECORD)
+            entry = (raw if isinstance(raw, bytes) else raw.encode("utf-8"), None)
+        else:
+            record = {**data.draw(ODD_VALUES), "step": data.draw(st.integers(0, 2**53))}
+            entry = (_line(record).encode(), record)
+        good.insert(data.draw(st.integers(0, len(good))), entry)
+    reporter.path.write_bytes(b"\n".join(line for line, _ in good) + b"\n")
+    expected = [record for _, record in good if record is not None]
+    bad = [number for number, (_, record) in enumerate(good, start=1) if record is None]
+    return reporter.path, expected, bad
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_a_metrics_file_with_any_lines_spliced_in_gives_its_good_records_and_one_warning(tmp_path_factory, data):
+    folder = tmp_path_factory.mktemp("run")
+    path, expected, bad = _spliced_run(folder, data)
+    trial = optuna.trial.create_trial(value=0.5, user_attrs={"run_dir": str(folder)})
+    warnings: list[str] = []
+    curve = read_curve(trial, folder, "s", warnings)
+    assert curve is not None and curve.steps == [record["step"] for record in expected]
+    for name, values in curve.series.items():
+        assert values == [float(record[name]) if _finite(record.get(name)) else None for record in expected]
+    assert all(_finite(record[name]) <= (name in curve.series) for record in expected for name in record
+               if name != "step")
+    if not bad:
+        assert warnings == []
+        return
+    assert len(warnings) == 1 and "\n" not in warnings[0] and str(path) in warnings[0]
+    assert f"skipped {len(bad)} line" in warnings[0]
+    assert all(f"line {number} (" in warnings[0] for number in bad[:3])
+
+
+def _study_with_runs(folder: Path) -> tuple[str, list[Path]]:
+    """A SQLite study of two completed trials, each with a real metrics.jsonl in its run directory."""
+    url = f"sqlite:///{folder / 'study.db'}"
+    study = optuna.create_study(study_name="damaged", storage=url, direction="maximize")
+    paths = []
+    for number, rate in enumerate((0.01, 0.1)):
+        run_dir = folder / "runs" / f"{number:04d}"
+        reporter = JsonlReporter(run_dir)
+        for step in (1, 2):
+            reporter.report(step, {"val/accuracy": rate * step})
+        study.add_trial(optuna.trial.create_trial(
+            params={"learning_rate": rate}, distributions={"learning_rate": FloatDistribution(1e-3, 1.0, log=True)},
+            value=rate * 2, user_attrs={"run_dir": str(run_dir)}))
+        paths.append(reporter.path)
+    return url, paths
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=5)
+@given(junk=st.lists(NOT_A_RECORD, min_size=1, max_size=3))
+@example(junk=["NaN"]).via("7-a")
+@example(junk=['{"step": Infinity, "val/accuracy": NaN}']).via("7-b")
+@example(junk=["[1, 2]"]).via("7-c")
+def test_report_of_a_study_with_a_damaged_metrics_file_is_written_with_one_warning(tmp_path_factory, junk):
+    folder = tmp_path_factory.mktemp("report")
+    url, paths = _study_with_runs(folder)
+    with paths[1].open("ab") as handle:
+        handle.write(b"".join((line if isinstance(line, bytes) else line.encode()) + b"\n" for line in junk))
+    stderr = io.StringIO()
+    with redirect_stderr(stderr):
+        assert main(["report", "--storage", url, "--out", str(folder / "out")]) == 0
+    assert (folder / "out" / "index.html").is_file()
+    warnings = [line for line in stderr.getvalue().splitlines() if "metrics records" in line]
+    assert len(warnings) == 1 and str(paths[1]) in warnings[0] and "line 3 (" in warnings[0]
+    page = "".join(path.read_text() for path in (folder / "out").glob("*.html"))
+    assert "line 3 (" in page  # the page says so too
+
