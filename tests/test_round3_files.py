@@ -10,14 +10,18 @@ import json
 import math
 from contextlib import redirect_stderr
 from pathlib import Path
+from typing import get_type_hints
 
 import optuna
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from optuna.distributions import FloatDistribution
 
 from analysis.report_data import read_curve
+from datasets.formats import CorruptDataError
 from sweeplab.cli import main
+from trainers.clock.predict import HEAD_OPTIONS, SIDECAR_KEYS, InputPreparation, read_sidecar
 from trainers.reporter import JsonlReporter
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**53, max_value=10**400),
@@ -140,3 +144,26 @@ def test_report_of_a_study_with_a_damaged_metrics_file_is_written_with_one_warni
     page = "".join(path.read_text() for path in (folder / "out").glob("*.html"))
     assert "line 3 (" in page  # the page says so too
 
+
+
+SIDECARS = [{"head": "periodic", "options": {}, "input": {"localize": True, "test_turns": [90], "test_shift": 2.0}},
+            {"head": "hands", "options": {"minute_weight": 1.0, "hour_decoding": "given_minute"}},  # before `input`
+            {"head": "classification", "options": {"classes": 12}, "input": {}}]
+LEVELS = {"": SIDECAR_KEYS, "options.": HEAD_OPTIONS, "input.": get_type_hints(InputPreparation)}
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sidecar=st.sampled_from(SIDECARS), where=st.sampled_from(sorted(LEVELS)), value=JSON, data=st.data())
+@example(sidecar=SIDECARS[0], where="", value=1, data=None).via("7-d")
+def test_an_unknown_key_at_any_level_of_a_sidecar_is_refused_in_one_line(tmp_path_factory, sidecar, where, value,
+                                                                         data):
+    key = "extra" if data is None else data.draw(st.text(max_size=12).filter(lambda key: key not in LEVELS[where]))
+    sidecar = json.loads(json.dumps(sidecar))
+    (sidecar if not where else sidecar.setdefault(where.rstrip("."), {}))[key] = value
+    path = tmp_path_factory.mktemp("sidecar") / "model.head.json"
+    path.write_text(json.dumps(sidecar))
+    with pytest.raises(CorruptDataError) as refused:
+        read_sidecar(path)
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message and "unknown key" in message
+    assert f": {where}{key}: " in message or f": {where}{key!r}: " in message

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import zipfile
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Literal, get_type_hints
@@ -95,8 +96,12 @@ HEAD_OPTIONS = {"classes": int, "hour_weight": float, "minute_weight": float, "l
                 "hour_decoding": Literal[HOUR_DECODINGS]}
 
 
+SIDECAR_KEYS = ("head", "options", "input")  # the whole schema is closed: an unknown key at any level is refused
+
+
 def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
-    """The head and input preparation a sidecar names, every value checked; CorruptDataError naming the key."""
+    """The head and input preparation a sidecar names, every key known and every value checked; CorruptDataError
+    naming the key."""
     try:
         description = json.loads(read_regular_text(sidecar))
     except NotRegularFileError as error:
@@ -107,9 +112,8 @@ def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
     if not (isinstance(description, dict) and isinstance(description.get("head"), str) and isinstance(options, dict)
             and isinstance(raw, dict)):
         raise CorruptDataError(f"{sidecar}: expected {{\"head\": NAME, \"options\": {{...}}, \"input\": {{...}}}}")
-    unknown = set(options) - set(HEAD_OPTIONS)
-    if unknown:
-        raise CorruptDataError(f"{sidecar}: options.{sorted(unknown)[0]}: unknown; expected {', '.join(HEAD_OPTIONS)}")
+    _refuse_unknown(sidecar, "", description, SIDECAR_KEYS)
+    _refuse_unknown(sidecar, "options.", options, HEAD_OPTIONS)
     try:
         options = {key: check_value(key, value, HEAD_OPTIONS[key]) for key, value in options.items()}
     except ConfigError as error:
@@ -119,9 +123,7 @@ def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
     except (ValueError, TypeError) as error:
         raise CorruptDataError(f"{sidecar}: head: {error}") from None
     fields = get_type_hints(InputPreparation)
-    unknown = set(raw) - set(fields)
-    if unknown:
-        raise CorruptDataError(f"{sidecar}: input.{sorted(unknown)[0]}: unknown; expected {', '.join(fields)}")
+    _refuse_unknown(sidecar, "input.", raw, fields)
     turns = raw.get("test_turns", ())
     if not isinstance(turns, (list, tuple)) or not all(
             isinstance(turn, (int, float)) and not isinstance(turn, bool) and -360 <= turn <= 360 for turn in turns):
@@ -131,6 +133,14 @@ def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
     except ConfigError as error:
         raise CorruptDataError(f"{sidecar}: input.{error}") from None
     return head, InputPreparation(**checked, test_turns=tuple(float(turn) for turn in turns))
+
+
+def _refuse_unknown(sidecar: Path, where: str, entries: dict, known: Iterable[str]) -> None:
+    """One CorruptDataError line naming the first key of `entries` (at `where`) that the schema does not know."""
+    unknown = sorted(set(entries) - set(known))
+    if unknown:
+        key = unknown[0] if unknown[0].isprintable() and unknown[0].strip() == unknown[0] != "" else repr(unknown[0])
+        raise CorruptDataError(f"{sidecar}: {where}{key}: unknown key; expected {', '.join(known)}")
 
 
 def resize_images(images: np.ndarray, size: int) -> np.ndarray:
