@@ -8,10 +8,12 @@ from __future__ import annotations
 import io
 import json
 import math
+import warnings
 from contextlib import redirect_stderr
 from pathlib import Path
 from typing import get_type_hints
 
+import numpy as np
 import optuna
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -19,10 +21,12 @@ from hypothesis import strategies as st
 from optuna.distributions import FloatDistribution
 
 from analysis.report_data import read_curve
+from datasets.clocks.arrays import validate_labels
 from datasets.formats import CorruptDataError
 from sweeplab.cli import main
 from trainers.clock.predict import HEAD_OPTIONS, SIDECAR_KEYS, InputPreparation, read_sidecar
 from trainers.reporter import JsonlReporter
+from trainers.user_fit import _read_npz, load_data, scaled
 
 SCALARS = st.one_of(st.none(), st.booleans(), st.integers(), st.integers(min_value=2**53, max_value=10**400),
                     st.floats(), st.text(max_size=6))
@@ -167,3 +171,110 @@ def test_an_unknown_key_at_any_level_of_a_sidecar_is_refused_in_one_line(tmp_pat
     message = str(refused.value)
     assert "\n" not in message and str(path) in message and "unknown key" in message
     assert f": {where}{key}: " in message or f": {where}{key!r}: " in message
+
+
+FLOAT32_MAX = float(np.finfo(np.float32).max)
+ACROSS_FLOAT32 = st.one_of(st.floats(1e37, 1e39), st.floats(FLOAT32_MAX * (1 - 1e-7), FLOAT32_MAX * (1 + 1e-7)),
+                           st.floats(1e39, 1.7e308), st.floats(-1e3, 1e3)).flatmap(
+    lambda value: st.sampled_from([value, -value]))
+
+
+def _in_float32(value: float) -> bool:
+    with np.errstate(over="ignore"):
+        return bool(np.isfinite(np.float64(value).astype(np.float32)))
+
+
+def _user_npz(folder: Path, **changes: np.ndarray) -> Path:
+    """A valid user .npz (3 classes, 30 training and 9 test images of 4 x 4 float64) with `changes` applied."""
+    labels = np.arange(30) % 3
+    arrays = {"x_train": np.random.default_rng(0).random((30, 4, 4)), "y_train": labels,
+              "x_test": np.random.default_rng(1).random((9, 4, 4)), "y_test": labels[:9], **changes}
+    path = folder / "data.npz"
+    np.savez(path, **arrays)
+    return path
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=ACROSS_FLOAT32, part=st.sampled_from(["x_train", "x_test"]), where=st.integers(0, 8 * 16 - 1),
+       everywhere=st.booleans())
+@example(value=1e308, part="x_train", where=0, everywhere=True).via("8-a")
+def test_images_that_are_not_finite_as_float32_are_refused_naming_the_file_and_array(tmp_path_factory, value, part,
+                                                                                     where, everywhere):
+    images = np.random.default_rng(2).random((9, 4, 4))
+    if everywhere:
+        images = images * value  # 8-a: random * 1e308
+    images.reshape(-1)[where] = value
+    path = _user_npz(tmp_path_factory.mktemp("npz"), **{part: images})
+    beyond = not _in_float32(float(np.abs(images).max()))
+    if part == "x_train":  # the training set is larger: keep the valid rows and put the generated ones first
+        images = np.concatenate([images, np.random.default_rng(3).random((21, 4, 4))])
+        path = _user_npz(path.parent, x_train=images)
+    try:
+        splits, _ = load_data(str(path))
+    except CorruptDataError as error:
+        assert beyond and str(error).startswith(f"{path}: {part} holds ") and "\n" not in str(error)
+        return
+    assert not beyond
+    for name in ("x_train", "x_val", "x_test"):  # the second door: arrays a user's loader hands to fit_keras
+        assert np.isfinite(scaled(getattr(splits, name), name)).all()
+
+
+@given(value=ACROSS_FLOAT32, dtype=st.sampled_from([np.float64, np.longdouble]))
+def test_arrays_handed_to_fit_keras_are_refused_where_float32_is_not_finite(value, dtype):
+    images = np.full((2, 3), value, dtype=dtype)
+    if _in_float32(value):
+        assert np.isfinite(scaled(images, "x_val")).all()
+        return
+    with pytest.raises(CorruptDataError, match=r"^x_val holds .*float32") as refused:
+        scaled(images, "x_val")
+    assert "\n" not in str(refused.value)
+
+
+LABEL_SETS = st.sets(st.integers(0, 12), min_size=1, max_size=6)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(train=LABEL_SETS.filter(lambda labels: len(labels) >= 2), test=LABEL_SETS, data=st.data())
+@example(train={0, 2}, test={0, 1, 2}, data=None).via("8-b")
+def test_every_class_of_y_test_occurs_in_y_train(tmp_path_factory, train, test, data):
+    count = max(train) + 1 + (data.draw(st.integers(0, 10)) if data else 0)  # K = max + 1 <= training examples
+    y_train = np.array(sorted(train) * (count // len(train) + 1))[:max(count, len(train))]
+    y_train[: len(train)] = sorted(train)
+    y_test = np.array(sorted(test))
+    path = _user_npz(tmp_path_factory.mktemp("labels"), x_train=np.zeros((len(y_train), 4, 4)), y_train=y_train,
+                     x_test=np.zeros((len(y_test), 4, 4)), y_test=y_test)
+    unseen = sorted(test - train)
+    try:
+        dataset = _read_npz(path)  # the file's door (load_data's split may then refuse a tiny set on its own)
+    except CorruptDataError as error:
+        message = str(error)
+        assert unseen and message.startswith(f"{path}: y_test holds {len(unseen)} class") and "\n" not in message
+        assert message.split("never holds: ")[1].startswith(", ".join(map(str, unseen)))
+        return
+    assert not unseen and dataset.num_classes == max(train) + 1
+
+
+@given(labels=st.lists(st.tuples(ACROSS_FLOAT32 | st.integers(-2, 70), ACROSS_FLOAT32 | st.integers(-2, 70)),
+                       min_size=1, max_size=4),
+       dtype=st.sampled_from([np.float64, np.float32, np.int64, np.uint64, np.int8]))
+@example(labels=[(2**64 - 1, 0)], dtype=np.uint64)
+def test_clock_labels_are_checked_as_given_not_as_the_cast_wraps_them(labels, dtype):
+    with np.errstate(over="ignore", invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        array = np.array([[float(hour), float(minute)] for hour, minute in labels]).astype(dtype)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # no overflowing cast on the way
+            checked = validate_labels(array, len(array), "labels.npy")
+    except CorruptDataError as error:
+        message = str(error)
+        assert message.startswith("labels.npy: ") and "\n" not in message
+        if "must lie in" in message:  # named as given: the range found is the column's own, not a wrapped one
+            column = array[:, 0] if message.startswith("labels.npy: hours") else array[:, 1]
+            assert message.endswith(f"found {column.min()}..{column.max()}")
+        else:
+            as_float = array.astype(np.float64)
+            assert not (np.isfinite(as_float).all() and (np.mod(as_float, 1) == 0).all())
+        return
+    assert checked.dtype == np.int64 and (checked == array).all()
+    assert ((checked[:, 0] >= 0) & (checked[:, 0] <= 11) & (checked[:, 1] >= 0) & (checked[:, 1] <= 59)).all()

@@ -18,14 +18,16 @@ from trainers.fit import standard_callbacks
 from trainers.reporter import Reporter
 
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")
+TRAINING_DTYPE = np.dtype("float32")  # what fit_keras (and Keras' default floatx) trains on
+CHECK_CHUNK = 4096  # examples cast at a time when checking that images stay finite in TRAINING_DTYPE
 MAX_CLASSES = 100_000  # a label implying more classes is a mistake (a 10**9-way output layer never finishes building)
 
 
 def _read_npz(path: Path) -> datasets.Dataset:
-    """A `.npz` with x_train, y_train, x_test, y_test: each holding examples, images (N, ...) numeric and finite,
-    labels integers 0..K-1 of the same length; K (the class count) comes from y_train, is at most MAX_CLASSES and
-    at most the number of training examples, and y_test holds no label outside it. Refused before any model is
-    built, in one CorruptDataError line naming the file and the array."""
+    """A `.npz` with x_train, y_train, x_test, y_test: each holding examples, images (N, ...) numeric and finite as
+    float32 (check_trainable), labels integers 0..K-1 of the same length; K (the class count) comes from y_train,
+    is at most MAX_CLASSES and at most the number of training examples, and every class of y_test occurs in y_train.
+    Refused before any model is built, in one CorruptDataError line naming the file and the array."""
     if not path.exists():
         raise datasets.DataNotFoundError(f"{path}: no such data file (expected a .npz with {', '.join(NPZ_KEYS)})")
     try:
@@ -51,8 +53,7 @@ def _read_npz(path: Path) -> datasets.Dataset:
         if images.dtype.kind not in "uif" or images.ndim < 2 or 0 in images.shape[1:]:
             raise CorruptDataError(f"{path}: x_{part} must be a numeric array (N, ...) with at least one value per "
                                    f"example, got {images.dtype} {images.shape}")
-        if images.dtype.kind == "f" and not np.isfinite(images).all():
-            raise CorruptDataError(f"{path}: x_{part} holds NaN or infinite values")
+        check_trainable(images, f"{path}: x_{part}")
         if labels.dtype.kind not in "ui" or labels.shape != (len(images),):
             raise CorruptDataError(f"{path}: y_{part} must be integer labels of shape ({len(images)},), got "
                                    f"{labels.dtype} {labels.shape}")
@@ -70,11 +71,37 @@ def _read_npz(path: Path) -> datasets.Dataset:
         raise CorruptDataError(f"{path}: y_train's largest label {int(y_train.max())} implies {classes} classes; "
                                f"expected labels 0..K-1 with K at most {limit:,} (at most {MAX_CLASSES:,} and at most "
                                f"the {len(y_train):,} training examples)")
-    if int(y_test.max()) >= classes:
-        raise CorruptDataError(f"{path}: y_test holds label {int(y_test.max())}, outside the training classes "
-                               f"0..{classes - 1} (from y_train)")
+    _check_test_classes(path, y_train, y_test)
     return datasets.Dataset(name=path.stem, class_names=tuple(str(index) for index in range(classes)),
                             source=str(path), **arrays)
+
+
+def _check_test_classes(path: Path, y_train: np.ndarray, y_test: np.ndarray) -> None:
+    """Every class of y_test occurs in y_train: a model is not tested on a class it never saw (K, from y_train's
+    largest label, may still hold classes neither has)."""
+    unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
+    if len(unseen):
+        shown = ", ".join(str(label) for label in unseen[:10]) + (f" (and {len(unseen) - 10} more)"
+                                                                  if len(unseen) > 10 else "")
+        raise CorruptDataError(f"{path}: y_test holds {len(unseen)} class(es) that y_train never holds: {shown}; every "
+                               "label of y_test must occur in y_train (a model is not tested on a class it never saw)")
+
+
+def check_trainable(images: np.ndarray, source: str) -> None:
+    """Images finite in the dtype they are trained in (TRAINING_DTYPE): NaN, infinity and finite values beyond its
+    range (float64 1e308 becomes inf as float32) are one CorruptDataError line naming `source` (file: array)."""
+    if images.dtype.kind != "f":  # integers of any width are finite float32 numbers
+        return
+    for start in range(0, len(images), CHECK_CHUNK):  # cast a chunk at a time: no second copy of a large array
+        chunk = images[start:start + CHECK_CHUNK]
+        if not np.isfinite(chunk).all():
+            raise CorruptDataError(f"{source} holds NaN or infinite values; expected finite numbers")
+        with np.errstate(over="ignore"):
+            cast = chunk.astype(TRAINING_DTYPE)
+        if not np.isfinite(cast).all():
+            largest = float(np.abs(chunk[~np.isfinite(cast)]).max())
+            raise CorruptDataError(f"{source} holds {largest:.3g}, beyond {TRAINING_DTYPE} (training's dtype), whose "
+                                   f"largest magnitude is {float(np.finfo(TRAINING_DTYPE).max):.3g}; scale the images")
 
 
 def load_data(source: str, *, validation_fraction: float = 0.1, subset: int = 0, test_subset: int = 0,
@@ -91,16 +118,18 @@ def load_data(source: str, *, validation_fraction: float = 0.1, subset: int = 0,
     return splits, data
 
 
-def scaled(images: np.ndarray) -> np.ndarray:
-    """uint8 pixels to float32 in [0, 1]; float arrays are taken as they are."""
-    return images.astype("float32") / 255.0 if images.dtype == np.uint8 else images.astype("float32")
+def scaled(images: np.ndarray, source: str = "images") -> np.ndarray:
+    """uint8 pixels to float32 in [0, 1]; other numbers cast to float32, refused (check_trainable) where that is
+    not finite, so arrays a user's own loader hands to fit_keras pass the same check as a .npz."""
+    check_trainable(images, source)
+    return images.astype(TRAINING_DTYPE) / 255.0 if images.dtype == np.uint8 else images.astype(TRAINING_DTYPE)
 
 
 def fit_keras(model: keras.Model, splits: datasets.Splits, *, epochs: int, batch_size: int, reporter: Reporter,
               run_dir: Path | None = None, save_model: bool = False, patience: int = 0) -> dict[str, float]:
     """Fit a compiled classifier (metrics=["accuracy"]), reporting every epoch (pruning, tracking, progress), test
     once; returns `val/accuracy`, `val/loss`, `test/accuracy`, `test/loss`, `train/epochs`, `model/params`."""
-    x_train, x_val, x_test = scaled(splits.x_train), scaled(splits.x_val), scaled(splits.x_test)
+    x_train, x_val, x_test = (scaled(getattr(splits, name), name) for name in ("x_train", "x_val", "x_test"))
     history = model.fit(x_train, splits.y_train, validation_data=(x_val, splits.y_val), epochs=epochs,
                         batch_size=batch_size, verbose=0, callbacks=standard_callbacks(reporter, patience))
     val = model.evaluate(x_val, splits.y_val, batch_size=1024, verbose=0, return_dict=True)

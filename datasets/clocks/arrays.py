@@ -29,21 +29,28 @@ def validate_images(images: np.ndarray, source: str = "images") -> np.ndarray:
 
 
 def validate_labels(labels: np.ndarray, count: int, source: str = "labels") -> np.ndarray:
-    """N x 2 integers (hour 0-11, minute 0-59) -> int64."""
+    """N x 2 whole numbers (hour 0-11, minute 0-59) -> int64. Ranges are checked on the values as given, before the
+    cast, so a value the cast would wrap (uint64 2**64-1 becomes -1, float 1e308 an arbitrary integer) is named as
+    it is."""
     if labels.ndim != 2 or labels.shape[1] != 2:
         raise CorruptDataError(f"{source}: expected shape (N, 2) of (hour, minute), got {labels.shape}")
     if labels.shape[0] != count:
         raise CorruptDataError(f"{source}: {labels.shape[0]} labels for {count} images")
-    if not np.issubdtype(labels.dtype, np.integer) and (
-            not np.issubdtype(labels.dtype, np.floating) or not np.all(np.mod(labels, 1) == 0)):
+    if not _whole_numbers(labels):
         raise CorruptDataError(f"{source}: expected integer hour and minute, got dtype {labels.dtype}")
-    labels = labels.astype(np.int64)
-    if count and (labels[:, 0].min() < 0 or labels[:, 0].max() > 11):
-        raise CorruptDataError(f"{source}: hours must lie in 0..11, found {labels[:, 0].min()}..{labels[:, 0].max()}")
-    if count and (labels[:, 1].min() < 0 or labels[:, 1].max() > 59):
-        raise CorruptDataError(f"{source}: minutes must lie in 0..59, found "
-                               f"{labels[:, 1].min()}..{labels[:, 1].max()}")
-    return labels
+    for column, name, top in ((0, "hours", 11), (1, "minutes", 59)):
+        values = labels[:, column]
+        if count and (values.min() < 0 or values.max() > top):
+            raise CorruptDataError(f"{source}: {name} must lie in 0..{top}, found {values.min()}..{values.max()}")
+    return labels.astype(np.int64)
+
+
+def _whole_numbers(labels: np.ndarray) -> bool:
+    """Integers, or floats that are all finite whole numbers (NaN and infinity are not)."""
+    if np.issubdtype(labels.dtype, np.integer):
+        return True
+    return bool(np.issubdtype(labels.dtype, np.floating) and np.isfinite(labels).all()
+                and (np.mod(labels, 1) == 0).all())
 
 
 def read_npy(path: Path) -> np.ndarray:
