@@ -6,6 +6,7 @@ PyYAML's SafeLoader follows YAML 1.1, where `0300` is octal (192) and `1:30` is 
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -15,6 +16,10 @@ from yaml.constructor import ConstructorError
 MAX_EXPANDED_NODES = 100_000  # a study file has a few hundred; aliases may not multiply that beyond this
 INT_TAG, FLOAT_TAG, BOOL_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
 DECIMAL_INT = re.compile(r"^[-+]?[0-9]+$")
+# YAML 1.2 core schema (https://yaml.org/spec/1.2.2/#1032-tag-resolution): what an int or a float may look like.
+CORE_INT = re.compile(r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$")
+CORE_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+                        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 
 
 class AliasBombError(yaml.YAMLError):
@@ -57,27 +62,33 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
         return super().construct_mapping(node, deep=deep)
 
     def construct_yaml_int(self, node: Any) -> int:
+        """YAML 1.2 core integers only, also under an explicit `!!int` tag: decimal, `0o` octal, `0x` hex."""
         text = str(self.construct_scalar(node))
-        if "_" in text:  # int() itself would take `1_0` (an explicit `!!int 1_0`): not a YAML 1.2 integer
-            raise ConstructorError(None, None, f"{text!r} is not a YAML 1.2 integer (no _ separators)",
-                                   node.start_mark)
+        if not CORE_INT.match(text):
+            raise ConstructorError(None, None, f"{text!r} is not a YAML 1.2 integer (decimal, 0o octal or 0x hex; "
+                                   "no 0b, _ separators or 1:30)", node.start_mark)
         if DECIMAL_INT.match(text):
             return int(text, 10)  # a leading zero does not make it octal (YAML 1.2)
-        return int(text, 0)  # 0x.., 0o.., 0b..
+        return int(text[2:], 8 if text[1] == "o" else 16)
+
+    def construct_yaml_float(self, node: Any) -> float:
+        """YAML 1.2 core floats only, also under an explicit `!!float` tag (no 1:30.5, `_` or `+.nan`)."""
+        text = str(self.construct_scalar(node))
+        if not (CORE_FLOAT.match(text) or DECIMAL_INT.match(text)):
+            raise ConstructorError(None, None, f"{text!r} is not a YAML 1.2 float", node.start_mark)
+        special = text.lstrip("+-").lower()
+        if special == ".inf":
+            return -math.inf if text.startswith("-") else math.inf
+        return math.nan if special == ".nan" else float(text)
 
 
 _Loader.add_constructor(INT_TAG, _Loader.construct_yaml_int)
-# YAML 1.2's core schema: no `_` digit separators (YAML 1.1 read `1_0` as 10), so `1_0` stays the text it is.
-_Loader.add_implicit_resolver(INT_TAG, re.compile(r"^(?:[-+]?[0-9]+|0x[0-9a-fA-F]+|0o[0-7]+|0b[01]+)$"),
-                              list("-+0123456789"))
+_Loader.add_constructor(FLOAT_TAG, _Loader.construct_yaml_float)
+# YAML 1.2's core schema: no `_` digit separators (YAML 1.1 read `1_0` as 10) and no `0b` binary, so both stay text.
+_Loader.add_implicit_resolver(INT_TAG, CORE_INT, list("-+0123456789"))
 # YAML 1.2's booleans only: YAML 1.1 also read yes/no/on/off as booleans (`--set save_model=off` was False).
 _Loader.add_implicit_resolver(BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
-_Loader.add_implicit_resolver(
-    FLOAT_TAG,
-    re.compile(r"^(?:[-+]?(?:[0-9]+)(?:\.[0-9]*)?(?:[eE][-+]?[0-9]+)?|[-+]?\.[0-9]+(?:[eE][-+]?[0-9]+)?"
-               r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"),
-    list("-+0123456789."),
-)
+_Loader.add_implicit_resolver(FLOAT_TAG, CORE_FLOAT, list("-+0123456789."))
 
 
 def _check_expansion(root: Any) -> None:
