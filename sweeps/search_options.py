@@ -2,7 +2,8 @@
 
 Optuna checks some of them only when a trial runs, some never (a negative `n_startup_trials`, `multivariate: 3`);
 here every value is checked when the study file loads. A pruner's `floor` must lie inside the objective's range
-(an accuracy floor of 5 would prune every trial).
+(an accuracy floor of 5 would prune every trial). Options allowed alone may still contradict each other (a
+hyperband `min_resource` above its `max_resource`): `check_combination` refuses those.
 """
 
 from __future__ import annotations
@@ -60,3 +61,14 @@ def check_option(name: str, value: Any, objective: str) -> None:
     if not low <= value <= high:
         raise OptionError(name, f"{value!r} is out of range; expected a value in [{low:g}, {high:g}]"
                           + (f" ({objective}'s range)" if name == "floor" else ""))
+
+
+def check_combination(name: str, options: dict[str, Any]) -> None:
+    """Raise OptionError when options of sampler or pruner `name`, each allowed alone, contradict each other."""
+    low, high = options.get("min_resource", "auto"), options.get("max_resource", "auto")
+    if name == "hyperband" and "auto" not in (low, high) and low > high:
+        raise OptionError("min_resource", f"{low!r} is above max_resource {high!r}; expected min_resource <= "
+                          "max_resource (the first rung cannot train longer than the last)")
+    if name == "qmc" and options.get("seed") is not None and options.get("scramble") is False:
+        raise OptionError("seed", "a seed acts only on a scrambled sequence; with scramble: false leave it out "
+                          "(the sequence is fixed)")

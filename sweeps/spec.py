@@ -14,7 +14,7 @@ import yaml
 from datasets.registry import check_dataset_name
 from sweeps.names import name_problem
 from sweeps.roles import read_roles
-from sweeps.search_options import PRUNERS, SAMPLERS, OptionError, check_option
+from sweeps.search_options import PRUNERS, SAMPLERS, OptionError, check_combination, check_option
 from sweeps.space import Parameter
 from trainers.config import ConfigError, check_value, field_types, load_yaml, resolve
 from trainers.registry import Task, add_search_dir, get_task, is_reference
@@ -159,6 +159,56 @@ def _check_in_range(path: Path, key: str, name: str, value: Any, annotation: Any
         raise SpecError(path, key, str(error)) from None
 
 
+def _check_when(path: Path, parameter: Parameter, above: list[Parameter]) -> None:
+    """Every `when` condition can hold: it names a categorical (or int) parameter declared above, with a non-empty
+    list of values each among that parameter's choices (or on its int grid); a float is never equal to a value."""
+    by_name = {other.name: other for other in above}
+    for other, values in parameter.when.items():
+        key = f"space.{parameter.name}.when.{other}"
+        _expect(other in by_name, path, key, f"{other!r} must be a parameter declared above this one")
+        condition = by_name[other]
+        _expect(condition.kind != "float", path, key, f"{other!r} is a float range: a sampled float equals a listed "
+                "value almost never; condition on a categorical or int parameter")
+        _expect(len(values) > 0, path, key, "expected a non-empty list of values (an empty one never holds)")
+        for value in values:
+            _expect(_can_take(condition, value), path, key, f"{value!r} is never a value of {other!r} "
+                    f"({_describe_values(condition)}), so {parameter.name!r} would never be sampled")
+
+
+def _can_take(parameter: Parameter, value: Any) -> bool:
+    """True when a sampled value of `parameter` can equal `value` (a choice, or a point of an int grid)."""
+    if parameter.kind == "categorical":
+        return any(type(choice) is type(value) and choice == value for choice in parameter.choices)
+    if not parameter.contains(value) or isinstance(value, float):
+        return False
+    return (int(value) - int(parameter.low)) % int(parameter.step or 1) == 0
+
+
+def _describe_values(parameter: Parameter) -> str:
+    if parameter.kind == "categorical":
+        return "choices: " + ", ".join(repr(choice) for choice in parameter.choices)
+    return f"integers {int(parameter.low)}..{int(parameter.high)} in steps of {int(parameter.step or 1)}"
+
+
+def _check_grid(path: Path, sampler: dict[str, Any], parameters: list[Parameter]) -> None:
+    """Optuna's grid (BruteForceSampler) enumerates every value: each float range needs a `step`."""
+    if sampler["name"] != "grid":
+        return
+    for parameter in parameters:
+        _expect(parameter.kind != "float" or parameter.step is not None, path, f"space.{parameter.name}",
+                "the grid sampler needs a finite grid: give this float range a `step` (not on a log range), or "
+                "make it categorical")
+
+
+def _not_searched(path: Path, key: str, values: dict[str, Any], parameters: list[Parameter]) -> None:
+    """`refit` and `promote.set` values lie over a trial's config: one naming a searched parameter would train at
+    a value other than the trial's stored one."""
+    searched = [name for name in values if name in {parameter.name for parameter in parameters}]
+    _expect(not searched, path, f"{key}.{searched[0] if searched else ''}",
+            "is a searched parameter of `space`: the trial's stored value would not be the one trained; set only "
+            "values outside the space (fidelity: epochs, subset, ...)")
+
+
 def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default: str,
              objective: str) -> dict[str, Any]:
     raw = {"name": raw} if isinstance(raw, str) else (raw or {"name": default})
@@ -174,15 +224,21 @@ def _options(path: Path, key: str, raw: Any, known: dict[str, set[str]], default
             check_option(option, value, objective)
         except OptionError as error:
             raise SpecError(path, f"{key}.{error.key}", str(error)) from None
+    try:
+        check_combination(name, options)
+    except OptionError as error:
+        raise SpecError(path, f"{key}.{error.key}", str(error)) from None
     return {"name": name, **options}
 
 
-def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str, Any] | None:
+def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any],
+           parameters: list[Parameter]) -> dict[str, Any] | None:
     """`refit: {epochs: 12, subset: 0}` (config values over the best trial's), `refit: true` ({}), or off."""
     if raw is None or raw is False:
         return None
     raw = {} if raw is True else raw
     _expect(isinstance(raw, dict), path, "refit", "expected config values (a mapping), true or false")
+    _not_searched(path, "refit", raw, parameters)
     try:
         resolve(task.config_type, task.presets({**fixed, **raw}), {**fixed, **raw})
     except ConfigError as error:
@@ -190,7 +246,8 @@ def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str,
     return dict(raw)
 
 
-def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[str, Any] | None:
+def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any],
+             parameters: list[Parameter]) -> dict[str, Any] | None:
     """`promote: {top: 3, probes: 2, set: {subset: 0, epochs: 3}}`: counts and config values over `fixed`."""
     if raw is None:
         return None
@@ -201,6 +258,7 @@ def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any]) -> dict[st
         _expect(isinstance(promote[key], int) and not isinstance(promote[key], bool) and low <= promote[key] <= 100,
                 path, f"promote.{key}", f"expected an integer in [{low}, 100], got {promote[key]!r}")
     _expect(isinstance(promote["set"], dict), path, "promote.set", "expected config values (a mapping)")
+    _not_searched(path, "promote.set", promote["set"], parameters)
     try:
         resolve(task.config_type, task.presets({**fixed, **promote["set"]}), {**fixed, **promote["set"]})
     except ConfigError as error:
@@ -267,9 +325,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     parameters = [_parse_parameter(path, name, spec, field_names, task.config_type) for name, spec in space.items()]
     names = [parameter.name for parameter in parameters]
     for parameter in parameters:
-        for other in parameter.when:
-            _expect(other in names[: names.index(parameter.name)], path, f"space.{parameter.name}.when",
-                    f"{other!r} must be a parameter declared above this one")
+        _check_when(path, parameter, parameters[: names.index(parameter.name)])
     overlap = set(fixed) & set(names)
     _expect(not overlap, path, f"fixed.{sorted(overlap)[0] if overlap else ''}", "is also in `space`; keep it in one")
     try:
@@ -298,19 +354,21 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
             f"expected a positive number, got {timeout!r}")
     roles, (key, problem) = read_roles(raw.get("roles"), [parameter.name for parameter in parameters], fixed)
     _expect(not problem, path, key, problem)
-    refit = _refit(path, raw.get("refit"), task, fixed)
+    refit = _refit(path, raw.get("refit"), task, fixed, parameters)
     pruner = _options(path, "pruner", raw.get("pruner"), PRUNERS, "none", objective)
+    sampler = _options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe", objective)
+    _check_grid(path, sampler, parameters)
     name = raw.get("study", path.stem)
     problem = name_problem(name)
     _expect(problem is None, path, "study", str(problem))
     return StudySpec(
         name=name, task=task.name, path=path, description=str(raw.get("description", "")), fixed=dict(fixed),
         parameters=parameters, objective=objective, direction=direction,
-        sampler=_options(path, "sampler", raw.get("sampler"), SAMPLERS, "tpe", objective),
+        sampler=sampler,
         pruner=pruner,
         trials=trials, timeout_minutes=timeout, roles=roles,
         refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters),
-        promote=_promote(path, raw.get("promote"), task, fixed),
+        promote=_promote(path, raw.get("promote"), task, fixed, parameters),
     )
 
 
