@@ -24,9 +24,10 @@ CONTAINER_ENV = ("SWEEPLAB_STORAGE", "SWEEPLAB_RUNS_DIR", "SWEEPLAB_DATA_DIR", "
                  "SLURM_ARRAY_TASK_ID")
 ENGINES = ("podman", "docker", "apptainer")
 JOB_PREFIX = "sweeplab-"
-# Slurm's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S; or UNLIMITED.
-_TIME = re.compile(r"^(\d+|\d+:\d{1,2}|\d+:\d{1,2}:\d{1,2}|\d+-\d+|\d+-\d+:\d{1,2}|\d+-\d+:\d{1,2}:\d{1,2}"
-                   r"|UNLIMITED|INFINITE)$", re.IGNORECASE)
+# Slurm's time formats: M, M:S, H:M:S, D-H, D-H:M, D-H:M:S (every field digits); or UNLIMITED/INFINITE.
+_TIME = re.compile(r"^(?:(?P<days>\d+)-)?(?P<fields>\d+(?::\d+){0,2})$")
+_TIME_UNLIMITED = ("UNLIMITED", "INFINITE")
+MAX_TIME_DAYS = 365  # a job's limit beyond a year is a typo (use UNLIMITED)
 
 
 class SlurmError(RuntimeError):
@@ -43,6 +44,43 @@ def check_directive_value(option: str, value: str) -> None:
     if not _DIRECTIVE_VALUE.match(value) or not value.isprintable():  # isprintable: no C1 controls, no U+2028, ...
         raise SlurmError(f"{option} {value!r}: not usable in a job script; expected no spaces, quotes, control or "
                          "shell characters")
+
+
+def check_argument_value(option: str, value: str) -> None:
+    """A value that stands alone in a generated command line (`srun PYTHON`, `docker run ... IMAGE STUDY`, a bind
+    path): a leading `-` would make it an option of srun or the engine (`--python=--export=NONE`)."""
+    if value.startswith("-"):
+        raise SlurmError(f"{option} {value!r}: not usable in a job script; it would be read as an option of the "
+                         "command it is passed to: expected a path or name not starting with '-'")
+    if "\x00" in value:
+        raise SlurmError(f"{option} {value!r}: a NUL byte cannot be passed on a command line")
+
+
+def time_limit_seconds(text: str) -> int | None:
+    """Seconds of a Slurm `--time` value (None for UNLIMITED); a SlurmError unless every field is in range: hours
+    < 24 after days, minutes and seconds < 60 after a larger field, and a total from 1 second to a year."""
+    if text.upper() in _TIME_UNLIMITED:
+        return None
+    match = _TIME.match(text) if text.isascii() and len(text) <= 32 else None
+    expected = (f"--time {text!r}: expected minutes, M:S, H:M:S, D-H, D-H:M or D-H:M:S (Slurm's formats) with "
+                f"hours < 24 after days, minutes and seconds < 60, from 1 second to {MAX_TIME_DAYS} days")
+    if match is None:
+        raise SlurmError(expected)
+    fields = [int(part) for part in match["fields"].split(":")]
+    if match["days"] is not None:  # D-H, D-H:M, D-H:M:S
+        units = [3600, 60, 1][: len(fields)]
+        tops = [24, 60, 60]
+        total = int(match["days"]) * 86400
+    else:  # M, M:S, H:M:S: the first field is unbounded, the later ones below 60
+        units = {1: [60], 2: [60, 1], 3: [3600, 60, 1]}[len(fields)]
+        tops = [None, 60, 60][: len(fields)]
+        total = 0
+    if any(top is not None and value >= top for value, top in zip(fields, tops, strict=False)):
+        raise SlurmError(expected)
+    total += sum(value * unit for value, unit in zip(fields, units, strict=True))
+    if not 1 <= total <= MAX_TIME_DAYS * 86400:
+        raise SlurmError(expected)
+    return total
 
 
 @dataclass(frozen=True)
@@ -67,12 +105,12 @@ class SlurmJob:
     def __post_init__(self) -> None:
         if self.agents < 1:
             raise SlurmError(f"--agents must be >= 1, got {self.agents}")
-        if self.time is not None and not _TIME.match(self.time):
-            raise SlurmError(f"--time {self.time!r}: expected minutes, H:M:S or D-H:M:S (Slurm's formats)")
-        if self.gpus_per_agent is not None and self.gpus_per_agent < 0:
-            raise SlurmError(f"--gpus-per-agent must be >= 0, got {self.gpus_per_agent}")
-        if self.cpus_per_agent is not None and self.cpus_per_agent < 1:
-            raise SlurmError(f"--cpus-per-agent must be >= 1, got {self.cpus_per_agent}")
+        if self.time is not None:
+            time_limit_seconds(self.time)
+        if self.gpus_per_agent is not None and not 0 <= self.gpus_per_agent <= 64:
+            raise SlurmError(f"--gpus-per-agent must be in [0, 64], got {self.gpus_per_agent}")
+        if self.cpus_per_agent is not None and not 1 <= self.cpus_per_agent <= 1024:
+            raise SlurmError(f"--cpus-per-agent must be in [1, 1024], got {self.cpus_per_agent}")
         if self.engine not in ENGINES:
             raise SlurmError(f"--engine {self.engine!r}: expected one of {', '.join(ENGINES)}")
         # Every value the script's comment or an #SBATCH line holds (--python and --image are named in the comment).
@@ -81,7 +119,12 @@ class SlurmJob:
                               ("--python", self.python), ("--image", self.image)):
             if value is not None:
                 check_directive_value(option, value)
-        for value in (self.study, self.python, self.image or "", *self.agent_args, *self.mounts):
+        # Every value standing alone in the agent's command line; agent_args are the agent's own flags.
+        for option, value in (("study", self.study), ("--python", self.python), ("--image", self.image),
+                              *(("mount", mount) for mount in self.mounts)):
+            if value is not None:
+                check_argument_value(option, value)
+        for value in self.agent_args:
             if "\x00" in value:
                 raise SlurmError(f"{value!r}: a NUL byte cannot be passed on a command line")
 

@@ -29,18 +29,31 @@ class Overrides(dict):
     source = "--set"
 
 
-def parse_assignment(text: str) -> tuple[str, Any]:
-    """Parse one `key=value` from the command line; the value is read as YAML (`3`, `1e-3`, `true`, `adam`)."""
+def parse_assignment(text: str, source: str = "--set") -> tuple[str, Any]:
+    """Parse one `key=value` of option `source`; the value is read as YAML (`3`, `1e-3`, `true`, `adam`)."""
     key, separator, raw = text.partition("=")
     if not separator or not key.strip():
-        raise ConfigError(f"--set {text!r}: expected key=value")
+        raise ConfigError(f"{source} {text!r}: expected key=value")
     try:
         value = load_yaml(raw) if raw.strip() else ""
     except AliasBombError as error:
-        raise ConfigError(f"--set {key.strip()}: {error.problem}") from None
+        raise ConfigError(f"{source} {key.strip()}: {error.problem}") from None
     except yaml.YAMLError:
         value = raw.strip()
     return key.strip(), value
+
+
+def read_overrides(pairs: list[str], source: str) -> Overrides:
+    """`KEY=VALUE` pairs of option `source` (`--refit-set`) as Overrides whose errors name that option; a key given
+    twice is a mistake (which one was meant?), not "the last wins"."""
+    overrides = Overrides()
+    overrides.source = source
+    for pair in pairs:
+        key, value = parse_assignment(pair, source)
+        if key in overrides:
+            raise ConfigError(f"{source} {key}: given twice ({overrides[key]!r} and {value!r}); give it once")
+        overrides[key] = value
+    return overrides
 
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:

@@ -12,6 +12,7 @@ from sweeplab.commands import add_storage_argument, load_existing_study
 from sweeplab.commands.results import finding_alias
 from sweeplab.errors import UserError
 from sweeplab.numbers import local_processes, rendered_images, seed
+from sweeplab.paths import path_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -21,8 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--n", type=rendered_images, default=18000, help="images (18000 = 25 per minute of the 720)")
     render.add_argument("--seed", type=seed, default=0)
     render.add_argument("--variation", default="default", help="default, wide or none")
-    render.add_argument("--out", required=True, help="output directory")
-    render.add_argument("--preview", default=None, help="PNG of the first 32 images with their labels")
+    render.add_argument("--out", type=path_text, required=True, help="output directory")
+    render.add_argument("--preview", type=path_text, default=None, help="PNG of the first 32 images with their labels")
     render.add_argument("--workers", type=local_processes, default=os.cpu_count() or 1)
     render.set_defaults(handler=render_command)
     finding_alias(actions, "compare", "clock-representations", "test error per label representation")
@@ -31,12 +32,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict = subparsers.add_parser("predict", help="read the time off clock photographs with a saved model")
     predict.add_argument("task", choices=["clock"])
     source = predict.add_mutually_exclusive_group(required=True)
-    source.add_argument("--model", help="model.keras written by a clock run (model.head.json beside it)")
+    source.add_argument("--model", type=path_text,
+                        help="model.keras written by a clock run (model.head.json beside it)")
     source.add_argument("--study", help="use the best trial's model of this study")
     add_storage_argument(predict)
-    predict.add_argument("--images", required=True, help="images.npy, N x150x150 uint8")
-    predict.add_argument("--labels", default=None, help="labels.npy, N x2 (hour, minute): prints the errors")
-    predict.add_argument("--out", default=None, help="CSV of predictions (stdout without labels when absent)")
+    predict.add_argument("--images", type=path_text, required=True, help="images.npy, N x150x150 uint8")
+    predict.add_argument("--labels", type=path_text, default=None,
+                         help="labels.npy, N x2 (hour, minute): prints the errors")
+    predict.add_argument("--out", type=path_text, default=None,
+                         help="CSV of predictions (stdout without labels when absent)")
     predict.set_defaults(handler=predict_command)
 
 

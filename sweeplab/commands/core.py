@@ -6,10 +6,15 @@ import argparse
 import json
 import sys
 import time
+from typing import TYPE_CHECKING
 
 from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
 from sweeplab.errors import UserError
 from sweeplab.numbers import positive_int
+from sweeplab.paths import path_text
+
+if TYPE_CHECKING:
+    from trainers.config import Overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = subparsers.add_parser("run", help="one training run of a task (or of a study's fixed config)")
     run.add_argument("task", help="task name (see `sweeplab tasks`), a user's module:function, or a study")
-    run.add_argument("--run-dir", default=None, help="where to write config, metrics and artefacts")
+    run.add_argument("--run-dir", type=path_text, default=None, help="where to write config, metrics and artefacts")
     add_set_argument(run)
     run.set_defaults(handler=run_command)
 
@@ -59,6 +64,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.set_defaults(handler=datasets_command)
 
 
+def refit_set(pairs: list[str]) -> Overrides:
+    """The `--refit-set` pairs, read like `--set` ones but named as `--refit-set` in every error."""
+    from trainers.config import read_overrides
+
+    return read_overrides(pairs, "--refit-set")
+
+
 def add_refit_set_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--refit-set", dest="refit_overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a value of the refit only (repeatable), e.g. --refit-set epochs=20")
@@ -75,7 +87,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from trainers.runner import resolve_config
 
     spec = load_spec(args.study)
-    overrides, refit_overrides = parse_overrides(args.overrides), parse_overrides(args.refit_overrides)
+    overrides, refit_overrides = parse_overrides(args.overrides), refit_set(args.refit_overrides)
     resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any trial starts
     resolve_config(spec.task_info, spec.fixed, overrides, spec.refit or {}, refit_overrides)
     started = time.perf_counter()
@@ -109,13 +121,15 @@ def refit_command(args: argparse.Namespace) -> int:
     from analysis.best import format_refit
     from sweeps.refit import refit_best
     from sweeps.spec import load_spec
+    from trainers.runner import resolve_config
 
     spec = load_spec(args.study)
     if spec.refit is None and not args.refit_overrides:
         raise UserError(f"{spec.path}: the study has no `refit:` section, so nothing says how to retrain its best "
                         "configuration; add one (e.g. `refit: {subset: 0, epochs: 10}`) or give --refit-set values")
-    record = refit_best(spec, load_existing_study(args.study, args.storage), parse_overrides(args.refit_overrides),
-                        force=args.force)
+    refit_overrides = refit_set(args.refit_overrides)
+    resolve_config(spec.task_info, spec.fixed, spec.refit or {}, refit_overrides)  # errors name --refit-set
+    record = refit_best(spec, load_existing_study(args.study, args.storage), refit_overrides, force=args.force)
     if record is None:
         raise UserError(f"study {spec.name} has no finished trial to refit yet")
     print(format_refit(record))

@@ -6,12 +6,13 @@ import argparse
 from pathlib import Path
 
 from sweeplab.commands import add_storage_argument
+from sweeplab.paths import path_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     record = subparsers.add_parser("record", help="store a trial result kept in its run directory (after a "
                                                   "storage failure) in the study")
-    record.add_argument("run_dir", help="the trial's run directory (holds trial.json and result.json)")
+    record.add_argument("run_dir", type=path_text, help="the trial's run directory (holds trial.json and result.json)")
     add_storage_argument(record)
     record.set_defaults(handler=record_command)
 

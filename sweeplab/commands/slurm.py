@@ -10,7 +10,8 @@ from pathlib import Path
 
 from sweeplab.commands import add_set_argument, add_storage_argument
 from sweeplab.errors import UserError
-from sweeplab.numbers import array_tasks, positive_int
+from sweeplab.numbers import array_tasks, cpus_per_task, gpus_per_task, positive_int
+from sweeplab.paths import path_text
 
 STATUS = "status"
 
@@ -25,15 +26,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     slurm.add_argument("--agents", type=array_tasks, default=2, help="array tasks, one agent each (default 2)")
     slurm.add_argument("--partition", default=None, help="Slurm partition (default: the cluster's default)")
     slurm.add_argument("--time", default=None, help="time limit per agent, e.g. 30, 2:00:00 or 1-00:00:00")
-    slurm.add_argument("--gpus-per-agent", type=positive_int, default=None, help="GPUs per array task (--gres=gpu:G)")
-    slurm.add_argument("--cpus-per-agent", type=positive_int, default=None, help="CPUs per array task")
+    slurm.add_argument("--gpus-per-agent", type=gpus_per_task, default=None, help="GPUs per array task (--gres=gpu:G)")
+    slurm.add_argument("--cpus-per-agent", type=cpus_per_task, default=None, help="CPUs per array task")
     slurm.add_argument("--image", default=None,
                        help="run each agent in this container image (e.g. sweeplab:cpu, or a .sif for apptainer) "
                             "instead of the Python environment")
     slurm.add_argument("--engine", default="podman", help="container engine for --image: podman, docker, apptainer")
     slurm.add_argument("--python", default=None,
                        help="Python of the project's environment on the nodes (default: the one running this)")
-    slurm.add_argument("--log-dir", default=None, help="where the script and the task logs go (default: RUNS/slurm)")
+    slurm.add_argument("--log-dir", type=path_text, default=None,
+                       help="where the script and the task logs go (default: RUNS/slurm)")
     slurm.add_argument("--dry-run", action="store_true", help="print the sbatch script; submit nothing")
     slurm.add_argument("--trials", type=positive_int, default=None,
                        help="the study's total budget of finished trials, shared by all agents")

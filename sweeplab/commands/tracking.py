@@ -10,13 +10,14 @@ from pathlib import Path
 from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
 from sweeplab.errors import UserError
 from sweeplab.numbers import port, positive_int
+from sweeplab.paths import path_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("wandb-sweep", help="write sweeps/build/STUDY.wandb.yaml; with a W&B key, create it")
     sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
-    sweep.add_argument("--out", default=None, help="directory for the generated file (default: sweeps/build under the "
-                       "working directory)")
+    sweep.add_argument("--out", type=path_text, default=None,
+                       help="directory for the generated file (default: sweeps/build under the working directory)")
     sweep.add_argument("--no-create", action="store_true", help="only write the file, even when a key is set")
     sweep.set_defaults(handler=wandb_sweep_command)
 
