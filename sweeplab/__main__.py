@@ -1,5 +1,3 @@
-import sys
+from sweeplab.cli import run
 
-from sweeplab.cli import main
-
-sys.exit(main())
+run()

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
 import os
 import pkgutil
 import sys
 import traceback
+from typing import NoReturn
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's C++ start-up chatter out of the output
 
@@ -78,5 +81,26 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def run() -> NoReturn:
+    """The console entry (`sweeplab`, `python -m sweeplab`): `main`, then the exit handlers (W&B, logging, temporary
+    files), then the process ends at once with main's code. The interpreter's own shutdown after them resets the
+    signal handlers, so a stop signal in its last tenth of a second killed the process without a line naming it;
+    ending here, every signal meets a handler that names it and exits 128 + its number."""
+    try:
+        code = main()
+    except SystemExit as exit_:  # argparse's usage errors and --help; sys.exit("text") prints its text
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+        code = exit_.code if isinstance(exit_.code, int) else int(exit_.code is not None)
+    from sweeps.signals import exit_at_once_on_signals
+
+    exit_at_once_on_signals()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -27,7 +27,7 @@ from optuna.trial import TrialState, create_trial
 from datasets.regular_files import NotRegularFileError, read_regular_bytes
 from sweeps.result_signature import SIGNATURE_ATTR, existing_study_key, trial_alive, verified_signature
 from sweeps.run_identity import IDENTITY_FILE
-from sweeps.storage import _redact, file_of, open_storage
+from sweeps.storage import _redact, claim_lock, file_of, open_storage
 
 RESULT_FILE = "result.json"
 
@@ -191,6 +191,13 @@ def record_result(run_dir: Path, storage_url: str | None = None) -> str:
         raise RecordError(f"{run_dir}: trial.json and result.json are not signed by its run for study "
                           f"{identity.study!r} in storage {shown} (edited, copied from another run, study or storage, "
                           "or written before results and trial descriptions were signed); nothing stored")
+    with claim_lock(storage, url, identity.study):  # two records of one run at once: the second sees the first's
+        return _store(storage, run, signed, shown)
+
+
+def _store(storage: Any, run: KeptRun, signed: str, shown: str) -> str:
+    """The check and the write, under the study's claim lock (`record_result`)."""
+    identity, run_dir = run.identity, run.run_dir
     study = optuna.load_study(study_name=identity.study, storage=storage)
     trials = study.get_trials(deepcopy=False)
     holder = next((trial for trial in trials  # the trial itself, or the one a record added for it (not a re-queue)
@@ -225,10 +232,12 @@ def record_result(run_dir: Path, storage_url: str | None = None) -> str:
             raise RecordError(f"trial #{original.number} of {study.study_name} is still running (its process on "
                               f"{identity.host} or its heartbeat in the storage is alive); record its result after "
                               "it ends")
-        for key, attr in attrs.items():
-            storage.set_trial_user_attr(original._trial_id, key, attr)
         try:
+            for key, attr in attrs.items():
+                storage.set_trial_user_attr(original._trial_id, key, attr)
             study.tell(original.number, value)
+        except optuna.exceptions.UpdateFinishedTrialError:  # finished meanwhile by a process not under the lock
+            return f"trial #{original.number} of {study.study_name} finished meanwhile; nothing stored"
         except (ValueError, RuntimeError) as error:
             raise RecordError(f"trial #{original.number} of {study.study_name}: the storage refused its result "
                               f"({error})") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import os
+import sqlite3
 import time
 import urllib.parse
 import warnings
@@ -191,6 +192,28 @@ def _refuse_special_file(url: str, path: Path) -> None:
         raise StorageError(f"storage {_redact(url)!r}: {path} is {kind}, not a storage file")
 
 
+OPTUNA_TABLES = {"studies", "version_info", "alembic_version"}
+
+
+def _refuse_foreign_database(url: str, path: Path) -> None:
+    """A SQLite file that holds tables but none of Optuna's belongs to another program: refused before Optuna would
+    add its tables beside them."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    try:
+        connection = sqlite3.connect(f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro", uri=True, timeout=1)
+        try:
+            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            connection.close()
+    except sqlite3.Error:
+        return  # unreadable as SQLite: opening it says what is wrong
+    if tables and not tables & OPTUNA_TABLES:
+        shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
+        raise StorageError(f"storage {_redact(url)!r}: {path} is a SQLite database of another program (tables "
+                           f"{shown}), not an Optuna storage; give a new file or an existing study's storage")
+
+
 _OPENED: dict[tuple[str, int, int], optuna.storages.BaseStorage] = {}
 
 
@@ -263,6 +286,7 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
             raise StorageError(f"storage {_redact(url)!r}: cannot open the journal file ({error})") from error
     engine_kwargs: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("sqlite:///"):
+        _refuse_foreign_database(url, path)
         try:
             file_of(url).parent.mkdir(parents=True, exist_ok=True)
         except OSError as error:
@@ -289,6 +313,9 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
     if not isinstance(opened, Exception):
         return opened
     detail = next((line for line in str(opened).splitlines() if line.strip()), type(opened).__name__)
+    if "no longer compatible with the table schema" in detail or "not compatible" in detail:
+        detail = (f"its table schema's version is not one this Optuna ({optuna.__version__}) knows: the file is "
+                  "damaged or was written by a newer Optuna")
     raise StorageError(f"storage {_redact(url)!r}: cannot connect ({type(opened).__name__}: {detail.strip()})") \
         from opened
 

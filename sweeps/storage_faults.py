@@ -35,6 +35,8 @@ from typing import Any
 
 import optuna
 
+from trainers.stop import seconds_since_first_stop
+
 PATIENT_METHODS = (
     "create_new_trial", "set_trial_param", "set_trial_state_values", "set_trial_user_attr", "set_trial_system_attr",
     "set_study_user_attr", "set_study_system_attr", "get_study_id_from_name", "get_study_directions",
@@ -43,9 +45,15 @@ PATIENT_METHODS = (
     "get_best_trial", "get_study_name_from_id", "get_trial_number_from_id", "get_trial_params",
     "get_trial_user_attrs", "get_trial_system_attrs", "delete_study",
     "_get_stale_trial_ids",  # read by optuna.storages.fail_stale_trials before every trial
+    # what Optuna's cache wrapper (_CachedStorage, which every Study puts around an RDB storage) calls on it instead
+    # of the public methods: a full disk at trial creation bypassed the gateway through `_create_new_trial`
+    "_create_new_trial", "_get_trials", "_set_trial_param", "_get_best_trial_id",
 )
+NOT_RETRIED = ("get_heartbeat_interval", "get_heartbeat_stale_trial_callback",  # settings, no storage access
+               "record_heartbeat")  # the heartbeat thread's own call: a missed beat is retried by the next one
 BEST_EFFORT_METHODS = ("set_trial_intermediate_value",)
 MAX_BACKOFF_SECONDS = 30.0
+STOP_PATIENCE_SECONDS = 5.0  # how long the clean-up after a stop signal may wait for the storage
 
 
 class StorageError(RuntimeError):
@@ -97,6 +105,12 @@ class FileIdentity:
             return None
         return status.st_dev, status.st_ino
 
+    def unwritable(self) -> bool:
+        """The file (or, for SQLite's journal, its directory) refuses writes now: read-only, immutable, a read-only
+        mount. SQLite reports a file made immutable mid-run as "disk I/O error", which alone would look curable."""
+        directory = os.path.dirname(self.path) or "."
+        return os.path.exists(self.path) and not (os.access(self.path, os.W_OK) and os.access(directory, os.W_OK))
+
     def check(self) -> None:
         now = self._stat()
         if now != self.identity:
@@ -118,10 +132,16 @@ class PatienceBudget:
     sleep: Callable[[float], None] = staticmethod(time.sleep)
 
     def __init__(self) -> None:
-        self.spent, self.last_wait = 0.0, float("-inf")
+        self.spent, self.last_wait, self.after_stop = 0.0, float("-inf"), 0.0
 
     def wait(self, seconds: float) -> bool:
-        """Sleep `seconds` when the budget allows it (True), else False without sleeping."""
+        """Sleep `seconds` when the budget allows it (True), else False without sleeping. Once a stop signal has
+        come, the clean-up it started (failing and re-queueing the trial) waits at most STOP_PATIENCE_SECONDS after
+        it, whatever patience is left: a stopped command ends within seconds, not after its patience."""
+        if seconds_since_first_stop() is not None:
+            if self.after_stop + seconds > STOP_PATIENCE_SECONDS:
+                return False
+            self.after_stop += seconds
         total = patience_seconds()
         if self.clock() - self.last_wait > total:
             self.spent = 0.0
@@ -217,7 +237,7 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             except Exception as error:
                 if attempts > 1 and name == "set_trial_state_values" and _already_set(method, args, error):
                     return True  # an earlier attempt committed before its connection failed
-                if is_permanent(error):
+                if is_permanent(error) or (identity is not None and identity.unwritable()):
                     raise StorageUnwritableError(
                         f"storage {describe} cannot be written: {root_cause(error)} (read-only or not permitted; a "
                         "wait does not cure it: check the file's and its directory's permissions)") from error
@@ -229,10 +249,12 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                     return None
                 _announce_wait(describe, root_cause(error))
                 if not PATIENCE.wait(delay * (0.5 + random.random())):
-                    raise StorageUnavailableError(
-                        f"storage {describe} unavailable: {root_cause(error)} (still failing after {attempts} "
-                        f"tries; this command's patience of {patience_seconds():.0f} s is spent, "
-                        "$SWEEPLAB_STORAGE_PATIENCE_SECONDS)") from error
+                    spent = (f"given up {STOP_PATIENCE_SECONDS:.0f} s after the stop signal"
+                             if seconds_since_first_stop() is not None else
+                             f"this command's patience of {patience_seconds():.0f} s is spent, "
+                             "$SWEEPLAB_STORAGE_PATIENCE_SECONDS")
+                    raise StorageUnavailableError(f"storage {describe} unavailable: {root_cause(error)} (still failing "
+                                                  f"after {attempts} tries; {spent})") from error
                 delay = min(delay * 2, MAX_BACKOFF_SECONDS)
 
     return call

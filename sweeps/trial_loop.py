@@ -155,6 +155,12 @@ def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseExcepti
         RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
         log(f"trial #{trial.number} interrupted by {reason}: FAIL, re-queued")
     except (StorageUnavailableError, optuna.exceptions.UpdateFinishedTrialError) as error:
+        run_dir = current_run_dir()
+        if run_dir is not None and (run_dir / "result.json").exists():  # it had finished: say where its result waits
+            log(f"trial #{trial.number} interrupted by {reason} after it finished; could not record that ({error}): "
+                f"its result is kept in {run_dir}: store it with `sweeplab record {run_dir}` once the storage works "
+                "(else the heartbeat check fails it and re-queues it)")
+            return
         log(f"trial #{trial.number} interrupted by {reason}; could not record that ({error}): the heartbeat check "
             "will fail and re-queue it")
 

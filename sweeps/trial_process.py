@@ -40,7 +40,7 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
     def objective(trial: optuna.Trial) -> float:
         with tempfile.TemporaryDirectory(prefix="sweeplab-trial-") as directory:
             result_path = Path(directory) / "result.json"
-            argv = [sys.executable, "-m", "sweeps.trial_process", str(spec.path), full_storage_url(storage_url),
+            argv = [sys.executable, "-c", BOOTSTRAP, str(spec.path), full_storage_url(storage_url),
                     str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path)]
             code = subprocess.run(argv, check=False).returncode
             if not result_path.exists() and -code in STOP_SIGNALS:
@@ -63,6 +63,13 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
         return float(result["value"])
 
     return objective
+
+
+# The trial process's first statement, before any import: SIGINT ends it at once like TERM and HUP (the parent then
+# fails and re-queues the trial). Python's own SIGINT handler would raise KeyboardInterrupt inside whatever runs
+# (a traceback from an import, or a stop swallowed by a weakref callback while the trial trains on).
+BOOTSTRAP = ("import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); import runpy, sys; "
+             "sys.argv[0] = 'sweeps.trial_process'; runpy.run_module('sweeps.trial_process', run_name='__main__')")
 
 
 def _trial_worker(argv: list[str]) -> int:

@@ -43,6 +43,15 @@ def _runs_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return runs
 
 
+@pytest.fixture(autouse=True)
+def _no_stop_carried_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with no stop signal recorded (a stop recorded by one in-process command must not shorten
+    the next test's storage patience or stop its run)."""
+    import trainers.stop
+
+    monkeypatch.setattr(trainers.stop, "_requested", [])
+
+
 @pytest.fixture
 def mirror_dir() -> Path:
     """The offline data mirror (MNIST IDX, CIFAR-10 JPEG, Olivetti); fails loudly when absent."""

@@ -343,3 +343,36 @@ def test_a_trial_description_edited_while_it_trained_is_not_signed(swept, tmp_pa
     (run_dir / "result.json").write_text(json.dumps({"task": "toy:train", "metrics": {"val/accuracy": 0.99}}))
     assert sign_result(run_dir, study_key(study._storage, study._study_id), study._study_id, trial) is None
     study.tell(trial, state=TrialState.FAIL)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(copies=st.integers(2, 3), failed=st.booleans(), value=st.floats(0.0, 1.0))
+def test_records_of_one_run_at_once_store_it_once_and_say_so(swept, tmp_path_factory, copies, failed, value):
+    """Round 3's 1-a: two `record`s of one run at once: the loser ended in an internal error
+    (UpdateFinishedTrialError). Under the study's claim lock, each sees what the one before it stored: exactly one
+    stores, the others say it is already held, all exit 0 and the storage holds the result once."""
+    url, _ = swept
+    if failed:  # the heartbeat check failed it meanwhile: each record would add a new trial
+        run_dir, _, trial = _signed_run(url, tmp_path_factory.mktemp("runs"), value)
+        optuna.load_study(study_name="study", storage=url)._storage.set_trial_state_values(trial._trial_id,
+                                                                                          TrialState.FAIL)
+    else:  # still RUNNING, its process dead (a SIGKILLed sweep)
+        child = subprocess.Popen([sys.executable, "-c", LIVE_RUN, url, str(tmp_path_factory.mktemp("runs"))],
+                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        run_dir = Path(child.stdout.readline().strip())
+        child.stdin.close()
+        child.wait(timeout=60)
+        value = 0.25  # LIVE_RUN's result
+    before = snapshot(url)
+    processes = [subprocess.Popen([sys.executable, "-m", "sweeplab", "record", str(run_dir), "--storage", url],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(copies)]
+    outputs = [(*process.communicate(timeout=300), process.returncode) for process in processes]
+    outputs = [(code, out, err) for out, err, code in outputs]
+    assert all(code == 0 and "Traceback" not in err and "internal" not in err for code, _, err in outputs), outputs
+    stored = [out for _, out, _ in outputs if "recorded trial" in out or "its result is now trial" in out]
+    assert len(stored) == 1, outputs
+    after = snapshot(url)
+    assert len(after) == len(before) + (1 if failed else 0)
+    changed = [row for row in after if row not in before]
+    assert len(changed) == 1 and changed[0][1] == TrialState.COMPLETE and changed[0][2] == value, changed

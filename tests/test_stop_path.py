@@ -143,6 +143,45 @@ def test_a_stop_after_the_commands_work_exits_with_the_signal_and_its_line(signu
     assert "Traceback" not in done.stderr and done.stdout.strip()  # the command's output was written first
 
 
+def _studies(url: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sweeplab", "studies", "--storage", url], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.fixture(scope="module")
+def studies_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, float]:
+    """A storage with a study and how long `sweeplab studies` on it takes here (seconds, the longest of three)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('end') / 's.db'}"
+    optuna.create_study(study_name="s", storage=url).optimize(lambda trial: trial.suggest_float("x", 0, 1), n_trials=2)
+    took = []
+    for _ in range(3):
+        started = time.monotonic()
+        assert _studies(url).wait(timeout=120) == 0
+        took.append(time.monotonic() - started)
+    return url, max(took)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signum=STOPS, at=st.floats(0.35, 1.15))
+def test_a_stop_at_any_moment_of_a_commands_end_names_the_signal(studies_run, signum, at):
+    """Round 3's 4-d: a signal in the last tenth of a second of `studies`, `best` or `sweep` (the interpreter's
+    shutdown, after it resets the handlers) killed the process without a line. At a generated moment from after
+    start-up to past the end: the command either ends 0 before the signal reaches a live process (it was sent to an
+    exited one) or exits 128 + the signal with its line, never killed by the signal itself."""
+    url, took = studies_run
+    process = _studies(url)
+    time.sleep(at * took)
+    sent = process.poll() is None
+    if sent:
+        os.kill(process.pid, signum)
+    _, err = process.communicate(timeout=120)
+    assert process.returncode >= 0, f"killed by {signal.Signals(-process.returncode).name} without a line: {err[-500:]}"
+    assert "Traceback" not in err, err[-2000:]
+    if process.returncode != 0:
+        assert sent and process.returncode == 128 + signum, (process.returncode, err[-500:])
+        assert err.strip().splitlines()[-1] == f"sweeplab: interrupted ({signal.Signals(signum).name})", err[-500:]
+
+
 @settings(max_examples=8, deadline=None)
 @given(signum=st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL, signal.SIGSEGV,
                                signal.SIGABRT]))
@@ -243,3 +282,64 @@ def test_a_trial_stopped_twice_is_failed_and_requeued_once(first, second, tmp_pa
     waiting = [other for other in trials if other.state == TrialState.WAITING]
     assert len(waiting) == 1 and waiting[0].params == trials[trial.number].params
     assert not [other for other in trials if other.state == TrialState.RUNNING]
+
+
+def _agents_log_and_states(folder: Path, url: str) -> tuple[str, list[TrialState]]:
+    log = (folder / "agents.log").read_text()
+    try:
+        return log, [trial.state for trial in optuna.load_study(study_name="agents-tiny", storage=url).trials]
+    except KeyError:  # stopped before it made the study
+        return log, []
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(at=st.floats(0.1, 4.0))
+def test_a_ctrl_c_to_agents_at_any_moment_leaves_no_traceback_and_no_running_trial(at, tmp_path_factory):
+    """Round 3's 4-c: SIGINT to `agents` while its children started was forwarded into a child's start-up imports
+    (a KeyboardInterrupt traceback). At a generated moment: exit 130 with its line, no traceback from any process,
+    no trial left RUNNING."""
+    from test_agents import run_agents
+
+    folder = tmp_path_factory.mktemp("agents")
+    url = f"sqlite:///{folder / 'optuna.db'}"
+    process = run_agents(write_study(folder), url, folder, count=2, budget=4)
+    time.sleep(at)
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=300) in (0, 130)
+    log, states = _agents_log_and_states(folder, url)
+    assert "Traceback" not in log and "KeyboardInterrupt" not in log, log[-3000:]
+    assert TrialState.RUNNING not in states, (states, log[-2000:])
+    if process.returncode == 130:
+        assert "sweeplab: interrupted (SIGINT)" in log
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(at=st.floats(0.2, 6.0))
+def test_a_sigint_to_a_trial_process_at_any_moment_requeues_its_trial_quietly(at, tmp_path_factory):
+    """Round 3's 4-b: SIGINT to an agent's trial process (`--trial-subprocess`) became a KeyboardInterrupt: a
+    traceback from an import, or a stop swallowed by a weakref callback while the trial trained on. Now it ends the
+    trial process like TERM: the trial is failed and re-queued (or had completed), no traceback, the agent goes on."""
+    from test_agents_kill import agent_env
+
+    folder = tmp_path_factory.mktemp("trialproc")
+    url = f"sqlite:///{folder / 'optuna.db'}"
+    study = write_study(folder)
+    log = (folder / "agent.log").open("w")
+    agent = subprocess.Popen([sys.executable, "-m", "sweeplab.cli", "agent", str(study), "--storage", url, "--trials",
+                              "2"], cwd=ROOT, env=agent_env(folder / "runs"), stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    child = None
+    while child is None and time.monotonic() < deadline and agent.poll() is None:
+        found = subprocess.run(["pgrep", "-P", str(agent.pid)], capture_output=True, text=True).stdout.split()
+        child = int(found[0]) if found else None
+        time.sleep(0.05)
+    if child is not None:
+        time.sleep(at)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child, signal.SIGINT)
+    assert agent.wait(timeout=300) == 0
+    text = (folder / "agent.log").read_text()
+    assert "Traceback" not in text and "KeyboardInterrupt" not in text, text[-3000:]
+    trials = optuna.load_study(study_name="agents-tiny", storage=url).trials
+    assert TrialState.RUNNING not in [trial.state for trial in trials]
+    assert [trial.state for trial in trials].count(TrialState.COMPLETE) == 2, [trial.state for trial in trials]

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 import sweeps.storage_faults as storage_faults
 from sweeplab.cli import build_parser, main
 from sweeps.record import RecordError, read_run
+from sweeps.storage import OPTUNA_TABLES, StorageError, open_storage
 from sweeps.storage_faults import PatienceBudget, StorageUnavailableError, StorageUnwritableError, make_patient
 
 FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
@@ -161,6 +162,133 @@ def test_a_fault_no_wait_cures_stops_at_once_and_a_curable_one_is_retried_out_lo
             said = [line for line in err.splitlines() if "retrying within this command's patience" in line]
             assert len(said) == 1 and "'s.db'" in said[0], err  # said once, not once per retry
     assert isinstance(StorageUnwritableError("x"), StorageUnavailableError)  # the CLI's one-line user error
+
+
+@FIXTURES
+@given(fails=st.integers(1, 40), stop_at=st.integers(0, 40), method=st.sampled_from(storage_faults.PATIENT_METHODS))
+def test_after_a_stop_signal_the_storage_is_waited_for_seconds_not_the_patience(fails: int, stop_at: int,
+                                                                                 method: str) -> None:
+    """Round 3's 4-a: a signal during a long storage outage raised, but the clean-up's own storage calls (fail and
+    re-queue the trial) waited out the rest of a 10-minute patience. Whatever the outage and whenever the stop
+    comes, the waits after it add up to at most STOP_PATIENCE_SECONDS."""
+    import trainers.stop
+
+    slept: list[float] = []
+    budget = PatienceBudget()
+    budget.sleep = slept.append
+    storage = make_patient(FailingStorage(OSError(errno.EIO, "disk I/O error"), fails), "'s.db'")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage_faults, "PATIENCE", budget)
+        patch.setattr(trainers.stop, "_requested", [])
+        patch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "600")
+        real_sleep = budget.sleep
+
+        def sleep(seconds: float) -> None:
+            real_sleep(seconds)
+            if len(slept) == stop_at:
+                trainers.stop.request_stop(15)
+
+        budget.sleep = sleep
+        if stop_at == 0:
+            trainers.stop.request_stop(15)
+        try:
+            getattr(storage, method)(1)
+        except StorageUnavailableError as error:
+            assert "after the stop signal" in str(error) or "patience of 600 s is spent" in str(error), error
+        before = sum(slept[:stop_at])
+        assert sum(slept) - before <= storage_faults.STOP_PATIENCE_SECONDS + 1e-9
+
+
+def test_every_storage_method_optunas_cache_calls_goes_through_the_gateway() -> None:
+    """Round 3's 3-a: a full disk at trial creation was an internal error, because Optuna's cache wrapper creates
+    trials through the backend's private `_create_new_trial`, which the gateway did not wrap. Read from Optuna's own
+    source, so a method a new Optuna version calls is caught here."""
+    import inspect
+    import re
+
+    from optuna.storages import _cached_storage
+
+    called = set(re.findall(r"self\._backend\.(\w+)\(", inspect.getsource(_cached_storage)))
+    covered = set(storage_faults.PATIENT_METHODS) | set(storage_faults.BEST_EFFORT_METHODS)
+    assert called - covered - set(storage_faults.NOT_RETRIED) == set()
+    assert "_create_new_trial" in called
+
+
+@FIXTURES
+@given(error=CURABLE, which=st.sampled_from(["file", "directory"]),
+       method=st.sampled_from(storage_faults.PATIENT_METHODS))
+def test_a_storage_file_made_read_only_mid_run_stops_at_once_whatever_the_error_says(
+        error: BaseException, which: str, method: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Round 3's 3-c: a SQLite file made immutable during a trial fails with "disk I/O error", which was retried for
+    the whole patience. Whatever error the storage gives, a file or directory that now refuses writes stops the
+    command at once."""
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("ro")
+    path = folder / "s.db"
+    path.write_bytes(b"")
+    identity = storage_faults.FileIdentity(str(path), "'s.db'")
+    target = path if which == "file" else folder
+    if subprocess.run(["chattr", "+i", str(target)], capture_output=True, check=False).returncode != 0:
+        pytest.skip("chattr +i is not available here")
+    try:
+        slept: list[float] = []
+        budget = PatienceBudget()
+        budget.sleep = slept.append
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(storage_faults, "PATIENCE", budget)
+            storage = make_patient(FailingStorage(error, 3), "'s.db'", identity)
+            with pytest.raises(StorageUnwritableError, match="cannot be written"):
+                getattr(storage, method)(1)
+        assert slept == []
+    finally:
+        subprocess.run(["chattr", "-i", str(target)], check=False)
+
+
+IDENTIFIER = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_", min_size=1, max_size=12)
+
+
+@FIXTURES
+@given(tables=st.lists(IDENTIFIER.filter(lambda name: name not in OPTUNA_TABLES and not name.startswith("sqlite")),
+                       min_size=1, max_size=4, unique=True), create=st.booleans())
+def test_a_sqlite_database_of_another_program_is_never_written_into(
+        tables: list[str], create: bool, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Round 3's 3-d: `sweep` added Optuna's tables to another application's database. Whatever its tables, the
+    gateway refuses it, for writing and reading commands alike, and leaves its bytes as they were."""
+    path = tmp_path_factory.mktemp("foreign") / "other.db"
+    connection = sqlite3.connect(path)
+    for table in tables:
+        connection.execute(f'CREATE TABLE "{table}" (id INTEGER, name TEXT)')
+        connection.execute(f'INSERT INTO "{table}" VALUES (1, ?)', ("alice",))
+    connection.commit()
+    connection.close()
+    before = path.read_bytes()
+    with pytest.raises(StorageError, match="a SQLite database of another program"):
+        open_storage(f"sqlite:///{path}", create=create)
+    assert path.read_bytes() == before
+
+
+@FIXTURES
+@given(version=st.text(min_size=1, max_size=20).filter(lambda text: "\x00" not in text))
+def test_a_damaged_schema_version_is_named_as_damage_not_as_an_old_optuna(
+        version: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Round 3's 3-b: a corrupted alembic_version told the user to update Optuna."""
+    import optuna
+
+    path = tmp_path_factory.mktemp("schema") / "s.db"
+    optuna.create_study(study_name="s", storage=f"sqlite:///{path}")
+    connection = sqlite3.connect(path)
+    current = connection.execute("SELECT version_num FROM alembic_version").fetchone()[0]
+    connection.execute("UPDATE alembic_version SET version_num = ?", (version,))
+    connection.commit()
+    connection.close()
+    if version == current:
+        return
+    with pytest.raises(StorageError) as refused:
+        open_storage(f"sqlite:///{path}", create=False)
+    message = str(refused.value)
+    assert "damaged or was written by a newer Optuna" in message and "\n" not in message, message
+    assert "updating optuna" not in message.lower()
 
 
 KINDS = ["missing", "fifo", "directory", "device", "garbage"]

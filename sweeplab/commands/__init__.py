@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from trainers.config import Overrides, parse_assignment
+from trainers.config import Overrides, read_overrides
 
 if TYPE_CHECKING:
     import optuna
@@ -26,17 +26,9 @@ def add_set_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def parse_overrides(pairs: list[str]) -> Overrides:
-    """`--set` pairs as a dict; a key given twice is a mistake (which one was meant?), not "the last wins". Each
-    value is a YAML 1.2 literal, typed against the config's field by `resolve` (the same check as a study file's)."""
-    from trainers.config import ConfigError
-
-    overrides = Overrides()
-    for pair in pairs:
-        key, value = parse_assignment(pair)
-        if key in overrides:
-            raise ConfigError(f"--set {key}: given twice ({overrides[key]!r} and {value!r}); give it once")
-        overrides[key] = value
-    return overrides
+    """`--set` pairs (`trainers.config.read_overrides`): each value a YAML 1.2 literal, typed against the config's
+    field by `resolve` (the same check as a study file's); a key given twice is refused."""
+    return read_overrides(pairs, "--set")
 
 
 def load_existing_study(name_or_path: str, storage: str | None) -> optuna.Study:

@@ -99,7 +99,10 @@ def agents_command(args: argparse.Namespace) -> int:
 
     spec, overrides = _validate(args, check_data=False)  # each agent checks the data itself
     create_study(spec, args.storage, overrides)  # once, so N children do not race to create it (a bad URL fails here)
-    children = [subprocess.Popen(agent_argv(args)) for _ in range(args.n)]
+    # each agent in its own process group: a terminal's Ctrl-C reaches this process only, which forwards it as
+    # SIGTERM (an agent still starting dies of it quietly; a running one stops and re-queues its trial), never as a
+    # KeyboardInterrupt raised into an agent's start-up imports
+    children = [subprocess.Popen(agent_argv(args), process_group=0) for _ in range(args.n)]
     print(f"started {args.n} agents on study {spec.name!r}: pids {', '.join(str(c.pid) for c in children)}",
           flush=True)
 
@@ -109,7 +112,7 @@ def agents_command(args: argparse.Namespace) -> int:
         received.append(signum)
         for child in children:
             if child.poll() is None:
-                child.send_signal(signum)
+                child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     previous = {signum: signal.signal(signum, forward) for signum in stop_signals()}
     try:
