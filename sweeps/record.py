@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sqlite3
 import sys
 import urllib.parse
@@ -24,7 +25,7 @@ import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.trial import TrialState, create_trial
 
-from datasets.regular_files import NotRegularFileError, read_regular_bytes
+from datasets.regular_files import NotRegularFileError, open_regular
 from sweeps.result_signature import SIGNATURE_ATTR, existing_study_key, trial_alive, verified_signature
 from sweeps.run_identity import IDENTITY_FILE
 from sweeps.storage import _redact, claim_lock, file_of, open_storage
@@ -66,9 +67,21 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+MAX_RUN_FILE_BYTES = 16 * 2**20  # a trial's description or result is a few kB; a larger file is not one
+
+
+def _read_bounded(path: Path) -> bytes:
+    with open_regular(path, "rb") as handle:
+        size = os.fstat(handle.fileno()).st_size
+        if size > MAX_RUN_FILE_BYTES:
+            raise RecordError(f"{path}: {size:,} bytes, more than a run's file holds (at most "
+                              f"{MAX_RUN_FILE_BYTES:,}); not read")
+        return handle.read()
+
+
 def _load(path: Path) -> tuple[bytes, Any]:
     try:
-        raw = read_regular_bytes(path)  # a FIFO, directory or device is named as such, never read
+        raw = _read_bounded(path)  # a FIFO, directory or device is named as such, never read
     except FileNotFoundError:
         raise RecordError(f"{path}: missing; only a trial's run directory whose training finished can be recorded") \
             from None
@@ -185,8 +198,14 @@ def record_result(run_dir: Path, storage_url: str | None = None) -> str:
         study_id = storage.get_study_id_from_name(identity.study)
     except KeyError:
         raise RecordError(f"no study {identity.study!r} in storage {shown}") from None
-    signed = verified_signature(run_dir, existing_study_key(storage, study_id), study_id, run.identity_bytes,
-                                run.result_bytes)
+    try:
+        signed = verified_signature(run_dir, existing_study_key(storage, study_id), study_id, run.identity_bytes,
+                                    run.result_bytes)
+    except NotRegularFileError as error:
+        raise RecordError(str(error)) from None
+    except OSError as error:
+        raise RecordError(f"{run_dir / 'result.sig'}: cannot be read ({error.strerror or type(error).__name__})") \
+            from None
     if signed is None:
         raise RecordError(f"{run_dir}: trial.json and result.json are not signed by its run for study "
                           f"{identity.study!r} in storage {shown} (edited, copied from another run, study or storage, "

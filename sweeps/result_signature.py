@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from datasets.regular_files import open_regular
+
 KEY_ATTR = "sweeplab:result_key"
 SIGNATURE_FILE = "result.sig"
 SIGNATURE_ATTR = "result_signature"  # trial user attr: the signature of the result it holds
@@ -83,11 +85,14 @@ def verified_signature(run_dir: Path, key: bytes | None, study_id: int, identity
     """The run's signature when it matches these exact bytes of its `trial.json` and `result.json` for this study,
     else None (no key, no signature file, or any byte differs)."""
     path = run_dir / SIGNATURE_FILE
-    if key is None or not path.is_file():
+    if key is None:
         return None
-    try:
-        given = path.read_text(encoding="ascii").strip()
-    except (OSError, UnicodeDecodeError):
+    try:  # through the regular-file door: a FIFO or device named result.sig is refused as such (NotRegularFileError)
+        with open_regular(path, "rb") as handle:
+            given = handle.read(1024).decode("ascii").strip()
+    except FileNotFoundError:
+        return None
+    except UnicodeDecodeError:
         return None
     expected = signature(key, study_id, identity, result)
     return given if hmac.compare_digest(given.encode(), expected.encode()) else None

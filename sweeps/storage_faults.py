@@ -213,6 +213,39 @@ def _announce_wait(describe: str, cause: str) -> None:
               f"{patience_seconds():.0f} s ($SWEEPLAB_STORAGE_PATIENCE_SECONDS)", file=sys.stderr, flush=True)
 
 
+OWN_ATTRS = {"metrics": dict, "config": dict, "fail_reason": str}  # trial attributes sweeplab writes, by type
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _checked(result: Any, name: str, describe: str) -> Any:
+    """A read's trials as Optuna decoded them, refused when a stored value is not a number (SQLite keeps whatever a
+    hand edit wrote; Optuna passes text through as a trial's value): StorageCorruptError, one line."""
+    trials = result if isinstance(result, list) else [result]
+    for trial in trials:
+        if not isinstance(trial, optuna.trial.FrozenTrial):
+            return result
+        numbers = [*(trial.values or []), *trial.intermediate_values.values()]
+        if not all(_number(value) for value in numbers):
+            raise StorageCorruptError(f"storage {describe}: trial #{trial.number} holds a value that is not a number "
+                                      f"(read by {name}): the file was damaged or edited by hand")
+        for key, kind in OWN_ATTRS.items():
+            if key in trial.user_attrs and not isinstance(trial.user_attrs[key], kind):
+                raise StorageCorruptError(f"storage {describe}: trial #{trial.number}'s attribute {key!r} is not "
+                                          f"{kind.__name__} (read by {name}): the file was damaged or edited by hand")
+    return result
+
+
+def is_undecodable(error: BaseException) -> bool:
+    """A read that found a stored value Optuna cannot decode (a state not among its enum's values, text where a
+    number belongs, a distribution that is not JSON): damage, not a fault a wait cures or a question's answer (a
+    missing study is a KeyError, no finished trial a ValueError: both pass unchanged)."""
+    return isinstance(error, (TypeError, ArithmeticError, json.JSONDecodeError, UnicodeDecodeError, IndexError)) or (
+        isinstance(error, LookupError) and not isinstance(error, KeyError))
+
+
 def is_transient(error: BaseException) -> bool:
     """Errors a wait may cure: storage-internal (SQLAlchemy) errors and OS errors (full disk, lost NFS, ...)."""
     if isinstance(error, (optuna.exceptions.UpdateFinishedTrialError, optuna.exceptions.DuplicatedStudyError,
@@ -233,7 +266,9 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             if identity is not None:
                 identity.check()
             try:
-                return method(*args, **kwargs)
+                return _checked(method(*args, **kwargs), name, describe)
+            except StorageCorruptError:
+                raise
             except Exception as error:
                 if attempts > 1 and name == "set_trial_state_values" and _already_set(method, args, error):
                     return True  # an earlier attempt committed before its connection failed
@@ -241,6 +276,12 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                     raise StorageUnwritableError(
                         f"storage {describe} cannot be written: {root_cause(error)} (read-only or not permitted; a "
                         "wait does not cure it: check the file's and its directory's permissions)") from error
+                undecodable = is_undecodable(error) or (  # a best trial's "none finished yet" is an answer
+                    isinstance(error, ValueError) and "best" not in name)
+                if name.lstrip("_").startswith("get_") and undecodable:
+                    raise StorageCorruptError(f"storage {describe}: a stored record cannot be read by {name} "
+                                              f"({root_cause(error)}): the file was damaged or edited by hand") \
+                        from error
                 if not is_transient(error):
                     raise
                 if best_effort:

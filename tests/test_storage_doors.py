@@ -317,3 +317,78 @@ def test_a_run_file_is_named_for_what_it_is(identity: str, result: str,
     expected = {"missing": "missing", "fifo": "is a FIFO", "directory": "is a directory",
                 "device": "is a character device", "garbage": "not a JSON file"}[identity]
     assert expected in message, message
+
+
+DAMAGES = [("trials", "state"), ("trial_values", "value"), ("trial_params", "distribution_json"),
+           ("trial_params", "param_value"), ("trial_intermediate_values", "intermediate_value"),
+           ("trial_user_attributes", "value_json"), ("trial_values", "value_type")]
+
+
+@pytest.fixture(scope="module")
+def stored_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite storage with a finished study (values, params, intermediate values, user attributes)."""
+    import optuna
+
+    path = tmp_path_factory.mktemp("damage") / "s.db"
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("metrics", {"val/accuracy": 0.5})
+        trial.report(0.25, step=1)
+        return trial.suggest_float("x", 0.0, 1.0) + trial.suggest_int("n", 1, 3)
+
+    optuna.create_study(study_name="fashion-mlp", storage=f"sqlite:///{path}").optimize(objective, n_trials=3)
+    return path
+
+
+@FIXTURES
+@given(where=st.sampled_from(DAMAGES), text=st.one_of(st.text(max_size=12), st.sampled_from(["BOGUS", "{broken", "abc",
+                                                                                            "1e999", "[]", "null"])),
+       command=st.sampled_from([["best", "fashion-mlp"], ["studies"]]))
+@example(where=("trials", "state"), text="BOGUS", command=["best", "fashion-mlp"])  # round 4's 3
+@example(where=("trial_values", "value"), text="abc", command=["best", "fashion-mlp"])
+@example(where=("trial_params", "distribution_json"), text="{broken", command=["best", "fashion-mlp"])
+def test_a_row_damaged_by_hand_is_one_line_never_an_internal_error(
+        stored_study: Path, where: tuple[str, str], text: str, command: list[str],
+        tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    """Round 4: hand-damaged rows of a SQLite storage (a state not among Optuna's, text as a value, a distribution
+    that is not JSON) ended `best` in internal errors. Any generated text in any of these columns: the command
+    answers (exit 0) or refuses in one line (exit 2), never an internal error."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("damaged") / "d.db"
+    shutil.copy(stored_study, path)
+    table, column = where
+    connection = sqlite3.connect(path)
+    connection.execute(f"UPDATE {table} SET {column} = ?", (text,))
+    connection.commit()
+    connection.close()
+    code = main([*command, "--storage", f"sqlite:///{path}"])
+    err = capsys.readouterr().err
+    assert "internal error" not in err and "Traceback" not in err, err[-1500:]
+    assert code in (0, 2), (code, err[-500:])
+    if code == 2:
+        assert len([line for line in err.splitlines() if line.startswith("sweeplab: error:")]) == 1, err
+
+
+@FIXTURES
+@given(kind=st.sampled_from(["fifo", "directory", "device", "missing", "garbage"]))
+@example(kind="device")  # round 4: a result.sig linked to /dev/zero was "not signed (edited, copied ...)"
+def test_a_signature_file_is_named_for_what_it_is(kind: str, tmp_path_factory: pytest.TempPathFactory) -> None:
+    from datasets.regular_files import NotRegularFileError
+    from sweeps.result_signature import verified_signature
+
+    run = tmp_path_factory.mktemp("sig")
+    path = run / "result.sig"
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "directory":
+        path.mkdir()
+    elif kind == "device":
+        path.symlink_to("/dev/zero")
+    elif kind == "garbage":
+        path.write_bytes(b"\xff\xfe not a signature")
+    if kind in {"fifo", "directory", "device"}:
+        with pytest.raises(NotRegularFileError, match=r"result\.sig: is a"):
+            verified_signature(run, b"key", 1, b"{}", b"{}")
+    else:
+        assert verified_signature(run, b"key", 1, b"{}", b"{}") is None  # no signature, or not this one
