@@ -197,7 +197,8 @@ def record_result(run_dir: Path, storage_url: str | None = None) -> str:
     try:
         study_id = storage.get_study_id_from_name(identity.study)
     except KeyError:
-        raise RecordError(f"no study {identity.study!r} in storage {shown}") from None
+        raise RecordError(f"{run_dir / IDENTITY_FILE}: key 'study' names {identity.study!r}, which storage {shown} "
+                          "does not hold") from None
     try:
         signed = verified_signature(run_dir, existing_study_key(storage, study_id), study_id, run.identity_bytes,
                                     run.result_bytes)

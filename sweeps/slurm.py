@@ -37,13 +37,14 @@ class SlurmError(RuntimeError):
 # A value written into an `#SBATCH` line or the script's comment: printable, no whitespace or quotes (sbatch splits
 # directive lines like a shell would), so no value can end a line and start a command. Values of the agent's own
 # command line are quoted instead (shlex.join) and may hold anything but NUL.
-_DIRECTIVE_VALUE = re.compile(r"^[^\s\"'`$\\;|&<>()%\x00-\x1f\x7f]+$")  # %: Slurm's file-name patterns
+_DIRECTIVE_VALUE = re.compile(r"^[^\s\"'`$\\;|&<>()%#\x00-\x1f\x7f]+$")  # %: file-name patterns; #: a comment
 
 
 def check_directive_value(option: str, value: str) -> None:
     if not _DIRECTIVE_VALUE.match(value) or not value.isprintable():  # isprintable: no C1 controls, no U+2028, ...
         raise SlurmError(f"{option} {value!r}: not usable in a job script; expected no spaces, quotes, control or "
-                         "shell characters, and no '%' (Slurm expands it in file names: %j, %A, %x, ...)")
+                         "shell characters, no '%' (Slurm expands it in file names: %j, %A, %x, ...) and no '#' "
+                         "(sbatch reads the rest of an #SBATCH line as a comment)")
 
 
 def check_argument_value(option: str, value: str) -> None:

@@ -213,7 +213,8 @@ def _announce_wait(describe: str, cause: str) -> None:
               f"{patience_seconds():.0f} s ($SWEEPLAB_STORAGE_PATIENCE_SECONDS)", file=sys.stderr, flush=True)
 
 
-OWN_ATTRS = {"metrics": dict, "config": dict, "fail_reason": str}  # trial attributes sweeplab writes, by type
+OWN_ATTRS = {"metrics": dict, "config": dict, "fail_reason": str, "run_dir": str}  # a trial's, sweeplab's types
+OWN_STUDY_ATTRS = {"definition": dict, "task": str, "objective": str, "spec_path": str}  # a study's
 
 
 def _number(value: Any) -> bool:
@@ -223,6 +224,12 @@ def _number(value: Any) -> bool:
 def _checked(result: Any, name: str, describe: str) -> Any:
     """A read's trials as Optuna decoded them, refused when a stored value is not a number (SQLite keeps whatever a
     hand edit wrote; Optuna passes text through as a trial's value): StorageCorruptError, one line."""
+    if name == "get_study_user_attrs" and isinstance(result, dict):
+        for key, kind in OWN_STUDY_ATTRS.items():
+            if key in result and not isinstance(result[key], kind):
+                raise StorageCorruptError(f"storage {describe}: the study's attribute {key!r} is not {kind.__name__} "
+                                          "(read by get_study_user_attrs): the file was damaged or edited by hand")
+        return result
     trials = result if isinstance(result, list) else [result]
     for trial in trials:
         if not isinstance(trial, optuna.trial.FrozenTrial):

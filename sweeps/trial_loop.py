@@ -153,7 +153,10 @@ def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseExcepti
         trial.set_user_attr("fail_reason", f"stopped by {reason} during the trial")
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
-        log(f"trial #{trial.number} interrupted by {reason}: FAIL, re-queued")
+        run_dir = current_run_dir()
+        kept = (f"; it had finished: its result is kept in {run_dir} (`sweeplab record {run_dir}` adds it as a new "
+                "trial)") if run_dir is not None and (run_dir / "result.json").exists() else ""
+        log(f"trial #{trial.number} interrupted by {reason}: FAIL, re-queued{kept}")
     except (StorageUnavailableError, optuna.exceptions.UpdateFinishedTrialError) as error:
         run_dir = current_run_dir()
         if run_dir is not None and (run_dir / "result.json").exists():  # it had finished: say where its result waits

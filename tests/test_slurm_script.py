@@ -89,6 +89,8 @@ def test_image_runs_each_agent_in_the_container(capsys: pytest.CaptureFixture[st
     (["fashion-mlp", "--time", "1h"], "--time '1h': expected minutes"),
     (["fashion-mlp", "--log-dir", "/tmp/%x%%"], "no '%' (Slurm expands it"),  # round 4: logs elsewhere than said
     (["fashion-mlp", "--partition", "gpu%j"], "no '%' (Slurm expands it"),
+    (["fashion-mlp", "--log-dir", "/tmp/logs#x"], "no '#'"),  # round 5: the rest of the #SBATCH line is a comment
+    (["fashion-mlp", "--partition", "gpu#debug"], "no '#'"),
     (["fashion-mlp", "--agents", "0"], "argument --agents: expected a whole number from 1 to 1000"),
     (["fashion-mlp", "--image", "x", "--engine", "singularity-ce"], "--engine 'singularity-ce'"),
     (["status"], "slurm status needs the job id"),

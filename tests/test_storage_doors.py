@@ -321,7 +321,8 @@ def test_a_run_file_is_named_for_what_it_is(identity: str, result: str,
 
 DAMAGES = [("trials", "state"), ("trial_values", "value"), ("trial_params", "distribution_json"),
            ("trial_params", "param_value"), ("trial_intermediate_values", "intermediate_value"),
-           ("trial_user_attributes", "value_json"), ("trial_values", "value_type")]
+           ("trial_user_attributes", "value_json"), ("trial_values", "value_type"),
+           ("study_user_attributes", "value_json")]  # round 5: a study's task or definition of another type
 
 
 @pytest.fixture(scope="module")
@@ -333,17 +334,21 @@ def stored_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     def objective(trial: optuna.Trial) -> float:
         trial.set_user_attr("metrics", {"val/accuracy": 0.5})
+        trial.set_user_attr("run_dir", "runs/x/0000")
         trial.report(0.25, step=1)
         return trial.suggest_float("x", 0.0, 1.0) + trial.suggest_int("n", 1, 3)
 
-    optuna.create_study(study_name="fashion-mlp", storage=f"sqlite:///{path}").optimize(objective, n_trials=3)
+    study = optuna.create_study(study_name="fashion-mlp", storage=f"sqlite:///{path}")
+    for key, value in (("task", "classify"), ("objective", "val/accuracy"), ("definition", {"task": "classify"})):
+        study.set_user_attr(key, value)
+    study.optimize(objective, n_trials=3)
     return path
 
 
 @FIXTURES
 @given(where=st.sampled_from(DAMAGES), text=st.one_of(st.text(max_size=12), st.sampled_from(["BOGUS", "{broken", "abc",
                                                                                             "1e999", "[]", "null"])),
-       command=st.sampled_from([["best", "fashion-mlp"], ["studies"]]))
+       command=st.sampled_from([["best", "fashion-mlp"], ["studies"], ["report", "--out", "{out}"]]))
 @example(where=("trials", "state"), text="BOGUS", command=["best", "fashion-mlp"])  # round 4's 3
 @example(where=("trial_values", "value"), text="abc", command=["best", "fashion-mlp"])
 @example(where=("trial_params", "distribution_json"), text="{broken", command=["best", "fashion-mlp"])
@@ -362,7 +367,8 @@ def test_a_row_damaged_by_hand_is_one_line_never_an_internal_error(
     connection.execute(f"UPDATE {table} SET {column} = ?", (text,))
     connection.commit()
     connection.close()
-    code = main([*command, "--storage", f"sqlite:///{path}"])
+    code = main([part.replace("{out}", str(path.parent / "report")) for part in command]
+                + ["--storage", f"sqlite:///{path}"])
     err = capsys.readouterr().err
     assert "internal error" not in err and "Traceback" not in err, err[-1500:]
     assert code in (0, 2), (code, err[-500:])
