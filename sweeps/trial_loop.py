@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -141,6 +142,12 @@ class TrialProcessStopped(RuntimeError):
         self.signum = signum
 
 
+def finished_run_dir() -> Path | None:
+    """The current trial's run directory when its training finished (its result.json is written), else None."""
+    run_dir = current_run_dir()
+    return run_dir if run_dir is not None and (run_dir / "result.json").exists() else None
+
+
 def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseException,
                      log: Callable[[str], None]) -> None:
     """An interrupted trial (Ctrl-C, SIGTERM): FAIL with the reason, and re-queued with its parameters."""
@@ -153,13 +160,13 @@ def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseExcepti
         trial.set_user_attr("fail_reason", f"stopped by {reason} during the trial")
         study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
         RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
-        run_dir = current_run_dir()
+        run_dir = finished_run_dir()
         kept = (f"; it had finished: its result is kept in {run_dir} (`sweeplab record {run_dir}` adds it as a new "
-                "trial)") if run_dir is not None and (run_dir / "result.json").exists() else ""
+                "trial)") if run_dir is not None else ""
         log(f"trial #{trial.number} interrupted by {reason}: FAIL, re-queued{kept}")
     except (StorageUnavailableError, optuna.exceptions.UpdateFinishedTrialError) as error:
-        run_dir = current_run_dir()
-        if run_dir is not None and (run_dir / "result.json").exists():  # it had finished: say where its result waits
+        run_dir = finished_run_dir()
+        if run_dir is not None:  # it had finished: say where its result waits
             log(f"trial #{trial.number} interrupted by {reason} after it finished; could not record that ({error}): "
                 f"its result is kept in {run_dir}: store it with `sweeplab record {run_dir}` once the storage works "
                 "(else the heartbeat check fails it and re-queues it)")
@@ -170,8 +177,8 @@ def fail_and_requeue(study: optuna.Study, trial: optuna.Trial, stop: BaseExcepti
 
 def result_kept_error(error: StorageUnavailableError, trial: optuna.Trial) -> StorageUnavailableError:
     """The storage error, plus where the trial's finished result waits and how to record it."""
-    run_dir = current_run_dir()
-    if run_dir is not None and (run_dir / "result.json").exists():
+    run_dir = finished_run_dir()
+    if run_dir is not None:
         return StorageUnavailableError(f"{error}; trial #{trial.number} finished and its result is kept in "
                                        f"{run_dir}: store it with `sweeplab record {run_dir}` once the storage works")
     return StorageUnavailableError(f"{error}; trial #{trial.number} had not finished (nothing to keep)")
