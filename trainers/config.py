@@ -11,7 +11,7 @@ from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 import yaml
 
 from trainers.bounds import out_of_bounds
-from trainers.safe_yaml import AliasBombError, load_yaml
+from trainers.safe_yaml import load_yaml
 
 ConfigT = TypeVar("ConfigT")
 __all__ = ["ConfigError", "Overrides", "as_dict", "check_value", "field_types", "load_yaml", "parse_assignment",
@@ -29,15 +29,49 @@ class Overrides(dict):
     source = "--set"
 
 
+SCALAR_ONLY = "one value on one line: a number, true/false or a word, optionally quoted"
+_YAML_KINDS = {"Anchor": "an anchor (&)", "Alias": "an alias (*)", "Tag": "a tag (!)", "Directive": "a directive (%)",
+               "DocumentStart": "a document marker", "DocumentEnd": "a document marker",
+               **dict.fromkeys(["FlowSequenceStart", "FlowSequenceEnd", "BlockSequenceStart", "BlockEntry",
+                                "FlowEntry"], "a list"),
+               **dict.fromkeys(["FlowMappingStart", "FlowMappingEnd", "BlockMappingStart", "Key", "Value"],
+                               "a mapping")}
+
+
+def _one_scalar_problem(raw: str) -> str | None:
+    """Why `raw` is not one YAML scalar written out whole, or None. A command-line value is a single scalar: a
+    control character (a newline), a comment (`32 #64` would be read as 32), an anchor, alias or tag, a list, a
+    mapping or a document marker would each be read as something other than what was typed."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
+        return "it holds a control character (a newline or tab)"
+    text = raw.strip()
+    try:
+        tokens = [token for token in yaml.scan(text)
+                  if not isinstance(token, (yaml.StreamStartToken, yaml.StreamEndToken))]
+    except yaml.YAMLError:
+        return None  # not YAML at all: read as the text typed, and typed against the config like any string
+    if not tokens:
+        return None  # empty: the empty string
+    if len(tokens) != 1 or not isinstance(tokens[0], yaml.ScalarToken):
+        kinds = sorted({_YAML_KINDS.get(type(token).__name__.removesuffix("Token"), "structure") for token in tokens
+                        if not isinstance(token, (yaml.ScalarToken, yaml.BlockEndToken))})
+        return f"YAML reads it as {' and '.join(kinds)}, not one value"
+    if tokens[0].end_mark.index != len(text):
+        return f"YAML stops reading it at {text[tokens[0].end_mark.index:].strip()!r} (a comment?)"
+    return None
+
+
 def parse_assignment(text: str, source: str = "--set") -> tuple[str, Any]:
-    """Parse one `key=value` of option `source`; the value is read as YAML (`3`, `1e-3`, `true`, `adam`)."""
+    """Parse one `key=value` of option `source`; the value is one YAML scalar (`3`, `1e-3`, `true`, `adam`),
+    written out whole: no comment, anchor, tag, list, mapping or newline."""
     key, separator, raw = text.partition("=")
     if not separator or not key.strip():
         raise ConfigError(f"{source} {text!r}: expected key=value")
-    try:
+    problem = _one_scalar_problem(raw)
+    if problem:
+        raise ConfigError(f"{source} {key.strip()}={raw!r}: {problem}; expected {SCALAR_ONLY}")
+    try:  # one scalar: no alias to expand
         value = load_yaml(raw) if raw.strip() else ""
-    except AliasBombError as error:
-        raise ConfigError(f"{source} {key.strip()}: {error.problem}") from None
     except yaml.YAMLError:
         value = raw.strip()
     return key.strip(), value
