@@ -195,23 +195,50 @@ def _refuse_special_file(url: str, path: Path) -> None:
 OPTUNA_TABLES = {"studies", "version_info", "alembic_version"}
 
 
-def _refuse_foreign_database(url: str, path: Path) -> None:
-    """A SQLite file that holds tables but none of Optuna's belongs to another program: refused before Optuna would
-    add its tables beside them."""
-    if not path.exists() or path.stat().st_size == 0:
-        return
+def _sqlite_tables(path: Path) -> set[str] | None:
+    """The tables a SQLite file holds (read-only), or None when it cannot be read as SQLite."""
     try:
         connection = sqlite3.connect(f"file:{urllib.parse.quote(str(path.resolve()))}?mode=ro", uri=True, timeout=1)
         try:
-            tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         finally:
             connection.close()
     except sqlite3.Error:
-        return  # unreadable as SQLite: opening it says what is wrong
-    if tables and not tables & OPTUNA_TABLES:
+        return None
+
+
+SCHEMA_SETTLE_SECONDS = 2.0  # another process creating the schema adds its tables one by one within milliseconds
+
+
+def _refuse_foreign_database(url: str, path: Path) -> None:
+    """A SQLite file that holds tables but none of Optuna's belongs to another program: refused before Optuna would
+    add its tables beside them. One that lacks some of Optuna's tables (and still lacks them a moment later, so
+    not one another process is creating) is damaged: Optuna would silently create an empty `studies` table over
+    the trials."""
+    if not path.exists() or path.stat().st_size == 0:
+        return
+    tables = _sqlite_tables(path)
+    if not tables:
+        return  # unreadable as SQLite, or empty: opening it says what is wrong or creates the schema
+    if not tables & OPTUNA_TABLES:
         shown = ", ".join(sorted(tables)[:5]) + (", ..." if len(tables) > 5 else "")
         raise StorageError(f"storage {_redact(url)!r}: {path} is a SQLite database of another program (tables "
                            f"{shown}), not an Optuna storage; give a new file or an existing study's storage")
+    if _optuna_tables() - tables:
+        time.sleep(SCHEMA_SETTLE_SECONDS)
+        tables = _sqlite_tables(path) or set()
+    missing = sorted(_optuna_tables() - tables)
+    if missing:
+        raise StorageCorruptError(f"storage {_redact(url)!r}: {path} lacks Optuna's table(s) {', '.join(missing)}: "
+                                  "the file was damaged or edited by hand (or written by an older Optuna: "
+                                  "`optuna storage upgrade`)")
+
+
+def _optuna_tables() -> set[str]:
+    """The tables of Optuna's current SQL schema (its own model metadata, so a new Optuna's tables count)."""
+    from optuna.storages._rdb import models
+
+    return set(models.BaseModel.metadata.tables)
 
 
 _OPENED: dict[tuple[str, int, int], optuna.storages.BaseStorage] = {}

@@ -23,6 +23,7 @@ import contextlib
 import errno
 import functools
 import json
+import math
 import os
 import random
 import shlex
@@ -231,18 +232,43 @@ def _checked(result: Any, name: str, describe: str) -> Any:
                                           "(read by get_study_user_attrs): the file was damaged or edited by hand")
         return result
     trials = result if isinstance(result, list) else [result]
+    numbers_seen: set[int] = set()
     for trial in trials:
         if not isinstance(trial, optuna.trial.FrozenTrial):
             return result
-        numbers = [*(trial.values or []), *trial.intermediate_values.values()]
-        if not all(_number(value) for value in numbers):
-            raise StorageCorruptError(f"storage {describe}: trial #{trial.number} holds a value that is not a number "
-                                      f"(read by {name}): the file was damaged or edited by hand")
-        for key, kind in OWN_ATTRS.items():
-            if key in trial.user_attrs and not isinstance(trial.user_attrs[key], kind):
-                raise StorageCorruptError(f"storage {describe}: trial #{trial.number}'s attribute {key!r} is not "
-                                          f"{kind.__name__} (read by {name}): the file was damaged or edited by hand")
+        problem = _trial_damage(trial)
+        if problem is None and trial.number in numbers_seen:
+            problem = "is stored twice (two trials with one number)"
+        if problem is not None:
+            raise StorageCorruptError(f"storage {describe}: trial #{trial.number} {problem} (read by {name}): the file "
+                                      "was damaged or edited by hand")
+        numbers_seen.add(trial.number)
     return result
+
+
+def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
+    """What no sweeplab or Optuna write leaves in a trial, or None: a negative number, a value or intermediate
+    value that is not a finite number (sweeplab completes a trial only with a finite value and reports only finite
+    ones), a parameter outside its own distribution, one of sweeplab's attributes of another type."""
+    if not isinstance(trial.number, int) or trial.number < 0:
+        return "has a negative number"
+    values = [*(trial.values or []), *trial.intermediate_values.values()]
+    if not all(_number(value) for value in values):
+        return "holds a value that is not a number"
+    if not all(math.isfinite(value) for value in values):
+        return "holds a value that is not finite (Inf or NaN)"
+    for param, value in trial.params.items():
+        distribution = trial.distributions.get(param)
+        try:
+            inside = distribution is not None and distribution._contains(distribution.to_internal_repr(value))
+        except (ValueError, TypeError, IndexError):
+            inside = False
+        if not inside:
+            return f"holds parameter {param}={value!r} outside its distribution {distribution}"
+    for key, kind in OWN_ATTRS.items():
+        if key in trial.user_attrs and not isinstance(trial.user_attrs[key], kind):
+            return f"has attribute {key!r} that is not {kind.__name__}"
+    return None
 
 
 def is_undecodable(error: BaseException) -> bool:

@@ -376,6 +376,85 @@ def test_a_row_damaged_by_hand_is_one_line_never_an_internal_error(
         assert len([line for line in err.splitlines() if line.startswith("sweeplab: error:")]) == 1, err
 
 
+def _damaged_copy(stored: Path, tmp_path_factory: pytest.TempPathFactory, *statements: tuple[str, tuple]) -> Path:
+    import shutil
+
+    path = tmp_path_factory.mktemp("damaged") / "d.db"
+    shutil.copy(stored, path)
+    connection = sqlite3.connect(path)
+    for statement, parameters in statements:
+        connection.execute(statement, parameters)
+    connection.commit()
+    connection.close()
+    return path
+
+
+SEMANTIC_DAMAGES = st.one_of(
+    st.tuples(st.just("number"), st.integers(-10**6, 2)),  # a negative number, or one another trial holds (0..2)
+    st.tuples(st.just("value"), st.sampled_from([float("inf"), float("-inf")])),
+    st.tuples(st.just("intermediate"), st.sampled_from([float("inf"), float("-inf")])),
+    st.tuples(st.just("x"), st.one_of(st.floats(1.0001, 1e300), st.floats(-1e300, -0.0001))),  # x in [0, 1]
+    st.tuples(st.just("n"), st.one_of(st.integers(4, 10**9), st.integers(-10**9, 0))),  # n in 1..3
+)
+
+
+@FIXTURES
+@given(damage=SEMANTIC_DAMAGES, command=st.sampled_from([["best", "fashion-mlp"], ["studies"],
+                                                         ["report", "--out", "{out}"]]))
+@example(damage=("number", 0), command=["best", "fashion-mlp"])  # round 5's 3-d: the better trial vanished
+@example(damage=("value", float("inf")), command=["best", "fashion-mlp"])  # 3-e
+@example(damage=("n", 99), command=["best", "fashion-mlp"])  # 3-f: shown as `layers 99` for a space of 1..3
+@example(damage=("number", -5), command=["best", "fashion-mlp"])  # 3-g
+def test_stored_values_no_write_could_leave_are_refused_not_shown(
+        stored_study: Path, damage: tuple[str, float], command: list[str],
+        tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    """Round 5: rows that decode but that no write could have left (two trials with one number, a negative number,
+    an infinite value stored as finite, a parameter outside its distribution) were shown or silently dropped.
+    Every command that reads the study refuses them in one line naming the trial."""
+    kind, number = damage
+    statement = {
+        "number": ("UPDATE trials SET number = ? WHERE number = 1", (number,)),
+        "value": ("UPDATE trial_values SET value = ? WHERE trial_id = 2", (number,)),
+        "intermediate": ("UPDATE trial_intermediate_values SET intermediate_value = ? WHERE trial_id = 2", (number,)),
+        "x": ("UPDATE trial_params SET param_value = ? WHERE param_name = 'x' AND trial_id = 2", (number,)),
+        "n": ("UPDATE trial_params SET param_value = ? WHERE param_name = 'n' AND trial_id = 2", (number,)),
+    }[kind]
+    if kind == "number" and number == 1:
+        return  # unchanged
+    path = _damaged_copy(stored_study, tmp_path_factory, statement)
+    code = main([part.replace("{out}", str(path.parent / "report")) for part in command]
+                + ["--storage", f"sqlite:///{path}"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("sweeplab: error:")]
+    assert code == 2 and len(lines) == 1, (code, err[-800:])
+    assert "trial #" in lines[0] and "damaged or edited by hand" in lines[0], lines[0]
+
+
+@FIXTURES
+@given(dropped=st.sets(st.sampled_from(["studies", "trials", "trial_values", "trial_params", "study_directions",
+                                        "trial_user_attributes", "version_info", "study_user_attributes"]),
+                       min_size=1, max_size=3),
+       command=st.sampled_from([["best", "fashion-mlp"], ["studies"], ["record", "{run}"]]))
+@example(dropped={"studies"}, command=["best", "fashion-mlp"])  # round 5's 3-c: read as "no study named ..."
+def test_a_dropped_optuna_table_is_named_as_damage(stored_study: Path, dropped: set[str], command: list[str],
+                                                  tmp_path_factory: pytest.TempPathFactory,
+                                                  capsys: pytest.CaptureFixture[str], monkeypatch) -> None:
+    import sweeps.storage as storage_module
+
+    monkeypatch.setattr(storage_module, "SCHEMA_SETTLE_SECONDS", 0.01)
+    path = _damaged_copy(stored_study, tmp_path_factory, ("PRAGMA foreign_keys = OFF", ()),
+                         *((f"DROP TABLE {table}", ()) for table in sorted(dropped)))
+    before = path.read_bytes()
+    run = path.parent / "run"
+    code = main([part.replace("{run}", str(run)) for part in command] + ["--storage", f"sqlite:///{path}"])
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("sweeplab: error:")]
+    assert code == 2 and len(lines) == 1, (code, err[-800:])
+    if command[0] != "record":  # record first reads its run directory (missing here) and says so
+        assert "lacks Optuna's table(s)" in lines[0] and sorted(dropped)[0] in lines[0], lines[0]
+    assert path.read_bytes() == before, "a damaged storage is never written (Optuna would recreate the table)"
+
+
 @FIXTURES
 @given(kind=st.sampled_from(["fifo", "directory", "device", "missing", "garbage"]))
 @example(kind="device")  # round 4: a result.sig linked to /dev/zero was "not signed (edited, copied ...)"
