@@ -46,3 +46,22 @@ def split(dataset: Dataset, validation_fraction: float = 0.1, subset: int = 0, t
         x_val=dataset.x_train[val_indices], y_val=dataset.y_train[val_indices],
         x_test=x_test, y_test=y_test, train_indices=train_indices, val_indices=val_indices,
     )
+
+
+def check_validation_classes_trained(splits: Splits, source: str) -> None:
+    """Every class the validation part holds occurs in the training part: a class whose only examples the carve
+    took (one example per class) is scored but never trained, and the search would rank configurations on it.
+    One CorruptDataError line naming `source`, before any training."""
+    from datasets.formats import CorruptDataError
+
+    if splits.y_val.ndim != 1 or splits.y_val.dtype.kind not in "iu":
+        return  # not class labels (the clock's times, one-hot rows)
+    untrained = np.setdiff1d(np.unique(splits.y_val), np.unique(splits.y_train))
+    if len(untrained):
+        shown = ", ".join(str(label) for label in untrained[:10]) + (f" (and {len(untrained) - 10} more)"
+                                                                     if len(untrained) > 10 else "")
+        raise CorruptDataError(
+            f"{source}: the validation part holds {len(untrained)} class(es) the training part never holds ({shown}); "
+            f"the seeded carve took every example of them ({len(splits.y_train):,} training and {len(splits.y_val):,} "
+            "validation examples): give each class at least two examples, a larger subset or a smaller "
+            "validation_fraction")

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from optuna.distributions import FloatDistribution
 
+import datasets
 from analysis.report_data import read_curve
 from datasets.clocks.arrays import validate_labels
 from datasets.formats import CorruptDataError
@@ -278,3 +279,38 @@ def test_clock_labels_are_checked_as_given_not_as_the_cast_wraps_them(labels, dt
         return
     assert checked.dtype == np.int64 and (checked == array).all()
     assert ((checked[:, 0] >= 0) & (checked[:, 0] <= 11) & (checked[:, 1] >= 0) & (checked[:, 1] <= 59)).all()
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(per_class=st.lists(st.integers(1, 3), min_size=2, max_size=40), fraction=st.sampled_from([0.1, 0.2, 0.5]),
+       seed=st.integers(0, 5), subset=st.sampled_from([0, 0, 5]))
+@example(per_class=[1] * 40, fraction=0.1, seed=0, subset=0).via("rounds 4-5's 8-a: one example per class")
+def test_no_class_is_scored_in_validation_that_training_never_saw(tmp_path_factory, per_class, fraction, seed,
+                                                                  subset):
+    """Rounds 4-5: with one example per class, the validation carve took classes' only examples, and the trial
+    completed with 0 accuracy on classes it never trained. Any class counts, fraction, seed or subset: the split
+    either holds every validation class in training or is refused in one line naming the file."""
+    y_train = np.repeat(np.arange(len(per_class)), per_class)
+    path = _user_npz(tmp_path_factory.mktemp("carve"), x_train=np.zeros((len(y_train), 4, 4)), y_train=y_train,
+                     x_test=np.zeros((2, 4, 4)), y_test=np.array([0, 1]))
+    try:
+        splits, _ = load_data(str(path), validation_fraction=fraction, subset=subset, seed=seed)
+    except CorruptDataError as error:
+        message = str(error)
+        assert message.startswith(str(path)) and "\n" not in message
+        if "validation part holds" in message:
+            dropped = set(datasets.split(_read_npz(path), fraction, subset, 0, seed).y_val.tolist())
+            assert dropped - set(datasets.split(_read_npz(path), fraction, subset, 0, seed).y_train.tolist())
+        return
+    assert set(splits.y_val.tolist()) <= set(splits.y_train.tolist())
+
+
+def test_a_built_in_classification_split_is_checked_the_same_way() -> None:
+    """The built-in classification task goes through the same check (a tiny subset of a real dataset)."""
+    from trainers import get_task, resolve_config
+    from trainers.classification import prepare_splits
+
+    config = resolve_config(get_task("classify"), {"dataset": "mnist", "subset": 12, "validation_fraction": 0.5})
+    with pytest.raises(CorruptDataError, match=r"^mnist: the validation part holds 3 class\(es\) the training part "
+                                               r"never holds \(3, 4, 6\)"):
+        prepare_splits(config)  # seed 0's carve of 24 examples: 3 classes only in validation

@@ -24,7 +24,9 @@ def prepare_splits(config: ClassifyConfig) -> tuple[datasets.Splits, datasets.Da
         from datasets.transforms import permute_dataset
 
         data = permute_dataset(data, config.permutation_seed)
-    return datasets.split(data, config.validation_fraction, config.subset, config.test_subset, config.seed), data
+    splits = datasets.split(data, config.validation_fraction, config.subset, config.test_subset, config.seed)
+    datasets.check_validation_classes_trained(splits, config.dataset)
+    return splits, data
 
 
 def _targets(labels: np.ndarray, config: ClassifyConfig, num_classes: int) -> np.ndarray:

@@ -115,6 +115,7 @@ def load_data(source: str, *, validation_fraction: float = 0.1, subset: int = 0,
             raise CorruptDataError(f"{source}: the {name.removeprefix('x_')} split is empty ({len(data.x_train)} "
                                    f"training examples, validation_fraction={validation_fraction}); give more "
                                    "examples or a smaller validation_fraction")
+    datasets.check_validation_classes_trained(splits, source)
     return splits, data
 
 
