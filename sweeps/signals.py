@@ -1,5 +1,6 @@
-"""SIGTERM (and SIGHUP) stop a command the way Ctrl-C does: the running trial is failed with its reason and
-re-queued, the command prints one line and exits with 128 + the signal's number, like a shell reports it."""
+"""SIGTERM (and SIGHUP, SIGUSR1, SIGUSR2, SIGXCPU) stop a command the way Ctrl-C does: the running trial is failed
+with its reason and re-queued, the command prints one line and exits with 128 + the signal's number, like a shell
+reports it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,12 @@ __all__ = [
     "stop_requested",
     "stop_signals",
 ]
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # what stops a command (and a trial's process)
+# What stops a command (and a trial's process): every signal whose default would end the process and that no
+# library here uses for itself. SIGUSR1/SIGUSR2 are what schedulers send as a warning before a kill (Slurm's
+# `--signal=USR1@60`, LSF, SGE), SIGXCPU what the kernel sends when a CPU-time limit (`ulimit -t`) is reached before
+# its SIGKILL: each left a trial RUNNING until its heartbeat went stale. Not SIGALRM (timers, pytest-timeout) nor
+# SIGPIPE/SIGXFSZ (Python ignores them, so a write fails with an error instead).
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGXCPU)
 CLEANUP_SECONDS = 5.0  # a repeated stop signal this soon after the first is recorded, not raised
 
 
@@ -54,9 +60,9 @@ def _quiet_about_stops(default: Any) -> Any:
 
 def stop_signals() -> list[signal.Signals]:
     """The stop signals this process acts on: SIGINT even in a background job (where the shell starts it ignored);
-    SIGHUP only when `nohup` has not made it ignored."""
+    the others only when not ignored (`nohup` ignores SIGHUP; a parent may ignore others on purpose)."""
     return [signum for signum in STOP_SIGNALS
-            if signum != signal.SIGHUP or signal.getsignal(signal.SIGHUP) != signal.SIG_IGN]
+            if signum == signal.SIGINT or signal.getsignal(signum) != signal.SIG_IGN]
 
 
 def stop_on_signals() -> None:

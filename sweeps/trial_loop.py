@@ -133,7 +133,7 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
 
 
 class TrialProcessStopped(RuntimeError):
-    """A trial's own process (`--trial-subprocess`) ended by a stop signal (SIGINT, SIGTERM, SIGHUP) while this
+    """A trial's own process (`--trial-subprocess`) ended by a stop signal (sweeps.signals.STOP_SIGNALS) while this
     process was not: the trial is failed and re-queued like one this process was stopped in. (SIGKILL is not a
     stop: it is how the kernel ends a process out of memory, and a re-queued trial would die the same way.)"""
 

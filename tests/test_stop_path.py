@@ -29,15 +29,15 @@ from optuna.trial import TrialState
 from test_agents_kill import write_study
 
 import trainers.stop
-from sweeps.signals import stop_on_signals
+from sweeps.signals import STOP_SIGNALS, stop_on_signals
 
 ROOT = Path(__file__).resolve().parent.parent
-STOPS = st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
+STOPS = st.sampled_from(STOP_SIGNALS)
 
 
 @contextlib.contextmanager
 def handlers_restored():
-    previous = {signum: signal.getsignal(signum) for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     hook = sys.unraisablehook
     signal.signal(signal.SIGHUP, signal.SIG_DFL)  # under nohup (as CI may run) SIGHUP starts ignored, and stays so
     try:
@@ -183,10 +183,9 @@ def test_a_stop_at_any_moment_of_a_commands_end_names_the_signal(studies_run, si
 
 
 @settings(max_examples=8, deadline=None)
-@given(signum=st.sampled_from([signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGKILL, signal.SIGSEGV,
-                               signal.SIGABRT]))
+@given(signum=st.sampled_from([*STOP_SIGNALS, signal.SIGKILL, signal.SIGSEGV, signal.SIGABRT]))
 def test_a_trial_process_ended_by_a_signal_is_requeued_only_for_a_stop(signum, tmp_path_factory):
-    """The trial's own process dies by `signum` before writing its outcome: a stop signal (INT, TERM, HUP) fails the
+    """The trial's own process dies by `signum` before writing its outcome: a stop signal (STOP_SIGNALS) fails the
     trial and re-queues it with its parameters, and the agent goes on; a kill or a crash fails it, names the
     signal, and is not retried (a re-queued out-of-memory trial would die again)."""
     from sweeps import trial_process
@@ -212,7 +211,7 @@ def test_a_trial_process_ended_by_a_signal_is_requeued_only_for_a_stop(signum, t
     assert state == TrialState.FAIL and failed.state == TrialState.FAIL
     name = signal.Signals(signum).name
     waiting = [other for other in trials if other.state == TrialState.WAITING]
-    if signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    if signum in STOP_SIGNALS:
         assert failed.user_attrs["fail_reason"] == f"stopped by {name} of its trial process during the trial"
         assert len(waiting) == 1 and waiting[0].system_attrs.get("failed_trial") == trial.number
         assert waiting[0].params == failed.params
