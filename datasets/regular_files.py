@@ -18,6 +18,10 @@ class NotRegularFileError(OSError):
     """The path exists but is not a regular file; the message is one line naming it and what it is."""
 
 
+class FileTooLargeError(OSError):
+    """A regular file larger than what its kind ever holds (a sparse 3 GB `trial.json`): not read; one line."""
+
+
 def open_regular(path: Path | str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
     """`open(path, mode)` for reading, refusing anything but a regular file (symbolic links are followed)."""
     if any(flag in mode for flag in "wax+"):
@@ -34,11 +38,19 @@ def open_regular(path: Path | str, mode: str = "rb", **kwargs: Any) -> IO[Any]:
         raise
 
 
-def read_regular_bytes(path: Path | str) -> bytes:
+def read_regular_bytes(path: Path | str, max_bytes: int | None = None) -> bytes:
+    """The whole file, through the regular-file door; FileTooLargeError when it holds more than `max_bytes`."""
     with open_regular(path, "rb") as handle:
-        return handle.read()
+        if max_bytes is None:
+            return handle.read()
+        size = os.fstat(handle.fileno()).st_size
+        data = handle.read(max_bytes + 1) if size <= max_bytes else b""  # + 1: a file growing meanwhile is seen
+        if size > max_bytes or len(data) > max_bytes:
+            raise FileTooLargeError(f"{path}: {max(size, len(data)):,} bytes, more than a file of its kind holds "
+                                    f"(at most {max_bytes:,}); not read")
+        return data
 
 
-def read_regular_text(path: Path | str, encoding: str = "utf-8") -> str:
-    with open_regular(path, "r", encoding=encoding) as handle:
-        return handle.read()
+def read_regular_text(path: Path | str, encoding: str = "utf-8", max_bytes: int | None = None) -> str:
+    """The whole file as text (`encoding`; UnicodeDecodeError otherwise), bounded like read_regular_bytes."""
+    return read_regular_bytes(path, max_bytes).decode(encoding)

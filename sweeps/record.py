@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sqlite3
 import sys
 import urllib.parse
@@ -25,7 +24,7 @@ import optuna
 from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.trial import TrialState, create_trial
 
-from datasets.regular_files import NotRegularFileError, open_regular
+from datasets.regular_files import FileTooLargeError, NotRegularFileError, read_regular_bytes
 from sweeps.result_signature import SIGNATURE_ATTR, existing_study_key, trial_alive, verified_signature
 from sweeps.run_identity import IDENTITY_FILE
 from sweeps.storage import _redact, claim_lock, file_of, open_storage
@@ -70,22 +69,13 @@ def _is_int(value: Any) -> bool:
 MAX_RUN_FILE_BYTES = 16 * 2**20  # a trial's description or result is a few kB; a larger file is not one
 
 
-def _read_bounded(path: Path) -> bytes:
-    with open_regular(path, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        if size > MAX_RUN_FILE_BYTES:
-            raise RecordError(f"{path}: {size:,} bytes, more than a run's file holds (at most "
-                              f"{MAX_RUN_FILE_BYTES:,}); not read")
-        return handle.read()
-
-
 def _load(path: Path) -> tuple[bytes, Any]:
     try:
-        raw = _read_bounded(path)  # a FIFO, directory or device is named as such, never read
+        raw = read_regular_bytes(path, MAX_RUN_FILE_BYTES)  # a FIFO, directory or device is named as such, never read
     except FileNotFoundError:
         raise RecordError(f"{path}: missing; only a trial's run directory whose training finished can be recorded") \
             from None
-    except NotRegularFileError as error:
+    except (NotRegularFileError, FileTooLargeError) as error:
         raise RecordError(str(error)) from None
     except OSError as error:
         raise RecordError(f"{path}: cannot be read ({error.strerror or type(error).__name__})") from None
@@ -241,9 +231,9 @@ def _store(storage: Any, run: KeptRun, signed: str, shown: str) -> str:
     if original.state == TrialState.COMPLETE:
         return f"trial #{original.number} of {study.study_name} is already complete; nothing stored"
     config_path = run_dir / "config.json"
-    try:
-        config = json.loads(config_path.read_text()).get("config", {}) if config_path.is_file() else {}
-    except (OSError, ValueError, AttributeError):
+    try:  # the run's resolved config, shown beside the trial: informative only (the signed trial.json is the record)
+        config = json.loads(read_regular_bytes(config_path, MAX_RUN_FILE_BYTES)).get("config", {})
+    except (OSError, ValueError, AttributeError, RecursionError):
         config = {}
     attrs = {"config": config if isinstance(config, dict) else {}, "metrics": run.metrics, "run_dir": str(run_dir),
              "recorded_from_run_dir": True, SIGNATURE_ATTR: signed}

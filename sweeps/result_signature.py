@@ -69,7 +69,7 @@ def sign_result(run_dir: Path, key: bytes, study_id: int, trial: Any = None) -> 
     if trial is not None:
         try:
             identity = json.loads(identity_bytes)
-        except ValueError:
+        except (ValueError, RecursionError):
             return None
         if not isinstance(identity, dict) or (identity.get("trial_id"), identity.get("trial_number"),
                                               identity.get("params")) != (trial._trial_id, trial.number,

@@ -94,9 +94,6 @@ def current_run_dir() -> Path | None:
     return _CURRENT.get()
 
 
-def read_identity(run_dir: Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / IDENTITY_FILE).read_text())
-
 
 def _distribution_json(distribution: Any) -> str:
     import optuna.distributions

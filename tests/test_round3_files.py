@@ -314,3 +314,54 @@ def test_a_built_in_classification_split_is_checked_the_same_way() -> None:
     with pytest.raises(CorruptDataError, match=r"^mnist: the validation part holds 3 class\(es\) the training part "
                                                r"never holds \(3, 4, 6\)"):
         prepare_splits(config)  # seed 0's carve of 24 examples: 3 classes only in validation
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(size=st.integers(0, 80), max_bytes=st.integers(0, 40), grow=st.integers(0, 20))
+def test_a_bounded_read_returns_the_whole_file_or_refuses_it_in_one_line(tmp_path_factory, size, max_bytes, grow):
+    """The regular-file door's bound: a file within it is read whole, a larger one (also one that grew since its size
+    was taken) is FileTooLargeError naming it, never read whole."""
+    from datasets.regular_files import FileTooLargeError, read_regular_bytes
+
+    path = tmp_path_factory.mktemp("bounded") / "f.json"
+    path.write_bytes(b"x" * size)
+    try:
+        data = read_regular_bytes(path, max_bytes)
+    except FileTooLargeError as error:
+        assert size > max_bytes and str(error).startswith(f"{path}: {size:,} bytes") and "\n" not in str(error)
+        return
+    assert size <= max_bytes and data == b"x" * size
+
+
+JSON_DOORS = ["sidecar", "trial.json", "result.json"]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
+@given(door=st.sampled_from(JSON_DOORS), depth=st.integers(5_000, 120_000), opener=st.sampled_from(["[", '{"a":']),
+       oversize=st.booleans())
+def test_json_nested_past_the_parsers_depth_or_too_large_is_one_line_at_every_json_door(tmp_path_factory, door, depth,
+                                                                                       opener, oversize):
+    """A JSON file a user hands over (a model's sidecar, a run's trial.json / result.json for `record`) nested deeper
+    than the parser recurses (RecursionError, no ValueError) or larger than its kind ever is: one line naming the
+    file, never an internal error."""
+    from sweeps.record import MAX_RUN_FILE_BYTES, RecordError, read_run
+    from trainers.clock.predict import MAX_SIDECAR_BYTES, read_sidecar
+
+    folder = tmp_path_factory.mktemp("nested")
+    name = "model.head.json" if door == "sidecar" else door
+    path = folder / name
+    limit = MAX_SIDECAR_BYTES if door == "sidecar" else MAX_RUN_FILE_BYTES
+    if oversize:
+        with open(path, "wb") as handle:  # sparse: no disk spent
+            handle.truncate(limit + 1)
+    else:
+        path.write_text(opener * depth)
+    for other in ("trial.json", "result.json"):
+        if door != "sidecar" and other != door:
+            (folder / other).write_text("{}")
+    expected = (CorruptDataError,) if door == "sidecar" else (RecordError,)
+    with pytest.raises(expected) as refused:
+        read_sidecar(path) if door == "sidecar" else read_run(folder)
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message, message  # the file handed over is the one named
+    assert ("more than a file of its kind holds" if oversize else "RecursionError") in message, message

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 
 from datasets.formats import CorruptDataError
-from datasets.regular_files import NotRegularFileError, open_regular, read_regular_text
+from datasets.regular_files import FileTooLargeError, NotRegularFileError, open_regular, read_regular_text
 from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
 from trainers.clock.heads import HOUR_DECODINGS, Head, make_head
 from trainers.clock.localize import centre_dials
@@ -97,17 +97,18 @@ HEAD_OPTIONS = {"classes": int, "hour_weight": float, "minute_weight": float, "l
 
 
 SIDECAR_KEYS = ("head", "options", "input")  # the whole schema is closed: an unknown key at any level is refused
+MAX_SIDECAR_BYTES = 2**20  # a sidecar is a few hundred bytes
 
 
 def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
     """The head and input preparation a sidecar names, every key known and every value checked; CorruptDataError
     naming the key."""
     try:
-        description = json.loads(read_regular_text(sidecar))
-    except NotRegularFileError as error:
+        description = json.loads(read_regular_text(sidecar, max_bytes=MAX_SIDECAR_BYTES))
+    except (NotRegularFileError, FileTooLargeError) as error:
         raise CorruptDataError(str(error)) from None
-    except (ValueError, UnicodeDecodeError) as error:
-        raise CorruptDataError(f"{sidecar}: not valid JSON ({error})") from None
+    except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested past the parser's depth
+        raise CorruptDataError(f"{sidecar}: not valid JSON ({type(error).__name__}: {str(error)[:120]})") from None
     options, raw = (description.get(key, {}) if isinstance(description, dict) else None for key in ("options", "input"))
     if not (isinstance(description, dict) and isinstance(description.get("head"), str) and isinstance(options, dict)
             and isinstance(raw, dict)):
