@@ -403,3 +403,27 @@ def test_committed_summary_is_what_the_committed_csvs_give(path: Path) -> None:
     assert path.parent.name in registry, f"results/{path.parent.name}/ belongs to no registered finding"
     summary = json.loads(path.read_text())
     _same(summary["numbers"], _recomputed(registry[path.parent.name], path.parent))
+
+
+@pytest.mark.parametrize("representations", [2, 5, 14])
+def test_clock_vs_best_intervals_hold_together_over_every_comparison(representations: int) -> None:
+    """The best representation is picked from the same data it is compared on, so the 'vs best' intervals are
+    simultaneous (Bonferroni over representations - 1 comparisons): each is the paired t interval at 1 - 0.05 / m,
+    wider than the plain 95% one whenever there is more than one comparison."""
+    from analysis import stats
+    from analysis.findings.clock_representations import compute
+
+    rng = np.random.default_rng(representations)
+    rows = [{"representation": f"r{index}", "head": "periodic", "classes": None, "seed": seed,
+             "test_cse_minutes": 40 + index + rng.normal(0, 2), "test_cse_median": 30.0, "train_cse_minutes": 30.0,
+             "epochs": 6, "error": ""} for index in range(representations) for seed in range(3)]
+    evaluations = pd.DataFrame(rows)
+    result = compute(evaluations)
+    by_seed = evaluations.pivot_table(index="seed", columns="representation", values="test_cse_minutes")
+    confidence = 1 - 0.05 / (representations - 1)
+    for row in result.table.to_dict("records")[1:]:
+        corrected = stats.paired_difference(by_seed[row["representation"]].to_numpy(),
+                                            by_seed[result.best].to_numpy(), confidence)
+        plain = stats.paired_difference(by_seed[row["representation"]].to_numpy(), by_seed[result.best].to_numpy())
+        assert (row["vs best low"], row["vs best high"]) == pytest.approx((corrected.low, corrected.high))
+        assert (row["vs best high"] - row["vs best low"] > plain.high - plain.low) == (representations > 2)

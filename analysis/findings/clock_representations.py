@@ -84,6 +84,13 @@ def jobs(fidelity: Fidelity) -> list[output.Job]:
     return result
 
 
+def simultaneous_confidence(representations: int, level: float = 0.95) -> float:
+    """Each 'vs best' interval's confidence so that all of them hold together at `level` (Bonferroni over the
+    representations - 1 comparisons with the best, which was itself picked from the same data: an uncorrected
+    interval would find a winner among 14 by chance)."""
+    return 1 - (1 - level) / max(1, representations - 1)
+
+
 @dataclass
 class RepresentationTable:
     table: pd.DataFrame  # one row per representation, best (lowest mean error) first
@@ -109,7 +116,8 @@ def compute(evaluations: pd.DataFrame) -> RepresentationTable:
     table = pd.DataFrame(rows).sort_values("mean error", na_position="last", kind="stable").reset_index(drop=True)
     best = str(table.iloc[0]["representation"])
     by_seed = evaluations.pivot_table(index="seed", columns="representation", values="test_cse_minutes")
-    differences = [stats.paired_difference(by_seed[name].to_numpy(float), by_seed[best].to_numpy(float))
+    confidence = simultaneous_confidence(len(table))
+    differences = [stats.paired_difference(by_seed[name].to_numpy(float), by_seed[best].to_numpy(float), confidence)
                    if name in by_seed and best in by_seed else stats.NAN_ESTIMATE for name in table["representation"]]
     table["vs best"] = [difference.value for difference in differences]
     table["vs best low"] = [difference.low for difference in differences]
@@ -142,8 +150,12 @@ def lines(result: RepresentationTable) -> list[str]:
     seeds = int(table["seeds"].max())
     tied = [row["representation"] for row in table.to_dict("records")[1:]
             if Estimate(row["vs best"], row["vs best low"], row["vs best high"]).sign == 0]
+    comparisons = max(1, len(table) - 1)
     text = [f"Test common-sense error in minutes (chance {CHANCE_MINUTES:.0f}), mean over {seeds} seeds with 95% t "
-            "intervals; 'vs best' is the paired (same seed, same split) difference from the best representation.", "",
+            "intervals; 'vs best' is the paired (same seed, same split) difference from the best representation, "
+            f"its intervals simultaneous over the {comparisons} comparisons (Bonferroni: each at "
+            f"{simultaneous_confidence(len(table)) * 100:.2f}%). Interval ends outside the error's range "
+            f"[0, {MAX_MINUTES:.0f}] are clipped and marked *.", "",
             f"- Lowest mean error: **{result.best}**"
             + (f"; not distinguishable from it (interval spans 0): {', '.join(tied)}" if tied else "")
             + (f". With {seeds} seeds the intervals are wide." if seeds <= 3 else "."),
@@ -154,12 +166,21 @@ def lines(result: RepresentationTable) -> list[str]:
             *output.markdown_header("representation", "mean error (min)", "median error (min)", "vs best (min)",
                                     "train error", "epochs")]
     for row in table.to_dict("records"):
-        text.append(f"| {row['representation']} | {row['mean error']:.1f} [{row['mean low']:.1f}, "
-                    f"{row['mean high']:.1f}] | {row['median error']:.1f} [{row['median low']:.1f}, "
-                    f"{row['median high']:.1f}] | "
+        mean, median = (_shown_interval(row[f"{kind} low"], row[f"{kind} high"]) for kind in ("mean", "median"))
+        text.append(f"| {row['representation']} | {row['mean error']:.1f} {mean} | {row['median error']:.1f} {median} "
+                    "| "
                     f"{row['vs best']:+.1f} [{row['vs best low']:+.1f}, {row['vs best high']:+.1f}] | "
                     f"{row['train error']:.1f} | {row['epochs']:.1f} |")
     return text
+
+
+def _shown_interval(low: float, high: float) -> str:
+    """`[low, high]` of an error interval, each end clipped to [0, MAX_MINUTES] and marked * where it was cut."""
+    def end(value: float) -> str:
+        clipped = min(max(value, 0.0), MAX_MINUTES)
+        return f"{clipped:.1f}" + ("*" if clipped != value else "")
+
+    return f"[{end(low)}, {end(high)}]"
 
 
 def _clipped(values: Any) -> Any:
