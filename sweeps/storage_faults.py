@@ -225,6 +225,16 @@ def _number(value: Any) -> bool:
 def _checked(result: Any, name: str, describe: str) -> Any:
     """A read's trials as Optuna decoded them, refused when a stored value is not a number (SQLite keeps whatever a
     hand edit wrote; Optuna passes text through as a trial's value): StorageCorruptError, one line."""
+    if name == "get_study_directions" and isinstance(result, list) and len(result) != 1:
+        raise StorageCorruptError(f"storage {describe}: a study holds {len(result)} objective directions (read by "
+                                  f"{name}); a sweeplab study has one: the file was damaged or edited by hand")
+    if name == "get_all_studies" and isinstance(result, list):
+        for study in result:  # a sweeplab study (it holds its definition) has one direction; another's may have more
+            if "definition" in getattr(study, "user_attrs", {}) and len(getattr(study, "directions", [])) != 1:
+                raise StorageCorruptError(f"storage {describe}: study {study.study_name!r} holds "
+                                          f"{len(study.directions)} objective directions (read by {name}); a "
+                                          "sweeplab study has one: the file was damaged or edited by hand")
+        return result
     if name == "get_study_user_attrs" and isinstance(result, dict):
         for key, kind in OWN_STUDY_ATTRS.items():
             if key in result and not isinstance(result[key], kind):
@@ -252,11 +262,17 @@ def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
     ones), a parameter outside its own distribution, one of sweeplab's attributes of another type."""
     if not isinstance(trial.number, int) or trial.number < 0:
         return "has a negative number"
+    if trial.number > trial._trial_id:  # a number counts the study's earlier trials, an id every study's
+        return f"has a number beyond its trial id {trial._trial_id} (numbers count a study's trials from 0)"
+    if len(trial.values or []) > 1:
+        return f"holds {len(trial.values)} objective values (a sweeplab study has one)"
     values = [*(trial.values or []), *trial.intermediate_values.values()]
     if not all(_number(value) for value in values):
         return "holds a value that is not a number"
     if not all(math.isfinite(value) for value in values):
         return "holds a value that is not finite (Inf or NaN)"
+    if trial.datetime_start and trial.datetime_complete and trial.datetime_complete < trial.datetime_start:
+        return "finished before it started"
     for param, value in trial.params.items():
         distribution = trial.distributions.get(param)
         try:
@@ -268,6 +284,10 @@ def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
     for key, kind in OWN_ATTRS.items():
         if key in trial.user_attrs and not isinstance(trial.user_attrs[key], kind):
             return f"has attribute {key!r} that is not {kind.__name__}"
+    try:  # Optuna's own consistency rules: a COMPLETE trial has its value, a started one its start time, ...
+        trial._validate()
+    except (ValueError, TypeError, IndexError) as error:
+        return f"is inconsistent as {trial.state.name} ({str(error)[:120]})"
     return None
 
 
@@ -275,7 +295,8 @@ def is_undecodable(error: BaseException) -> bool:
     """A read that found a stored value Optuna cannot decode (a state not among its enum's values, text where a
     number belongs, a distribution that is not JSON): damage, not a fault a wait cures or a question's answer (a
     missing study is a KeyError, no finished trial a ValueError: both pass unchanged)."""
-    return isinstance(error, (TypeError, ArithmeticError, json.JSONDecodeError, UnicodeDecodeError, IndexError)) or (
+    return isinstance(error, (TypeError, ArithmeticError, json.JSONDecodeError, UnicodeDecodeError, IndexError,
+                              RecursionError)) or (
         isinstance(error, LookupError) and not isinstance(error, KeyError))
 
 

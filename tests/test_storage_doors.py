@@ -395,6 +395,11 @@ SEMANTIC_DAMAGES = st.one_of(
     st.tuples(st.just("intermediate"), st.sampled_from([float("inf"), float("-inf")])),
     st.tuples(st.just("x"), st.one_of(st.floats(1.0001, 1e300), st.floats(-1e300, -0.0001))),  # x in [0, 1]
     st.tuples(st.just("n"), st.one_of(st.integers(4, 10**9), st.integers(-10**9, 0))),  # n in 1..3
+    # round 6: what Optuna's own rules or a single-objective study forbid
+    st.tuples(st.just("number"), st.integers(3, 10**6)),  # beyond its trial id (2): numbers count from 0
+    st.tuples(st.sampled_from(["no value", "two values", "two directions", "running unstarted"]), st.just(0)),
+    st.tuples(st.just("started later"), st.integers(1, 10**6)),  # seconds after its completion
+    st.tuples(st.just("nested attr"), st.integers(2_000, 50_000)),  # JSON deeper than the parser recurses
 )
 
 
@@ -412,12 +417,24 @@ def test_stored_values_no_write_could_leave_are_refused_not_shown(
     an infinite value stored as finite, a parameter outside its distribution) were shown or silently dropped.
     Every command that reads the study refuses them in one line naming the trial."""
     kind, number = damage
+    whole = int(number) if abs(number) < 10**9 else 0
     statement = {
         "number": ("UPDATE trials SET number = ? WHERE number = 1", (number,)),
         "value": ("UPDATE trial_values SET value = ? WHERE trial_id = 2", (number,)),
         "intermediate": ("UPDATE trial_intermediate_values SET intermediate_value = ? WHERE trial_id = 2", (number,)),
         "x": ("UPDATE trial_params SET param_value = ? WHERE param_name = 'x' AND trial_id = 2", (number,)),
         "n": ("UPDATE trial_params SET param_value = ? WHERE param_name = 'n' AND trial_id = 2", (number,)),
+        "no value": ("DELETE FROM trial_values WHERE trial_id = 2", ()),
+        "two values": ("INSERT INTO trial_values(trial_id, objective, value, value_type) VALUES (2, 1, 0.5, 'FINITE')",
+                       ()),
+        "two directions": ("INSERT INTO study_directions(direction, study_id, objective) VALUES ('MINIMIZE', 1, 1)",
+                           ()),
+        "running unstarted": ("UPDATE trials SET state = 'RUNNING', datetime_start = NULL, datetime_complete = NULL "
+                              "WHERE trial_id = 2", ()),
+        "started later": ("UPDATE trials SET datetime_start = datetime(datetime_complete, ?) WHERE trial_id = 2",
+                          (f"+{whole} seconds",)),
+        "nested attr": ("UPDATE trial_user_attributes SET value_json = ? WHERE trial_id = 2 AND key = 'metrics'",
+                        ("[" * whole,)),
     }[kind]
     if kind == "number" and number == 1:
         return  # unchanged
@@ -427,7 +444,8 @@ def test_stored_values_no_write_could_leave_are_refused_not_shown(
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("sweeplab: error:")]
     assert code == 2 and len(lines) == 1, (code, err[-800:])
-    assert "trial #" in lines[0] and "damaged or edited by hand" in lines[0], lines[0]
+    assert ("trial #" in lines[0] or kind in ("two directions", "nested attr")) and \
+        "damaged or edited by hand" in lines[0], lines[0]
 
 
 @FIXTURES

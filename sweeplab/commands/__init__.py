@@ -41,8 +41,19 @@ def load_existing_study(name_or_path: str, storage: str | None) -> optuna.Study:
 
     name = load_spec(name_or_path).name if study_path(name_or_path).exists() else name_or_path
     try:
-        return optuna.load_study(study_name=name, storage=open_storage(storage, create=False))
+        opened = open_storage(storage, create=False)
+        return optuna.load_study(study_name=name, storage=opened)
     except StorageMissingError as missing:
         raise UserError(f"no study named {name!r}: {str(missing).removeprefix('storage ')}") from None
     except KeyError:
-        raise UserError(f"no study named {name!r} in the storage; run `sweeplab sweep {name}` first") from None
+        raise UserError(f"no study named {name!r} in the storage ({_held(opened)}); run `sweeplab sweep {name}` "
+                        "first") from None
+
+
+def _held(storage: object) -> str:
+    """What a storage holds, for a "no study named" line: a renamed or emptied name shows here as it is."""
+    names = [study.study_name for study in storage.get_all_studies()]  # type: ignore[attr-defined]
+    if not names:
+        return "it holds no study"
+    shown = ", ".join(repr(name) for name in names[:5]) + (f", and {len(names) - 5} more" if len(names) > 5 else "")
+    return f"it holds {shown}"
