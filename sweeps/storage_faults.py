@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import functools
+import inspect
 import json
 import math
 import os
@@ -30,6 +31,7 @@ import shlex
 import shutil
 import stat
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -203,6 +205,22 @@ def is_permanent(error: BaseException) -> bool:
     return False
 
 
+def is_refused(error: BaseException) -> bool:
+    """The database refused the write itself (an integrity constraint or a trigger that aborts it): the same write
+    is refused again after any wait. Not an answer Optuna made of one (a study that exists already)."""
+    if isinstance(error, (optuna.exceptions.DuplicatedStudyError, optuna.exceptions.UpdateFinishedTrialError,
+                          LookupError, ValueError)):
+        return False
+    seen: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and current not in seen:
+        seen.append(current)
+        if type(current).__name__ == "IntegrityError":  # sqlite3, SQLAlchemy and psycopg all name it so
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
 _ANNOUNCED: set[tuple[str, str]] = set()
 
 
@@ -320,12 +338,25 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             if identity is not None:
                 identity.check()
             try:
-                return _checked(method(*args, **kwargs), name, describe)
+                refused = _refusals()
+                result = _checked(method(*args, **kwargs), name, describe)
+                if name == "set_trial_state_values" and result is False:
+                    _refused_finish(method, args, kwargs, describe)
+                if name in READ_BACK and _refusals() != refused:
+                    _check_written(method, name, args, kwargs, describe)
+                elif best_effort and _refusals() != refused:
+                    print(f"sweeplab: warning: {describe}: {name} refused by the database (IntegrityError); the trial "
+                          "goes on", file=sys.stderr, flush=True)
+                return result
             except StorageCorruptError:
                 raise
             except Exception as error:
                 if attempts > 1 and name == "set_trial_state_values" and _already_set(method, args, error):
                     return True  # an earlier attempt committed before its connection failed
+                if is_refused(error):
+                    raise StorageCorruptError(
+                        f"storage {describe} refuses the write ({root_cause(error)}): a constraint or trigger in the "
+                        "database, not a fault a wait cures; was it edited by hand?") from error
                 if is_permanent(error) or (identity is not None and identity.unwritable()):
                     raise StorageUnwritableError(
                         f"storage {describe} cannot be written: {root_cause(error)} (read-only or not permitted; a "
@@ -355,6 +386,21 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
     return call
 
 
+def _refused_finish(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], describe: str) -> None:
+    """Optuna's SQL storage answers False, silently, when the database refuses (IntegrityError) the write that
+    finishes a trial, which would leave it RUNNING with its result unstored. False is also its answer when a
+    waiting trial was claimed by another worker first: that one is not a finish, and passes."""
+    state = kwargs.get("state", args[1] if len(args) > 1 else None)
+    storage = getattr(method, "__self__", None)
+    if not isinstance(state, optuna.trial.TrialState) or not state.is_finished() or storage is None:
+        return
+    stored = storage.get_trial(args[0] if args else kwargs["trial_id"]).state
+    if stored != state:
+        raise StorageCorruptError(f"storage {describe} refuses the write that finishes a trial as {state.name} (it "
+                                  f"stays {stored.name}): a constraint or trigger in the database, not a fault a "
+                                  "wait cures; was it edited by hand?")
+
+
 def _already_set(method: Callable[..., Any], args: tuple[Any, ...], error: BaseException) -> bool:
     if not isinstance(error, optuna.exceptions.UpdateFinishedTrialError) or len(args) < 2:
         return False
@@ -365,10 +411,60 @@ def _already_set(method: Callable[..., Any], args: tuple[Any, ...], error: BaseE
         return False
 
 
+_REFUSALS = threading.local()  # how many writes the database refused in this thread (SQLAlchemy's handle_error)
+
+
+def _refusals() -> int:
+    return getattr(_REFUSALS, "count", 0)
+
+
+def _watch_refusals(storage: optuna.storages.BaseStorage) -> None:
+    """Count the writes an SQL database refuses (IntegrityError): Optuna's SQL storage swallows them in most of its
+    setters, meant for two workers racing to write the same record, so a refused write would vanish silently."""
+    engine = getattr(storage, "engine", None)
+    if engine is None:
+        return
+    from sqlalchemy import event
+
+    def refused(context: Any) -> None:
+        if type(context.original_exception).__name__ == "IntegrityError":
+            _REFUSALS.count = _refusals() + 1
+
+    event.listen(engine, "handle_error", refused)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True, default=str) == json.dumps(b, sort_keys=True, default=str)
+
+
+# After a write the database refused, what must read back for it to count as written (another worker may have
+# written the same record first: then it reads back the same and passes).
+READ_BACK: dict[str, Callable[[Any, tuple[Any, ...]], bool]] = {
+    "set_study_user_attr": lambda s, a: _same(s.get_study_user_attrs(a[0]).get(a[1]), a[2]),
+    "set_study_system_attr": lambda s, a: _same(s.get_study_system_attrs(a[0]).get(a[1]), a[2]),
+    "set_trial_user_attr": lambda s, a: _same(s.get_trial(a[0]).user_attrs.get(a[1]), a[2]),
+    "set_trial_system_attr": lambda s, a: _same(s.get_trial(a[0]).system_attrs.get(a[1]), a[2]),
+    "set_trial_param": lambda s, a: a[1] in s.get_trial(a[0]).params,
+    "_set_trial_param": lambda s, a: a[1] in s.get_trial(a[0]).params,
+}
+
+
+def _check_written(method: Callable[..., Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+                   describe: str) -> None:
+    storage = getattr(method, "__self__", None)
+    args = tuple(inspect.signature(method).bind(*args, **kwargs).arguments.values())  # Optuna passes keywords too
+    if storage is None or len(args) < 2 or READ_BACK[name](storage, args):
+        return
+    raise StorageCorruptError(f"storage {describe} refuses the write of {name.lstrip('_')} ({args[1]!r}; an "
+                              "IntegrityError): a constraint or trigger in the database, not a fault a wait cures; "
+                              "was it edited by hand?")
+
+
 def make_patient(storage: optuna.storages.BaseStorage, describe: str,
                  identity: FileIdentity | None = None) -> optuna.storages.BaseStorage:
     """Wrap the storage's methods (on this instance) in retries with backoff, each call first checking that the
     storage file is still the one opened (`identity`); returns the same object."""
+    _watch_refusals(storage)
     for name in PATIENT_METHODS + BEST_EFFORT_METHODS:
         method = getattr(storage, name, None)
         if method is not None:

@@ -495,3 +495,55 @@ def test_a_signature_file_is_named_for_what_it_is(kind: str, tmp_path_factory: p
             verified_signature(run, b"key", 1, b"{}", b"{}")
     else:
         assert verified_signature(run, b"key", 1, b"{}", b"{}") is None  # no signature, or not this one
+
+
+@FIXTURES
+@given(write=st.one_of(
+    st.tuples(st.sampled_from(["trials", "trial_values", "trial_params", "trial_user_attributes",
+                               "study_user_attributes", "trial_system_attributes"]), st.just("INSERT")),
+    st.tuples(st.sampled_from(["trials", "study_user_attributes"]), st.just("UPDATE"))))
+def test_a_database_that_refuses_a_write_stops_at_once_not_after_the_patience(
+        stored_study: Path, write: tuple[str, str], tmp_path_factory: pytest.TempPathFactory,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Round 6: a trigger that aborts writes (an IntegrityError) was retried for the whole patience (600 s), and
+    Optuna itself answers a refused finish with a silent False (the trial stayed RUNNING). Any write the steps
+    below make (every table they insert into, those they update), refused by the database: the command stops at
+    once in one line naming the cause. (Heartbeats are best effort by design: a missed beat is absorbed by the
+    grace period; intermediate values: see the next test.)"""
+    table, operation = write
+    import time
+
+    import optuna
+
+    monkeypatch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "600")
+    path = _damaged_copy(stored_study, tmp_path_factory, (
+        f"CREATE TRIGGER refuse BEFORE {operation} ON {table} BEGIN SELECT RAISE(ABORT, 'refused by hand'); END", ()))
+    storage = open_storage(f"sqlite:///{path}")
+    started = time.monotonic()
+    with pytest.raises(StorageUnavailableError, match="refuses the write"):
+        study = optuna.load_study(study_name="fashion-mlp", storage=storage)
+        study.set_user_attr("note", "new")  # an insert
+        study.set_user_attr("note", "newer")  # an update
+        for _ in range(2):  # the second round updates what the first inserted
+            trial = study.ask()
+            trial.suggest_float("x", 0.0, 1.0)
+            trial.set_user_attr("metrics", {"val/accuracy": 0.5})
+            trial.storage.set_trial_system_attr(trial._trial_id, "note", 1)
+            trial.report(0.5, 1)
+            trial.report(0.6, 1)
+            study.tell(trial, 0.5)
+    assert time.monotonic() - started < 10
+
+
+def test_a_refused_intermediate_value_is_skipped_with_a_warning_not_silently(
+        stored_study: Path, tmp_path_factory: pytest.TempPathFactory, capsys: pytest.CaptureFixture[str]) -> None:
+    """Intermediate values are best effort (a trial goes on without one), but a refused one is said, not lost
+    silently as Optuna's SQL storage would."""
+    import optuna
+
+    path = _damaged_copy(stored_study, tmp_path_factory, (
+        "CREATE TRIGGER refuse BEFORE INSERT ON trial_intermediate_values BEGIN SELECT RAISE(ABORT, 'no'); END", ()))
+    study = optuna.load_study(study_name="fashion-mlp", storage=open_storage(f"sqlite:///{path}"))
+    trial = study.ask()
+    trial.report(0.5, 1)
+    assert "set_trial_intermediate_value refused by the database" in capsys.readouterr().err
