@@ -41,8 +41,10 @@ def read_npy_array(handle: object, available: int, source: str) -> np.ndarray:
             raise ValueError(f"unsupported .npy format version {version}")
         shape, fortran_order, dtype = readers[version](handle)
         header_end = handle.tell()
-    except (ValueError, OSError, EOFError) as error:
+    except (ValueError, OSError, EOFError, TypeError) as error:
         raise CorruptDataError(f"{source}: not a readable .npy array ({error})") from None
+    if not all(type(side) is int and side >= 0 for side in shape):  # numpy's header reader lets `True` through
+        raise CorruptDataError(f"{source}: not a readable .npy array (shape {shape!r}: expected whole numbers >= 0)")
     if dtype.hasobject:
         raise CorruptDataError(f"{source}: holds Python objects; expected a numeric array")
     claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
