@@ -61,7 +61,7 @@ def check_validation_classes_trained(splits: Splits, source: str) -> None:
         shown = ", ".join(str(label) for label in untrained[:10]) + (f" (and {len(untrained) - 10} more)"
                                                                      if len(untrained) > 10 else "")
         raise CorruptDataError(
-            f"{source}: the validation part holds {len(untrained)} class(es) the training part never holds ({shown}); "
-            f"the seeded carve took every example of them ({len(splits.y_train):,} training and {len(splits.y_val):,} "
-            "validation examples): give each class at least two examples, a larger subset or a smaller "
-            "validation_fraction")
+            f"{source}: the validation split holds {len(untrained)} class(es) the training split never holds "
+            f"({shown}); the seeded carve took every example of them ({len(splits.y_train):,} training and "
+            f"{len(splits.y_val):,} validation examples): give each class at least two examples, a larger subset or "
+            "a smaller validation_fraction")

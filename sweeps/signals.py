@@ -24,12 +24,16 @@ __all__ = [
     "stop_requested",
     "stop_signals",
 ]
-# What stops a command (and a trial's process): every signal whose default would end the process and that no
-# library here uses for itself. SIGUSR1/SIGUSR2 are what schedulers send as a warning before a kill (Slurm's
-# `--signal=USR1@60`, LSF, SGE), SIGXCPU what the kernel sends when a CPU-time limit (`ulimit -t`) is reached before
-# its SIGKILL: each left a trial RUNNING until its heartbeat went stale. Not SIGALRM (timers, pytest-timeout) nor
+# What stops a command (and a trial's process): every signal whose default would end the process (terminate or
+# dump core) and that a person, a scheduler or the kernel sends to say "stop": SIGUSR1/SIGUSR2 are schedulers'
+# warnings before a kill (Slurm's `--signal=USR1@60`, LSF, SGE), SIGXCPU a CPU-time limit (`ulimit -t`) before its
+# SIGKILL, SIGPWR a power failure, SIGQUIT Ctrl-\, SIGVTALRM/SIGPROF/SIGALRM timers nothing here sets, SIGIO and
+# SIGSTKFLT no code here asks for. Each, left at its default, ended the command with no line and its trial RUNNING.
+# Not the crashes (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT, SIGSYS, SIGTRAP: the process cannot go on) nor
 # SIGPIPE/SIGXFSZ (Python ignores them, so a write fails with an error instead).
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGXCPU)
+STOP_SIGNALS = tuple(getattr(signal, name) for name in (
+    "SIGINT", "SIGTERM", "SIGHUP", "SIGUSR1", "SIGUSR2", "SIGXCPU", "SIGQUIT", "SIGPWR", "SIGVTALRM", "SIGPROF",
+    "SIGALRM", "SIGIO", "SIGSTKFLT") if hasattr(signal, name))
 CLEANUP_SECONDS = 5.0  # a repeated stop signal this soon after the first is recorded, not raised
 
 

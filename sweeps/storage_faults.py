@@ -112,7 +112,20 @@ class FileIdentity:
         """The file (or, for SQLite's journal, its directory) refuses writes now: read-only, immutable, a read-only
         mount. SQLite reports a file made immutable mid-run as "disk I/O error", which alone would look curable."""
         directory = os.path.dirname(self.path) or "."
-        return os.path.exists(self.path) and not (os.access(self.path, os.W_OK) and os.access(directory, os.W_OK))
+        refused = os.path.exists(self.path) and not (os.access(self.path, os.W_OK) and os.access(directory, os.W_OK))
+        return refused or self.at_file_size_limit()
+
+    def at_file_size_limit(self) -> bool:
+        """The process may not write files as large as this one is about to grow (`ulimit -f`: SQLite reports
+        "disk I/O error", a journal "File too large"); no wait raises the limit."""
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        try:
+            size = os.stat(self.path).st_size
+        except OSError:
+            return False
+        return limit != resource.RLIM_INFINITY and size + 64 * 1024 >= limit  # SQLite grows by pages, journals by lines
 
     def check(self) -> None:
         now = self._stat()
@@ -185,8 +198,8 @@ def root_cause(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:300]
 
 
-PERMANENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS}
-PERMANENT_CAUSES = ("readonly database", "read-only file system", "permission denied")
+PERMANENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG}  # EFBIG: beyond `ulimit -f`
+PERMANENT_CAUSES = ("readonly database", "read-only file system", "permission denied", "file too large")
 
 
 def is_permanent(error: BaseException) -> bool:
@@ -359,8 +372,12 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                         "database, not a fault a wait cures; was it edited by hand?") from error
                 if is_permanent(error) or (identity is not None and identity.unwritable()):
                     raise StorageUnwritableError(
-                        f"storage {describe} cannot be written: {root_cause(error)} (read-only or not permitted; a "
-                        "wait does not cure it: check the file's and its directory's permissions)") from error
+                        f"storage {describe} cannot be written: {root_cause(error)} ("
+                        + ("the file reached this process's file-size limit, `ulimit -f`; "
+                           if identity is not None and identity.at_file_size_limit() else
+                           "read-only or not permitted; ")
+                        + "a wait does not cure it: check the file's and its directory's permissions and limits)") \
+                        from error
                 undecodable = is_undecodable(error) or (  # a best trial's "none finished yet" is an answer
                     isinstance(error, ValueError) and "best" not in name)
                 if name.lstrip("_").startswith("get_") and undecodable:

@@ -29,7 +29,7 @@ from sweeps.slurm import slurm_task_id
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, heartbeat_settings
 from sweeps.storage_faults import StorageUnavailableError, root_cause
 from trainers.memory import trim_native_heap
-from trainers.stop import raise_if_stop_requested
+from trainers.stop import Stopped, raise_if_stop_requested, stop_requested
 
 
 class _Heartbeat:
@@ -103,8 +103,14 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     except optuna.TrialPruned:
         state = TrialState.PRUNED
     except (KeyboardInterrupt, SystemExit) as stop:
-        fail_and_requeue(study, trial, stop, log)
-        raise
+        if not isinstance(stop, Stopped) and stop_requested() is None:  # the trial's code raised it; no signal came
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trial.set_user_attr("fail_reason", f"the trial's code raised {type(stop).__name__}"
+                                    f"({', '.join(map(repr, stop.args))}) with no stop signal received: a failure of "
+                                    "this trial, not a stop of the command")
+        else:
+            fail_and_requeue(study, trial, stop, log)
+            raise
     except TrialProcessStopped as stop:  # its process was stopped, not this one: re-queued, the loop goes on
         fail_and_requeue(study, trial, stop, log)
         return TrialState.FAIL

@@ -298,7 +298,7 @@ def test_no_class_is_scored_in_validation_that_training_never_saw(tmp_path_facto
     except CorruptDataError as error:
         message = str(error)
         assert message.startswith(str(path)) and "\n" not in message
-        if "validation part holds" in message:
+        if "validation split holds" in message:
             dropped = set(datasets.split(_read_npz(path), fraction, subset, 0, seed).y_val.tolist())
             assert dropped - set(datasets.split(_read_npz(path), fraction, subset, 0, seed).y_train.tolist())
         return
@@ -311,7 +311,7 @@ def test_a_built_in_classification_split_is_checked_the_same_way() -> None:
     from trainers.classification import prepare_splits
 
     config = resolve_config(get_task("classify"), {"dataset": "mnist", "subset": 12, "validation_fraction": 0.5})
-    with pytest.raises(CorruptDataError, match=r"^mnist: the validation part holds 3 class\(es\) the training part "
+    with pytest.raises(CorruptDataError, match=r"^mnist: the validation split holds 3 class\(es\) the training split "
                                                r"never holds \(3, 4, 6\)"):
         prepare_splits(config)  # seed 0's carve of 24 examples: 3 classes only in validation
 

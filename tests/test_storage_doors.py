@@ -547,3 +547,39 @@ def test_a_refused_intermediate_value_is_skipped_with_a_warning_not_silently(
     trial = study.ask()
     trial.report(0.5, 1)
     assert "set_trial_intermediate_value refused by the database" in capsys.readouterr().err
+
+
+ULIMIT_SCRIPT = """
+import sys, optuna
+from sweeps.storage import open_storage
+from sweeps.storage_faults import StorageUnavailableError
+optuna.logging.set_verbosity(optuna.logging.ERROR)
+try:
+    study = optuna.create_study(study_name="s", storage=open_storage(sys.argv[1]), load_if_exists=True)
+    for number in range(100_000):
+        trial = study.ask()
+        trial.set_user_attr("padding", "x" * 4000)
+        study.tell(trial, 0.5)
+except StorageUnavailableError as error:
+    print("STOPPED", type(error).__name__, error)
+"""
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["sqlite", "journal"]), blocks=st.integers(300, 900))
+def test_a_file_size_limit_stops_at_once_not_after_the_patience(kind, blocks, tmp_path_factory) -> None:
+    """Round 6: under `ulimit -f` a SQLite storage ("disk I/O error") and a journal (EFBIG) were retried for the
+    whole patience. Any limit: the command stops within seconds, naming the limit."""
+    import subprocess
+    import sys
+    import time
+
+    folder = tmp_path_factory.mktemp("ulimit")
+    url = f"sqlite:///{folder / 's.db'}" if kind == "sqlite" else f"journal:///{folder / 's.log'}"
+    started = time.monotonic()
+    env = {**os.environ, "SWEEPLAB_STORAGE_PATIENCE_SECONDS": "600", "PYTHONPATH": str(Path(__file__).parents[1])}
+    done = subprocess.run(["bash", "-c", f'ulimit -f {blocks}; exec "$0" -c "$1" "$2"', sys.executable,
+                           ULIMIT_SCRIPT, url], capture_output=True, text=True, timeout=120, env=env)
+    assert time.monotonic() - started < 60, done.stderr[-500:]
+    assert "STOPPED StorageUnwritableError" in done.stdout and "ulimit -f" in done.stdout, (done.stdout[-500:],
+                                                                                          done.stderr[-800:])

@@ -42,8 +42,8 @@ def _one_scalar_problem(raw: str) -> str | None:
     """Why `raw` is not one YAML scalar written out whole, or None. A command-line value is a single scalar: a
     control character (a newline), a comment (`32 #64` would be read as 32), an anchor, alias or tag, a list, a
     mapping or a document marker would each be read as something other than what was typed."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in raw):
-        return "it holds a control character (a newline or tab)"
+    if not all(char.isprintable() for char in raw):  # ASCII controls, also U+2028, U+0085, a zero-width space...
+        return "it holds a control or separator character (a newline, a tab, U+2028, ...)"
     text = raw.strip()
     try:
         tokens = [token for token in yaml.scan(text)
@@ -69,7 +69,7 @@ def parse_assignment(text: str, source: str = "--set") -> tuple[str, Any]:
         raise ConfigError(f"{source} {text!r}: expected key=value")
     problem = _one_scalar_problem(raw)
     if problem:
-        raise ConfigError(f"{source} {key.strip()}={raw!r}: {problem}; expected {SCALAR_ONLY}")
+        raise ConfigError(f"{source} {key.strip()}: {raw!r}: {problem}; expected {SCALAR_ONLY}")
     try:  # one scalar: no alias to expand
         value = load_yaml(raw) if raw.strip() else ""
     except yaml.YAMLError:
