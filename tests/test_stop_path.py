@@ -342,3 +342,30 @@ def test_a_sigint_to_a_trial_process_at_any_moment_requeues_its_trial_quietly(at
     trials = optuna.load_study(study_name="agents-tiny", storage=url).trials
     assert TrialState.RUNNING not in [trial.state for trial in trials]
     assert [trial.state for trial in trials].count(TrialState.COMPLETE) == 2, [trial.state for trial in trials]
+
+
+@settings(max_examples=8, deadline=None)
+@given(raised=st.sampled_from([SystemExit(0), SystemExit(1), SystemExit("bye"), SystemExit(None), KeyboardInterrupt(),
+                               KeyboardInterrupt("typed")]))
+def test_an_exit_the_trials_own_code_raises_is_its_failure_not_a_stop(raised, tmp_path_factory):
+    """Round 6's 4-b/4-c: a `train` that called sys.exit(0) ended the command with rc 0 and its trial re-queued; one
+    that raised KeyboardInterrupt was reported as "interrupted by SIGINT", though no signal came. With no stop
+    signal recorded, either is this trial's failure (FAIL, not re-queued, its reason saying so) and the loop goes on."""
+    from sweeps.trial_loop import run_one_trial
+
+    directory = tmp_path_factory.mktemp("own-exit")
+    study = optuna.create_study(storage=f"sqlite:///{directory / 's.db'}")
+
+    def objective(trial):
+        trial.suggest_float("x", 0.0, 1.0)
+        raise raised
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        trial = study.ask()
+        state = run_one_trial(study, trial, objective, lambda line: None)
+    trials = study.get_trials()
+    assert state == TrialState.FAIL and trials[0].state == TrialState.FAIL
+    assert "with no stop signal received" in trials[0].user_attrs["fail_reason"]
+    assert type(raised).__name__ in trials[0].user_attrs["fail_reason"]
+    assert not [other for other in trials if other.state == TrialState.WAITING]
