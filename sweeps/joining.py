@@ -85,10 +85,18 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
     the stored one. A field the stored definition lacks (stored before it was compared) is not a difference: it is
     stored now, on this first join."""
     stored = attrs.get(DEFINITION_ATTR)
-    if not isinstance(stored, dict) or accepting_changes():
+    if not isinstance(stored, dict):
         return
     overrides = dict(overrides or {})
     wanted = definition(spec, overrides)
+    changed = _changed_choices(stored, wanted)
+    if changed:  # not even on purpose: Optuna refuses every trial of such a study ("dynamic value space")
+        raise StudyConflictError(
+            f"study {spec.name!r} in the storage searched other choices of {', '.join(changed)} than {spec.path} "
+            "lists; Optuna cannot continue a study whose categorical choices changed, also not with "
+            "--accept-changes: give the study file another `study:` name (or use another --storage)")
+    if accepting_changes():
+        return
     missing = {key: value for key, value in wanted.items() if key not in stored}
     found = [_from_set(found, overrides) for found in
              differences(stored, {key: value for key, value in wanted.items() if key in stored})]
@@ -101,6 +109,17 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
             "--accept-changes to continue this one on purpose")
     if missing and storage is not None and study_id is not None:
         storage.set_study_user_attr(study_id, DEFINITION_ATTR, {**stored, **missing})
+
+
+def _changed_choices(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+    """The categorical parameters both definitions search whose choices differ."""
+    before, after = stored.get("space"), wanted.get("space")
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return []
+    return sorted(name for name, parameter in after.items()
+                  if isinstance(parameter, dict) and isinstance(before.get(name), dict)
+                  and parameter.get("choices") is not None and before[name].get("choices") is not None
+                  and parameter["choices"] != before[name]["choices"])
 
 
 def check_join(storage: Any, spec: Any, overrides: Mapping[str, Any] | None = None) -> None:

@@ -125,6 +125,12 @@ class SlurmJob:
                               *(("mount", mount) for mount in self.mounts)):
             if value is not None:
                 check_argument_value(option, value)
+        if self.image is not None:  # docker/podman `-v SRC:DST` and apptainer `--bind A,B` split on ':' and ','
+            for mount in self.mounts:
+                if ":" in mount or "," in mount:
+                    raise SlurmError(f"container mount {mount!r}: a ':' or ',' in a bound path would be read as a "
+                                     "separator by the container engine; use a folder without them (the runs "
+                                     "folder, the storage's, the study file's or $SWEEPLAB_DATA_DIR)")
         for value in self.agent_args:
             if "\x00" in value:
                 raise SlurmError(f"{value!r}: a NUL byte cannot be passed on a command line")

@@ -165,6 +165,8 @@ def test_no_value_reaches_the_script_unquoted(partition, log_dir, workdir, pytho
     except (SlurmError, ValueError) as error:  # ValueError: Path() of a NUL
         assert "\n" not in str(error)
         return
+    if job.image is not None:  # round 6's 5-a: a container engine splits bound paths on ':' and ','
+        assert not any(":" in mount or "," in mount for mount in job.mounts), job.mounts
     script = render_script(job)
     head, _, command = script.partition("\nexec srun ")
     lines = head.splitlines()
@@ -180,3 +182,17 @@ def test_no_value_reaches_the_script_unquoted(partition, log_dir, workdir, pytho
         if value is not None:
             assert value in head and _DIRECTIVE_VALUE.match(value) and value.isprintable(), value
     assert shlex.split(command) == ["--ntasks=1", *job.agent_command()]
+
+
+@given(head=st.from_regex(r"/tmp/[a-z]{1,6}", fullmatch=True), separator=st.sampled_from([":", ","]),
+       tail=st.from_regex(r"[a-z0-9]{0,6}", fullmatch=True), engine=st.sampled_from(["podman", "docker", "apptainer"]))
+def test_a_container_mount_with_a_separator_is_refused(head, separator, tail, engine) -> None:
+    """Round 6's 5-a: `SWEEPLAB_RUNS_DIR=/tmp/x:y` became `-v /tmp/x:y:/tmp/x:y` (and `--bind /tmp/a,b` two
+    binds). A bound path holding the engine's separator is refused in one line naming the mount."""
+    mount = head + separator + tail
+    with pytest.raises(SlurmError, match="container mount") as refused:
+        SlurmJob(study="tiny", study_name="tiny", agents=1, workdir=Path("/tmp"), log_dir=Path("/tmp/logs"),
+                 python="/usr/bin/python3", image="img:1", engine=engine, mounts=(mount,))
+    assert "\n" not in str(refused.value) and mount in str(refused.value)
+    SlurmJob(study="tiny", study_name="tiny", agents=1, workdir=Path("/tmp"), log_dir=Path("/tmp/logs"),
+             python="/usr/bin/python3", image=None, mounts=(mount,))  # no container: nothing splits it

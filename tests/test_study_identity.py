@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sweeps.joining import ACCEPT_ENV, DEFINITION_ATTR, StudyConflictError
+from sweeps.joining import ACCEPT_ENV, DEFINITION_ATTR, StudyConflictError, _changed_choices, definition
 from sweeps.optuna_study import create_study
 from sweeps.space import Parameter
 from sweeps.spec import load_spec
@@ -53,6 +53,15 @@ def test_any_change_of_definition_is_refused_with_the_difference_named(kind, ind
         create_study(changed, storage)
     message = str(refused.value)
     assert "\n" not in message and "--accept-changes" in message
+    if _changed_choices(definition(BASE), definition(changed)):  # round 6's 2-a: Optuna would fail every trial
+        assert "categorical choices changed, also not with --accept-changes" in message
+        os.environ[ACCEPT_ENV] = "1"
+        try:
+            with pytest.raises(StudyConflictError, match="also not with --accept-changes"):
+                create_study(changed, storage)
+        finally:
+            os.environ.pop(ACCEPT_ENV)
+        return
     assert {"fixed": "fixed.subset", "promote": "promoted_fidelity.epochs"}.get(kind, "space.") in message
     os.environ[ACCEPT_ENV] = "1"  # continuing on purpose stores the new definition
     try:
@@ -192,3 +201,19 @@ def test_a_study_stored_before_defaults_were_compared_joins_and_gets_them(tmp_pa
     assert joined.user_attrs[DEFINITION_ATTR]["task_defaults"] == {"dropout": 0.2}
     with pytest.raises(StudyConflictError, match=r"task_defaults\.dropout"):
         create_study(_user_study(tmp_path, module, 0.9), storage)
+
+
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_slurm_refuses_a_changed_study_before_writing_a_script(tmp_path, monkeypatch, capsys, dry_run):
+    """Round 6's 2-c: `slurm --dry-run` printed a script for a study file that differs from the stored study (every
+    array task would then be refused). Like `sweep` and `agent`, it is refused in one line, nothing written."""
+    from test_cli_errors import assert_one_line_error, run_main
+
+    monkeypatch.delenv(ACCEPT_ENV, raising=False)
+    monkeypatch.setenv("SWEEPLAB_RUNS_DIR", str(tmp_path / "runs"))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    create_study(BASE, url)
+    code = run_main(["slurm", "fashion-mlp-user", "--storage", url, "--set", f"subset={BASE.fixed['subset'] + 1}",
+                     *(["--dry-run"] if dry_run else [])])
+    assert_one_line_error(capsys, code, "defined differently", "fixed.subset")
+    assert not (tmp_path / "runs" / "slurm").exists()

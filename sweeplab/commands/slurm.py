@@ -85,6 +85,11 @@ def submit_command(args: argparse.Namespace) -> int:
                        mounts=tuple(dict.fromkeys(str(mount) for mount in mounts)))
     except SlurmError as error:
         raise UserError(str(error)) from None
+    if (stored := file_of(storage)) is not None and stored.exists():  # a changed study file is refused here too,
+        from sweeps.joining import check_join  # not by every array task once the job starts
+        from sweeps.storage import open_storage
+
+        check_join(open_storage(storage, create=False), spec, overrides)
     script = render_script(job)
     if args.dry_run:
         print(script, end="")
