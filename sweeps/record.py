@@ -25,6 +25,7 @@ from optuna.distributions import BaseDistribution, json_to_distribution
 from optuna.trial import TrialState, create_trial
 
 from datasets.regular_files import FileTooLargeError, NotRegularFileError, read_regular_bytes
+from sweeps.joining import DEFINITION_ATTR
 from sweeps.result_signature import SIGNATURE_ATTR, existing_study_key, trial_alive, verified_signature
 from sweeps.run_identity import IDENTITY_FILE
 from sweeps.storage import _redact, claim_lock, file_of, open_storage
@@ -230,12 +231,11 @@ def _store(storage: Any, run: KeptRun, signed: str, shown: str) -> str:
                           f"{study.user_attrs['task']!r}")
     if original.state == TrialState.COMPLETE:
         return f"trial #{original.number} of {study.study_name} is already complete; nothing stored"
-    config_path = run_dir / "config.json"
-    try:  # the run's resolved config, shown beside the trial: informative only (the signed trial.json is the record)
-        config = json.loads(read_regular_bytes(config_path, MAX_RUN_FILE_BYTES)).get("config", {})
-    except (OSError, ValueError, AttributeError, RecursionError):
-        config = {}
-    attrs = {"config": config if isinstance(config, dict) else {}, "metrics": run.metrics, "run_dir": str(run_dir),
+    # The config shown and refit is built from what is signed or stored, never from the run's unsigned config.json
+    # (an edited one decided what the refit trained: round 6's 1-a): the study's fixed values, then the signed params.
+    fixed = (study.user_attrs.get(DEFINITION_ATTR) or {}).get("fixed") or {}
+    config = {**(fixed if isinstance(fixed, dict) else {}), **identity.params}
+    attrs = {"config": config, "metrics": run.metrics, "run_dir": str(run_dir),
              "recorded_from_run_dir": True, SIGNATURE_ATTR: signed}
     if original.state == TrialState.RUNNING:
         if trial_alive(storage, original._trial_id, identity.host, identity.pid):

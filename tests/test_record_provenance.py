@@ -376,3 +376,22 @@ def test_records_of_one_run_at_once_store_it_once_and_say_so(swept, tmp_path_fac
     assert len(after) == len(before) + (1 if failed else 0)
     changed = [row for row in after if row not in before]
     assert len(changed) == 1 and changed[0][1] == TrialState.COMPLETE and changed[0][2] == value, changed
+
+
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(forged=st.dictionaries(st.sampled_from(["rate", "units", "data", "epochs", "optimizer"]),
+                              st.one_of(st.integers(), st.text(max_size=12), st.floats(allow_nan=False)), min_size=1))
+def test_an_edited_config_json_never_decides_what_is_stored_or_refit(swept, tmp_path_factory, forged):
+    """Round 6's 1-a: `record` copied the run's unsigned config.json into the trial, and `refit` trained from it (a
+    forged network, another data set). Whatever config.json holds, the stored config is the study's fixed values
+    with the signed parameters, nothing from the file."""
+    url, _ = swept
+    root = tmp_path_factory.mktemp("cfg")
+    run_dir, study, trial = _signed_run(url, root, 0.5, host="elsewhere-host")
+    (run_dir / "config.json").write_text(json.dumps({"config": {**forged, "forged": True}}))
+    study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    record_result(run_dir, url)
+    stored = [other for other in optuna.load_study(study_name="study", storage=open_storage(url)).get_trials()
+              if other.user_attrs.get("run_dir") == str(run_dir)][-1]
+    fixed = (study.user_attrs.get("definition") or {}).get("fixed") or {}
+    assert stored.user_attrs["config"] == {**fixed, **stored.params} and "forged" not in stored.user_attrs["config"]
