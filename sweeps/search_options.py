@@ -58,6 +58,9 @@ def check_option(name: str, value: Any, objective: str) -> None:
         raise OptionError(name, f"expected {'a finite number' if kind == 'number' else 'an integer'}, got {value!r}")
     if name == "floor":
         low, high = metric_range(objective)
+        if value in (low, high):  # at the best end every trial is pruned, at the worst end none: never meant
+            raise OptionError(name, f"{value!r} is an end of {objective}'s range [{low:g}, {high:g}]; a floor there "
+                              "prunes every trial or none: expected a value strictly inside it")
     if not low <= value <= high:
         raise OptionError(name, f"{value!r} is out of range; expected a value in [{low:g}, {high:g}]"
                           + (f" ({objective}'s range)" if name == "floor" else ""))

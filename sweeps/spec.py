@@ -266,7 +266,11 @@ def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any],
     return promote
 
 
-def _start_with(path: Path, raw: Any, parameters: list[Parameter]) -> list[dict[str, Any]]:
+MIN_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES = 0.1, 525_600  # six seconds to a year: a search's wall-time budget
+
+
+def _start_with(path: Path, raw: Any, parameters: list[Parameter],
+                fixed: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """`start_with: [{param: value, ...}]`: each a point of the space (every value inside its range or choices)."""
     raw = raw or []
     _expect(isinstance(raw, list) and all(isinstance(point, dict) for point in raw), path, "start_with",
@@ -277,6 +281,11 @@ def _start_with(path: Path, raw: Any, parameters: list[Parameter]) -> list[dict[
             key = f"start_with[{index}].{name}"
             _expect(name in by_name, path, key, f"not a parameter of `space` ({', '.join(by_name)})")
             _expect(by_name[name].contains(value), path, key, f"{value!r} is outside the parameter's range or choices")
+            condition = by_name[name].when
+            _expect(not condition or by_name[name].applies({**(fixed or {}), **point}), path, key,
+                    f"its `when:` ({', '.join(f'{other} in {list(allowed)}' for other, allowed in condition.items())})"
+                    " does not hold for this point's values, so it would be dropped silently; give the condition's "
+                    "values in the point or leave this one out")
     return [dict(point) for point in raw]
 
 
@@ -350,8 +359,9 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     _expect(isinstance(trials, int) and not isinstance(trials, bool) and trials >= 1, path, "budget.trials",
             f"expected a positive integer, got {trials!r}")
     timeout = budget.get("timeout_minutes")
-    _expect(timeout is None or (_number(timeout) and timeout > 0), path, "budget.timeout_minutes",
-            f"expected a positive number, got {timeout!r}")
+    _expect(timeout is None or (_number(timeout) and MIN_TIMEOUT_MINUTES <= timeout <= MAX_TIMEOUT_MINUTES), path,
+            "budget.timeout_minutes", f"expected a number of minutes in [{MIN_TIMEOUT_MINUTES}, "
+            f"{MAX_TIMEOUT_MINUTES}] (no trial finishes in less), got {timeout!r}")
     roles, (key, problem) = read_roles(raw.get("roles"), [parameter.name for parameter in parameters], fixed)
     _expect(not problem, path, key, problem)
     refit = _refit(path, raw.get("refit"), task, fixed, parameters)
@@ -367,7 +377,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
         sampler=sampler,
         pruner=pruner,
         trials=trials, timeout_minutes=timeout, roles=roles,
-        refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters),
+        refit=refit, start_with=_start_with(path, raw.get("start_with"), parameters, fixed),
         promote=_promote(path, raw.get("promote"), task, fixed, parameters),
     )
 

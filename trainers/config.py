@@ -92,9 +92,9 @@ def read_overrides(pairs: list[str], source: str) -> Overrides:
 
 def _coerce(key: str, value: Any, annotation: Any) -> Any:
     origin = get_origin(annotation)
-    if origin is Literal:
+    if origin is Literal:  # the value's type too: `true` is not the choice 1, nor `2.0` the choice 2
         choices = get_args(annotation)
-        if value not in choices:
+        if not any(type(value) is type(choice) and value == choice for choice in choices):
             raise ConfigError(f"{key}: expected one of {list(choices)}, got {value!r}")
         return value
     if origin in (typing.Union, types.UnionType):

@@ -1,0 +1,91 @@
+"""Round 6's in-range nonsense (class 6), each closed where the value enters and tested over generated values: a
+Literal field takes only its choices of their own type, a pruner floor at an end of the objective's range, a search
+budget no trial can finish in, and a `start_with` value whose `when:` does not hold are refused at load."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Literal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sweeps.search_options import OptionError, check_option, metric_range
+from sweeps.spec import MAX_TIMEOUT_MINUTES, MIN_TIMEOUT_MINUTES, SpecError, load_spec
+from trainers.config import ConfigError, _coerce
+
+CHOICES = (1, 2, 4)
+
+
+@given(value=st.one_of(st.booleans(), st.integers(-2, 6), st.floats(-2, 6), st.sampled_from(["1", "2", 2.0, 1.0])))
+def test_a_literal_field_takes_only_its_choices_of_their_own_type(value) -> None:
+    """6-g: `Literal[1, 2, 4]` took `true` (== 1) and `2.0` (== 2)."""
+    exact = type(value) is int and value in CHOICES
+    try:
+        assert _coerce("width", value, Literal[1, 2, 4]) == value
+    except ConfigError as error:
+        assert not exact and str(error).startswith("width: expected one of")
+        return
+    assert exact
+
+
+@given(objective=st.sampled_from(["val/accuracy", "val/loss", "val/cse_minutes", "test/accuracy"]),
+       position=st.sampled_from(["low", "high", "inside"]), fraction=st.floats(0.01, 0.99))
+def test_a_pruner_floor_at_an_end_of_the_objectives_range_is_refused(objective, position, fraction) -> None:
+    """6-a: `floor: 1.0` on accuracy (or 0 on a loss) pruned every trial."""
+    low, high = metric_range(objective)
+    value = {"low": low, "high": high}.get(position, low + fraction * (high - low) if math.isfinite(high) else
+                                           low + fraction)
+    if not math.isfinite(value):
+        return
+    try:
+        check_option("floor", value, objective)
+    except OptionError as error:
+        assert position in ("low", "high") and "strictly inside" in str(error)
+        return
+    assert position == "inside"
+
+
+def _study(folder: Path, body: str) -> Path:
+    path = folder / "s.yaml"
+    path.write_text("task: classify\nobjective: val/accuracy\nfixed: {dataset: mnist, subset: 100, epochs: 1}\n" + body)
+    return path
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(minutes=st.one_of(st.floats(1e-300, 1e-1), st.floats(1e-1, 1e6), st.integers(1, 10**7)))
+def test_a_search_budget_no_trial_finishes_in_is_refused(tmp_path_factory, minutes) -> None:
+    """6-b: `timeout_minutes: 1.0e-300` ran no trial and printed a garbled summary."""
+    path = _study(tmp_path_factory.mktemp("budget"), "space: {dense_units: {type: int, low: 16, high: 64}}\n"
+                  f"budget: {{trials: 2, timeout_minutes: {minutes!r}}}\n")
+    inside = MIN_TIMEOUT_MINUTES <= minutes <= MAX_TIMEOUT_MINUTES
+    try:
+        assert load_spec(path).timeout_minutes == minutes
+    except SpecError as error:
+        assert not inside and "budget.timeout_minutes" in str(error) and "\n" not in str(error)
+        return
+    assert inside
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(optimizer=st.sampled_from(["sgd", "adam", "nadam", None]), momentum=st.floats(0.0, 0.9))
+def test_a_start_with_value_whose_condition_does_not_hold_is_refused(tmp_path_factory, optimizer, momentum) -> None:
+    """6-c: `start_with` gave a conditional parameter whose `when:` did not hold; Optuna dropped it silently."""
+    point = {"momentum": momentum, **({"optimizer": optimizer} if optimizer else {})}
+    space = ("space:\n  optimizer: {type: categorical, choices: [sgd, adam, nadam]}\n"
+             "  momentum: {type: float, low: 0.0, high: 0.9, when: {optimizer: [sgd]}}\n")
+    path = _study(tmp_path_factory.mktemp("when"), space + f"start_with: [{point!r}]\n".replace("'", ""))
+    holds = optimizer == "sgd"
+    try:
+        spec = load_spec(path)
+    except SpecError as error:
+        assert not holds and "start_with[0].momentum" in str(error) and "when:" in str(error)
+        return
+    assert holds and spec.start_with == [point]
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in Path("sweeps").glob("*.yaml")))
+def test_every_shipped_study_still_loads(name: str) -> None:
+    load_spec(name)
