@@ -365,3 +365,45 @@ def test_json_nested_past_the_parsers_depth_or_too_large_is_one_line_at_every_js
     message = str(refused.value)
     assert "\n" not in message and str(path) in message, message  # the file handed over is the one named
     assert ("more than a file of its kind holds" if oversize else "RecursionError") in message, message
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sidecar=st.sampled_from(SIDECARS), data=st.data())
+def test_a_key_given_twice_at_any_level_of_a_sidecar_is_refused(tmp_path_factory, sidecar, data):
+    """Round 6's 7-c: a sidecar with `head` given twice was read with the last one winning silently."""
+    text = json.dumps(sidecar)
+    objects = [index for index, char in enumerate(text) if char == "{" and text[index + 1] == '"']
+    at = data.draw(st.sampled_from(objects))  # a non-empty object of the sidecar: its first entry is repeated
+    end = text.find("}", at)
+    first = text[at + 1:text.index(",", at) if "," in text[at:end] else end]
+    doubled = text[:at + 1] + first + ", " + text[at + 1:]
+    path = tmp_path_factory.mktemp("twice") / "model.head.json"
+    path.write_text(doubled)
+    with pytest.raises(CorruptDataError, match="given twice") as refused:
+        read_sidecar(path)
+    assert "\n" not in str(refused.value) and str(path) in str(refused.value)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(count=st.integers(0, 3000))
+def test_test_turns_are_bounded(tmp_path_factory, count):
+    """Round 6's 7-e: 3,000 test_turns made `predict` of three images run for minutes (a pass per turn)."""
+    from trainers.clock.predict import MAX_TEST_TURNS
+
+    path = tmp_path_factory.mktemp("turns") / "model.head.json"
+    path.write_text(json.dumps({"head": "periodic", "options": {}, "input": {"test_turns": [1.0] * count}}))
+    try:
+        _, preparation = read_sidecar(path)
+    except CorruptDataError as error:
+        assert count > MAX_TEST_TURNS and "input.test_turns" in str(error)
+        return
+    assert count <= MAX_TEST_TURNS and len(preparation.test_turns) == count
+
+
+def test_a_model_path_that_is_a_directory_is_named_so(tmp_path):
+    """Round 6's 7-b: `predict --model m` (a folder) said its sidecar `m.head.json` was missing."""
+    from trainers.clock.predict import load_clock_model
+
+    (tmp_path / "m").mkdir()
+    with pytest.raises(CorruptDataError, match="is a directory"):
+        load_clock_model(tmp_path / "m")

@@ -9,7 +9,7 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal, get_type_hints
+from typing import Any, Literal, get_type_hints
 
 import cv2
 import keras
@@ -69,6 +69,8 @@ def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
+    if path.is_dir():  # its sidecar would be reported missing, of a model that is a folder
+        raise CorruptDataError(f"{path}: is a directory; expected a .keras model file (e.g. {path}/model.keras)")
     if not head_path(path).exists():
         raise FileNotFoundError(f"{head_path(path)}: missing; it names the head that decodes {path.name}")
     head, preparation = read_sidecar(head_path(path))
@@ -98,13 +100,15 @@ HEAD_OPTIONS = {"classes": int, "hour_weight": float, "minute_weight": float, "l
 
 SIDECAR_KEYS = ("head", "options", "input")  # the whole schema is closed: an unknown key at any level is refused
 MAX_SIDECAR_BYTES = 2**20  # a sidecar is a few hundred bytes
+MAX_TEST_TURNS = 64  # test-time turns: each is one more pass over every image (the default study uses a few)
 
 
 def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
     """The head and input preparation a sidecar names, every key known and every value checked; CorruptDataError
     naming the key."""
     try:
-        description = json.loads(read_regular_text(sidecar, max_bytes=MAX_SIDECAR_BYTES))
+        description = json.loads(read_regular_text(sidecar, max_bytes=MAX_SIDECAR_BYTES),
+                                 object_pairs_hook=_unique_keys)
     except (NotRegularFileError, FileTooLargeError) as error:
         raise CorruptDataError(str(error)) from None
     except (ValueError, UnicodeDecodeError, RecursionError) as error:  # RecursionError: nested past the parser's depth
@@ -126,14 +130,24 @@ def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
     fields = get_type_hints(InputPreparation)
     _refuse_unknown(sidecar, "input.", raw, fields)
     turns = raw.get("test_turns", ())
-    if not isinstance(turns, (list, tuple)) or not all(
+    if not isinstance(turns, (list, tuple)) or len(turns) > MAX_TEST_TURNS or not all(
             isinstance(turn, (int, float)) and not isinstance(turn, bool) and -360 <= turn <= 360 for turn in turns):
-        raise CorruptDataError(f"{sidecar}: input.test_turns: expected a list of degrees in [-360, 360]")
+        raise CorruptDataError(f"{sidecar}: input.test_turns: expected a list of at most {MAX_TEST_TURNS} degrees in "
+                               "[-360, 360]")
     try:
         checked = {key: check_value(key, value, fields[key]) for key, value in raw.items() if key != "test_turns"}
     except ConfigError as error:
         raise CorruptDataError(f"{sidecar}: input.{error}") from None
     return head, InputPreparation(**checked, test_turns=tuple(float(turn) for turn in turns))
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object whose keys are all different: with a key given twice the last would win silently."""
+    keys = [key for key, _ in pairs]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise ValueError(f"key {twice[0]!r} given twice")
+    return dict(pairs)
 
 
 def _refuse_unknown(sidecar: Path, where: str, entries: dict, known: Iterable[str]) -> None:
