@@ -16,6 +16,7 @@ from sweeps.best import PROMOTED_FROM
 from sweeps.promotion import PROMOTED_SET
 from sweeps.result_signature import SIGNATURE_ATTR, sign_result, study_key
 from sweeps.run_identity import claim_trial_dir
+from sweeps.search_options import objective_problem
 from sweeps.space import Parameter, suggest_all
 from sweeps.spec import StudySpec
 from sweeps.storage import runs_dir
@@ -100,8 +101,10 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         trial.set_user_attr("config", result.config)
         trial.set_user_attr("metrics", result.metrics)
         value = result.metrics[spec.objective]
-        if not math.isfinite(value):
-            trial.set_user_attr("fail_reason", f"objective {spec.objective} is {value}")
+        problem = objective_problem(spec.objective, value)
+        if problem is not None:  # the trial fails with its reason; nothing ranks on the value
+            trial.set_user_attr("fail_reason", problem)
+            return math.nan
         return value
 
     return objective

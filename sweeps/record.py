@@ -28,6 +28,7 @@ from datasets.regular_files import FileTooLargeError, NotRegularFileError, read_
 from sweeps.joining import DEFINITION_ATTR
 from sweeps.result_signature import SIGNATURE_ATTR, existing_study_key, trial_alive, verified_signature
 from sweeps.run_identity import IDENTITY_FILE
+from sweeps.search_options import objective_problem
 from sweeps.storage import _redact, claim_lock, file_of, open_storage
 
 RESULT_FILE = "result.json"
@@ -223,9 +224,8 @@ def _store(storage: Any, run: KeptRun, signed: str, shown: str) -> str:
                           f"{identity.trial_number} (id {identity.trial_id}); nothing stored")
     objective = study.user_attrs.get("objective")
     value = run.metrics.get(objective)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RecordError(f"{run_dir / RESULT_FILE}: key 'metrics.{objective}' (the study's objective) is not a "
-                          "finite number")
+    if (problem := objective_problem(str(objective), value)) is not None:  # the objective's own door, as a trial's
+        raise RecordError(f"{run_dir / RESULT_FILE}: key 'metrics.{objective}' (the study's objective): {problem}")
     if study.user_attrs.get("task") not in {None, run.task}:
         raise RecordError(f"{run_dir / RESULT_FILE}: key 'task' is {run.task!r}, not the study's task "
                           f"{study.user_attrs['task']!r}")

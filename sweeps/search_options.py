@@ -75,3 +75,16 @@ def check_combination(name: str, options: dict[str, Any]) -> None:
     if name == "qmc" and options.get("seed") is not None and options.get("scramble") is False:
         raise OptionError("seed", "a seed acts only on a scrambled sequence; with scramble: false leave it out "
                           "(the sequence is fixed)")
+
+
+def objective_problem(objective: str, value: Any) -> str | None:
+    """Why a trial's objective value cannot be stored, or None: it must be a finite number (not a bool) inside the
+    metric's range (an accuracy of 5.0, or `True` returned by a user's train function, would rank first)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"objective {objective} is {value!r}, not a number"
+    if not math.isfinite(value):
+        return f"objective {objective} is {value}"
+    low, high = metric_range(objective)
+    if not low <= value <= high:
+        return f"objective {objective} is {value!r}, outside its range [{low:g}, {high:g}]"
+    return None

@@ -89,3 +89,19 @@ def test_a_start_with_value_whose_condition_does_not_hold_is_refused(tmp_path_fa
 @pytest.mark.parametrize("name", sorted(path.stem for path in Path("sweeps").glob("*.yaml")))
 def test_every_shipped_study_still_loads(name: str) -> None:
     load_spec(name)
+
+
+@given(objective=st.sampled_from(["val/accuracy", "val/loss", "val/cse_minutes", "val/frechet_distance"]),
+       value=st.one_of(st.booleans(), st.floats(allow_nan=True, allow_infinity=True), st.integers(-10, 10**6),
+                       st.text(max_size=4), st.none()))
+def test_an_objective_value_outside_the_metrics_range_is_never_stored(objective, value) -> None:
+    """6-i: a user's train returning accuracy 5.0, or `True`, was stored COMPLETE and ranked first. The value must be
+    a finite number (not a bool) inside the metric's range; otherwise the trial fails with the reason."""
+    from sweeps.search_options import objective_problem
+
+    problem = objective_problem(objective, value)
+    low, high = metric_range(objective)
+    storable = (type(value) in (int, float) and math.isfinite(value) and low <= value <= high)
+    assert (problem is None) == storable, (objective, value, problem)
+    if problem is not None:
+        assert objective in problem and "\n" not in problem
