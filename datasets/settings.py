@@ -15,7 +15,7 @@ def mirror_dir() -> Path | None:
 
 
 def debian_dir() -> Path:
-    return Path(os.environ.get("SWEEPLAB_DEBIAN_DATA_DIR", str(DEBIAN_DATASETS_DIR)))
+    return Path(os.environ.get("SWEEPLAB_DEBIAN_DATA_DIR", "").strip() or str(DEBIAN_DATASETS_DIR))
 
 
 def keras_cache_dir() -> Path:
@@ -25,7 +25,7 @@ def keras_cache_dir() -> Path:
 
 def array_cache_dir() -> Path:
     """Where decoded arrays are cached (`SWEEPLAB_CACHE_DIR`, default `~/.cache/sweeplab`)."""
-    return Path(os.environ.get("SWEEPLAB_CACHE_DIR", Path.home() / ".cache" / "sweeplab"))
+    return Path(os.environ.get("SWEEPLAB_CACHE_DIR", "").strip() or Path.home() / ".cache" / "sweeplab")
 
 
 def downloads_allowed() -> bool:

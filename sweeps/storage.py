@@ -45,7 +45,9 @@ SQLITE_BUSY_SECONDS = 1.0  # SQLite's own wait for a lock (C code, deaf to signa
 
 
 def runs_dir() -> Path:
-    return Path(os.environ.get("SWEEPLAB_RUNS_DIR", DEFAULT_RUNS_DIR))
+    """$SWEEPLAB_RUNS_DIR, or `runs` when it is unset or empty (an empty value, `SWEEPLAB_RUNS_DIR= cmd`, is unset:
+    it put the database and every run into the working directory)."""
+    return Path(os.environ.get("SWEEPLAB_RUNS_DIR", "").strip() or DEFAULT_RUNS_DIR)
 
 
 def default_storage_url() -> str:
@@ -64,14 +66,19 @@ def storage_url(given: str | None) -> str:
 
 
 def _seconds(name: str, default: int) -> int:
+    """A whole number of seconds from the environment, read like a command-line count (sweeplab.numbers: ASCII
+    digits only, so `1_0` and other scripts' digits are refused here as they are on the command line)."""
+    import argparse
+
+    from sweeplab.numbers import whole_number
+
     raw = os.environ.get(name, "")
+    if not raw.strip():
+        return default
     try:
-        value = int(raw) if raw else default
-    except ValueError:
-        raise StorageError(f"${name}={raw!r}: expected a whole number of seconds") from None
-    if value < 1:
-        raise StorageError(f"${name}={raw!r}: expected at least 1 second")
-    return value
+        return whole_number(1, 10**7)(raw)
+    except argparse.ArgumentTypeError as error:
+        raise StorageError(f"${name}={raw!r}: {error} (seconds)") from None
 
 
 def heartbeat_settings() -> tuple[int, int]:

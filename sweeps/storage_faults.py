@@ -27,6 +27,7 @@ import json
 import math
 import os
 import random
+import re
 import shlex
 import shutil
 import stat
@@ -174,10 +175,8 @@ PATIENCE = PatienceBudget()  # this process's (this command's) budget
 
 def patience_seconds() -> float:
     raw = os.environ.get("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "")
-    try:
-        value = float(raw) if raw else 600.0
-    except ValueError:
-        value = -1.0
+    plain = re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,9})?", raw.strip())  # no `1_0`, exponent, inf or other digits
+    value = float(raw) if plain else 600.0 if not raw.strip() else -1.0
     if not value > 0:
         raise StorageError(f"$SWEEPLAB_STORAGE_PATIENCE_SECONDS={raw!r}: expected a positive number of seconds")
     return value

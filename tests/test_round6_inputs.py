@@ -105,3 +105,47 @@ def test_an_objective_value_outside_the_metrics_range_is_never_stored(objective,
     assert (problem is None) == storable, (objective, value, problem)
     if problem is not None:
         assert objective in problem and "\n" not in problem
+
+
+@given(name=st.sampled_from(["SWEEPLAB_HEARTBEAT_SECONDS", "SWEEPLAB_GRACE_SECONDS",
+                             "SWEEPLAB_STORAGE_PATIENCE_SECONDS"]),
+       raw=st.one_of(st.sampled_from(["1_0", "٣", "１", "1e3", "+5", "-1", "0", "inf", "nan", " 30 ", "600", "2.5"]),
+                     st.text(max_size=6)))
+def test_a_setting_in_the_environment_is_read_like_the_command_line(name, raw) -> None:
+    """6-e: `SWEEPLAB_HEARTBEAT_SECONDS=1_0` and `=٣` were accepted (Python's int() reads both); the command line
+    refuses them. A whole-number setting takes ASCII digits only; the patience, plain decimals."""
+    import os
+
+    from sweeps.storage import StorageError, heartbeat_settings
+    from sweeps.storage_faults import patience_seconds
+
+    saved = {key: os.environ.pop(key, None) for key in ("SWEEPLAB_HEARTBEAT_SECONDS", "SWEEPLAB_GRACE_SECONDS",
+                                                         "SWEEPLAB_STORAGE_PATIENCE_SECONDS")}
+    os.environ[name] = raw
+    if name == "SWEEPLAB_GRACE_SECONDS":
+        os.environ["SWEEPLAB_HEARTBEAT_SECONDS"] = "1"
+    try:
+        read = patience_seconds if name.endswith("PATIENCE_SECONDS") else heartbeat_settings
+        try:
+            read()
+        except StorageError as error:
+            assert name in str(error) and "\n" not in str(error)
+            return
+        text = raw.strip()
+        plain = text.isascii() and (text.isdigit() or (name.endswith("PATIENCE_SECONDS") and
+                                                        text.replace(".", "", 1).isdigit()))
+        assert text == "" or plain, raw
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+
+
+@pytest.mark.parametrize("value", ["", "  "])
+def test_an_empty_runs_dir_setting_is_unset(monkeypatch, value) -> None:
+    """5-b: `SWEEPLAB_RUNS_DIR= sweep` put the database and the runs into the working directory."""
+    from sweeps.storage import DEFAULT_RUNS_DIR, runs_dir
+
+    monkeypatch.setenv("SWEEPLAB_RUNS_DIR", value)
+    assert runs_dir() == Path(DEFAULT_RUNS_DIR)
