@@ -149,3 +149,30 @@ def test_an_empty_runs_dir_setting_is_unset(monkeypatch, value) -> None:
 
     monkeypatch.setenv("SWEEPLAB_RUNS_DIR", value)
     assert runs_dir() == Path(DEFAULT_RUNS_DIR)
+
+
+@given(kind=st.sampled_from([str, bool, int, float]), bounded=st.booleans(),
+       stated=st.sampled_from([None, "maximize", "minimize"]), direction=st.sampled_from(["maximize", "minimize"]))
+def test_a_user_declaration_that_contradicts_itself_is_refused(kind, bounded, stated, direction) -> None:
+    """6-f: metrics={"val/accuracy": "minimize"} beside a maximised objective was accepted; 6-h: low/high on a str
+    field was accepted and never checked. Either is one line at the declaration."""
+    import dataclasses
+
+    from trainers.user_tasks import UserTaskError, param, task
+
+    default = {str: "a", bool: True, int: 1, float: 0.5}[kind]
+    config = dataclasses.make_dataclass("Config", [("value", kind, param(default, low=0, high=2) if bounded
+                                                    else dataclasses.field(default=default))])
+    metrics = {"val/accuracy": stated} if stated else None
+
+    def train(config, reporter, run_dir):
+        return {"val/accuracy": 0.5}
+
+    train.__module__ = "round6_declarations"
+    contradicts = (bounded and kind in (str, bool)) or (stated is not None and stated != direction)
+    try:
+        task(config=config, objective="val/accuracy", direction=direction, metrics=metrics)(train)
+    except UserTaskError as error:
+        assert contradicts and "\n" not in str(error)
+        return
+    assert not contradicts

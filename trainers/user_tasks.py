@@ -67,12 +67,20 @@ def check_declaration(where: str, config_type: Any, objective: Any, direction: A
     for value in (direction, *directions.values()):
         if value not in ("maximize", "minimize"):
             raise UserTaskError(f"{where}: direction {value!r}; expected 'maximize' or 'minimize'")
+    if directions.get(objective, direction) != direction:  # which one would a study of this objective follow?
+        raise UserTaskError(f"{where}: metrics= says {objective!r} is to {directions[objective]}, but the objective's "
+                            f"direction is {direction!r}; give it once, or the same in both")
     try:
         hints = get_type_hints(config_type)
     except Exception as error:
         raise UserTaskError(f"{where}: cannot read the config's type hints ({error})") from None
     for field in dataclasses.fields(config_type):
         _check_annotation(where, field.name, hints[field.name])
+        declared = field.metadata.get(METADATA_KEY, {})
+        number_types = {hints[field.name], *get_args(hints[field.name])} & {int, float}
+        if declared.get("bound") is not None and not number_types:  # a range on text or true/false: never checked
+            raise UserTaskError(f"{where}: field {field.name!r} has type {hints[field.name]!r} but declares low/high; "
+                                "a range applies to int and float fields (give choices= for others)")
         if field.default is dataclasses.MISSING:
             raise UserTaskError(f"{where}: field {field.name!r} has no default; every config field needs one")
         try:
