@@ -14,6 +14,9 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.search_options import objective_problem
+from sweeps.storage_faults import StorageCorruptError
+
 REFIT_ATTR = "refit"  # study user attr: the refit record (see sweeps.refit)
 PROMOTED_FROM = "promoted_from"  # trial user attr: the low-rung trial a promoted one reruns (sweeps.promotion)
 
@@ -28,6 +31,11 @@ def ranked_trials(study: optuna.Study, low_rung: bool = False) -> list[FrozenTri
     `low_rung=True`: the trials that were not promoted reruns, the low rung's own ranking."""
     trials = [trial for trial in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
               if trial.value is not None and math.isfinite(trial.value)]
+    objective = study.user_attrs.get("objective")
+    for trial in trials:  # no trial stores a value outside its metric's range (sweeps.objective): damage otherwise
+        if isinstance(objective, str) and (problem := objective_problem(objective, trial.value)) is not None:
+            raise StorageCorruptError(f"study {study.study_name!r}: trial #{trial.number}'s stored {problem}: the "
+                                      "storage was damaged or edited by hand")
     promoted = [trial for trial in trials if is_promoted(trial)]
     trials = [trial for trial in trials if not is_promoted(trial)] if low_rung else (promoted or trials)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE

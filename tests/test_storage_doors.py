@@ -336,7 +336,7 @@ def stored_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
         trial.set_user_attr("metrics", {"val/accuracy": 0.5})
         trial.set_user_attr("run_dir", "runs/x/0000")
         trial.report(0.25, step=1)
-        return trial.suggest_float("x", 0.0, 1.0) + trial.suggest_int("n", 1, 3)
+        return (trial.suggest_float("x", 0.0, 1.0) + trial.suggest_int("n", 1, 3)) / 4  # an accuracy, in [0, 1]
 
     study = optuna.create_study(study_name="fashion-mlp", storage=f"sqlite:///{path}")
     for key, value in (("task", "classify"), ("objective", "val/accuracy"), ("definition", {"task": "classify"})):
@@ -400,6 +400,7 @@ SEMANTIC_DAMAGES = st.one_of(
     st.tuples(st.sampled_from(["no value", "two values", "two directions", "running unstarted"]), st.just(0)),
     st.tuples(st.just("started later"), st.integers(1, 10**6)),  # seconds after its completion
     st.tuples(st.just("nested attr"), st.integers(2_000, 50_000)),  # JSON deeper than the parser recurses
+    st.tuples(st.just("value"), st.one_of(st.floats(1.0001, 1e308), st.floats(-1e308, -0.0001))),  # accuracy: [0, 1]
 )
 
 
@@ -444,8 +445,8 @@ def test_stored_values_no_write_could_leave_are_refused_not_shown(
     err = capsys.readouterr().err
     lines = [line for line in err.splitlines() if line.startswith("sweeplab: error:")]
     assert code == 2 and len(lines) == 1, (code, err[-800:])
-    assert ("trial #" in lines[0] or kind in ("two directions", "nested attr")) and \
-        "damaged or edited by hand" in lines[0], lines[0]
+    named = "trial #" in lines[0] or kind in ("two directions", "nested attr")
+    assert named and ("damaged or edited by hand" in lines[0] or "was damaged" in lines[0]), lines[0]
 
 
 @FIXTURES

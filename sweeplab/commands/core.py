@@ -188,15 +188,18 @@ def studies_command(args: argparse.Namespace) -> int:
     for name in study_names():
         spec = load_spec(name)
         print(f"  {name:<20} task={spec.task:<10} {spec.objective} ({spec.direction}), {spec.trials} trials")
+    from sweeps.best import best_trial
+
     try:
-        summaries = optuna.get_all_study_summaries(open_storage(args.storage, create=False))
+        storage = open_storage(args.storage, create=False)
+        summaries = optuna.get_all_study_summaries(storage, include_best_trial=False)
     except StorageMissingError as missing:
         summaries = []
         print(str(missing).split(" (nothing created")[0])
     print("studies in storage:" if summaries else "no studies in storage yet")
-    for summary in summaries:
-        best = summary.best_trial.value if summary.best_trial else None
-        print(f"  {summary.study_name:<20} {summary.n_trials} trials, best {best}")
+    for summary in summaries:  # the best as `best` ranks it (promoted trials first, stored values checked)
+        best = best_trial(optuna.load_study(study_name=summary.study_name, storage=storage))
+        print(f"  {summary.study_name:<20} {summary.n_trials} trials, best {best.value if best else None}")
     return 0
 
 
