@@ -16,6 +16,13 @@ NAME_RULE = (f"1-{MAX_NAME_LENGTH} characters: letters, digits, '.', '_' or '-',
              "(no '/', no '..')")
 
 
+# What the runs folder holds beside the studies' folders (runs/<study>/...): a study of one of these names would
+# write its runs into the default storage's file or another command's folder (round 6's 5-c: `study: sweeplab.db`).
+RESERVED_NAMES = {**dict.fromkeys(["sweeplab.db", "sweeplab.db-journal", "sweeplab.db-wal", "sweeplab.db-shm"],
+                                  "default storage file"),
+                  "slurm": "Slurm log folder", "results": "findings folder", "artifacts": "artifact folder"}
+
+
 class UnsafeNameError(ValueError):
     """A name that cannot safely become a file or directory name."""
 
@@ -28,6 +35,8 @@ def name_problem(name: object) -> str | None:
         return f"{len(name)} characters is too long; expected {NAME_RULE}"
     if not NAME_PATTERN.match(name) or ".." in name:
         return f"{name!r} is not a safe name; expected {NAME_RULE}"
+    if name.lower() in RESERVED_NAMES:
+        return f"{name!r} is the runs folder's own {RESERVED_NAMES[name.lower()]}; choose another name"
     return None
 
 

@@ -176,3 +176,17 @@ def test_a_user_declaration_that_contradicts_itself_is_refused(kind, bounded, st
         assert contradicts and "\n" not in str(error)
         return
     assert not contradicts
+
+
+@given(name=st.one_of(st.sampled_from(["sweeplab.db", "SWEEPLAB.DB", "sweeplab.db-wal", "slurm", "results",
+                                       "artifacts"]), st.from_regex(r"[a-z][a-z0-9._-]{0,12}", fullmatch=True)))
+def test_a_study_name_that_is_the_runs_folders_own_entry_is_refused(name) -> None:
+    """5-c: `study: sweeplab.db` with the default storage failed every trial with FileExistsError (its run folder is
+    the default storage file). A name the runs folder holds itself is refused; any other safe name passes."""
+    from sweeps.names import RESERVED_NAMES, name_problem
+
+    problem = name_problem(name)
+    reserved = name.lower() in RESERVED_NAMES
+    assert (problem is not None and "runs folder's own" in problem) == reserved
+    if not reserved and ".." not in name:
+        assert problem is None
