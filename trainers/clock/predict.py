@@ -70,7 +70,8 @@ def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such model file")
     if path.is_dir():  # its sidecar would be reported missing, of a model that is a folder
-        raise CorruptDataError(f"{path}: is a directory; expected a .keras model file (e.g. {path}/model.keras)")
+        raise CorruptDataError(f"{path}: is a directory; expected a regular file, a .keras model (e.g. "
+                               f"{path}/model.keras)")
     if not head_path(path).exists():
         raise FileNotFoundError(f"{head_path(path)}: missing; it names the head that decodes {path.name}")
     head, preparation = read_sidecar(head_path(path))
