@@ -182,14 +182,19 @@ def patience_seconds() -> float:
     return value
 
 
-def root_cause(error: BaseException) -> str:
-    """The innermost useful message of an exception chain, on one line (`OperationalError: database is locked`)."""
+def _chain(error: BaseException) -> list[BaseException]:
+    """The error and those it was raised from or during (`__cause__`, else `__context__`), outermost first."""
     chain: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and current not in chain:
         chain.append(current)
         current = current.__cause__ or current.__context__
-    for candidate in reversed(chain):
+    return chain
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost useful message of an exception chain, on one line (`OperationalError: database is locked`)."""
+    for candidate in reversed(_chain(error)):
         text = getattr(candidate, "orig", None) or candidate
         message = next((line.strip() for line in str(text).splitlines() if line.strip()), "")
         if message and "invalid data in the commit" not in message:
@@ -204,16 +209,12 @@ PERMANENT_CAUSES = ("readonly database", "read-only file system", "permission de
 def is_permanent(error: BaseException) -> bool:
     """Faults no wait cures: a read-only or permission-denied storage (a file, its directory, a mount). Retrying
     them would stall the command silently for its whole patience."""
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
+    for current in _chain(error):
         if isinstance(current, OSError) and current.errno in PERMANENT_ERRNOS:
             return True
         text = str(getattr(current, "orig", None) or current).lower()
         if any(cause in text for cause in PERMANENT_CAUSES):
             return True
-        current = current.__cause__ or current.__context__
     return False
 
 
@@ -223,14 +224,7 @@ def is_refused(error: BaseException) -> bool:
     if isinstance(error, (optuna.exceptions.DuplicatedStudyError, optuna.exceptions.UpdateFinishedTrialError,
                           LookupError, ValueError)):
         return False
-    seen: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and current not in seen:
-        seen.append(current)
-        if type(current).__name__ == "IntegrityError":  # sqlite3, SQLAlchemy and psycopg all name it so
-            return True
-        current = current.__cause__ or current.__context__
-    return False
+    return any(type(current).__name__ == "IntegrityError" for current in _chain(error))  # sqlite3, SQLAlchemy, psycopg
 
 
 _ANNOUNCED: set[tuple[str, str]] = set()
@@ -289,7 +283,8 @@ def _checked(result: Any, name: str, describe: str) -> Any:
 def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
     """What no sweeplab or Optuna write leaves in a trial, or None: a negative number, a value or intermediate
     value that is not a finite number (sweeplab completes a trial only with a finite value and reports only finite
-    ones), a parameter outside its own distribution, one of sweeplab's attributes of another type."""
+    ones), one of sweeplab's attributes of another type, and what Optuna's own rules forbid (a parameter outside its
+    distribution, a COMPLETE trial without a value, ...)."""
     if not isinstance(trial.number, int) or trial.number < 0:
         return "has a negative number"
     if trial.number > trial._trial_id:  # a number counts the study's earlier trials, an id every study's
@@ -303,19 +298,11 @@ def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
         return "holds a value that is not finite (Inf or NaN)"
     if trial.datetime_start and trial.datetime_complete and trial.datetime_complete < trial.datetime_start:
         return "finished before it started"
-    for param, value in trial.params.items():
-        distribution = trial.distributions.get(param)
-        try:
-            inside = distribution is not None and distribution._contains(distribution.to_internal_repr(value))
-        except (ValueError, TypeError, IndexError):
-            inside = False
-        if not inside:
-            return f"holds parameter {param}={value!r} outside its distribution {distribution}"
     for key, kind in OWN_ATTRS.items():
         if key in trial.user_attrs and not isinstance(trial.user_attrs[key], kind):
             return f"has attribute {key!r} that is not {kind.__name__}"
-    try:  # Optuna's own consistency rules: a COMPLETE trial has its value, a started one its start time, ...
-        trial._validate()
+    try:  # Optuna's own consistency rules: a COMPLETE trial has its value, a started one its start time, every
+        trial._validate()  # parameter lies inside its own distribution
     except (ValueError, TypeError, IndexError) as error:
         return f"is inconsistent as {trial.state.name} ({str(error)[:120]})"
     return None
@@ -350,13 +337,14 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             if identity is not None:
                 identity.check()
             try:
-                refused = _refusals()
+                before = _refusals()
                 result = _checked(method(*args, **kwargs), name, describe)
                 if name == "set_trial_state_values" and result is False:
                     _refused_finish(method, args, kwargs, describe)
-                if name in READ_BACK and _refusals() != refused:
+                refused = _refusals() != before
+                if refused and name in READ_BACK:
                     _check_written(method, name, args, kwargs, describe)
-                elif best_effort and _refusals() != refused:
+                elif refused and best_effort:
                     print(f"sweeplab: warning: {describe}: {name} refused by the database (IntegrityError); the trial "
                           "goes on", file=sys.stderr, flush=True)
                 return result
@@ -366,9 +354,7 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                 if attempts > 1 and name == "set_trial_state_values" and _already_set(method, args, error):
                     return True  # an earlier attempt committed before its connection failed
                 if is_refused(error):
-                    raise StorageCorruptError(
-                        f"storage {describe} refuses the write ({root_cause(error)}): a constraint or trigger in the "
-                        "database, not a fault a wait cures; was it edited by hand?") from error
+                    raise _refusal(describe, f"the write ({root_cause(error)})") from error
                 if is_permanent(error) or (identity is not None and identity.unwritable()):
                     raise StorageUnwritableError(
                         f"storage {describe} cannot be written: {root_cause(error)} ("
@@ -402,19 +388,28 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
     return call
 
 
+def _refusal(describe: str, what: str) -> StorageCorruptError:
+    """The one line for a write the database itself refused (an integrity constraint or a trigger)."""
+    return StorageCorruptError(f"storage {describe} refuses {what}: a constraint or trigger in the database, not a "
+                               "fault a wait cures; was it edited by hand?")
+
+
+def _arguments(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> tuple[Any, ...]:
+    """A storage call's arguments in order, however passed (Optuna's cache passes some by keyword)."""
+    return tuple(inspect.signature(method).bind(*args, **kwargs).arguments.values())
+
+
 def _refused_finish(method: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any], describe: str) -> None:
     """Optuna's SQL storage answers False, silently, when the database refuses (IntegrityError) the write that
     finishes a trial, which would leave it RUNNING with its result unstored. False is also its answer when a
     waiting trial was claimed by another worker first: that one is not a finish, and passes."""
-    state = kwargs.get("state", args[1] if len(args) > 1 else None)
+    trial_id, state = _arguments(method, args, kwargs)[:2]
     storage = getattr(method, "__self__", None)
     if not isinstance(state, optuna.trial.TrialState) or not state.is_finished() or storage is None:
         return
-    stored = storage.get_trial(args[0] if args else kwargs["trial_id"]).state
+    stored = storage.get_trial(trial_id).state
     if stored != state:
-        raise StorageCorruptError(f"storage {describe} refuses the write that finishes a trial as {state.name} (it "
-                                  f"stays {stored.name}): a constraint or trigger in the database, not a fault a "
-                                  "wait cures; was it edited by hand?")
+        raise _refusal(describe, f"the write that finishes a trial as {state.name} (it stays {stored.name})")
 
 
 def _already_set(method: Callable[..., Any], args: tuple[Any, ...], error: BaseException) -> bool:
@@ -468,12 +463,10 @@ READ_BACK: dict[str, Callable[[Any, tuple[Any, ...]], bool]] = {
 def _check_written(method: Callable[..., Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
                    describe: str) -> None:
     storage = getattr(method, "__self__", None)
-    args = tuple(inspect.signature(method).bind(*args, **kwargs).arguments.values())  # Optuna passes keywords too
+    args = _arguments(method, args, kwargs)
     if storage is None or len(args) < 2 or READ_BACK[name](storage, args):
         return
-    raise StorageCorruptError(f"storage {describe} refuses the write of {name.lstrip('_')} ({args[1]!r}; an "
-                              "IntegrityError): a constraint or trigger in the database, not a fault a wait cures; "
-                              "was it edited by hand?")
+    raise _refusal(describe, f"the write of {name.lstrip('_')} ({args[1]!r}; an IntegrityError)")
 
 
 def make_patient(storage: optuna.storages.BaseStorage, describe: str,
