@@ -48,6 +48,14 @@ def split(dataset: Dataset, validation_fraction: float = 0.1, subset: int = 0, t
     )
 
 
+def unseen_classes(scored: np.ndarray, trained: np.ndarray) -> tuple[np.ndarray, str]:
+    """The classes `scored` holds that `trained` never does, and the first ten of them in words for a message."""
+    unseen = np.setdiff1d(np.unique(scored), np.unique(trained))
+    shown = ", ".join(str(label) for label in unseen[:10]) + (f" (and {len(unseen) - 10} more)"
+                                                              if len(unseen) > 10 else "")
+    return unseen, shown
+
+
 def check_validation_classes_trained(splits: Splits, source: str) -> None:
     """Every class the validation part holds occurs in the training part: a class whose only examples the carve
     took (one example per class) is scored but never trained, and the search would rank configurations on it.
@@ -56,10 +64,8 @@ def check_validation_classes_trained(splits: Splits, source: str) -> None:
 
     if splits.y_val.ndim != 1 or splits.y_val.dtype.kind not in "iu":
         return  # not class labels (the clock's times, one-hot rows)
-    untrained = np.setdiff1d(np.unique(splits.y_val), np.unique(splits.y_train))
+    untrained, shown = unseen_classes(splits.y_val, splits.y_train)
     if len(untrained):
-        shown = ", ".join(str(label) for label in untrained[:10]) + (f" (and {len(untrained) - 10} more)"
-                                                                     if len(untrained) > 10 else "")
         raise CorruptDataError(
             f"{source}: the validation split holds {len(untrained)} class(es) the training split never holds "
             f"({shown}); the seeded carve took every example of them ({len(splits.y_train):,} training and "

@@ -14,6 +14,7 @@ import numpy as np
 import datasets
 from datasets.formats import CorruptDataError, read_npy_array
 from datasets.regular_files import open_regular
+from datasets.splits import unseen_classes
 from trainers.fit import standard_callbacks
 from trainers.reporter import Reporter
 
@@ -79,10 +80,8 @@ def _read_npz(path: Path) -> datasets.Dataset:
 def _check_test_classes(path: Path, y_train: np.ndarray, y_test: np.ndarray) -> None:
     """Every class of y_test occurs in y_train: a model is not tested on a class it never saw (K, from y_train's
     largest label, may still hold classes neither has)."""
-    unseen = np.setdiff1d(np.unique(y_test), np.unique(y_train))
+    unseen, shown = unseen_classes(y_test, y_train)
     if len(unseen):
-        shown = ", ".join(str(label) for label in unseen[:10]) + (f" (and {len(unseen) - 10} more)"
-                                                                  if len(unseen) > 10 else "")
         raise CorruptDataError(f"{path}: y_test holds {len(unseen)} class(es) that y_train never holds: {shown}; every "
                                "label of y_test must occur in y_train (a model is not tested on a class it never saw)")
 
