@@ -9,7 +9,7 @@ import zipfile
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
@@ -34,6 +34,7 @@ ODD_SIDES = st.one_of(st.booleans(), st.floats(allow_nan=True), st.integers(-10*
        claimed=st.one_of(st.none(), hnp.array_shapes(max_dims=4, max_side=10**6),
                          st.lists(st.one_of(st.integers(0, 6), ODD_SIDES), min_size=1, max_size=4).map(tuple)),
        cut=st.integers(0, 64))
+@example(array=np.zeros(2, np.uint8), claimed=(0,), cut=2)  # a cut that leaves an empty array whole: it loads
 def test_npy_loads_exactly_or_is_refused(tmp_path_factory, array, claimed, cut):
     data = npy_bytes(array)
     if claimed is not None:  # rewrite the header to claim another shape (a crafted or mismatched file)
@@ -41,20 +42,24 @@ def test_npy_loads_exactly_or_is_refused(tmp_path_factory, array, claimed, cut):
         buffer = io.BytesIO()
         np.lib.format.write_array_header_1_0(buffer, {**header, "shape": tuple(claimed)})
         data = buffer.getvalue() + array.tobytes()
+    header_length = len(data) - array.nbytes
     data = data[: len(data) - cut] if cut else data
     path = tmp_path_factory.mktemp("npy") / "images.npy"
     path.write_bytes(data)
     plain = claimed is None or all(type(side) is int and side >= 0 for side in claimed)
-    intact = cut == 0 and plain and (claimed is None or int(np.prod(claimed)) == array.size)
+    count = array.size if claimed is None else int(np.prod(claimed)) if plain else -1
+    # consistent: a whole header whose shape holds exactly the data bytes left (a cut may leave a smaller array whole)
+    consistent = plain and len(data) - header_length == count * array.itemsize
     try:
         loaded = read_npy(path)
     except CorruptDataError as error:
         assert str(path) in str(error) and "\n" not in str(error)
-        assert not (intact and claimed is None)  # an untouched file is never refused
+        assert not (cut == 0 and claimed is None)  # an untouched file is never refused
+        assert not consistent
         return
-    assert intact
-    assert loaded.dtype == array.dtype and loaded.size == array.size
-    assert np.array_equal(loaded.ravel(), array.ravel(), equal_nan=True)
+    assert consistent
+    assert loaded.dtype == array.dtype and loaded.size == count
+    assert np.array_equal(loaded.ravel(), array.ravel()[:count], equal_nan=True)
 
 
 def write_npz(path, **arrays) -> None:
