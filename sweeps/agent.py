@@ -25,8 +25,9 @@ from sweeps.objective import ReporterFactory, make_objective
 from sweeps.optuna_study import create_study
 from sweeps.spec import StudySpec
 from sweeps.storage import claim_lock, open_storage
-from sweeps.trial_loop import agent_name, run_one_trial
+from sweeps.trial_loop import agent_name, ask_holding_stops, run_one_trial
 from sweeps.trial_process import subprocess_objective
+from trainers.stop import release_stops
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 
@@ -60,7 +61,7 @@ def _claim(study: optuna.Study, budget: int, max_failures: int) -> tuple[optuna.
     running = sum(trial.state == TrialState.RUNNING for trial in trials)
     failed = sum(trial.state == TrialState.FAIL for trial in trials)
     room = finished + running < budget and failed < max_failures
-    return (study.ask() if room else None), finished, failed
+    return (ask_holding_stops(study) if room else None), finished, failed
 
 
 def run_agent(spec: StudySpec, storage_url: str | None = None, budget: int | None = None,
@@ -88,8 +89,12 @@ def run_agent(spec: StudySpec, storage_url: str | None = None, budget: int | Non
         if deadline is not None and time.monotonic() > deadline:
             summary.stopped_because = f"the study's timeout of {spec.timeout_minutes} minutes passed"
             break
-        with claim_lock(storage, storage_url, spec.name):
-            trial, finished, failed = _claim(study, budget, max_failures)
+        try:
+            with claim_lock(storage, storage_url, spec.name):
+                trial, finished, failed = _claim(study, budget, max_failures)
+        except BaseException:  # the lock's release failed after an ask: the heartbeat check fails that trial
+            release_stops()
+            raise
         if finished >= budget:
             summary.stopped_because = f"the study has {finished} finished trials (budget {budget})"
             break

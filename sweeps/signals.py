@@ -11,7 +11,7 @@ import sys
 from types import FrameType
 from typing import Any
 
-from trainers.stop import Stopped, request_stop, seconds_since_first_stop, stop_requested
+from trainers.stop import Stopped, request_stop, seconds_since_first_stop, stop_requested, stops_held
 
 __all__ = [
     "STOP_SIGNALS",
@@ -41,10 +41,11 @@ def _raise_stopped(signum: int, frame: FrameType | None) -> None:
     """Raise `Stopped` for the first stop signal. A second one within CLEANUP_SECONDS (a double Ctrl-C, a
     scheduler's TERM then HUP) is only recorded: raised into the clean-up that the first started (failing and
     re-queueing the trial), it would leave the trial RUNNING. Later ones raise again, should the first have been
-    swallowed somewhere that never reports."""
+    swallowed somewhere that never reports. While stops are held (`trainers.stop.hold_stops`: a trial is being
+    created and handed over) every one is only recorded, and raised once the trial is in hand."""
     since_first = seconds_since_first_stop()
     request_stop(signum)  # raised again at the run's next report, should a library swallow this one
-    if since_first is not None and since_first < CLEANUP_SECONDS:
+    if stops_held() or (since_first is not None and since_first < CLEANUP_SECONDS):
         return
     raise Stopped(stop_requested())
 

@@ -29,7 +29,7 @@ from sweeps.slurm import slurm_task_id
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, heartbeat_settings
 from sweeps.storage_faults import StorageUnavailableError, root_cause
 from trainers.memory import trim_native_heap
-from trainers.stop import Stopped, raise_if_stop_requested, stop_requested
+from trainers.stop import Stopped, hold_stops, raise_if_stop_requested, release_stops, stop_requested
 
 
 class _Heartbeat:
@@ -85,17 +85,49 @@ def release_trial_memory() -> None:
     gc.collect()
 
 
+def ask_holding_stops(study: optuna.Study) -> optuna.Trial:
+    """`study.ask()` with stop signals held (recorded, not raised) from before the trial exists until
+    `run_one_trial`, which must be called next, takes it in hand: a stop at any moment then either comes before
+    the trial exists or is raised where the trial is failed and re-queued, never leaving it RUNNING."""
+    hold_stops()
+    try:
+        return study.ask()
+    except BaseException:
+        release_stops()
+        raise
+
+
 def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
                   log: Callable[[str], None]) -> TrialState:
-    """Run and tell one asked trial with a heartbeat; an interrupted trial is FAIL and re-queued for others."""
-    forget_run_dir()
-    interval, _ = heartbeat_settings()
-    trial.set_user_attr("agent", agent_name())
-    if (task := slurm_task_id()) is not None:  # `sweeplab slurm status` matches trials to array tasks
-        trial.set_user_attr("slurm_task", task)
+    """Run and tell one trial from `ask_holding_stops` with a heartbeat. A stop wherever it lands (before the
+    objective, inside it, in an error's handling, during the tell) leaves the trial finished: told, or FAIL and
+    re-queued for others."""
+    try:
+        return _run_and_tell(study, trial, objective, log)
+    except (KeyboardInterrupt, SystemExit) as stop:  # only stops leave `_run_and_tell` this way
+        if not _finished(study, trial):
+            fail_and_requeue(study, trial, stop, log)
+        raise
+
+
+def _finished(study: optuna.Study, trial: optuna.Trial) -> bool:
+    try:
+        return study._storage.get_trial(trial._trial_id).state.is_finished()
+    except StorageUnavailableError:  # `fail_and_requeue` says what could not be recorded
+        return False
+
+
+def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[[optuna.Trial], float],
+                  log: Callable[[str], None]) -> TrialState:
     state, value = TrialState.FAIL, None
     try:
-        raise_if_stop_requested()  # a stop a library swallowed during the last trial: this one does not start
+        release_stops()
+        raise_if_stop_requested()  # one that came since the ask, or a stop a library swallowed: it does not start
+        forget_run_dir()
+        interval, _ = heartbeat_settings()
+        trial.set_user_attr("agent", agent_name())
+        if (task := slurm_task_id()) is not None:  # `sweeplab slurm status` matches trials to array tasks
+            trial.set_user_attr("slurm_task", task)
         with _Heartbeat(study._storage, trial._trial_id, interval):
             value = objective(trial)
         state = TrialState.COMPLETE if value is not None and value == value and abs(value) != float("inf") \
@@ -109,7 +141,6 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
                                     f"({', '.join(map(repr, stop.args))}) with no stop signal received: a failure of "
                                     "this trial, not a stop of the command")
         else:
-            fail_and_requeue(study, trial, stop, log)
             raise
     except TrialProcessStopped as stop:  # its process was stopped, not this one: re-queued, the loop goes on
         fail_and_requeue(study, trial, stop, log)
@@ -204,7 +235,7 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             optuna.storages.fail_stale_trials(study)
-        state = run_one_trial(study, study.ask(), objective, log)
+        state = run_one_trial(study, ask_holding_stops(study), objective, log)
         states[state.name] = states.get(state.name, 0) + 1
     return states
 

@@ -17,6 +17,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 import weakref
 from pathlib import Path
@@ -281,6 +282,78 @@ def test_a_trial_stopped_twice_is_failed_and_requeued_once(first, second, tmp_pa
     waiting = [other for other in trials if other.state == TrialState.WAITING]
     assert len(waiting) == 1 and waiting[0].params == trials[trial.number].params
     assert not [other for other in trials if other.state == TrialState.RUNNING]
+
+
+class _Tripwire:
+    """A storage that sends this process `signum` after its `at`-th call from the main thread returns."""
+
+    def __init__(self, inner, at: int, signum: int) -> None:
+        self._inner, self._at, self._signum, self.calls, self.sent = inner, at, signum, 0, False
+
+    def __getattr__(self, name: str):
+        value = getattr(self._inner, name)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            result = value(*args, **kwargs)
+            if threading.current_thread() is threading.main_thread():
+                self.calls += 1
+                if self.calls == self._at:
+                    self.sent = True
+                    os.kill(os.getpid(), self._signum)
+            return result
+
+        return call
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signum=STOPS, at=st.integers(1, 40), command=st.sampled_from(["sweep", "agent"]))
+def test_a_stop_after_any_storage_call_leaves_no_trial_running(signum, at, command, tmp_path_factory):
+    """CI once found `agents` stopped with a trial RUNNING: the stop landed between `study.ask()` creating the
+    trial and the code that fails and re-queues a stopped trial taking it in hand. A stop after any storage call of
+    a sweep's or an agent's trials (the ask, their attributes, the tell, the next claim): it is raised, no trial is
+    left RUNNING, and a trial it failed has one WAITING copy with its parameters."""
+    import sweeps.agent
+    from sweeps.optuna_study import create_study
+    from sweeps.spec import load_spec
+    from sweeps.trial_loop import run_trials
+
+    directory = tmp_path_factory.mktemp("tripwire")
+    spec = load_spec(str(write_study(directory)))
+    url = f"sqlite:///{directory / 'study.db'}"
+    wires: list[_Tripwire] = []
+
+    def wired(*args, **kwargs) -> optuna.Study:
+        study = create_study(*args, **kwargs)
+        wires.append(_Tripwire(study._storage, at, signum))
+        study._storage = wires[-1]
+        return study
+
+    def objective(trial: optuna.trial.Trial) -> float:
+        return trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True)
+
+    with handlers_restored(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        patch.setattr(trainers.stop, "_held", [])
+        patch.setattr(sweeps.agent, "create_study", wired)
+        patch.setattr(sweeps.agent, "make_objective", lambda *args, **kwargs: objective)
+        stop_on_signals()
+        try:
+            if command == "sweep":
+                run_trials(wired(spec, url), objective, n_trials=2, log=lambda line: None)
+            else:
+                sweeps.agent.run_agent(spec, url, budget=2, log=lambda line: None)
+        except trainers.stop.Stopped as stop:
+            assert wires[0].sent and stop.signum == signum
+        else:
+            assert not wires[0].sent, "a stop was swallowed"
+    trials = optuna.load_study(study_name=spec.name, storage=url).get_trials()
+    assert not [trial for trial in trials if trial.state == TrialState.RUNNING], trials
+    for failed in (trial for trial in trials if trial.state == TrialState.FAIL):
+        assert "stopped by" in failed.user_attrs["fail_reason"]
+        copies = [trial for trial in trials if trial.system_attrs.get("failed_trial") == failed.number]
+        assert len(copies) == 1 and copies[0].params == failed.params
 
 
 def _agents_log_and_states(folder: Path, url: str) -> tuple[str, list[TrialState]]:

@@ -20,6 +20,7 @@ class Stopped(KeyboardInterrupt):
 
 
 _requested: list[tuple[int, float]] = []  # the signals received and when (monotonic), first first
+_held: list[bool] = []  # non-empty while a stop is only recorded (`hold_stops`)
 
 
 def request_stop(signum: int) -> None:
@@ -40,3 +41,18 @@ def raise_if_stop_requested() -> None:
     """Raise `Stopped` for the first stop signal received, if any (it stays requested: the process is ending)."""
     if _requested:
         raise Stopped(_requested[0][0])
+
+
+def hold_stops() -> None:
+    """From now until `release_stops`, a stop signal is recorded, not raised: between the storage creating a trial
+    and the code that fails and re-queues a stopped trial taking it in hand, a raised stop would leave it RUNNING."""
+    _held[:] = [True]
+
+
+def release_stops() -> None:
+    """End `hold_stops`; a stop that came meanwhile is raised by the next `raise_if_stop_requested`."""
+    _held.clear()
+
+
+def stops_held() -> bool:
+    return bool(_held)
