@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from datasets.atomic import write_text
+
 PLOTLY_FILE = "plotly.min.js"
 
 
@@ -21,7 +23,7 @@ def write_plotly_js(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path, script = folder / PLOTLY_FILE, get_plotlyjs()
     if not path.is_file() or path.stat().st_size != len(script.encode()):
-        path.write_text(script)
+        write_text(path, script)
     return path
 
 
@@ -35,5 +37,5 @@ def write_figures_page(path: Path, figures: Sequence[Any], title: str, shared_sc
         head += f"<script src='{Path(os.path.relpath(script, path.parent)).as_posix()}'></script>"
     parts = "".join(figure.to_html(full_html=False, include_plotlyjs=shared_script is None and index == 0)
                     for index, figure in enumerate(figures))
-    path.write_text(f"<html><head>{head}</head><body>{parts}</body></html>")
+    write_text(path, f"<html><head>{head}</head><body>{parts}</body></html>")
     return path

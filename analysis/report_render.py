@@ -16,6 +16,7 @@ from plotly.subplots import make_subplots
 from analysis.best import format_refit
 from analysis.pages import PLOTLY_FILE, write_plotly_js
 from analysis.report_data import ROLE_ORDER, Curve, ParameterInfo, StudyReport, all_reports
+from datasets.atomic import write_text
 from datasets.regular_files import read_regular_bytes
 from sweeps.names import file_stem
 
@@ -156,9 +157,9 @@ def write_report(storage: optuna.storages.BaseStorage, runs_root: Path, out: Pat
     reports = all_reports(storage, runs_root, top)
     for report in reports:
         study = optuna.load_study(study_name=report.name, storage=storage)
-        (out / _page_name(report.name)).write_text(render_study_page(report, study_figures(study, report)))
+        write_text(out / _page_name(report.name), render_study_page(report, study_figures(study, report)))
     index = out / "index.html"
-    index.write_text(render_index(reports))
+    write_text(index, render_index(reports))
     return index
 
 

@@ -1,18 +1,45 @@
-"""Files that concurrent agents share (array caches, rendered and localised clocks, feature weights) are written
-whole or not at all: into a temporary file beside the target, then renamed over it."""
+"""The project's file writes. Files that concurrent agents share (array caches, rendered and localised clocks,
+feature weights) are written whole or not at all: into a temporary file beside the target, then renamed over it.
+Every write names its file when it fails: an error raised while writing or closing (a full disk, a file-size limit,
+an I/O error) carries no file name of its own, and the command's one line would not say which file."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+
+
+@contextlib.contextmanager
+def naming_write_errors(path: Path | str) -> Iterator[None]:
+    """An OSError inside that names no file is given `path` as its file name."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is None:
+            error.filename = str(path)
+        raise
+
+
+def write_text(path: Path | str, text: str) -> Path:
+    """`Path(path).write_text(text)`, its error naming `path`."""
+    path = Path(path)
+    with naming_write_errors(path):
+        path.write_text(text)
+    return path
 
 
 def atomic_write(path: Path, write: Callable[[str], None], mode: int = 0o644) -> Path:
     """Call `write(temporary path)`, then rename the result to `path` (readable by other users' agents: `mode`).
     A reader sees the old file or the new one, never half of one; a failed write leaves no temporary behind."""
     path = Path(path)
+    with naming_write_errors(path):
+        return _atomic_write(path, write, mode)
+
+
+def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     # the temporary name ends as the target does (`.npz`, `.weights.h5`), so writers that check it accept it
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))

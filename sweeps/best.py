@@ -14,6 +14,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeps.joining import known_parameters
 from sweeps.search_options import objective_problem
 from sweeps.storage_faults import StorageCorruptError
 
@@ -35,6 +36,13 @@ def ranked_trials(study: optuna.Study, low_rung: bool = False) -> list[FrozenTri
     for trial in trials:  # no trial stores a value outside its metric's range (sweeps.objective): damage otherwise
         if isinstance(objective, str) and (problem := objective_problem(objective, trial.value)) is not None:
             raise StorageCorruptError(f"study {study.study_name!r}: trial #{trial.number}'s stored {problem}: the "
+                                      "storage was damaged or edited by hand")
+    known = known_parameters(study.user_attrs)
+    for trial in trials:  # every parameter a trial holds was searched or fixed by a definition of the study
+        unknown = sorted(set(trial.params) - known) if known is not None else []
+        if unknown:
+            raise StorageCorruptError(f"study {study.study_name!r}: trial #{trial.number} holds parameter "
+                                      f"{unknown[0]!r}, which no definition of the study searched or fixed: the "
                                       "storage was damaged or edited by hand")
     promoted = [trial for trial in trials if is_promoted(trial)]
     trials = [trial for trial in trials if not is_promoted(trial)] if low_rung else (promoted or trials)

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from typing import Any
 
 DEFINITION_ATTR = "definition"
+EARLIER_PARAMETERS_ATTR = "earlier_parameters"  # names searched or fixed by definitions replaced with --accept-changes
 ACCEPT_ENV = "SWEEPLAB_ACCEPT_CHANGES"
 TASK_DEFAULTS = "task_defaults"  # the task's resolved defaults for the fixed part (stored on first join when absent)
 
@@ -66,6 +67,23 @@ def differences(stored: Any, wanted: Any, prefix: str = "") -> list[str]:
             found += differences(stored.get(key), wanted.get(key), f"{prefix}.{key}" if prefix else str(key))
         return found
     return [] if stored == wanted else [f"{prefix}: {stored!r} -> {wanted!r}"]
+
+
+def definition_names(stored: Any) -> set[str]:
+    """The names a stored definition searches or fixes."""
+    if not isinstance(stored, dict):
+        return set()
+    return {str(name) for part in ("space", "fixed") if isinstance(stored.get(part), dict) for name in stored[part]}
+
+
+def known_parameters(attrs: dict[str, Any]) -> set[str] | None:
+    """Every parameter name a trial of the study may hold: its definition's, and those of definitions it replaced
+    with --accept-changes. None for a study stored before definitions were (nothing to check against)."""
+    if not isinstance(attrs.get(DEFINITION_ATTR), dict):
+        return None
+    earlier = attrs.get(EARLIER_PARAMETERS_ATTR)
+    return definition_names(attrs[DEFINITION_ATTR]) | ({str(name) for name in earlier}
+                                                       if isinstance(earlier, list) else set())
 
 
 def accepting_changes() -> bool:

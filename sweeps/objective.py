@@ -12,6 +12,7 @@ from typing import Any
 import optuna
 
 import trainers
+from datasets.atomic import write_text
 from sweeps.best import PROMOTED_FROM
 from sweeps.promotion import PROMOTED_SET
 from sweeps.result_signature import SIGNATURE_ATTR, sign_result, study_key
@@ -91,7 +92,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         except Exception as error:
             trial.set_user_attr("fail_reason", fail_reason(error))
             run_dir.mkdir(parents=True, exist_ok=True)
-            (run_dir / "error.txt").write_text(traceback.format_exc())
+            write_text(run_dir / "error.txt", traceback.format_exc())
             raise
         finally:
             release_trial_memory()

@@ -10,7 +10,15 @@ from typing import Any
 
 import optuna
 
-from sweeps.joining import DEFINITION_ATTR, accepting_changes, check_join, definition
+from sweeps.joining import (
+    DEFINITION_ATTR,
+    EARLIER_PARAMETERS_ATTR,
+    accepting_changes,
+    check_join,
+    definition,
+    definition_names,
+    known_parameters,
+)
 from sweeps.objective import ReporterFactory, make_objective
 from sweeps.promotion import enqueue_promotions, measure_fidelity
 from sweeps.spec import StudySpec
@@ -74,6 +82,9 @@ def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | N
         # continuing a study: a seeded random/TPE sampler would replay its first suggestions (QMC indexes by trial)
         study.sampler = build_sampler({**spec.sampler, "seed": int(spec.sampler["seed"]) + existing})
     if DEFINITION_ATTR not in study.user_attrs or accepting_changes():
+        replaced = (known_parameters(study.user_attrs) or set()) - definition_names(definition(spec, overrides))
+        if replaced:  # older trials may hold these: still the study's own names (`best` checks trials against them)
+            study.set_user_attr(EARLIER_PARAMETERS_ATTR, sorted(replaced))
         study.set_user_attr(DEFINITION_ATTR, definition(spec, overrides))
     study.set_user_attr("task", spec.task)
     study.set_user_attr("objective", spec.objective)

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from datasets.atomic import write_text
 from datasets.regular_files import open_regular
 
 KEY_ATTR = "sweeplab:result_key"
@@ -76,7 +77,7 @@ def sign_result(run_dir: Path, key: bytes, study_id: int, trial: Any = None) -> 
                                                                           dict(trial.params)):
             return None
     signed = signature(key, study_id, identity_bytes, result.read_bytes())
-    (run_dir / SIGNATURE_FILE).write_text(signed + "\n")
+    write_text(run_dir / SIGNATURE_FILE, signed + "\n")
     return signed
 
 

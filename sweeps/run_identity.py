@@ -16,6 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from datasets.atomic import write_text
 from sweeps.names import file_stem, under
 
 IDENTITY_FILE = "trial.json"
@@ -50,7 +51,7 @@ def claim_trial_dir(root: Path, study_name: str, trial: Any) -> Path:
                                   for name, distribution in trial.distributions.items()},
                 "run_id": uuid.uuid4().hex, "host": os.uname().nodename, "pid": os.getpid(),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-    (run_dir / IDENTITY_FILE).write_text(json.dumps(identity, indent=2, sort_keys=True) + "\n")
+    write_text(run_dir / IDENTITY_FILE, json.dumps(identity, indent=2, sort_keys=True) + "\n")
     _CURRENT.set(run_dir)
     return run_dir
 

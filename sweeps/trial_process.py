@@ -15,6 +15,7 @@ from typing import Any
 
 import optuna
 
+from datasets.atomic import write_text
 from sweeps.objective import make_objective
 from sweeps.run_identity import current_run_dir, remember_run_dir
 from sweeps.signals import STOP_SIGNALS
@@ -95,7 +96,7 @@ def _trial_worker(argv: list[str]) -> int:
     except Exception as error:
         result = {"error": fail_reason(error)}
     run_dir = current_run_dir()
-    Path(result_path).write_text(json.dumps({**result, "run_dir": str(run_dir) if run_dir else None}))
+    write_text(Path(result_path), json.dumps({**result, "run_dir": str(run_dir) if run_dir else None}))
     return 0
 
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from datasets.atomic import write_text
 from sweeps.spec import StudySpec
 from sweeps.storage import runs_dir
 from sweeps.wandb_sweep import SweepsEngineMissing, config_from_wandb, sweeps_python, to_wandb_sweep
@@ -145,6 +146,6 @@ def run_local_sweep(spec: StudySpec, count: int | None = None, overrides: dict[s
             if wandb and tracker.run is not None:
                 run.wandb_dir = str(tracker.run_path)
     directory.mkdir(parents=True, exist_ok=True)
-    (directory / "sweep.json").write_text(json.dumps({"sweep": sweep, "runs": [asdict(run) for run in runs]},
+    write_text(directory / "sweep.json", json.dumps({"sweep": sweep, "runs": [asdict(run) for run in runs]},
                                                      indent=2, default=str) + "\n")
     return runs

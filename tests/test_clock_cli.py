@@ -89,3 +89,11 @@ def test_bad_predict_inputs_give_one_clear_line(case, message, saved_model, cloc
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(error) == 1
     assert error[0].startswith("sweeplab: error:") and message in error[0]
+
+
+def test_predict_to_a_full_device_names_the_path(saved_model, clock_set, capsys):
+    """Round 6's 5-d: `--out /dev/full` said 'No space left on device' without the file."""
+    code = main(["predict", "clock", "--model", str(saved_model), "--images", str(clock_set / "images.npy"),
+                 "--out", "/dev/full"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and error == ["sweeplab: error: No space left on device: /dev/full"]

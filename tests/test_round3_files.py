@@ -407,3 +407,35 @@ def test_a_model_path_that_is_a_directory_is_named_so(tmp_path):
     (tmp_path / "m").mkdir()
     with pytest.raises(CorruptDataError, match="is a directory"):
         load_clock_model(tmp_path / "m")
+
+
+HEAD_CHOICES = [("regression", {}), ("periodic", {}), ("two_circle", {}), ("multi_head", {}),
+                ("hands", {}), ("hands", {"hour_decoding": "given_minute"}), ("classification", {"classes": 24}),
+                ("classification", {"classes": 72}), ("classification", {"classes": 144})]
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=12, deadline=None)
+@given(trained=st.sampled_from(HEAD_CHOICES), named=st.sampled_from(HEAD_CHOICES))
+def test_a_sidecar_naming_another_head_than_the_models_is_refused(tmp_path_factory, trained, named):
+    """Round 6's 7-d: a `hands` model whose sidecar said `regression` was read as regression (another mean error,
+    no word). The sidecar's head must build the model's own output layers; its decoding options may differ."""
+    import keras
+
+    from trainers.clock.heads import make_head
+    from trainers.clock.predict import head_path, load_clock_model, output_signature, save_clock_model
+
+    head = make_head(trained[0], **trained[1])
+    images = keras.Input((8, 8, 1))
+    model = keras.Model(images, head.output(keras.layers.Flatten()(images)))
+    path = save_clock_model(model, head, tmp_path_factory.mktemp("head") / "model.keras")
+    head_path(path).write_text(json.dumps({"head": named[0], "options": named[1], "input": {}}))
+    other = make_head(named[0], **named[1])
+    probe = keras.Input((4,))
+    same_layers = output_signature(keras.Model(probe, other.output(probe))) == output_signature(model)
+    try:
+        _, read, _ = load_clock_model(path)
+    except CorruptDataError as error:
+        assert not same_layers and "the sidecar is not this model's" in str(error) and "\n" not in str(error)
+        return
+    assert same_layers and read.name == named[0] and read.units == head.units
+    assert (trained[0] == named[0]) and (trained[0] != "classification" or trained[1] == named[1])

@@ -217,3 +217,41 @@ def test_slurm_refuses_a_changed_study_before_writing_a_script(tmp_path, monkeyp
                      *(["--dry-run"] if dry_run else [])])
     assert_one_line_error(capsys, code, "defined differently", "fixed.subset")
     assert not (tmp_path / "runs" / "slurm").exists()
+
+
+# ---------------------------------------------------------------- round 6's 3-f: parameters no definition had
+@settings(max_examples=25, deadline=None)
+@given(name=st.text(min_size=1, max_size=20), accepted=st.booleans(),
+       dropped=st.sampled_from([parameter.name for parameter in BASE.parameters if parameter.kind != "categorical"]))
+def test_a_trial_parameter_no_definition_of_the_study_had_is_damage(name, dropped, accepted):
+    """A trial row holding a parameter `name` that neither the study's definition nor one it replaced with
+    --accept-changes searched or fixed (a hand-edited database) is refused where trials are ranked; a parameter
+    dropped from the space with --accept-changes is still the study's own, and ranks."""
+    from analysis.best import best_trials
+    from sweeps.storage_faults import StorageCorruptError
+
+    storage = optuna.storages.InMemoryStorage()
+    study = create_study(BASE, storage)
+    if accepted:
+        os.environ[ACCEPT_ENV] = "1"
+        try:
+            names = [parameter.name for parameter in BASE.parameters]
+            study = create_study(mutate(BASE, "drop", names.index(dropped), 0.0), storage)
+        finally:
+            del os.environ[ACCEPT_ENV]
+    params = {"learning_rate": 1e-3, dropped: 1}
+    distributions = {key: optuna.distributions.CategoricalDistribution([value]) for key, value in params.items()}
+    held = dropped if accepted else name
+    if held not in params:
+        params[held] = 0.5
+        distributions[held] = optuna.distributions.FloatDistribution(0.0, 1.0)
+    study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=0.5))
+    known = {parameter.name for parameter in BASE.parameters} | set(BASE.fixed)
+    try:
+        rows = best_trials(study)
+    except StorageCorruptError as error:
+        assert not accepted and name not in known and "\n" not in str(error)
+        assert f"holds parameter {name!r}, which no definition of the study searched or fixed" in str(error)
+        return
+    assert accepted or name in known
+    assert rows[0][held] == params[held]

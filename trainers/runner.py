@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from datasets.atomic import write_text
 from trainers.config import as_dict, resolve
 from trainers.memory import forget_custom_gradients_after
 from trainers.provenance import provenance
@@ -35,7 +36,7 @@ def resolve_config(task: Task, *layers: Mapping[str, Any]) -> Any:
 
 def write_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
+    write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 
 def run(task_name: str, params: Mapping[str, Any], reporter: Reporter | None = None,

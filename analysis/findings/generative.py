@@ -36,6 +36,7 @@ from analysis.findings.generative_store import (
     trained_model,
     uniform_noise,
 )
+from datasets.atomic import write_text
 
 NAME = "generative"
 
@@ -196,7 +197,7 @@ def run_generative(out_dir: Path, store_dir: Path, tiny: bool = False,
     tables = [_write_csv(out_dir / "frechet.csv", frechet), _write_csv(out_dir / "models.csv", models_table),
               _write_csv(out_dir / "recognisability.csv", recognisable)]
     summary = out_dir / "summary.md"
-    summary.write_text(summary_markdown(models_table, frechet, recognisable, figures, directories, command,
+    write_text(summary, summary_markdown(models_table, frechet, recognisable, figures, directories, command,
                                         time.process_time() - cpu, trained, tiny))
     return [*figures, *tables, summary]
 
@@ -213,7 +214,7 @@ def run(out_dir: Path, store_dir: Path, fidelity: str = "cpu", workers: int = 1)
         raise ValueError(f"unknown fidelity {fidelity!r} for {NAME}; choose one of {', '.join(FIDELITIES)}")
     paths = run_generative(out_dir, store_dir, tiny=fidelity == "tiny")
     summary = Path(out_dir) / "summary.json"
-    summary.write_text(json.dumps({"finding": NAME, "fidelity": fidelity, "numbers": summarize(out_dir)}, indent=2,
+    write_text(summary, json.dumps({"finding": NAME, "fidelity": fidelity, "numbers": summarize(out_dir)}, indent=2,
                                   sort_keys=True))
     return [*paths, summary]
 

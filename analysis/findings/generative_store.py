@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from datasets.atomic import write_text
 from datasets.images import to_uint8
 
 STORE_VERSION = 1  # bump when what is stored for a model changes (forces retraining)
@@ -156,7 +157,7 @@ def _train(spec: ModelSpec, config: Any, directory: Path, halves: tuple[np.ndarr
     record = {"model": spec.name, "family": spec.family, "config": _plain(config), "metrics": fitted.metrics,
               "train_images": len(fitted.data.x_train), "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
               "load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()}
-    (directory / "model.json").write_text(json.dumps(record, indent=2, sort_keys=True))
+    write_text(directory / "model.json", json.dumps(record, indent=2, sort_keys=True))
 
 
 def _plain(config: Any) -> dict[str, Any]:
@@ -186,7 +187,7 @@ def cached_json(path: Path, compute: Callable[[], Any]) -> Any:
     value = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_text(json.dumps(value, indent=2, sort_keys=True))
+    write_text(temporary, json.dumps(value, indent=2, sort_keys=True))
     temporary.replace(path)
     return value
 

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from datasets.atomic import write_text
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -226,7 +228,7 @@ def write_summary(out_dir: Path, finding: str, fidelity: str, fidelity_text: str
     payload = {"finding": finding, "fidelity": fidelity, "fidelity_text": fidelity_text, "command": command,
                "timing": clean(dict(timing)), "numbers": clean(dict(numbers))}
     json_path, markdown_path = out_dir / SUMMARY_JSON, out_dir / SUMMARY_MD
-    json_path.write_text(json.dumps(payload, indent=2, sort_keys=True) + "\n")
+    write_text(json_path, json.dumps(payload, indent=2, sort_keys=True) + "\n")
     minutes = timing.get("evaluation_seconds_total", 0.0) / 60
     markdown = [f"# {title}", "", *lines, "", "## How this was measured", "",
                 f"- Fidelity `{fidelity}`: {fidelity_text}",
@@ -237,7 +239,7 @@ def write_summary(out_dir: Path, finding: str, fidelity: str, fidelity_text: str
                 f"{timing.get('cpu_seconds_this_run', 0):.0f} s CPU.",
                 f"- Intervals are {CONFIDENCE_WORDS}s; with a handful of seeds they are wide, and an interval that "
                 "spans 0 is reported as no evidence, not as a finding.", ""]
-    markdown_path.write_text("\n".join(markdown))
+    write_text(markdown_path, "\n".join(markdown))
     return [json_path, markdown_path]
 
 

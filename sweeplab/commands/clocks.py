@@ -79,6 +79,7 @@ def _best_model(study_name: str, storage: str | None) -> Path:
 def predict_command(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from datasets.atomic import write_text
     from datasets.clocks.arrays import read_npy, validate_images, validate_labels
     from datasets.clocks.preview import format_time
     from trainers.clock.metric import common_sense_minutes, error_summary, to_minutes
@@ -111,7 +112,7 @@ def predict_command(args: argparse.Namespace) -> int:
               f"median {summary['median']:.2f} min, 90th percentile {summary['p90']:.2f} min")
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text("\n".join(lines) + "\n")
+        write_text(Path(args.out), "\n".join(lines) + "\n")
         summary["out"] = args.out
     elif labels is None:
         sys.stdout.write("\n".join(lines) + "\n")

@@ -94,6 +94,7 @@ def submit_command(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(script, end="")
         return 0
+    from datasets.atomic import write_text
     from sweeps.optuna_study import create_study
 
     try:
@@ -104,7 +105,7 @@ def submit_command(args: argparse.Namespace) -> int:
         create_study(spec, storage, overrides)  # container the image user creates it (a root-owned journal: unwritable)
     log_dir.mkdir(parents=True, exist_ok=True)
     path = log_dir / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
-    path.write_text(script)
+    write_text(path, script)
     environ = {**os.environ, "SWEEPLAB_STORAGE": storage, "SWEEPLAB_RUNS_DIR": str(runs)}
     try:
         job_id = submit(path, environ)

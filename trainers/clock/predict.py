@@ -15,6 +15,7 @@ import cv2
 import keras
 import numpy as np
 
+from datasets.atomic import write_text
 from datasets.formats import CorruptDataError
 from datasets.regular_files import FileTooLargeError, NotRegularFileError, open_regular, read_regular_text
 from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
@@ -56,7 +57,7 @@ def save_clock_model(model: keras.Model, head: Head, path: Path,
     path.parent.mkdir(parents=True, exist_ok=True)
     model.save(path)
     sidecar = {"head": head.name, "options": head.options, "input": asdict(preparation or InputPreparation())}
-    head_path(path).write_text(json.dumps(sidecar, indent=2) + "\n")
+    write_text(head_path(path), json.dumps(sidecar, indent=2) + "\n")
     return path
 
 
@@ -90,7 +91,36 @@ def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
         first = str(error).splitlines()[0] if str(error) else ""
         raise CorruptDataError(f"{path}: the file exists ({size} bytes) but is not a readable Keras model "
                                f"({type(error).__name__}: {first})") from None
+    _check_head_fits(model, head, path)
     return model, head, preparation
+
+
+OUTPUT_LAYERS = ("hour", "minute", "clock")  # the names every head gives its output layers (trainers.clock.heads)
+
+
+def output_signature(model: keras.Model) -> list[tuple[str, str, Any, Any]]:
+    """The output layers' (name, kind, units, activation): what decides how the outputs are read."""
+    signature = []
+    for layer in model.layers:
+        if layer.name in OUTPUT_LAYERS:
+            config = layer.get_config()
+            signature.append((layer.name, type(layer).__name__, config.get("units"), config.get("activation")))
+    return sorted(signature)
+
+
+def _check_head_fits(model: keras.Model, head: Head, path: Path) -> None:
+    """A sidecar naming another head than the model was trained with (a hand-edited or swapped file) would decode
+    its outputs as something else, silently: the head's output layers must be the model's."""
+    features = keras.Input((4,))
+    expected = output_signature(keras.Model(features, head.output(features)))
+    found = output_signature(model)
+    if found != expected:
+        def shown(signature: list[tuple[str, str, Any, Any]]) -> str:
+            return ", ".join(f"{name} {kind}({units}, {activation})" for name, kind, units, activation in signature) \
+                or "no layer named hour, minute or clock"
+
+        raise CorruptDataError(f"{head_path(path)}: head {head.name!r} reads output layers {shown(expected)}, but "
+                               f"{path.name} has {shown(found)}: the sidecar is not this model's")
 
 
 # The one schema of a sidecar's head options: each value's type and range (trainers/bounds.py, as a clock config's

@@ -1,0 +1,83 @@
+"""Class 7's other door: every file the project writes names itself when the write fails. An error raised while
+writing or closing (a full disk, a file-size limit, an I/O error) carries no file name, so a command's one line
+said 'No space left on device' and not which file (round 6's 5-d)."""
+
+from __future__ import annotations
+
+import ast
+import errno
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from datasets.atomic import atomic_write, write_text
+from sweeplab.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("sweeps", "trainers", "datasets", "analysis", "sweeplab")
+WRITE_ERRORS = st.sampled_from([errno.ENOSPC, errno.EIO, errno.EFBIG, errno.EDQUOT, errno.EROFS])
+
+
+def test_package_code_writes_text_files_only_through_the_door():
+    """`Path.write_text`/`write_bytes` called anywhere but `datasets.atomic` would lose the file name again."""
+    calls = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path == ROOT / "datasets" / "atomic.py":
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) \
+                        and node.func.attr in ("write_text", "write_bytes") \
+                        and not (isinstance(node.func.value, ast.Name) and node.func.value.id == "atomic"):
+                    calls.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not calls, f"use datasets.atomic.write_text: {calls}"
+
+
+@settings(max_examples=20, deadline=None)
+@given(text=st.text(min_size=1, max_size=5000))
+def test_a_text_write_to_a_full_device_names_the_file(text):
+    with pytest.raises(OSError) as raised:
+        write_text(Path("/dev/full"), text)
+    assert raised.value.errno == errno.ENOSPC and raised.value.filename == "/dev/full"
+
+
+@settings(max_examples=20, deadline=None)
+@given(code=WRITE_ERRORS, named=st.booleans())
+def test_an_atomic_write_that_fails_names_its_target_and_leaves_nothing(code, named, tmp_path_factory):
+    """A writer's error without a file name gets the target's; one with a name keeps it; no temporary remains."""
+    folder = tmp_path_factory.mktemp("atomic")
+    target = folder / "cache.npy"
+
+    def failing(temporary: str) -> None:
+        Path(temporary).write_bytes(b"partial")
+        raise OSError(code, "simulated", "own-name") if named else OSError(code, "simulated")
+
+    with pytest.raises(OSError) as raised:
+        atomic_write(target, failing)
+    assert raised.value.errno == code
+    assert raised.value.filename == ("own-name" if named else str(target))
+    assert list(folder.iterdir()) == []
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(code=WRITE_ERRORS)
+def test_a_command_whose_write_fails_says_which_file_in_one_line(code, tmp_path_factory, capsys):
+    """Through the CLI: `wandb-sweep` writes the sweep YAML; a write failing with a generated errno is one line
+    naming that file and the system's words for the errno."""
+    import os
+
+    import datasets.atomic
+
+    folder = tmp_path_factory.mktemp("cli")
+    out = folder / "fashion-cnn.wandb.yaml"
+
+    def refusing(self, *args, **kwargs):
+        raise OSError(code, os.strerror(code))
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(datasets.atomic.Path, "write_text", refusing)
+        exit_code = main(["wandb-sweep", "fashion-cnn", "--out", str(folder), "--no-create"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert exit_code == 2 and error == [f"sweeplab: error: {os.strerror(code)}: {out}"]
