@@ -14,11 +14,11 @@ from pathlib import Path
 
 @contextlib.contextmanager
 def naming_write_errors(path: Path | str) -> Iterator[None]:
-    """An OSError inside that names no file is given `path` as its file name."""
+    """An OSError from the system (it has an errno) that names no file is given `path` as its file name."""
     try:
         yield
     except OSError as error:
-        if error.filename is None:
+        if error.filename is None and error.errno is not None:  # a message-only OSError keeps its words
             error.filename = str(path)
         raise
 

@@ -1,6 +1,19 @@
-"""Study files (`sweeps/*.yaml`) and the code that loads, validates and compiles them to Optuna and W&B."""
+"""Study files (`sweeps/*.yaml`) and the code that loads, validates and compiles them to Optuna and W&B.
 
-from sweeps.space import Parameter, suggest_all
-from sweeps.spec import SpecError, StudySpec, load_spec, study_names
+The names below load lazily: `sweeps.signals`, which the CLI imports first to put its stop handlers in, must not
+wait half a second for the study-file modules (and numpy) while a signal would still kill the process unheard."""
 
-__all__ = ["Parameter", "SpecError", "StudySpec", "load_spec", "study_names", "suggest_all"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {"Parameter": "sweeps.space", "suggest_all": "sweeps.space", "SpecError": "sweeps.spec",
+           "StudySpec": "sweeps.spec", "load_spec": "sweeps.spec", "study_names": "sweeps.spec"}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'sweeps' has no attribute {name!r}")

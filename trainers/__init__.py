@@ -1,8 +1,21 @@
-"""Trainers: model builders, fit loop, the reporter seam and the task registry."""
+"""Trainers: model builders, fit loop, the reporter seam and the task registry.
 
-from trainers.registry import TASKS, Task, discover_tasks, get_task, register_task
-from trainers.reporter import Reporter, StopTrial
-from trainers.runner import Result, resolve_config, run
+The names below load lazily, so `trainers.stop` (the stop signals' record, imported before anything else) costs
+nothing more."""
 
-__all__ = ["TASKS", "Reporter", "Result", "StopTrial", "Task", "discover_tasks", "get_task", "register_task",
-           "resolve_config", "run"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {"TASKS": "trainers.registry", "Task": "trainers.registry", "discover_tasks": "trainers.registry",
+           "get_task": "trainers.registry", "register_task": "trainers.registry", "Reporter": "trainers.reporter",
+           "StopTrial": "trainers.reporter", "Result": "trainers.runner", "resolve_config": "trainers.runner",
+           "run": "trainers.runner"}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'trainers' has no attribute {name!r}")
