@@ -6,6 +6,29 @@ import os
 from pathlib import Path
 
 DEBIAN_DATASETS_DIR = Path("/usr/share/datasets")
+FLAG_VALUES = {"1": True, "true": True, "yes": True, "on": True, "0": False, "false": False, "no": False,
+               "off": False, "": False}
+FLAG_SETTINGS = ("SWEEPLAB_OFFLINE", "SWEEPLAB_WANDB", "SWEEPLAB_ACCEPT_CHANGES")  # every on/off setting
+
+
+class SettingError(ValueError):
+    """An environment setting holding a value it does not take: one line naming it, the value and what it takes."""
+
+
+def env_flag(name: str) -> bool:
+    """An on/off setting: 1/true/yes/on or 0/false/no/off (any case, spaces around ignored), unset or empty is off.
+    Anything else is refused: `SWEEPLAB_OFFLINE=maybe` or `=TRUE.` read as "off" left downloads on silently."""
+    raw = os.environ.get(name, "")
+    try:
+        return FLAG_VALUES[raw.strip().lower()]
+    except KeyError:
+        raise SettingError(f"${name}={raw!r}: expected 1, true, yes or on (or 0, false, no, off, or unset)") from None
+
+
+def check_flags() -> None:
+    """Every on/off setting read once, at the command's start: a bad one stops it before anything runs."""
+    for name in FLAG_SETTINGS:
+        env_flag(name)
 
 
 def mirror_dir() -> Path | None:
@@ -30,4 +53,4 @@ def array_cache_dir() -> Path:
 
 def downloads_allowed() -> bool:
     """False when `SWEEPLAB_OFFLINE=1`: the keras download source is skipped."""
-    return os.environ.get("SWEEPLAB_OFFLINE", "0").lower() not in {"1", "true", "yes"}
+    return not env_flag("SWEEPLAB_OFFLINE")

@@ -40,6 +40,9 @@ def main(argv: list[str] | None = None) -> int:
         stop_on_signals()  # SIGTERM / SIGHUP stop a command the way Ctrl-C does
         parser = build_parser()
         args = parser.parse_args(argv)
+        from datasets.settings import check_flags
+
+        check_flags()  # an on/off setting in the environment with another value: one line before anything runs
         if getattr(args, "accept_changes", False):  # children (trial processes, agents) inherit it
             os.environ["SWEEPLAB_ACCEPT_CHANGES"] = "1"
         if not getattr(args, "handler", None):

@@ -10,6 +10,7 @@ class UserError(Exception):
 def user_error_types() -> tuple[type[BaseException], ...]:
     from datasets.formats import CorruptDataError
     from datasets.registry import DataNotFoundError, UnknownDatasetError
+    from datasets.settings import SettingError
     from sweeps.joining import StudyConflictError
     from sweeps.names import UnsafeNameError
     from sweeps.record import RecordError
@@ -22,4 +23,4 @@ def user_error_types() -> tuple[type[BaseException], ...]:
 
     return (UserError, SpecError, ConfigError, DataNotFoundError, UnknownDatasetError, UnknownTaskError,
             StorageError, CorruptDataError, UnsafeNameError,
-            StudyConflictError, StorageUnavailableError, RunDirInUseError, RecordError)
+            StudyConflictError, StorageUnavailableError, RunDirInUseError, RecordError, SettingError)

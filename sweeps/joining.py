@@ -14,7 +14,6 @@ Budget, sampler, pruner, refit and prior may change.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from typing import Any
 
@@ -86,8 +85,27 @@ def known_parameters(attrs: dict[str, Any]) -> set[str] | None:
                                                        if isinstance(earlier, list) else set())
 
 
+def _effective(stored: dict[str, Any], wanted: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Both definitions with the task's defaults folded into the fixed values, when both hold them: a value fixed
+    in the file that equals the task's default is the same study (round 7's 2-b: `seed: 0` written out was refused
+    as `fixed.seed: None -> 0; task_defaults.seed: 0 -> None`)."""
+    if not all(isinstance(side.get(key), dict) for side in (stored, wanted) for key in ("fixed", TASK_DEFAULTS)):
+        return stored, wanted
+
+    moved = set(stored["fixed"]) ^ set(wanted["fixed"])  # fixed on one side only: the other's default stands in
+
+    def fold(side: dict[str, Any]) -> dict[str, Any]:
+        defaults = side[TASK_DEFAULTS]
+        return {**side, "fixed": {**{key: defaults[key] for key in moved if key in defaults}, **side["fixed"]},
+                TASK_DEFAULTS: {key: value for key, value in defaults.items() if key not in moved}}
+
+    return fold(stored), fold(wanted)
+
+
 def accepting_changes() -> bool:
-    return os.environ.get(ACCEPT_ENV, "") == "1"
+    from datasets.settings import env_flag
+
+    return env_flag(ACCEPT_ENV)
 
 
 def _from_set(difference: str, overrides: Mapping[str, Any]) -> str:
@@ -110,14 +128,14 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
     changed = _changed_choices(stored, wanted)
     if changed:  # not even on purpose: Optuna refuses every trial of such a study ("dynamic value space")
         raise StudyConflictError(
-            f"study {spec.name!r} in the storage searched other choices of {', '.join(changed)} than {spec.path} "
-            "lists; Optuna cannot continue a study whose categorical choices changed, also not with "
-            "--accept-changes: give the study file another `study:` name (or use another --storage)")
+            f"study {spec.name!r} in the storage searched {', '.join(changed)} otherwise than {spec.path} "
+            "declares; Optuna cannot continue a study whose parameters changed kind, log scale or choices, also "
+            "not with --accept-changes: give the study file another `study:` name (or use another --storage)")
     if accepting_changes():
         return
     missing = {key: value for key, value in wanted.items() if key not in stored}
     found = [_from_set(found, overrides) for found in
-             differences(stored, {key: value for key, value in wanted.items() if key in stored})]
+             differences(*_effective(stored, {key: value for key, value in wanted.items() if key in stored}))]
     if found:
         shown = "; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else "")
         given = f" with --set {', '.join(f'{key}={value}' for key, value in overrides.items())}" if overrides else ""
@@ -130,14 +148,24 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
 
 
 def _changed_choices(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
-    """The categorical parameters both definitions search whose choices differ."""
+    """The parameters both definitions search whose distributions Optuna cannot continue (its
+    `check_distribution_compatibility`): another kind (float, int, categorical), another log flag, other choices."""
     before, after = stored.get("space"), wanted.get("space")
     if not isinstance(before, dict) or not isinstance(after, dict):
         return []
-    return sorted(name for name, parameter in after.items()
-                  if isinstance(parameter, dict) and isinstance(before.get(name), dict)
-                  and parameter.get("choices") is not None and before[name].get("choices") is not None
-                  and parameter["choices"] != before[name]["choices"])
+    changed = []
+    for name, parameter in sorted(after.items()):
+        old = before.get(name)
+        if not isinstance(parameter, dict) or not isinstance(old, dict):
+            continue
+        if parameter.get("kind") != old.get("kind"):
+            changed.append(f"{name} (kind {old.get('kind')} -> {parameter.get('kind')})")
+        elif parameter.get("choices") is not None and old.get("choices") is not None \
+                and parameter["choices"] != old["choices"]:
+            changed.append(f"{name} (choices)")
+        elif parameter.get("kind") != "categorical" and bool(parameter.get("log")) != bool(old.get("log")):
+            changed.append(f"{name} (log {bool(old.get('log'))} -> {bool(parameter.get('log'))})")
+    return changed
 
 
 def check_join(storage: Any, spec: Any, overrides: Mapping[str, Any] | None = None) -> None:

@@ -26,6 +26,9 @@ from sweeps.storage import open_storage
 from sweeps.trial_loop import run_trials
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+# a queued value outside its range: the storage gateway refuses it and the trial fails naming it (one line, not a
+# warning with a site-packages path before it)
+warnings.filterwarnings("ignore", message=r"Fixed parameter .* is out of range")
 
 class FloorPruner(optuna.pruners.BasePruner):
     """Prunes a trial whose latest value is worse than `floor` (e.g. chance accuracy), else asks `base`.

@@ -217,6 +217,11 @@ def _store(storage: Any, run: KeptRun, signed: str, shown: str) -> str:
                    and identity.trial_number in {trial.number, trial.user_attrs.get("recorded_for_trial_number")}),
                   None)
     if holder is not None:
+        signed_value = run.metrics.get(study.user_attrs.get("objective"))
+        if holder.value != signed_value:  # the signature attribute is written before the value: it alone proves little
+            raise RecordError(f"trial #{holder.number} of {study.study_name} carries this run's signature but holds "
+                              f"the value {holder.value!r}, not the signed result's {signed_value!r}: the storage was "
+                              "edited; nothing stored")
         return f"trial #{holder.number} of {study.study_name} already holds this result; nothing stored"
     original = next((trial for trial in trials if trial._trial_id == identity.trial_id), None)
     if original is None or original.number != identity.trial_number:

@@ -113,8 +113,7 @@ class FileIdentity:
         """The file (or, for SQLite's journal, its directory) refuses writes now: read-only, immutable, a read-only
         mount. SQLite reports a file made immutable mid-run as "disk I/O error", which alone would look curable."""
         directory = os.path.dirname(self.path) or "."
-        refused = os.path.exists(self.path) and not (os.access(self.path, os.W_OK) and os.access(directory, os.W_OK))
-        return refused or self.at_file_size_limit()
+        return os.path.exists(self.path) and not (os.access(self.path, os.W_OK) and os.access(directory, os.W_OK))
 
     def at_file_size_limit(self) -> bool:
         """The process may not write files as large as this one is about to grow (`ulimit -f`: SQLite reports
@@ -218,6 +217,64 @@ def is_permanent(error: BaseException) -> bool:
     return False
 
 
+WRITE_FAILURE_CAUSES = ("disk i/o error", "file too large", "disk is full", "no space left")
+
+
+def is_write_failure(error: BaseException) -> bool:
+    """An error a write that could not grow the file raises (SQLite's "disk I/O error" or "database or disk is
+    full", a journal's EFBIG or ENOSPC): only such an error near `ulimit -f` is the file-size limit's doing."""
+    for current in _chain(error):
+        if isinstance(current, OSError) and current.errno in (errno.EFBIG, errno.ENOSPC):
+            return True
+        if any(cause in str(getattr(current, "orig", None) or current).lower() for cause in WRITE_FAILURE_CAUSES):
+            return True
+    return False
+
+
+PARAM_WRITES = ("set_trial_param", "_set_trial_param")
+
+
+def param_problem(name: Any, value: Any, distribution: Any) -> str | None:
+    """Why a parameter's internal value does not lie inside its distribution, or None. Stricter than Optuna's
+    `_contains` for integers: 2.5 is not inside an integer range (Optuna would store it and train on 2)."""
+    if not isinstance(distribution, optuna.distributions.BaseDistribution):
+        return None
+    integral = isinstance(distribution, optuna.distributions.IntDistribution) and not (
+        _number(value) and math.isfinite(value) and float(value).is_integer())
+    try:
+        inside = not integral and distribution._contains(value)
+    except (TypeError, ValueError, IndexError):
+        inside = False
+    return None if inside else f"parameter {name!r} = {value!r} does not lie in its distribution {distribution}"
+
+
+def _refuse_param_outside(arguments: tuple[Any, ...]) -> None:
+    """A parameter write whose value lies outside its own distribution (a queued trial's fixed value, Optuna's
+    `enqueue_trial`, is written as given, with only a warning) is refused before it is written: stored, it would
+    make every later read of the study refuse it as damaged. The trial fails with this line as its reason."""
+    if len(arguments) >= 4 and (problem := param_problem(arguments[1], arguments[2], arguments[3])) is not None:
+        raise ValueError(f"{problem}: refused before it was stored (a queued trial's value?)")
+
+
+def _vanished(method: Callable[..., Any], name: str, args: tuple[Any, ...], kwargs: dict[str, Any],
+              error: BaseException) -> str | None:
+    """What disappeared from under a running command, or None: the trial a call names (Optuna's "Record does not
+    exist." for a trial id) or one of Optuna's tables ("no such table"). At open, a missing table is waited for and
+    named (`sweeps.storage`); here, mid-run, nothing a wait cures."""
+    table = re.search(r"no such table: (\w+)", root_cause(error))
+    if table:
+        return f"its table {table.group(1)!r} was removed"
+    if not isinstance(error, KeyError):
+        return None
+    try:
+        parameters = list(inspect.signature(method).parameters)
+    except (TypeError, ValueError):
+        return None
+    if parameters[:1] == ["trial_id"]:
+        return f"trial id {_arguments(method, args, kwargs)[0]} no longer exists"
+    return None
+
+
 def is_refused(error: BaseException) -> bool:
     """The database refused the write itself (an integrity constraint or a trigger that aborts it): the same write
     is refused again after any wait. Not an answer Optuna made of one (a study that exists already)."""
@@ -301,6 +358,10 @@ def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
     for key, kind in OWN_ATTRS.items():
         if key in trial.user_attrs and not isinstance(trial.user_attrs[key], kind):
             return f"has attribute {key!r} that is not {kind.__name__}"
+    for name, distribution in trial.distributions.items():
+        if isinstance(distribution, optuna.distributions.IntDistribution) and name in trial.params \
+                and (problem := param_problem(name, trial.params[name], distribution)) is not None:
+            return f"holds {problem}"
     try:  # Optuna's own consistency rules: a COMPLETE trial has its value, a started one its start time, every
         trial._validate()  # parameter lies inside its own distribution
     except (ValueError, TypeError, IndexError) as error:
@@ -336,6 +397,8 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             attempts += 1
             if identity is not None:
                 identity.check()
+            if name in PARAM_WRITES:
+                _refuse_param_outside(_arguments(method, args, kwargs))
             try:
                 before = _refusals()
                 result = _checked(method(*args, **kwargs), name, describe)
@@ -355,11 +418,14 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                     return True  # an earlier attempt committed before its connection failed
                 if is_refused(error):
                     raise _refusal(describe, f"the write ({root_cause(error)})") from error
-                if is_permanent(error) or (identity is not None and identity.unwritable()):
+                if (vanished := _vanished(method, name, args, kwargs, error)) is not None:
+                    raise StorageCorruptError(f"storage {describe}: {vanished} (by {name}) while this command ran: "
+                                              "the file was damaged or edited by hand") from error
+                size_limited = identity is not None and is_write_failure(error) and identity.at_file_size_limit()
+                if is_permanent(error) or size_limited or (identity is not None and identity.unwritable()):
                     raise StorageUnwritableError(
                         f"storage {describe} cannot be written: {root_cause(error)} ("
-                        + ("the file reached this process's file-size limit, `ulimit -f`; "
-                           if identity is not None and identity.at_file_size_limit() else
+                        + ("the file reached this process's file-size limit, `ulimit -f`; " if size_limited else
                            "read-only or not permitted; ")
                         + "a wait does not cure it: check the file's and its directory's permissions and limits)") \
                         from error

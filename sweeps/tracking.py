@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING
+
+from datasets.settings import env_flag
 
 if TYPE_CHECKING:
     from sweeps.objective import ReporterFactory
-
-TRUE = {"1", "true", "yes", "on"}
 
 
 def wandb_enabled(flag: bool | None = None) -> bool:
     """W&B is off by default: on with `--wandb` or `$SWEEPLAB_WANDB=1`."""
     if flag:
         return True
-    return os.environ.get("SWEEPLAB_WANDB", "").strip().lower() in TRUE
+    return env_flag("SWEEPLAB_WANDB")
 
 
 def reporter_factories(wandb: bool | None = None, storage: str | None = None) -> tuple[ReporterFactory, ...]:

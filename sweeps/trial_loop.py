@@ -102,6 +102,7 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     """Run and tell one trial from `ask_holding_stops` with a heartbeat. A stop wherever it lands (before the
     objective, inside it, in an error's handling, during the tell) leaves the trial finished: told, or FAIL and
     re-queued for others."""
+    forget_run_dir()  # the last trial's directory is not this one's (stops are still held: nothing lands before)
     try:
         return _run_and_tell(study, trial, objective, log)
     except (KeyboardInterrupt, SystemExit) as stop:  # only stops leave `_run_and_tell` this way
@@ -123,7 +124,6 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     try:
         release_stops()
         raise_if_stop_requested()  # one that came since the ask, or a stop a library swallowed: it does not start
-        forget_run_dir()
         interval, _ = heartbeat_settings()
         trial.set_user_attr("agent", agent_name())
         if (task := slurm_task_id()) is not None:  # `sweeplab slurm status` matches trials to array tasks
@@ -158,8 +158,7 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL trial."
         if not study._storage.get_trial(trial._trial_id).state.is_finished():
             raise
-        # another agent's heartbeat check declared us dead meanwhile (e.g. our beats stalled on a loaded node)
-        log(f"trial #{trial.number} was already failed by the heartbeat check; its retry will count instead")
+        log(finished_meanwhile(study, trial))
         return TrialState.FAIL
     except StorageUnavailableError as error:
         raise result_kept_error(error, trial) from error
@@ -167,6 +166,21 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     log(f"trial #{trial.number} {state.name}" + (f" value={value:.6g}" if state == TrialState.COMPLETE else "")
         + (f" ({reason})" if reason else ""))
     return state
+
+
+def finished_meanwhile(study: optuna.Study, trial: optuna.Trial) -> str:
+    """The line for a trial another process finished while this one ran it: another agent's heartbeat check that saw
+    its beats stall (it re-queues the trial), or a hand edit (nothing re-queued). Its own result, if it finished, is
+    kept in its run directory."""
+    retries = [other.number for other in study.get_trials(deepcopy=False)
+               if other.system_attrs.get("failed_trial") == trial.number]
+    run_dir = finished_run_dir()
+    kept = (f"; its own result is kept in {run_dir} (`sweeplab record {run_dir}` adds it as a new trial)"
+            if run_dir is not None else "")
+    if retries:
+        return (f"trial #{trial.number} was failed by another agent's heartbeat check while it ran; its retry, trial "
+                f"#{retries[0]}, counts instead{kept}")
+    return f"trial #{trial.number} was finished by another process while it ran and was not re-queued{kept}"
 
 
 class TrialProcessStopped(RuntimeError):

@@ -213,11 +213,15 @@ def test_one_storage_per_url_so_trials_do_not_open_new_connection_pools(tmp_path
     assert open_storage("sqlite:///db/one.db") is not first  # other heartbeat settings: another storage
 
 
+@pytest.mark.parametrize("retried", [True, False])
 @pytest.mark.parametrize("then", ["returns", "writes"])
-def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(storage_url: str, then: str) -> None:
+def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(storage_url: str, then: str,
+                                                                                retried: bool) -> None:
     """A live agent whose trial was declared dead meanwhile (its beats stalled on a loaded node) logs it and goes
     on, whether the trial then returns (Optuna refuses to tell a FAIL trial: ValueError) or writes to the trial
-    (UpdateFinishedTrialError, e.g. reporting a metric); neither may end the agent (both seen under load)."""
+    (UpdateFinishedTrialError, e.g. reporting a metric); neither may end the agent (both seen under load). The line
+    names the retry the heartbeat check queued, and says when there is none (a hand edit: round 7's 3-e)."""
+    from sweeps.storage import MAX_RETRY, RetryStaleTrial
     from sweeps.trial_loop import run_one_trial
 
     study = optuna.create_study(study_name="stale", storage=open_storage(storage_url))
@@ -226,10 +230,14 @@ def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(
 
     def objective(trial: optuna.Trial) -> float:
         study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)  # what fail_stale_trials does
+        if retried:
+            RetryStaleTrial(max_retry=MAX_RETRY)(study, study._storage.get_trial(trial._trial_id))
         if then == "writes":
             trial.report(0.5, step=1)
         return 0.5
 
     assert run_one_trial(study, trial, objective, lines.append) == TrialState.FAIL
-    assert "already failed by the heartbeat check" in lines[-1]
+    assert lines[-1].startswith("trial #0 was ")
+    assert ("its retry, trial #1, counts instead" in lines[-1]) == retried
+    assert ("was not re-queued" in lines[-1]) == (not retried)
     assert study.trials[0].state == TrialState.FAIL

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from datasets.clocks import load_clock_arrays
 from sweeplab.cli import main
@@ -97,3 +99,32 @@ def test_predict_to_a_full_device_names_the_path(saved_model, clock_set, capsys)
                  "--out", "/dev/full"])
     error = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and error == ["sweeplab: error: No space left on device: /dev/full"]
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(target=st.sampled_from(["images", "labels", "model", "sidecar"]),
+       how=st.sampled_from(["same path", "symbolic link", "hard link", "dotted path"]))
+def test_predict_never_writes_over_a_file_it_reads(target, how, saved_model, clock_set, tmp_path_factory, capsys):
+    """Round 7's 5-a: `predict --out` given the model's (or the images') path replaced it with the CSV, exit 0."""
+    import os
+    import shutil
+
+    from trainers.clock.predict import head_path
+
+    folder = tmp_path_factory.mktemp("aliased")
+    model = shutil.copy(saved_model, folder / "model.keras")
+    shutil.copy(head_path(saved_model), head_path(Path(model)))
+    images, labels = shutil.copy(clock_set / "images.npy", folder), shutil.copy(clock_set / "labels.npy", folder)
+    path = Path({"images": images, "labels": labels, "model": model, "sidecar": head_path(Path(model))}[target])
+    before = path.read_bytes()
+    out = {"same path": path, "dotted path": path.parent / "." / path.name}.get(how, folder / "alias")
+    if how == "symbolic link":
+        os.symlink(path, out)
+    elif how == "hard link":
+        os.link(path, out)
+    capsys.readouterr()
+    code = main(["predict", "clock", "--model", str(model), "--images", str(images), "--labels", str(labels),
+                 "--out", str(out)])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1 and "which this command reads" in error[0], error
+    assert path.read_bytes() == before

@@ -27,7 +27,7 @@ from sweeplab.cli import main
 from sweeps.record import RecordError, record_result
 from sweeps.result_signature import SIGNATURE_ATTR, SIGNATURE_FILE, sign_result, study_key
 from sweeps.run_identity import claim_trial_dir
-from sweeps.storage import StorageMissingError, open_storage
+from sweeps.storage import StorageMissingError, file_of, open_storage
 
 TOY = '''
 from dataclasses import dataclass
@@ -395,3 +395,26 @@ def test_an_edited_config_json_never_decides_what_is_stored_or_refit(swept, tmp_
               if other.user_attrs.get("run_dir") == str(run_dir)][-1]
     fixed = (study.user_attrs.get("definition") or {}).get("fixed") or {}
     assert stored.user_attrs["config"] == {**fixed, **stored.params} and "forged" not in stored.user_attrs["config"]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=HEALTH)
+@given(value=st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0])), which=st.integers(0, 2))
+def test_a_trial_whose_value_was_changed_is_not_said_to_hold_the_result(swept, tmp_path_factory, value, which):
+    """Round 7's 1-a: a trial carrying a run's signature attribute but holding another value (an edited database)
+    was said to 'already hold this result'. Only the signed value counts as held; another is refused, unchanged."""
+    url, run_dirs = swept
+    folder = tmp_path_factory.mktemp("edited")
+    shutil.copy(file_of(url), folder / "s.db")
+    edited = f"sqlite:///{folder / 's.db'}"
+    trial = optuna.load_study(study_name="study", storage=edited).get_trials()[which]
+    with sqlite3.connect(folder / "s.db") as connection:
+        connection.execute("UPDATE trial_values SET value = ? WHERE trial_id = ?", (value, trial._trial_id))
+    before = snapshot(edited)
+    run_dir = next(run_dir for run_dir in run_dirs
+                   if json.loads((run_dir / "trial.json").read_text())["trial_number"] == trial.number)
+    if value == trial.value:
+        assert "already holds" in record_result(copy_run(run_dir, tmp_path_factory), edited)
+    else:
+        with pytest.raises(RecordError, match="carries this run's signature but holds the value"):
+            record_result(copy_run(run_dir, tmp_path_factory), edited)
+    assert snapshot(edited) == before

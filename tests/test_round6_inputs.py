@@ -190,3 +190,25 @@ def test_a_study_name_that_is_the_runs_folders_own_entry_is_refused(name) -> Non
     assert (problem is not None and "runs folder's own" in problem) == reserved
     if not reserved and ".." not in name:
         assert problem is None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.sampled_from(["SWEEPLAB_OFFLINE", "SWEEPLAB_WANDB", "SWEEPLAB_ACCEPT_CHANGES"]),
+       raw=st.one_of(st.sampled_from(["1", "true", "Yes", " on ", "0", "FALSE", "no", "Off", ""]),
+                     st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), max_size=8)))
+def test_an_on_off_setting_takes_only_on_or_off(name, raw, capsys, monkeypatch):
+    """Round 7's 6-a: `SWEEPLAB_OFFLINE=maybe` (or `TRUE.`) read as off, `SWEEPLAB_WANDB=2` as off, silently. Every
+    on/off setting takes 1/true/yes/on or 0/false/no/off (any case, spaces ignored) or nothing; any other value stops
+    every command at its start in one line naming the setting."""
+    from datasets.settings import FLAG_VALUES, env_flag
+    from sweeplab.cli import main
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(name, raw)
+        capsys.readouterr()
+        code = main(["datasets"])
+        error = capsys.readouterr().err.strip().splitlines()
+        if raw.strip().lower() in FLAG_VALUES:
+            assert code == 0 and env_flag(name) == FLAG_VALUES[raw.strip().lower()]
+        else:
+            assert code == 2 and len(error) == 1 and error[0].startswith(f"sweeplab: error: ${name}="), error

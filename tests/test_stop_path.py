@@ -442,3 +442,34 @@ def test_an_exit_the_trials_own_code_raises_is_its_failure_not_a_stop(raised, tm
     assert "with no stop signal received" in trials[0].user_attrs["fail_reason"]
     assert type(raised).__name__ in trials[0].user_attrs["fail_reason"]
     assert not [other for other in trials if other.state == TrialState.WAITING]
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signum=STOPS, where=st.sampled_from(["held", "released"]))
+def test_a_stop_before_a_trial_trains_never_names_the_last_trials_result_as_its_own(signum, where,
+                                                                                   tmp_path_factory):
+    """Round 7's 4-a: a stop between trial #0's tell and trial #1's run directory said trial #1 'had finished: its
+    result is kept in .../0000', trial #0's directory. A stop before the objective claims its own directory: the
+    re-queued trial is named without a kept result."""
+    from sweeps.optuna_study import create_study
+    from sweeps.run_identity import claim_trial_dir
+    from sweeps.spec import load_spec
+    from sweeps.trial_loop import ask_holding_stops, run_one_trial
+
+    directory = tmp_path_factory.mktemp("stale-dir")
+    spec = load_spec(str(write_study(directory)))
+    study = create_study(spec, f"sqlite:///{directory / 'study.db'}")
+    previous = claim_trial_dir(directory / "runs", spec.name, study.ask())  # the last trial's finished directory
+    (previous / "result.json").write_text("{}")
+    lines: list[str] = []
+    with handlers_restored(), pytest.MonkeyPatch.context() as patch:
+        patch.setattr(trainers.stop, "_requested", [])
+        patch.setattr(trainers.stop, "_held", [])
+        stop_on_signals()
+        trial = ask_holding_stops(study)
+        if where == "held":  # recorded while held, raised when the trial is taken in hand
+            os.kill(os.getpid(), signum)
+        with pytest.raises(trainers.stop.Stopped):
+            run_one_trial(study, trial, lambda asked: _deliver(signum), lines.append)
+    assert lines and f"trial #{trial.number} interrupted by" in lines[-1], lines
+    assert "kept in" not in lines[-1] and str(previous) not in lines[-1], lines

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sweeps.joining import ACCEPT_ENV, DEFINITION_ATTR, StudyConflictError, _changed_choices, definition
+from sweeps.joining import ACCEPT_ENV, DEFINITION_ATTR, StudyConflictError
 from sweeps.optuna_study import create_study
 from sweeps.space import Parameter
 from sweeps.spec import load_spec
@@ -39,11 +39,26 @@ def mutate(spec, kind: str, index: int, value: float):
         del parameters[position]
     elif kind == "add":
         parameters.append(Parameter(f"new_{index}", "float", low=0.0, high=1.0 + value))
+    elif kind == "kind":  # an integer range declared as a float range, or back (round 7's 2-a)
+        parameters[position] = dataclasses.replace(parameter, kind="float" if parameter.kind == "int" else "int",
+                                                   low=1, high=8, log=False, step=None, choices=None)
     return dataclasses.replace(spec, parameters=parameters)
 
 
-@given(kind=st.sampled_from(["fixed", "range", "choices", "drop", "add", "promote"]), index=st.integers(0, 50),
-       value=st.floats(0.0, 10.0))
+def _optuna_refuses(before, after) -> bool:
+    """Optuna's own verdict: would a trial of `after` fail in a study holding trials of `before`?"""
+    old = {parameter.name: parameter.distribution() for parameter in before.parameters}
+    for parameter in after.parameters:
+        try:
+            if parameter.name in old:
+                optuna.distributions.check_distribution_compatibility(old[parameter.name], parameter.distribution())
+        except ValueError:
+            return True
+    return False
+
+
+@given(kind=st.sampled_from(["fixed", "range", "choices", "drop", "add", "promote", "kind"]),
+       index=st.integers(0, 50), value=st.floats(0.0, 10.0))
 def test_any_change_of_definition_is_refused_with_the_difference_named(kind, index, value):
     os.environ.pop(ACCEPT_ENV, None)
     storage = optuna.storages.InMemoryStorage()
@@ -53,8 +68,8 @@ def test_any_change_of_definition_is_refused_with_the_difference_named(kind, ind
         create_study(changed, storage)
     message = str(refused.value)
     assert "\n" not in message and "--accept-changes" in message
-    if _changed_choices(definition(BASE), definition(changed)):  # round 6's 2-a: Optuna would fail every trial
-        assert "categorical choices changed, also not with --accept-changes" in message
+    if _optuna_refuses(BASE, changed):  # round 6's and 7's 2-a: Optuna would fail every trial
+        assert "changed kind, log scale or choices, also not with --accept-changes" in message
         os.environ[ACCEPT_ENV] = "1"
         try:
             with pytest.raises(StudyConflictError, match="also not with --accept-changes"):
@@ -159,14 +174,14 @@ def train(config, reporter, run_dir):
 '''
 
 
-def _user_study(folder: Path, module: str, dropout: float):
+def _user_study(folder: Path, module: str, dropout: float, fixed: str = "units: 8"):
     import sys
 
     from sweeps.spec import load_spec
     from trainers.registry import TASKS
 
     (folder / f"{module}.py").write_text(USER_TASK.format(dropout=dropout))
-    (folder / "study.yaml").write_text(f"study: mine\ntask: {module}:train\nfixed: {{units: 8}}\n"
+    (folder / "study.yaml").write_text(f"study: mine\ntask: {module}:train\nfixed: {{{fixed}}}\n"
                                        "space:\n  rate: {type: float, low: 0.0, high: 1.0}\n")
     TASKS.pop(f"{module}:train", None)  # the code changed: import it again
     sys.modules.pop(module, None)
@@ -255,3 +270,26 @@ def test_a_trial_parameter_no_definition_of_the_study_had_is_damage(name, droppe
         return
     assert accepted or name in known
     assert rows[0][held] == params[held]
+
+
+@given(default=st.sampled_from([0.0, 0.5]), written=st.sampled_from([0.0, 0.5, 0.25]), first=st.booleans())
+def test_a_fixed_value_equal_to_the_tasks_default_is_the_same_study(default, written, first, tmp_path_factory):
+    """Round 7's 2-b: `dropout: 0.5` written out under `fixed:` when the task's default is 0.5 was refused as
+    `fixed.dropout: None -> 0.5; task_defaults.dropout: 0.5 -> None`. Written out or left to the default, the same
+    value joins, in either order; another value is refused naming `fixed.dropout`."""
+    from sweeps.storage import open_storage
+
+    os.environ.pop(ACCEPT_ENV, None)
+    folder = tmp_path_factory.mktemp("written")
+    module = f"usertask_{folder.name.replace('-', '_')}"
+    storage = open_storage(f"sqlite:///{folder / 'u.db'}")
+    plain, explicit = (_user_study(folder, module, default), _user_study(folder, module, default,
+                                                                          f"units: 8, dropout: {written}"))
+    create_study(plain if first else explicit, storage)
+    other = explicit if first else plain
+    if written == default:
+        create_study(other, storage)
+        return
+    with pytest.raises(StudyConflictError) as refused:
+        create_study(other, storage)
+    assert "fixed.dropout" in str(refused.value) and "task_defaults" not in str(refused.value)

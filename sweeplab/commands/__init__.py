@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from trainers.config import Overrides, read_overrides
@@ -57,3 +58,19 @@ def _held(storage: object) -> str:
         return "it holds no study"
     shown = ", ".join(repr(name) for name in names[:5]) + (f", and {len(names) - 5} more" if len(names) > 5 else "")
     return f"it holds {shown}"
+
+
+def refuse_output_over_inputs(option: str, out: str | None, inputs: dict[str, Path | None]) -> None:
+    """An output path that is one of the files the command reads (the same file by any name: a symbolic or hard
+    link) would replace it with the output: refused in one line naming both. Round 7: `predict --out` given the
+    model's path turned the trained model into a 47-byte CSV."""
+    import os
+
+    from sweeplab.errors import UserError
+
+    if out is None or not os.path.exists(out):
+        return
+    for what, path in inputs.items():
+        if path is not None and os.path.exists(path) and os.path.samefile(out, path):
+            raise UserError(f"{option} {out}: that is {what} ({path}), which this command reads; writing there "
+                            "would replace it: choose another file")

@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from sweeplab.commands import add_storage_argument, load_existing_study
+from sweeplab.commands import add_storage_argument, load_existing_study, refuse_output_over_inputs
 from sweeplab.commands.results import finding_alias
 from sweeplab.errors import UserError
 from sweeplab.numbers import local_processes, rendered_images, seed
@@ -83,13 +83,16 @@ def predict_command(args: argparse.Namespace) -> int:
     from datasets.clocks.arrays import read_npy, validate_images, validate_labels
     from datasets.clocks.preview import format_time
     from trainers.clock.metric import common_sense_minutes, error_summary, to_minutes
-    from trainers.clock.predict import load_clock_model, read_clocks
+    from trainers.clock.predict import head_path, load_clock_model, read_clocks
 
     try:
         images = validate_images(read_npy(Path(args.images)), args.images)
         labels = None if args.labels is None else validate_labels(read_npy(Path(args.labels)), len(images),
                                                                   args.labels)
         model_path = Path(args.model) if args.model else _best_model(args.study, args.storage)
+        refuse_output_over_inputs("--out", args.out, {
+            "the images": Path(args.images), "the labels": None if args.labels is None else Path(args.labels),
+            "the model": model_path, "the model's sidecar": head_path(model_path)})
         model, head, preparation = load_clock_model(model_path)
     except FileNotFoundError as error:
         raise UserError(str(error)) from None

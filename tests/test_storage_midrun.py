@@ -1,0 +1,85 @@
+"""Class 3, the storage changing under a running command (round 7): a queued trial's values outside their range, the
+running trial's row deleted, one of Optuna's tables dropped. Each is named in one line at once: the queued values are
+refused before they are stored (the trial fails with them as its reason, the study stays readable), a vanished
+trial or table is damage, never an internal error or a wait for the whole patience."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import optuna
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from optuna.trial import TrialState
+from test_agents_kill import write_study
+
+from sweeps.optuna_study import create_study
+from sweeps.spec import load_spec
+from sweeps.storage_faults import StorageCorruptError, param_problem
+from sweeps.trial_loop import ask_holding_stops, run_one_trial
+
+FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=15)
+RANGE = optuna.distributions.FloatDistribution(1e-3, 1e-2, log=True)  # the tiny study's learning_rate
+TRIAL_TABLES = ["trials", "trial_params", "trial_values", "trial_user_attributes", "trial_system_attributes",
+                "trial_intermediate_values"]  # what reading one trial touches
+
+
+def _study(folder: Path) -> tuple[optuna.Study, str]:
+    url = f"sqlite:///{folder / 'study.db'}"
+    return create_study(load_spec(str(write_study(folder))), url), url
+
+
+def _objective(trial: optuna.trial.Trial) -> float:
+    return trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True)
+
+
+@FIXTURES
+@given(value=st.one_of(st.floats(allow_nan=False), st.integers(-10**6, 10**6)))
+def test_a_queued_value_outside_its_range_fails_its_trial_and_the_study_stays_readable(value, tmp_path_factory):
+    """Optuna's `enqueue_trial` takes any value (it warns); sweeplab stored it, then refused its own write on every
+    read: the study's finished trials could not be read by any command (round 7's 3-a)."""
+    study, url = _study(tmp_path_factory.mktemp("queued"))
+    study.enqueue_trial({"learning_rate": value})
+    state = run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None)
+    trials = optuna.load_study(study_name=study.study_name, storage=url).get_trials()  # every trial reads
+    inside = param_problem("learning_rate", float(value), RANGE) is None
+    assert (state == TrialState.COMPLETE) == inside and len(trials) == 1
+    if not inside:  # refused by the gateway, or by Optuna itself first (0 in a log range)
+        reason = trials[0].user_attrs["fail_reason"]
+        assert trials[0].params == {} and ("does not lie in its distribution" in reason or "invalid value" in reason)
+
+
+@FIXTURES
+@given(value=st.one_of(st.floats(1.0, 3.0), st.integers(1, 3)))
+def test_a_value_in_an_integer_range_is_an_integer(value, tmp_path_factory):
+    """Round 7's 3-f: `layers: 2.5` was stored in an integer range and trained as 2."""
+    distribution = optuna.distributions.IntDistribution(1, 3)
+    assert (param_problem("layers", value, distribution) is None) == float(value).is_integer()
+
+
+@FIXTURES
+@given(what=st.sampled_from(["trial row", *TRIAL_TABLES]))
+def test_a_trial_or_table_removed_mid_run_is_named_at_once(what, tmp_path_factory, monkeypatch):
+    """Round 7's 3-b (the running trial's row deleted: `internal error: KeyError: 'Record does not exist.'`) and 3-c
+    (a table dropped: retried for the whole patience)."""
+    monkeypatch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "120")
+    folder = tmp_path_factory.mktemp("removed")
+    study, _ = _study(folder)
+    trial = study.ask()
+    with sqlite3.connect(folder / "study.db") as connection:
+        connection.execute("PRAGMA foreign_keys = OFF")
+        if what == "trial row":
+            connection.execute("DELETE FROM trials WHERE trial_id = ?", (trial._trial_id,))
+        else:
+            connection.execute(f"DROP TABLE {what}")
+    started = time.monotonic()
+    with pytest.raises(StorageCorruptError) as refused:
+        study._storage.get_trial(trial._trial_id)
+        study._storage.set_trial_user_attr(trial._trial_id, "probe", 1)
+        study._storage.get_all_trials(study._study_id)
+    message = str(refused.value)
+    assert time.monotonic() - started < 10 and "\n" not in message
+    assert ("no longer exists" if what == "trial row" else f"its table {what!r} was removed") in message, message
