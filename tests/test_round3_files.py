@@ -152,7 +152,7 @@ def test_report_of_a_study_with_a_damaged_metrics_file_is_written_with_one_warni
 
 
 SIDECARS = [{"head": "periodic", "options": {}, "input": {"localize": True, "test_turns": [90], "test_shift": 2.0}},
-            {"head": "hands", "options": {"minute_weight": 1.0, "hour_decoding": "given_minute"}},  # before `input`
+            {"head": "hands", "options": {"minute_weight": 1.0, "hour_decoding": "given_minute"}, "input": {}},
             {"head": "classification", "options": {"classes": 12}, "input": {}}]
 LEVELS = {"": SIDECAR_KEYS, "options.": HEAD_OPTIONS, "input.": get_type_hints(InputPreparation)}
 
@@ -439,3 +439,17 @@ def test_a_sidecar_naming_another_head_than_the_models_is_refused(tmp_path_facto
         return
     assert same_layers and read.name == named[0] and read.units == head.units
     assert (trained[0] == named[0]) and (trained[0] != "classification" or trained[1] == named[1])
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(sidecar=st.sampled_from(SIDECARS), dropped=st.sets(st.sampled_from(SIDECAR_KEYS), min_size=1))
+def test_a_sidecar_missing_any_key_is_refused_naming_it(tmp_path_factory, sidecar, dropped):
+    """Round 7's 7-c: `{"head": "periodic"}` was read with default options and input preparation, which for a model
+    trained on localised dials prepares every photograph otherwise than it was trained."""
+    path = tmp_path_factory.mktemp("missing") / "model.head.json"
+    path.write_text(json.dumps({key: value for key, value in sidecar.items() if key not in dropped}))
+    with pytest.raises(CorruptDataError) as refused:
+        read_sidecar(path)
+    message = str(refused.value)
+    assert "\n" not in message and str(path) in message
+    assert "head" in dropped or f": {min(dropped, key=SIDECAR_KEYS.index)}: missing" in message, message

@@ -65,7 +65,8 @@ def load_clock_model(path: Path) -> tuple[keras.Model, Head, InputPreparation]:
     """The network (without its training losses), its head and its input preparation; FileNotFoundError when absent,
     CorruptDataError (one line) when a file is there but is not a regular file, a Keras model or a valid sidecar.
 
-    Sidecars written before the localiser have no `input` entry: plain resizing, as they were trained.
+    Every key of the sidecar is required: a sidecar without `input` would be read as plain resizing, silently wrong for
+    a model trained on localised dials (round 7's 7-c).
     """
     path = Path(path)
     if not path.exists():
@@ -149,6 +150,11 @@ def read_sidecar(sidecar: Path) -> tuple[Head, InputPreparation]:
             and isinstance(raw, dict)):
         raise CorruptDataError(f"{sidecar}: expected {{\"head\": NAME, \"options\": {{...}}, \"input\": {{...}}}}")
     _refuse_unknown(sidecar, "", description, SIDECAR_KEYS)
+    missing = [key for key in SIDECAR_KEYS if key not in description]
+    if missing:
+        raise CorruptDataError(f"{sidecar}: {missing[0]}: missing; a sidecar names {', '.join(SIDECAR_KEYS)} (one "
+                               "written before `input` existed: add \"input\": {} if its model was trained on plainly "
+                               "resized images)")
     _refuse_unknown(sidecar, "options.", options, HEAD_OPTIONS)
     try:
         options = {key: check_value(key, value, HEAD_OPTIONS[key]) for key, value in options.items()}
