@@ -31,7 +31,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _streams_open() -> None:
+    """A command started with stdout or stderr closed (`>&-`, some service managers) has None for it: every print
+    then went nowhere, but the last flush raised a traceback and exit 1 after all the work (round 8's 4-a)."""
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (open for the process's life)
+
+
 def main(argv: list[str] | None = None) -> int:
+    _streams_open()
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:

@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.joining import known_parameters
-from sweeps.search_options import objective_problem
+from sweeps.search_options import metric_range, objective_problem
 from sweeps.storage_faults import StorageCorruptError
 
 REFIT_ATTR = "refit"  # study user attr: the refit record (see sweeps.refit)
@@ -67,9 +67,51 @@ def searched_values(trial: FrozenTrial) -> dict[str, Any]:
 
 
 def refit_record(study: optuna.Study) -> dict[str, Any] | None:
-    """The stored refit of the study's best trial (trial, config, metrics, run_dir, model), if any."""
-    record = study.user_attrs.get(REFIT_ATTR)
-    return dict(record) if isinstance(record, dict) else None
+    """The stored refit of the study's best trial (trial, config, metrics, run_dir, model), if any; one checked
+    against its schema (`refit_problem`), since any process can set a study attribute through Optuna (round 8's 3-a:
+    a malformed one was an internal error, a forged one printed `test/accuracy 5` and `model: /etc/passwd`)."""
+    if REFIT_ATTR not in study.user_attrs:
+        return None
+    record = study.user_attrs[REFIT_ATTR]
+    if (problem := refit_problem(study, record)) is not None:
+        raise StorageCorruptError(f"study {study.study_name!r}: its stored refit {problem}: the storage was damaged "
+                                  f"or edited by hand; `sweeplab refit {study.study_name} --force` trains it again")
+    return dict(record)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def refit_problem(study: optuna.Study, record: Any) -> str | None:
+    """Why a stored refit record is not one `sweeps.refit` writes, or None."""
+    if not isinstance(record, dict):
+        return f"is {type(record).__name__}, not a record"
+    number = record.get("trial")
+    if not isinstance(number, int) or isinstance(number, bool):
+        return f"names trial {number!r}, not a trial number"
+    trial = next((trial for trial in study.get_trials(deepcopy=False) if trial.number == number), None)
+    if trial is None or trial.state != TrialState.COMPLETE:
+        return f"names trial #{number}, which the study holds {'no' if trial is None else 'only ' + trial.state.name}"
+    for key in ("config", "metrics"):
+        if not isinstance(record.get(key), dict):
+            return f"has {key} {record.get(key)!r}, not a mapping"
+    for name, value in record["metrics"].items():
+        if not isinstance(name, str) or not _is_number(value):
+            return f"has metric {name!r} = {value!r}, not a number"
+        low, high = metric_range(name)
+        if math.isfinite(value) and not low <= value <= high:
+            return f"has metric {name} = {value!r}, outside its range [{low:g}, {high:g}]"
+    run_dir, model = record.get("run_dir"), record.get("model")
+    if run_dir is not None and not isinstance(run_dir, str):
+        return f"has run_dir {run_dir!r}, not a path"
+    if model is not None and (not isinstance(model, str) or run_dir is None
+                              or Path(model) != Path(run_dir) / "model.keras"):
+        return f"names model {model!r}, not its run directory's model.keras"
+    for key in ("search_value", "seconds", "finished_at"):
+        if key in record and record[key] is not None and not _is_number(record[key]):
+            return f"has {key} {record[key]!r}, not a number"
+    return None
 
 
 def best_model_path(study: optuna.Study) -> Path | None:

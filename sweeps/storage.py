@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import datetime
 import os
 import sqlite3
 import time
@@ -307,6 +308,31 @@ def absolute_url(url: str) -> str:
     return url if path is None else prefix + str(path.resolve())
 
 
+def _silent_trials_stale(storage: optuna.storages.RDBStorage, grace: int) -> optuna.storages.RDBStorage:
+    """Optuna's SQL storage counts a RUNNING trial stale only once it has beaten: one that never beat (asked for by
+    another program through Optuna, or its worker killed before the first beat) stayed RUNNING for ever, counted as
+    running by every sweep (round 8's 3-c). Here a RUNNING trial with no heartbeat a grace period after its start is
+    stale too, failed and re-queued like a dead agent's (a journal's check already works so: `last_heartbeat`)."""
+    from sqlalchemy import text
+
+    own = storage._get_stale_trial_ids
+
+    def stale(study_id: int) -> list[int]:
+        ids = set(own(study_id))
+        deadline = datetime.datetime.now() - datetime.timedelta(seconds=grace)  # Optuna stores local naive times
+        quiet = [trial._trial_id for trial in storage.get_all_trials(study_id, deepcopy=False,
+                                                                     states=(TrialState.RUNNING,))
+                 if trial._trial_id not in ids and trial.datetime_start is not None and trial.datetime_start < deadline]
+        if quiet:
+            with storage.engine.connect() as connection:
+                beaten = {row[0] for row in connection.execute(text("SELECT trial_id FROM trial_heartbeats"))}
+            ids |= {trial_id for trial_id in quiet if trial_id not in beaten}
+        return sorted(ids)
+
+    storage._get_stale_trial_ids = stale
+    return storage
+
+
 def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna.storages.BaseStorage:
     path = file_of(url)
     if path is not None:
@@ -345,7 +371,7 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
 
     opened = call_patiently(connect, "open", repr(_redact(url)))
     if not isinstance(opened, Exception):
-        return opened
+        return _silent_trials_stale(opened, grace)
     detail = next((line for line in str(opened).splitlines() if line.strip()), type(opened).__name__)
     if "no longer compatible with the table schema" in detail or "not compatible" in detail:
         detail = (f"its table schema's version is not one this Optuna ({optuna.__version__}) knows: the file is "

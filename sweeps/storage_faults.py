@@ -270,8 +270,8 @@ def _vanished(method: Callable[..., Any], name: str, args: tuple[Any, ...], kwar
         parameters = list(inspect.signature(method).parameters)
     except (TypeError, ValueError):
         return None
-    if parameters[:1] == ["trial_id"]:
-        return f"trial id {_arguments(method, args, kwargs)[0]} no longer exists"
+    if parameters[:1] in (["trial_id"], ["study_id"]):  # a study deleted under a running sweep (round 8's 3-b)
+        return f"{parameters[0].replace('_', ' ')} {_arguments(method, args, kwargs)[0]} no longer exists"
     return None
 
 

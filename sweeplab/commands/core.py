@@ -14,6 +14,7 @@ from sweeplab.numbers import positive_int
 from sweeplab.paths import path_text
 
 if TYPE_CHECKING:
+    from sweeps.spec import StudySpec
     from trainers.config import Overrides
 
 
@@ -64,11 +65,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     data.set_defaults(handler=datasets_command)
 
 
-def refit_set(pairs: list[str]) -> Overrides:
-    """The `--refit-set` pairs, read like `--set` ones but named as `--refit-set` in every error."""
+def refit_set(pairs: list[str], spec: StudySpec) -> Overrides:
+    """The `--refit-set` pairs, read like `--set` ones but named as `--refit-set` in every error. Like a study file's
+    `refit:` values, they may not name a searched parameter: the refit would train another value than the trial's
+    stored one and be stored as that trial's (round 8's 6-a)."""
     from trainers.config import read_overrides
 
-    return read_overrides(pairs, "--refit-set")
+    overrides = read_overrides(pairs, "--refit-set")
+    searched = sorted(set(overrides) & {parameter.name for parameter in spec.parameters})
+    if searched:
+        raise UserError(f"--refit-set {searched[0]}: a searched parameter of {spec.path}; the refit trains the best "
+                        "trial's own value (set only values outside the space: epochs, subset, ...)")
+    return overrides
 
 
 def add_refit_set_argument(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +95,7 @@ def sweep_command(args: argparse.Namespace) -> int:
     from trainers.runner import resolve_config
 
     spec = load_spec(args.study)
-    overrides, refit_overrides = parse_overrides(args.overrides), refit_set(args.refit_overrides)
+    overrides, refit_overrides = parse_overrides(args.overrides), refit_set(args.refit_overrides, spec)
     resolve_config(spec.task_info, spec.fixed, overrides)  # refuse bad overrides before any trial starts
     resolve_config(spec.task_info, spec.fixed, overrides, spec.refit or {}, refit_overrides)
     started = time.perf_counter()
@@ -127,7 +135,7 @@ def refit_command(args: argparse.Namespace) -> int:
     if spec.refit is None and not args.refit_overrides:
         raise UserError(f"{spec.path}: the study has no `refit:` section, so nothing says how to retrain its best "
                         "configuration; add one (e.g. `refit: {subset: 0, epochs: 10}`) or give --refit-set values")
-    refit_overrides = refit_set(args.refit_overrides)
+    refit_overrides = refit_set(args.refit_overrides, spec)
     resolve_config(spec.task_info, spec.fixed, spec.refit or {}, refit_overrides)  # errors name --refit-set
     record = refit_best(spec, load_existing_study(args.study, args.storage), refit_overrides, force=args.force)
     if record is None:

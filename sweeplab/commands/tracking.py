@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path
 
-from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
+from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides, refuse_output_over_inputs
 from sweeplab.errors import UserError
 from sweeplab.numbers import port, positive_int
 from sweeplab.paths import path_text
@@ -54,8 +54,10 @@ def wandb_sweep_command(args: argparse.Namespace) -> int:
     from sweeps.wandb_sweep import SweepsEngineMissing, read_wandb_sweep, schema_errors, write_wandb_sweep
 
     spec = load_spec(args.study)
+    directory = Path(args.out) if args.out else Path("sweeps", "build")
+    refuse_output_over_inputs("--out", str(directory / f"{spec.name}.wandb.yaml"), {"the study file": spec.path})
     try:
-        path = write_wandb_sweep(spec, Path(args.out) if args.out else Path("sweeps", "build"))
+        path = write_wandb_sweep(spec, directory)
     except ValueError as error:
         raise UserError(str(error)) from None
     sweep = read_wandb_sweep(path)

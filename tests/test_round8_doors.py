@@ -1,0 +1,191 @@
+"""Round 8's findings (docs/adversarial/round-8.md), each closed at its door and tested with generated inputs: an
+output never replaces the command's own input (5-a), a closed stdout or stderr (4-a), a preview path OpenCV cannot
+write (5-c, 7-b), the stored refit record read against its schema (3-a), a study deleted under a running command
+(3-b), a trial that never beat (3-c), `--refit-set` of a searched parameter (6-a)."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import optuna
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from optuna.trial import TrialState
+from test_agents_kill import write_study
+
+from sweeplab.cli import main
+from sweeps.optuna_study import create_study
+from sweeps.spec import load_spec
+from sweeps.storage_faults import StorageCorruptError
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=12)
+
+
+@FIXTURES
+@given(how=st.sampled_from(["same name", "symbolic link", "hard link"]))
+def test_wandb_sweep_never_writes_over_its_study_file(how, tmp_path_factory, capsys):
+    """5-a: a study file named `STUDY.wandb.yaml`, written to `--out` its own folder, was replaced by the generated
+    file (exit 0): the user's study was gone."""
+    folder = tmp_path_factory.mktemp("wandb")
+    study = write_study(folder)
+    output = folder / "agents-tiny.wandb.yaml"
+    if how == "same name":
+        study = study.rename(output)
+    elif how == "symbolic link":
+        output.symlink_to(study)
+    else:
+        os.link(study, output)
+    before = study.read_bytes()
+    capsys.readouterr()
+    code = main(["wandb-sweep", str(study), "--out", str(folder), "--no-create"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1 and "which this command reads" in error[0], error
+    assert study.read_bytes() == before
+
+
+@pytest.mark.parametrize("closed", ["stdout", "stderr", "both"])
+def test_a_command_with_its_output_closed_ends_without_a_traceback(closed, tmp_path):
+    """4-a: `sweep ... >&-` trained every trial, then ended with `AttributeError: 'NoneType' object has no attribute
+    'flush'` and exit 1."""
+    redirect = {"stdout": ">&-", "stderr": "2>&-", "both": ">&- 2>&-"}[closed]
+    command = f"{sys.executable} -m sweeplab wandb-sweep {write_study(tmp_path)} --out {tmp_path} --no-create"
+    result = subprocess.run(["bash", "-c", f"{command} {redirect}"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert (tmp_path / "agents-tiny.wandb.yaml").is_file()
+
+
+@FIXTURES
+@given(name=st.one_of(st.sampled_from(["preview.db", "images.npy", "p.PNG.txt", "dir"]),
+                      st.text(st.characters(whitelist_categories=["Ll", "Nd"]), min_size=1, max_size=8)))
+def test_a_preview_name_opencv_cannot_write_is_refused_before_rendering(name, tmp_path_factory, capsys):
+    """5-c, 7-b: `clocks render --preview x.db` (or a directory) wrote the arrays, then failed with an OpenCV
+    internal error. The name is checked first: nothing is written."""
+    folder = tmp_path_factory.mktemp("preview")
+    if name == "dir":
+        (folder / "dir").mkdir()
+    preview = folder / name
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        main(["clocks", "render", "--n", "2", "--out", str(folder / "out"), "--preview", str(preview)])
+    assert refused.value.code == 2 and "--preview" in capsys.readouterr().err
+    assert not (folder / "out").exists()
+
+
+GOOD = {"trial": 0, "search_value": 0.5, "config": {"learning_rate": 0.01}, "metrics": {"test/accuracy": 0.9,
+                                                                                         "test/loss": 0.3},
+        "run_dir": "runs/s/refit-0000", "model": "runs/s/refit-0000/model.keras", "seconds": 2.0, "finished_at": 1.0}
+FORGERIES = st.one_of(
+    st.sampled_from([5, "x", None, [1]]),
+    st.sampled_from(["trial", "config", "metrics", "model", "run_dir", "seconds"]).flatmap(
+        lambda key: st.sampled_from([None, "zero", -1, 999, 5.0, {"a": 1}, "/etc/passwd", True]).map(
+            lambda value: {**GOOD, key: value})),
+    st.sampled_from(["test/accuracy", "val/accuracy", "test/loss", "time/seconds"]).flatmap(
+        lambda metric: st.one_of(st.floats(allow_nan=True), st.text(max_size=3), st.booleans()).map(
+            lambda value: {**GOOD, "metrics": {**GOOD["metrics"], metric: value}})))
+
+
+@FIXTURES
+@given(record=FORGERIES)
+def test_a_stored_refit_is_read_only_when_it_is_one_a_refit_writes(record, tmp_path_factory):
+    """3-a: a `refit` study attribute set through Optuna's API to another shape was an internal error in `best` and
+    `report`; a forged one with `test/accuracy 5` and `model: /etc/passwd` was printed as the study's refit."""
+    from sweeps.best import refit_problem, refit_record
+    from sweeps.search_options import metric_range
+
+    study = create_study(load_spec(str(write_study(tmp_path_factory.mktemp("refit")))),
+                         optuna.storages.InMemoryStorage())
+    study.add_trial(optuna.trial.create_trial(params={"learning_rate": 0.01}, value=0.5, distributions={
+        "learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)}))
+    study.set_user_attr("refit", record)
+    metrics = record.get("metrics") if isinstance(record, dict) else None
+    sound = (isinstance(record, dict) and record.get("trial") == 0 and not isinstance(record.get("trial"), bool)
+             and isinstance(record.get("config"), dict) and isinstance(metrics, dict)
+             and all(isinstance(value, (int, float)) and not isinstance(value, bool)
+                     and (value != value or abs(value) == float("inf")
+                          or metric_range(name)[0] <= value <= metric_range(name)[1])
+                     for name, value in metrics.items())
+             and record.get("run_dir") == GOOD["run_dir"] and record.get("model") in (None, GOOD["model"])
+             and all(isinstance(record.get(key), (int, float)) and not isinstance(record.get(key), bool)
+                     for key in ("seconds", "search_value", "finished_at") if record.get(key) is not None))
+    assert (refit_problem(study, record) is None) == sound
+    if sound:
+        assert refit_record(study) == record
+    else:
+        with pytest.raises(StorageCorruptError, match="its stored refit") as refused:
+            refit_record(study)
+        assert "\n" not in str(refused.value)
+
+
+@FIXTURES
+@given(backend=st.sampled_from(["sqlite", "journal"]), call=st.sampled_from(["get_all_trials", "set_study_user_attr",
+                                                                              "get_study_user_attrs"]))
+def test_a_study_deleted_under_a_running_command_is_named(backend, call, tmp_path_factory):
+    """3-b: Optuna's `delete_study` on a journal while a sweep ran ended it with `internal error: KeyError`."""
+    from sweeps.storage import open_storage
+
+    folder = tmp_path_factory.mktemp("deleted")
+    url = f"sqlite:///{folder / 's.db'}" if backend == "sqlite" else f"journal:///{folder / 's.log'}"
+    study = create_study(load_spec(str(write_study(folder))), url)
+    outside = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(folder / "s.log"))) \
+        if backend == "journal" else url
+    optuna.delete_study(study_name=study.study_name, storage=outside)
+    storage = open_storage(url)
+    arguments = {"get_all_trials": (study._study_id,), "set_study_user_attr": (study._study_id, "k", 1),
+                 "get_study_user_attrs": (study._study_id,)}[call]
+    with pytest.raises(StorageCorruptError, match=f"study id {study._study_id} no longer exists"):
+        getattr(storage, call)(*arguments)
+
+
+@FIXTURES
+@given(age=st.integers(0, 600), beaten=st.booleans())
+def test_a_trial_that_never_beat_is_failed_and_requeued_after_the_grace(age, beaten, tmp_path_factory, monkeypatch):
+    """3-c: a trial asked for by another program through Optuna never beats; Optuna's SQL check looks only at trials
+    that beat, so it stayed RUNNING for ever. After the grace period it is stale like a dead agent's."""
+    from sweeps.storage import open_storage
+
+    monkeypatch.setenv("SWEEPLAB_HEARTBEAT_SECONDS", "60")
+    monkeypatch.setenv("SWEEPLAB_GRACE_SECONDS", "180")
+    folder = tmp_path_factory.mktemp("silent")
+    url = f"sqlite:///{folder / 's.db'}"
+    study = create_study(load_spec(str(write_study(folder))), url)
+    outside = optuna.load_study(study_name=study.study_name, storage=url).ask({"learning_rate":
+        optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)})
+    storage = open_storage(url)
+    if beaten:
+        storage.record_heartbeat(outside._trial_id)
+    import sqlite3
+
+    started = datetime.datetime.now() - datetime.timedelta(seconds=age)
+    with sqlite3.connect(folder / "s.db") as connection:
+        connection.execute("UPDATE trials SET datetime_start = ? WHERE trial_id = ?",
+                           (started.isoformat(sep=" "), outside._trial_id))
+    optuna.storages.fail_stale_trials(optuna.load_study(study_name=study.study_name, storage=storage))
+    states = {trial.number: trial.state for trial in optuna.load_study(study_name=study.study_name,
+                                                                      storage=url).trials}
+    silent_and_old = not beaten and age > 180 + 5  # seconds of slack for the test's own run
+    if silent_and_old:
+        assert states[outside.number] == TrialState.FAIL and TrialState.WAITING in states.values()
+    elif beaten or age < 180 - 5:
+        assert states[outside.number] == TrialState.RUNNING
+
+
+@FIXTURES
+@given(key=st.sampled_from(["learning_rate", "batch_size", "epochs", "subset"]))
+def test_refit_set_of_a_searched_parameter_is_refused(key, tmp_path_factory, capsys):
+    """6-a: `refit --refit-set learning_rate=0.5` trained 0.5 and stored it as the best trial's refit."""
+    study = write_study(tmp_path_factory.mktemp("refitset"))
+    value = {"learning_rate": "0.5", "batch_size": "64", "epochs": "2", "subset": "200"}[key]
+    capsys.readouterr()
+    code = main(["refit", str(study), "--storage", f"sqlite:///{study.parent / 'absent.db'}",
+                 "--refit-set", f"{key}={value}"])
+    error = capsys.readouterr().err.strip().splitlines()
+    searched = key in {"learning_rate", "batch_size"}
+    assert code == 2 and len(error) == 1
+    assert ("a searched parameter" in error[0]) == searched, error
