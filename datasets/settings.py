@@ -25,10 +25,20 @@ def env_flag(name: str) -> bool:
         raise SettingError(f"${name}={raw!r}: expected 1, true, yes or on (or 0, false, no, off, or unset)") from None
 
 
-def check_flags() -> None:
-    """Every on/off setting read once, at the command's start: a bad one stops it before anything runs."""
+FOLDER_SETTINGS = ("SWEEPLAB_RUNS_DIR", "SWEEPLAB_DATA_DIR", "SWEEPLAB_CACHE_DIR", "SWEEPLAB_DEBIAN_DATA_DIR")
+
+
+def check_settings() -> None:
+    """Every on/off setting read once, and every folder setting that names something other than a folder, at the
+    command's start: a bad one stops it before anything runs (round 8's 5-e: a runs folder that was a file was found
+    only by the first trial, which failed and was stored)."""
     for name in FLAG_SETTINGS:
         env_flag(name)
+    for name in FOLDER_SETTINGS:
+        raw = os.environ.get(name, "").strip()
+        path = Path(raw).expanduser() if raw else None
+        if path is not None and path.exists() and not path.is_dir():
+            raise SettingError(f"${name}={raw!r}: names a file, not a folder")
 
 
 def mirror_dir() -> Path | None:

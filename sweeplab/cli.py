@@ -49,9 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         stop_on_signals()  # SIGTERM / SIGHUP stop a command the way Ctrl-C does
         parser = build_parser()
         args = parser.parse_args(argv)
-        from datasets.settings import check_flags
+        from datasets.settings import check_settings
 
-        check_flags()  # an on/off setting in the environment with another value: one line before anything runs
+        check_settings()  # an environment setting with a value it does not take: one line before anything runs
         if getattr(args, "accept_changes", False):  # children (trial processes, agents) inherit it
             os.environ["SWEEPLAB_ACCEPT_CHANGES"] = "1"
         if not getattr(args, "handler", None):

@@ -36,7 +36,15 @@ def is_current(study: optuna.Study, trial: optuna.trial.FrozenTrial, config: Map
     """True when the stored refit already retrained this trial with this config (a rerun trains nothing)."""
     record = refit_record(study)
     return bool(record and record.get("trial") == trial.number and record.get("config") == dict(config)
-                and record.get("metrics"))
+                and record.get("metrics") and _model_intact(record.get("model")))
+
+
+def _model_intact(model: str | None) -> bool:
+    """A refit that saved no model is intact; one whose model.keras is missing or no longer a whole zip archive (cut
+    short, overwritten) is not current: a rerun trains it again instead of reporting it (round 8's 7-c)."""
+    import zipfile
+
+    return model is None or (Path(model).is_file() and zipfile.is_zipfile(model))
 
 
 def refit_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, Any] | None = None,

@@ -189,3 +189,98 @@ def test_refit_set_of_a_searched_parameter_is_refused(key, tmp_path_factory, cap
     searched = key in {"learning_rate", "batch_size"}
     assert code == 2 and len(error) == 1
     assert ("a searched parameter" in error[0]) == searched, error
+
+
+@FIXTURES
+@given(names=st.lists(st.text(st.characters(blacklist_categories=["Cs"], blacklist_characters="\x00"), min_size=1,
+                              max_size=10), min_size=1, max_size=3, unique=True))
+def test_study_names_from_the_storage_reach_the_terminal_one_line_each(names, tmp_path_factory, capsys):
+    """5-d: a study named `"\\x1b[2J..."` cleared the terminal in `studies`; one named `"two\\nlines"` split a row."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('names') / 's.db'}"
+    for name in names:
+        optuna.create_study(study_name=name, storage=url)
+    capsys.readouterr()
+    assert main(["studies", "--storage", url]) == 0
+    out = capsys.readouterr().out.split("studies in storage:\n", 1)[1].splitlines()
+    assert len(out) == len(names) and all(line.isprintable() for line in out), out
+
+
+@FIXTURES
+@given(name=st.sampled_from(["SWEEPLAB_RUNS_DIR", "SWEEPLAB_DATA_DIR", "SWEEPLAB_CACHE_DIR"]), kind=st.booleans())
+def test_a_folder_setting_naming_a_file_stops_every_command_at_its_start(name, kind, tmp_path_factory, capsys):
+    """5-e: `SWEEPLAB_RUNS_DIR=a-file` was found only by the first trial, which failed and was stored."""
+    folder = tmp_path_factory.mktemp("setting")
+    target = folder / ("a-file" if kind else "a-folder")
+    target.write_text("x") if kind else target.mkdir()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(name, str(target))
+        capsys.readouterr()
+        code = main(["datasets"])
+    error = capsys.readouterr().err.strip().splitlines()
+    assert (code, len(error)) == ((2, 1) if kind else (0, 0)), error
+    assert not kind or error[0].startswith(f"sweeplab: error: ${name}=")
+
+
+@pytest.mark.parametrize(("host", "good"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
+                                            ("bad host", False), ("", False), ("300.1.1.1", False),
+                                            ("exa mple.org", False), ("a\u2028b", False)])
+def test_a_dashboard_host_is_checked_before_anything_listens(host, good, capsys):
+    """6-b: `--host 'bad host'` printed 'Listening on http://bad host:8080/' and then failed without naming it."""
+    from sweeplab.cli import build_parser
+
+    if good:
+        assert build_parser().parse_args(["dashboard", "--host", host]).host == host
+        return
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["dashboard", "--host", host])
+    assert "--host" in capsys.readouterr().err
+
+
+@FIXTURES
+@given(cut=st.one_of(st.none(), st.integers(0, 2000), st.just(-1)))
+def test_a_refit_whose_model_was_damaged_is_not_current(cut, tmp_path_factory):
+    """7-c: a refit whose model.keras had been cut to 1,000 bytes was reported as current; `refit` trained nothing."""
+    import zipfile
+
+    from sweeps.refit import is_current
+
+    folder = tmp_path_factory.mktemp("refitmodel")
+    study = create_study(load_spec(str(write_study(folder))), optuna.storages.InMemoryStorage())
+    study.add_trial(optuna.trial.create_trial(params={"learning_rate": 0.01}, value=0.5, distributions={
+        "learning_rate": optuna.distributions.FloatDistribution(1e-3, 1e-1, log=True)}))
+    run_dir = folder / "refit-0000"
+    run_dir.mkdir()
+    model = run_dir / "model.keras"
+    with zipfile.ZipFile(model, "w") as archive:
+        archive.writestr("config.json", "{}" * 800)
+    whole = model.read_bytes()
+    if cut == -1:
+        model.unlink()
+    elif cut is not None:
+        model.write_bytes(whole[:cut])
+    config = {"learning_rate": 0.01}
+    study.set_user_attr("refit", {"trial": 0, "config": config, "metrics": {"test/accuracy": 0.9},
+                                  "run_dir": str(run_dir), "model": str(model)})
+    intact = cut is None or (cut != -1 and cut >= len(whole))
+    assert is_current(study, study.trials[0], config) == intact
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=10)
+@given(finding=st.sampled_from(["transfer", "optimizers", "permutation", "clock-representations"]),
+       text=st.one_of(st.binary(max_size=60).map(lambda raw: raw.decode("latin-1")),
+                      st.lists(st.sampled_from(["a,b", "1,2", "family,seed", "x", "", "NaN,abc"]), max_size=4).map(
+                          "\n".join)))
+def test_an_edited_evaluations_table_is_one_line_never_an_internal_error(finding, text, tmp_path_factory, capsys):
+    """7-a: `results claims --out` over a folder whose transfer/evaluations.csv held garbage: `internal error:
+    KeyError: 'family'`."""
+    import shutil
+
+    out = tmp_path_factory.mktemp("results") / "results"
+    shutil.copytree(ROOT / "results", out)
+    (out / finding / "evaluations.csv").write_bytes(text.encode("latin-1"))
+    capsys.readouterr()
+    code = main(["results", "claims", "--out", str(out)])
+    error = [line for line in capsys.readouterr().err.splitlines() if not line.startswith("== ")]  # progress
+    assert code in (0, 2) and not any("internal error" in line or "Traceback" in line for line in error), error
+    if code == 2:
+        assert len(error) == 1 and "evaluations.csv" in error[0], error

@@ -74,8 +74,16 @@ def _computed(results_root: Path, finding: str) -> Any | None:
     folder = results_root / finding
     if not (folder / output.EVALUATIONS).exists():
         return None
+    from datasets.formats import CorruptDataError
+
     module = importlib.import_module(_module_names()[finding])
-    return module.compute(output.read_evaluations(folder))
+    evaluations = output.read_evaluations(folder)  # CorruptDataError when it is no CSV table at all
+    try:
+        return module.compute(evaluations)
+    except (KeyError, ValueError, TypeError, IndexError) as error:  # a table of other columns or values (edited)
+        raise CorruptDataError(f"{folder / output.EVALUATIONS}: not the {finding} finding's evaluations table "
+                               f"({type(error).__name__}: {error}); `sweeplab results {finding}` writes it again") \
+            from None
 
 
 def check_all(results_root: Path) -> list[dict[str, Any]]:

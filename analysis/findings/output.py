@@ -140,9 +140,17 @@ def write_evaluations(evaluations: pd.DataFrame, out_dir: Path) -> tuple[Path, p
 
 
 def read_evaluations(out_dir: Path) -> pd.DataFrame:
+    """The finding's evaluations table; CorruptDataError (one line naming the file) when it is not a CSV table."""
     import pandas as pd
 
-    return pd.read_csv(Path(out_dir) / EVALUATIONS, keep_default_na=True).fillna({"error": ""})
+    from datasets.formats import CorruptDataError
+
+    path = Path(out_dir) / EVALUATIONS
+    try:
+        return pd.read_csv(path, keep_default_na=True).fillna({"error": ""})
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as error:
+        raise CorruptDataError(f"{path}: not a CSV table ({type(error).__name__}: "
+                               f"{str(error).splitlines()[0] if str(error) else ''})") from None
 
 
 def markdown_header(*columns: str) -> list[str]:

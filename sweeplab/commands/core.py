@@ -207,7 +207,8 @@ def studies_command(args: argparse.Namespace) -> int:
     print("studies in storage:" if summaries else "no studies in storage yet")
     for summary in summaries:  # the best as `best` ranks it (promoted trials first, stored values checked)
         best = best_trial(optuna.load_study(study_name=summary.study_name, storage=storage))
-        print(f"  {summary.study_name:<20} {summary.n_trials} trials, best {best.value if best else None}")
+        name = summary.study_name if summary.study_name.isprintable() else repr(summary.study_name)  # no escapes
+        print(f"  {name:<20} {summary.n_trials} trials, best {best.value if best else None}")
     return 0
 
 
