@@ -284,3 +284,18 @@ def test_an_edited_evaluations_table_is_one_line_never_an_internal_error(finding
     assert code in (0, 2) and not any("internal error" in line or "Traceback" in line for line in error), error
     if code == 2:
         assert len(error) == 1 and "evaluations.csv" in error[0], error
+
+
+@FIXTURES
+@given(optimizer=st.sampled_from(["sgd", "adam", "adamw", "nadam", "rmsprop"]), momentum=st.floats(0.0, 0.95))
+def test_a_wandb_run_uses_a_conditional_parameter_only_when_its_condition_holds(optimizer, momentum,
+                                                                                 tmp_path_factory):
+    """7-d: W&B has no conditions, so every W&B run trained a `momentum` the Optuna study samples only for SGD. The
+    generated file says so; a run's config holds the value only when the condition holds, as an Optuna trial's."""
+    from sweeps.wandb_sweep import config_from_wandb, write_wandb_sweep
+
+    spec = load_spec("fashion-mlp-user")
+    config = config_from_wandb(spec, {"optimizer": optimizer, "momentum": momentum, "learning_rate": 0.01})
+    assert ("momentum" in config) == (optimizer == "sgd") and config["optimizer"] == optimizer
+    header = write_wandb_sweep(spec, tmp_path_factory.mktemp("wandb")).read_text().splitlines()[1]
+    assert header.startswith("# momentum: W&B samples it always; a run uses it only when optimizer in ['sgd']")

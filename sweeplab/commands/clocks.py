@@ -55,6 +55,9 @@ def png_path(text: str) -> str:
     return text
 
 
+png_path.path_door = path_text  # type: ignore[attr-defined]  # it calls the path door first (tests check every path)
+
+
 def render_command(args: argparse.Namespace) -> int:
     from datasets.clocks import render_clocks, save_clock_arrays, variation_named
     from datasets.clocks.preview import captioned_grid, format_time
