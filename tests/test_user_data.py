@@ -82,3 +82,25 @@ def test_user_data_is_consistent_or_refused_naming_the_array(arrays: dict[str, n
     assert len(np.unique(y_train)) >= 2 and 0 not in arrays["x_train"].shape[1:]
     assert int(y_test.max()) < data.num_classes and int(y_train.min()) >= 0 and int(y_test.min()) >= 0
     assert len(splits.x_train) and len(splits.x_val) and len(splits.x_test)
+
+
+@given(suffix=st.sampled_from([".npz", ".NPZ", ".Npz", ".npy", ".zip", ".txt", ""]))
+def test_a_user_file_is_read_whatever_the_case_of_npz_and_another_file_is_named(suffix: str) -> None:
+    """Round 8's 8-a: `data=UP.NPZ` was an "unknown dataset"; a file of another kind is named as such, never looked up
+    as a dataset name."""
+    arrays = {"x_train": np.arange(40, dtype=np.uint8).reshape(10, 4), "y_train": np.arange(10) % 2,
+              "x_test": np.arange(16, dtype=np.uint8).reshape(4, 4), "y_test": np.arange(4) % 2}
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / f"data{suffix}"
+        with open(path, "wb") as handle:
+            np.savez(handle, **arrays)
+        if suffix.lower() == ".npz":
+            _, data = load_data(str(path))
+            assert data.num_classes == 2
+            return
+        try:
+            load_data(str(path))
+        except CorruptDataError as error:
+            assert str(error).startswith(f"{path}: a file, not a .npz archive"), error
+        else:
+            raise AssertionError("a file that is not .npz was read")

@@ -107,7 +107,13 @@ def load_data(source: str, *, validation_fraction: float = 0.1, subset: int = 0,
               seed: int = 0) -> tuple[datasets.Splits, datasets.Dataset]:
     """A registered dataset (`mnist`, `fashion_mnist`, `cifar10`, ...) or a `.npz` file, split as built-in tasks
     split theirs (a seeded validation share carved from training; `subset` caps the training examples)."""
-    data = _read_npz(Path(source)) if str(source).endswith(".npz") else datasets.load(source)
+    if Path(source).suffix.lower() == ".npz":  # `.NPZ` too (round 8's 8-a: an "unknown dataset")
+        data = _read_npz(Path(source))
+    elif Path(source).exists():
+        raise CorruptDataError(f"{source}: a file, not a .npz archive; expected a dataset name "
+                               f"({', '.join(datasets.dataset_names())}) or a NAME.npz file")
+    else:
+        data = datasets.load(source)
     splits = datasets.split(data, validation_fraction, subset, test_subset, seed)
     for name in ("x_train", "x_val", "x_test"):
         if len(getattr(splits, name)) == 0:  # e.g. 2 training examples and validation_fraction 0.9
