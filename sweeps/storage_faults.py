@@ -295,7 +295,11 @@ def _announce_wait(describe: str, cause: str) -> None:
               f"{patience_seconds():.0f} s ($SWEEPLAB_STORAGE_PATIENCE_SECONDS)", file=sys.stderr, flush=True)
 
 
-OWN_ATTRS = {"metrics": dict, "config": dict, "fail_reason": str, "run_dir": str}  # a trial's, sweeplab's types
+# a trial's attributes that sweeplab writes and reads back, with their types (round 8's 3-g: a `promoted_from` of
+# another type changed which trials `best` ranks)
+OWN_ATTRS = {"metrics": dict, "config": dict, "fail_reason": str, "run_dir": str, "promoted_from": int,
+             "pruned_at_step": int, "retried_trial_number": int, "recorded_for_trial_number": int, "overrides": dict,
+             "agent": str, "result_signature": str, "retry_history": list}
 OWN_STUDY_ATTRS = {"definition": dict, "task": str, "objective": str, "spec_path": str}  # a study's
 
 
@@ -356,7 +360,8 @@ def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
     if trial.datetime_start and trial.datetime_complete and trial.datetime_complete < trial.datetime_start:
         return "finished before it started"
     for key, kind in OWN_ATTRS.items():
-        if key in trial.user_attrs and not isinstance(trial.user_attrs[key], kind):
+        value = trial.user_attrs.get(key)
+        if key in trial.user_attrs and (not isinstance(value, kind) or (kind is int and isinstance(value, bool))):
             return f"has attribute {key!r} that is not {kind.__name__}"
     for name, distribution in trial.distributions.items():
         if isinstance(distribution, optuna.distributions.IntDistribution) and name in trial.params \

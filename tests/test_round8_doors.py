@@ -21,7 +21,7 @@ from test_agents_kill import write_study
 from sweeplab.cli import main
 from sweeps.optuna_study import create_study
 from sweeps.spec import load_spec
-from sweeps.storage_faults import StorageCorruptError
+from sweeps.storage_faults import OWN_ATTRS, StorageCorruptError
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=12)
@@ -299,3 +299,29 @@ def test_a_wandb_run_uses_a_conditional_parameter_only_when_its_condition_holds(
     assert ("momentum" in config) == (optimizer == "sgd") and config["optimizer"] == optimizer
     header = write_wandb_sweep(spec, tmp_path_factory.mktemp("wandb")).read_text().splitlines()[1]
     assert header.startswith("# momentum: W&B samples it always; a run uses it only when optimizer in ['sgd']")
+
+
+JSON_VALUES = st.one_of(st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=False), st.text(max_size=4),
+                        st.lists(st.integers(0, 3), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                                                  max_size=2))
+
+
+@FIXTURES
+@given(key=st.sampled_from(sorted(OWN_ATTRS)), value=JSON_VALUES)
+def test_a_sweeplab_trial_attribute_of_another_type_is_damage(key, value, tmp_path_factory):
+    """3-g: `promoted_from` set to "x" by hand took trial #1 out of `best`'s table without a word. Every attribute
+    sweeplab writes and reads back is read with its type: another is refused in one line naming it."""
+    from sweeps.storage import open_storage
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('attrs') / 's.db'}"
+    study = create_study(load_spec(str(write_study(tmp_path_factory.mktemp('file')))), url)
+    trial = study.ask()
+    outside = optuna.storages.RDBStorage(url)  # another program, not through the gateway
+    outside.set_trial_user_attr(trial._trial_id, key, value)
+    kind = OWN_ATTRS[key]
+    sound = isinstance(value, kind) and not (kind is int and isinstance(value, bool))
+    if sound:
+        assert open_storage(url).get_trial(trial._trial_id).user_attrs[key] == value
+        return
+    with pytest.raises(StorageCorruptError, match=f"has attribute {key!r} that is not {kind.__name__}"):
+        open_storage(url).get_trial(trial._trial_id)
