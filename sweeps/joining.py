@@ -190,4 +190,22 @@ def check_join(storage: Any, spec: Any, overrides: Mapping[str, Any] | None = No
         raise StudyConflictError(
             f"study {spec.name!r} in the storage{where} has {describe(stored)}, but {spec.path} asks for "
             f"{describe(wanted)}; give this study file another `study:` name or use another --storage")
+    if not isinstance(attrs.get(DEFINITION_ATTR), dict) and not accepting_changes():
+        _check_trials_space(storage, study_id, spec, overrides)
     check_definition(attrs, spec, overrides, storage, study_id)
+
+
+def _check_trials_space(storage: Any, study_id: int, spec: Any, overrides: Mapping[str, Any] | None) -> None:
+    """A study holding trials but no stored definition (one stored before definitions were, or whose definition was
+    deleted: round 8's 3-d) is compared by what its trials hold: a parameter the file searches that a trial searched
+    over another distribution is a different study."""
+    wanted = {parameter.name: parameter.distribution() for parameter in spec.parameters
+              if parameter.name not in (overrides or {})}
+    for trial in storage.get_all_trials(study_id, deepcopy=False):
+        for name, distribution in trial.distributions.items():
+            if name in wanted and distribution != wanted[name]:
+                raise StudyConflictError(
+                    f"study {spec.name!r} in the storage holds trial #{trial.number}, which searched {name} over "
+                    f"{distribution}, not over {wanted[name]} as {spec.path} declares (the study has no stored "
+                    "definition to compare); give the study file another `study:` name (or use another --storage), "
+                    "or pass --accept-changes to continue it on purpose")

@@ -293,3 +293,33 @@ def test_a_fixed_value_equal_to_the_tasks_default_is_the_same_study(default, wri
     with pytest.raises(StudyConflictError) as refused:
         create_study(other, storage)
     assert "fixed.dropout" in str(refused.value) and "task_defaults" not in str(refused.value)
+
+
+@settings(max_examples=15, deadline=None)
+@given(kind=st.sampled_from(["same", "range", "choices", "kind", "add", "drop"]), index=st.integers(0, 50))
+def test_a_study_without_its_stored_definition_is_compared_by_its_trials(kind, index, tmp_path_factory):
+    """Round 8's 3-d: with the study's `definition` row deleted, a study file with another range joined without a word
+    and stored its definition. The trials' own distributions now stand in for the definition."""
+    import sqlite3
+
+    from sweeps.space import suggest_all
+    from sweeps.storage import open_storage
+
+    os.environ.pop(ACCEPT_ENV, None)
+    folder = tmp_path_factory.mktemp("nodefinition")
+    url = f"sqlite:///{folder / 's.db'}"
+    study = create_study(BASE, open_storage(url))
+    trial = study.ask()
+    suggest_all(BASE.parameters, trial)
+    study.tell(trial, 0.5)
+    with sqlite3.connect(folder / "s.db") as connection:
+        connection.execute("DELETE FROM study_user_attributes WHERE key = ?", (DEFINITION_ATTR,))
+    changed = BASE if kind == "same" else mutate(BASE, kind, index, 0.5)
+    held = optuna.load_study(study_name=BASE.name, storage=url).trials[0].distributions
+    differs = any(parameter.name in held and held[parameter.name] != parameter.distribution()
+                  for parameter in changed.parameters)
+    if not differs:
+        create_study(changed, open_storage(url))
+        return
+    with pytest.raises(StudyConflictError, match="no stored definition to compare"):
+        create_study(changed, open_storage(url))
