@@ -476,9 +476,10 @@ def test_a_stop_before_a_trial_trains_never_names_the_last_trials_result_as_its_
 
 
 LOGGED_STOP = """
-import logging, os, sys, time
+import logging, os, signal, sys, time
 from sweeps.signals import stop_on_signals
 import trainers.stop
+signal.signal(signal.SIGHUP, signal.SIG_DFL)  # under nohup (as CI may run) SIGHUP starts ignored
 stop_on_signals()
 try:
     os.kill(os.getpid(), {signum})
