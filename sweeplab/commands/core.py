@@ -207,7 +207,8 @@ def studies_command(args: argparse.Namespace) -> int:
     print("studies in storage:" if summaries else "no studies in storage yet")
     for summary in summaries:  # the best as `best` ranks it (promoted trials first, stored values checked)
         best = best_trial(optuna.load_study(study_name=summary.study_name, storage=storage))
-        name = summary.study_name if summary.study_name.isprintable() else repr(summary.study_name)  # no escapes
+        name = str(summary.study_name)  # a journal may hold a number as a name (round 9's 7-a)
+        name = name if name.isprintable() else repr(name)  # no terminal escapes, one row each
         print(f"  {name:<20} {summary.n_trials} trials, best {best.value if best else None}")
     return 0
 
