@@ -6,6 +6,7 @@ an I/O error) carries no file name of its own, and the command's one line would 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -24,10 +25,32 @@ def naming_write_errors(path: Path | str) -> Iterator[None]:
 
 
 def write_text(path: Path | str, text: str) -> Path:
-    """`Path(path).write_text(text)`, its error naming `path`."""
+    """Write `text` to `path` whole or not at all (a temporary file renamed over it), its error naming `path`. A
+    symbolic or hard link found at `path` is replaced, never written through: the file it points to is the user's
+    (round 9's 5-a: `report --out DIR` over a `DIR/index.html` linked to a user's file replaced that file). A device or
+    FIFO (`/dev/stdout`) is written in place."""
+    import stat
+
     path = Path(path)
     with naming_write_errors(path):
-        path.write_text(text)
+        try:
+            kind = stat.S_IFMT(os.stat(path).st_mode)
+        except FileNotFoundError:
+            kind = None
+        if kind in (stat.S_IFCHR, stat.S_IFIFO, stat.S_IFBLK):
+            path.write_text(text)
+            return path
+        if not path.parent.is_dir():
+            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path.parent))
+        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(text)
+            os.chmod(temporary, 0o644)
+            os.replace(temporary, path)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
     return path
 
 

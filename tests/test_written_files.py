@@ -73,11 +73,37 @@ def test_a_command_whose_write_fails_says_which_file_in_one_line(code, tmp_path_
     folder = tmp_path_factory.mktemp("cli")
     out = folder / "fashion-cnn.wandb.yaml"
 
-    def refusing(self, *args, **kwargs):
+    def refusing(*args, **kwargs):
         raise OSError(code, os.strerror(code))
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(datasets.atomic.Path, "write_text", refusing)
+        patch.setattr(datasets.atomic.os, "replace", refusing)  # the write's last step
         exit_code = main(["wandb-sweep", "fashion-cnn", "--out", str(folder), "--no-create"])
     error = capsys.readouterr().err.strip().splitlines()
     assert exit_code == 2 and error == [f"sweeplab: error: {os.strerror(code)}: {out}"]
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(how=st.sampled_from(["symbolic link", "hard link", "plain file", "absent"]),
+       text=st.text("abcxyz0189 <>/=\n", max_size=200))
+def test_a_write_replaces_a_link_it_finds_and_never_writes_through_it(how, text, tmp_path_factory):
+    """Round 9's 5-a: `report --out DIR` and `wandb-sweep --out DIR` wrote through a link found in DIR (to a user's
+    file elsewhere), replacing that file. The door writes a temporary file and renames it over the path: a link is
+    replaced, the file it pointed to keeps its bytes."""
+    import os
+
+    folder = tmp_path_factory.mktemp("links")
+    users = folder / "keep.py"
+    users.write_bytes(b"the user's own file")
+    target = folder / "out" / "index.html"
+    target.parent.mkdir()
+    if how == "symbolic link":
+        target.symlink_to(users)
+    elif how == "hard link":
+        os.link(users, target)
+    elif how == "plain file":
+        target.write_text("an earlier report")
+    write_text(target, text)
+    assert users.read_bytes() == b"the user's own file"
+    assert not target.is_symlink() and target.read_text() == text
+    assert sorted(path.name for path in target.parent.iterdir()) == ["index.html"]  # no temporary left
