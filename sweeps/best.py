@@ -16,7 +16,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from sweeps.joining import known_parameters
 from sweeps.search_options import metric_range, objective_problem
-from sweeps.storage_faults import StorageCorruptError
+from sweeps.storage_faults import StorageCorruptError, is_number
 
 REFIT_ATTR = "refit"  # study user attr: the refit record (see sweeps.refit)
 PROMOTED_FROM = "promoted_from"  # trial user attr: the low-rung trial a promoted one reruns (sweeps.promotion)
@@ -79,10 +79,6 @@ def refit_record(study: optuna.Study) -> dict[str, Any] | None:
     return dict(record)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def refit_problem(study: optuna.Study, record: Any) -> str | None:
     """Why a stored refit record is not one `sweeps.refit` writes, or None."""
     if not isinstance(record, dict):
@@ -97,7 +93,7 @@ def refit_problem(study: optuna.Study, record: Any) -> str | None:
         if not isinstance(record.get(key), dict):
             return f"has {key} {record.get(key)!r}, not a mapping"
     for name, value in record["metrics"].items():
-        if not isinstance(name, str) or not _is_number(value):
+        if not isinstance(name, str) or not is_number(value):
             return f"has metric {name!r} = {value!r}, not a number"
         low, high = metric_range(name)
         if math.isfinite(value) and not low <= value <= high:
@@ -109,7 +105,7 @@ def refit_problem(study: optuna.Study, record: Any) -> str | None:
                               or Path(model) != Path(run_dir) / "model.keras"):
         return f"names model {model!r}, not its run directory's model.keras"
     for key in ("search_value", "seconds", "finished_at"):
-        if key in record and record[key] is not None and not _is_number(record[key]):
+        if key in record and record[key] is not None and not is_number(record[key]):
             return f"has {key} {record[key]!r}, not a number"
     return None
 

@@ -205,16 +205,20 @@ PERMANENT_ERRNOS = {errno.EACCES, errno.EPERM, errno.EROFS, errno.EFBIG}  # EFBI
 PERMANENT_CAUSES = ("readonly database", "read-only file system", "permission denied", "file too large")
 
 
+def _chain_says(error: BaseException, errnos: set[int], causes: tuple[str, ...]) -> bool:
+    """Some error of the chain has one of `errnos`, or its message (a driver's `orig` first) one of `causes`."""
+    for current in _chain(error):
+        if isinstance(current, OSError) and current.errno in errnos:
+            return True
+        if any(cause in str(getattr(current, "orig", None) or current).lower() for cause in causes):
+            return True
+    return False
+
+
 def is_permanent(error: BaseException) -> bool:
     """Faults no wait cures: a read-only or permission-denied storage (a file, its directory, a mount). Retrying
     them would stall the command silently for its whole patience."""
-    for current in _chain(error):
-        if isinstance(current, OSError) and current.errno in PERMANENT_ERRNOS:
-            return True
-        text = str(getattr(current, "orig", None) or current).lower()
-        if any(cause in text for cause in PERMANENT_CAUSES):
-            return True
-    return False
+    return _chain_says(error, PERMANENT_ERRNOS, PERMANENT_CAUSES)
 
 
 WRITE_FAILURE_CAUSES = ("disk i/o error", "file too large", "disk is full", "no space left")
@@ -223,12 +227,7 @@ WRITE_FAILURE_CAUSES = ("disk i/o error", "file too large", "disk is full", "no 
 def is_write_failure(error: BaseException) -> bool:
     """An error a write that could not grow the file raises (SQLite's "disk I/O error" or "database or disk is
     full", a journal's EFBIG or ENOSPC): only such an error near `ulimit -f` is the file-size limit's doing."""
-    for current in _chain(error):
-        if isinstance(current, OSError) and current.errno in (errno.EFBIG, errno.ENOSPC):
-            return True
-        if any(cause in str(getattr(current, "orig", None) or current).lower() for cause in WRITE_FAILURE_CAUSES):
-            return True
-    return False
+    return _chain_says(error, {errno.EFBIG, errno.ENOSPC}, WRITE_FAILURE_CAUSES)
 
 
 PARAM_WRITES = ("set_trial_param", "_set_trial_param")
@@ -240,7 +239,7 @@ def param_problem(name: Any, value: Any, distribution: Any) -> str | None:
     if not isinstance(distribution, optuna.distributions.BaseDistribution):
         return None
     integral = isinstance(distribution, optuna.distributions.IntDistribution) and not (
-        _number(value) and math.isfinite(value) and float(value).is_integer())
+        is_number(value) and math.isfinite(value) and float(value).is_integer())
     try:
         inside = not integral and distribution._contains(value)
     except (TypeError, ValueError, IndexError):
@@ -303,7 +302,8 @@ OWN_ATTRS = {"metrics": dict, "config": dict, "fail_reason": str, "run_dir": str
 OWN_STUDY_ATTRS = {"definition": dict, "task": str, "objective": str, "spec_path": str}  # a study's
 
 
-def _number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -353,7 +353,7 @@ def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
     if len(trial.values or []) > 1:
         return f"holds {len(trial.values)} objective values (a sweeplab study has one)"
     values = [*(trial.values or []), *trial.intermediate_values.values()]
-    if not all(_number(value) for value in values):
+    if not all(is_number(value) for value in values):
         return "holds a value that is not a number"
     if not all(math.isfinite(value) for value in values):
         return "holds a value that is not finite (Inf or NaN)"
