@@ -125,7 +125,7 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
         return
     overrides = dict(overrides or {})
     wanted = definition(spec, overrides)
-    changed = _changed_choices(stored, wanted)
+    changed = _incompatible_parameters(stored, wanted)
     if changed:  # not even on purpose: Optuna refuses every trial of such a study ("dynamic value space")
         raise StudyConflictError(
             f"study {spec.name!r} in the storage searched {', '.join(changed)} otherwise than {spec.path} "
@@ -147,7 +147,7 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
         storage.set_study_user_attr(study_id, DEFINITION_ATTR, {**stored, **missing})
 
 
-def _changed_choices(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+def _incompatible_parameters(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     """The parameters both definitions search whose distributions Optuna cannot continue (its
     `check_distribution_compatibility`): another kind (float, int, categorical), another log flag, other choices."""
     before, after = stored.get("space"), wanted.get("space")

@@ -85,10 +85,11 @@ def create_study(spec: StudySpec, storage: str | optuna.storages.BaseStorage | N
         # continuing a study: a seeded random/TPE sampler would replay its first suggestions (QMC indexes by trial)
         study.sampler = build_sampler({**spec.sampler, "seed": int(spec.sampler["seed"]) + existing})
     if DEFINITION_ATTR not in study.user_attrs or accepting_changes():
-        replaced = (known_parameters(study.user_attrs) or set()) - definition_names(definition(spec, overrides))
+        defined = definition(spec, overrides)  # resolves the task's defaults: once
+        replaced = (known_parameters(study.user_attrs) or set()) - definition_names(defined)
         if replaced:  # older trials may hold these: still the study's own names (`best` checks trials against them)
             study.set_user_attr(EARLIER_PARAMETERS_ATTR, sorted(replaced))
-        study.set_user_attr(DEFINITION_ATTR, definition(spec, overrides))
+        study.set_user_attr(DEFINITION_ATTR, defined)
     study.set_user_attr("task", spec.task)
     study.set_user_attr("objective", spec.objective)
     study.set_user_attr("spec_path", str(spec.path))

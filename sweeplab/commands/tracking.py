@@ -52,11 +52,17 @@ def _engine_errors():
 def wandb_sweep_command(args: argparse.Namespace) -> int:
     from sweeps.spec import load_spec
     from sweeps.wandb_reporter import has_api_key
-    from sweeps.wandb_sweep import SweepsEngineMissing, read_wandb_sweep, schema_errors, write_wandb_sweep
+    from sweeps.wandb_sweep import (
+        SweepsEngineMissing,
+        read_wandb_sweep,
+        schema_errors,
+        wandb_sweep_path,
+        write_wandb_sweep,
+    )
 
     spec = load_spec(args.study)
     directory = Path(args.out) if args.out else Path("sweeps", "build")
-    refuse_output_over_inputs("--out", str(directory / f"{spec.name}.wandb.yaml"), {"the study file": spec.path})
+    refuse_output_over_inputs("--out", str(wandb_sweep_path(spec, directory)), {"the study file": spec.path})
     try:
         path = write_wandb_sweep(spec, directory)
     except ValueError as error:
