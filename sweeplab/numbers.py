@@ -8,6 +8,12 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Callable
+from typing import Any
+
+
+def is_number(value: Any) -> bool:
+    """An int or float, not a bool: the one test of a number read from YAML, JSON or a storage."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def local_process_limit() -> int:

@@ -14,9 +14,10 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from sweeplab.numbers import is_number
 from sweeps.joining import known_parameters
 from sweeps.search_options import metric_range, objective_problem
-from sweeps.storage_faults import StorageCorruptError, is_number
+from sweeps.storage_faults import StorageCorruptError
 
 REFIT_ATTR = "refit"  # study user attr: the refit record (see sweeps.refit)
 PROMOTED_FROM = "promoted_from"  # trial user attr: the low-rung trial a promoted one reruns (sweeps.promotion)

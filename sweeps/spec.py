@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from datasets.registry import check_dataset_name
+from sweeplab.numbers import is_number
 from sweeps.names import name_problem
 from sweeps.roles import read_roles
 from sweeps.search_options import PRUNERS, SAMPLERS, OptionError, check_combination, check_option
@@ -84,10 +85,6 @@ def _expect(condition: bool, path: Path, key: str, message: str) -> None:
         raise SpecError(path, key, message)
 
 
-def _number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
 def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any], config_type: type) -> Parameter:
     key = f"space.{name}"
     _expect(name in field_names, path, key, f"unknown hyperparameter; the task's config has: {', '.join(field_names)}")
@@ -113,8 +110,8 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
             _check_in_range(path, f"{key}.choices[{index}]", name, choice, field_names[name], config_type)
         return Parameter(name, "categorical", choices=tuple(choices), when=when)
     low, high = raw.get("low"), raw.get("high")
-    _expect(_number(low) and math.isfinite(low), path, f"{key}.low", f"expected a finite number, got {low!r}")
-    _expect(_number(high) and math.isfinite(high), path, f"{key}.high", f"expected a finite number, got {high!r}")
+    _expect(is_number(low) and math.isfinite(low), path, f"{key}.low", f"expected a finite number, got {low!r}")
+    _expect(is_number(high) and math.isfinite(high), path, f"{key}.high", f"expected a finite number, got {high!r}")
     _expect(not (kind == "float" and field_names[name] is int), path, f"{key}.type",
             "the config value is an integer: use type: int (or categorical)")
     _expect(low < high, path, f"{key}.high", f"expected high > low, got low={low}, high={high}")
@@ -122,7 +119,7 @@ def _parse_parameter(path: Path, name: str, raw: Any, field_names: dict[str, Any
     _expect(isinstance(log, bool), path, f"{key}.log", f"expected true or false, got {log!r}")
     _expect(not log or low > 0, path, f"{key}.low", f"a log-scaled range needs low > 0, got {low}")
     step = raw.get("step")
-    _expect(step is None or (_number(step) and step > 0), path, f"{key}.step",
+    _expect(step is None or (is_number(step) and step > 0), path, f"{key}.step",
             f"expected a positive number, got {step!r}")
     if kind == "int":
         _expect(float(low).is_integer() and float(high).is_integer(), path, key, "int ranges need integer low/high")
@@ -359,7 +356,7 @@ def load_spec(name_or_path: str | Path) -> StudySpec:
     _expect(isinstance(trials, int) and not isinstance(trials, bool) and trials >= 1, path, "budget.trials",
             f"expected a positive integer, got {trials!r}")
     timeout = budget.get("timeout_minutes")
-    _expect(timeout is None or (_number(timeout) and MIN_TIMEOUT_MINUTES <= timeout <= MAX_TIMEOUT_MINUTES), path,
+    _expect(timeout is None or (is_number(timeout) and MIN_TIMEOUT_MINUTES <= timeout <= MAX_TIMEOUT_MINUTES), path,
             "budget.timeout_minutes", f"expected a number of minutes in [{MIN_TIMEOUT_MINUTES}, "
             f"{MAX_TIMEOUT_MINUTES}] (no trial finishes in less), got {timeout!r}")
     roles, (key, problem) = read_roles(raw.get("roles"), [parameter.name for parameter in parameters], fixed)

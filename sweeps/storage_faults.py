@@ -39,6 +39,7 @@ from typing import Any
 
 import optuna
 
+from sweeplab.numbers import is_number
 from trainers.stop import seconds_since_first_stop
 
 PATIENT_METHODS = (
@@ -300,11 +301,6 @@ OWN_ATTRS = {"metrics": dict, "config": dict, "fail_reason": str, "run_dir": str
              "pruned_at_step": int, "retried_trial_number": int, "recorded_for_trial_number": int, "overrides": dict,
              "agent": str, "result_signature": str, "retry_history": list}
 OWN_STUDY_ATTRS = {"definition": dict, "task": str, "objective": str, "spec_path": str}  # a study's
-
-
-def is_number(value: Any) -> bool:
-    """An int or float, not a bool."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _checked(result: Any, name: str, describe: str) -> Any:

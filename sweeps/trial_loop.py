@@ -155,10 +155,11 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         trim_native_heap()
     try:
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL trial."
-        if not study._storage.get_trial(trial._trial_id).state.is_finished():
+    except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL (WAITING) trial."
+        stored = study._storage.get_trial(trial._trial_id).state
+        if stored == TrialState.RUNNING:
             raise
-        log(finished_meanwhile(study, trial))
+        log(finished_meanwhile(study, trial) if stored.is_finished() else requeued_meanwhile(trial, stored))
         return TrialState.FAIL
     except StorageUnavailableError as error:
         raise result_kept_error(error, trial) from error
@@ -181,6 +182,15 @@ def finished_meanwhile(study: optuna.Study, trial: optuna.Trial) -> str:
         return (f"trial #{trial.number} was failed by another agent's heartbeat check while it ran; its retry, trial "
                 f"#{retries[0]}, counts instead{kept}")
     return f"trial #{trial.number} was finished by another process while it ran and was not re-queued{kept}"
+
+
+def requeued_meanwhile(trial: optuna.Trial, state: TrialState) -> str:
+    """The line for a running trial another process set back to WAITING (round 9's 3-a): it stays queued for the
+    next sweep or agent; this run's result is not told, and it is kept in its run directory."""
+    run_dir = finished_run_dir()
+    kept = f"; it is kept in {run_dir}" if run_dir is not None else ""
+    return (f"trial #{trial.number} was set to {state.name} by another process while it ran; it stays queued for "
+            f"the next sweep or agent and this run's result was not stored{kept}")
 
 
 class TrialProcessStopped(RuntimeError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -11,7 +12,9 @@ from typing import Any
 import yaml
 
 from datasets.atomic import write_text
+from sweeplab.numbers import is_number
 from sweeps.spec import SWEEPS_DIR, StudySpec
+from trainers.config import ConfigError
 
 BUILD_DIR = SWEEPS_DIR / "build"
 ROOT = SWEEPS_DIR.parent
@@ -113,20 +116,59 @@ def drift(spec: StudySpec, sweep: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+class WandbValueError(ConfigError):
+    """A W&B run's value that the study would never sample: one line naming the key, the value and what it allows."""
+
+
 def config_from_wandb(spec: StudySpec, values: Mapping[str, Any]) -> dict[str, Any]:
-    """A trainer config from W&B values, typed like the study's space (W&B may send 64.0 for 64); unknown keys are
-    passed on for the strict config to refuse."""
+    """A trainer config from W&B values, checked against the study: a searched parameter must lie in its space (an
+    integer may come as 64.0, never as 2.5 or true), a fixed one must equal the study's value (a W&B sweep edited on
+    the server, or a hand call, must not train another fidelity into the study's group), and a key the study neither
+    searches nor fixes is refused (round 9's 6-a, 6-b, 5-b)."""
     known = {parameter.name: parameter for parameter in spec.parameters}
     config: dict[str, Any] = dict(spec.fixed)
     for name, value in values.items():
         value = value["value"] if isinstance(value, Mapping) and set(value) == {"value"} else value
         parameter = known.get(name)
-        if parameter is not None and parameter.kind == "int" and value is not None:
-            value = round(float(value))
-        elif parameter is not None and parameter.kind == "float" and value is not None:
-            value = float(value)
-        config[name] = value
+        if parameter is not None:
+            config[name] = _in_space(spec, parameter, value)
+        elif name in spec.fixed:
+            if not _same_value(value, spec.fixed[name]):
+                raise WandbValueError(f"{spec.reference}: W&B sent {name}={value!r}, but the study fixes {name}: "
+                                      f"{spec.fixed[name]!r}; edit the study file and regenerate the sweep "
+                                      "(sweeplab wandb-sweep) to change it")
+        else:
+            searched = ", ".join(known) or "nothing"
+            raise WandbValueError(f"{spec.reference}: W&B sent {name}={value!r}, which the study neither searches "
+                                  f"nor fixes (it searches {searched}); add it to the study file and regenerate "
+                                  "the sweep")
     for parameter in spec.parameters:  # W&B has no conditions: it sends every parameter; the study samples a
         if parameter.when and not parameter.applies(config):  # conditional one only when its `when:` holds (round
             config.pop(parameter.name, None)  # 8's 7-d), so the run trains the task's default as an Optuna trial would
     return config
+
+
+def _same_value(sent: Any, fixed: Any) -> bool:
+    """W&B may send a number as a float (64.0 for 64); otherwise the value and its type must match."""
+    if is_number(sent) and is_number(fixed):
+        return float(sent) == float(fixed)
+    return type(sent) is type(fixed) and sent == fixed
+
+
+def _in_space(spec: StudySpec, parameter: Any, value: Any) -> Any:
+    """`value` typed like `parameter` (an int from 64.0), or WandbValueError when the study could not sample it."""
+    if parameter.kind == "int" and is_number(value) and math.isfinite(value) and float(value).is_integer():
+        value = int(value)
+    elif parameter.kind == "float" and is_number(value):
+        value = float(value)
+    if parameter.kind == "categorical":
+        for choice in parameter.choices:  # W&B may send the choice 0.0 as 0
+            if _same_value(value, choice):
+                return choice
+        allowed = "one of " + ", ".join(repr(choice) for choice in parameter.choices)
+    elif parameter.contains(value):
+        return value
+    else:
+        kind = "an integer" if parameter.kind == "int" else "a number"
+        allowed = f"{kind} in [{parameter.low:g}, {parameter.high:g}]"
+    raise WandbValueError(f"{spec.reference}: W&B sent {parameter.name}={value!r}; the study's space allows {allowed}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
 import math
 import os
 import signal
@@ -12,6 +14,8 @@ from pathlib import Path
 
 import optuna
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from optuna.trial import TrialState
 from test_agents_kill import ROOT, agent_env, load_study, wait_for_running_trial, write_study
 
@@ -241,3 +245,45 @@ def test_trial_failed_by_another_agents_heartbeat_check_does_not_stop_the_agent(
     assert ("its retry, trial #1, counts instead" in lines[-1]) == retried
     assert ("was not re-queued" in lines[-1]) == (not retried)
     assert study.trials[0].state == TrialState.FAIL
+
+
+OUTSIDE_STATES = ["WAITING", "FAIL", "COMPLETE", "PRUNED"]
+
+
+@settings(max_examples=24, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(state=st.sampled_from(OUTSIDE_STATES), then=st.sampled_from(["returns", "reports", "raises", "prunes"]))
+def test_a_running_trial_set_to_any_state_from_outside_is_one_line_not_an_error(tmp_path_factory, state: str,
+                                                                                 then: str) -> None:
+    """Round 9's 3-a, for the class: a running trial whose state another process rewrote consistently (a hand
+    `UPDATE`, another tool) to any other state, whatever its objective then does, ends in one logged line; the trial keeps the state
+    written from outside and the loop goes on (before: `Cannot tell a WAITING trial.` ended the sweep)."""
+    import sqlite3
+
+    from sweeps.trial_loop import run_one_trial
+
+    path = tmp_path_factory.mktemp("outside") / "optuna.db"
+    study = optuna.create_study(study_name="outside", storage=open_storage(f"sqlite:///{path}"))
+    trial = study.ask()
+    lines: list[str] = []
+
+    def objective(trial: optuna.Trial) -> float:
+        with sqlite3.connect(path) as connection:
+            complete = None if state == "WAITING" else datetime.datetime.now()  # Optuna's own clock
+            connection.execute("update trials set state = ?, datetime_complete = ? where trial_id = ?",
+                               (state, complete, trial._trial_id))
+            if state == "COMPLETE":  # a consistent edit: a complete trial holds its value
+                connection.execute("insert into trial_values (trial_id, objective, value, value_type) values "
+                                   "(?, 0, 0.25, 'FINITE')", (trial._trial_id,))
+        if then == "reports":
+            with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+                trial.report(0.5, step=1)
+        elif then == "raises":
+            raise RuntimeError("the trial's own error")
+        elif then == "prunes":
+            raise optuna.TrialPruned()
+        return 0.5
+
+    assert run_one_trial(study, trial, objective, lines.append) == TrialState.FAIL
+    assert lines[-1].startswith("trial #0 was ") and "\n" not in lines[-1], lines
+    assert (state in lines[-1]) == (state == "WAITING")
+    assert study._storage.get_trial(trial._trial_id).state == TrialState[state]

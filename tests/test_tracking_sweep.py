@@ -9,6 +9,9 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from tiny_study import tiny_study_text
 
 from sweeplab.cli import main
 from sweeps.spec import load_spec, study_names
@@ -65,9 +68,68 @@ def test_drift_check_catches_a_space_edited_on_one_side(tmp_path):
 
 def test_wandb_values_become_a_typed_trainer_config():
     spec = load_spec("mnist-mlp")
-    config = config_from_wandb(spec, {"dense_units": {"value": 128.0}, "learning_rate": 0.01, "epochs": 1})
-    assert config["dense_units"] == 128 and isinstance(config["dense_units"], int)
-    assert config["dataset"] == "mnist" and config["epochs"] == 1
+    config = config_from_wandb(spec, {"dense_units": {"value": 512.0}, "learning_rate": 0.002, "epochs": 8.0})
+    assert config["dense_units"] == 512 and isinstance(config["dense_units"], int)
+    assert config["dataset"] == "mnist" and config["epochs"] == 8
+
+
+def _equal(sent, expected) -> bool:
+    numbers = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (sent, expected))
+    return sent == expected and (numbers or type(sent) is type(expected))
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+SENT = st.one_of(st.integers(-10, 2000), st.floats(allow_nan=True, allow_infinity=True), st.booleans(), st.none(),
+                 st.text(max_size=8), st.sampled_from(["0.01;id", "relu", "adam", "2.5", "he_normal"]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(name=st.sampled_from(["optimizer", "learning_rate", "dense_layers", "dense_units", "kernel_l2", "batch_size",
+                             "epochs", "dataset", "subset", "seed", "units"]), value=SENT, wrapped=st.booleans())
+def test_a_wandb_value_is_used_only_when_the_study_could_have_sampled_it(name, value, wrapped):
+    """Round 9's 6-a/6-b/5-b, for every key and value: a W&B run (a sweep edited on the server, a hand call) trains a
+    value only when the study's space could sample it (an integer sent as 64.0 is 64; 2.5 and true are not integers),
+    a fixed value only as the study fixes it, and no other key; anything else is one ConfigError line naming it."""
+    from sweeps.wandb_sweep import WandbValueError
+    from trainers.config import ConfigError
+
+    spec = load_spec("mnist-mlp")
+    parameter = next((p for p in spec.parameters if p.name == name), None)
+    if parameter is not None and parameter.kind == "categorical":
+        accepted = any(_equal(value, choice) for choice in parameter.choices)
+    elif parameter is not None:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+        integral = number and abs(value) != float("inf") and float(value).is_integer()
+        accepted = number and (integral or parameter.kind == "float") and parameter.low <= value <= parameter.high
+    elif name in spec.fixed:
+        accepted = _equal(value, spec.fixed[name])
+    else:
+        accepted = False
+    sent = {"value": value} if wrapped else value
+    try:
+        config = config_from_wandb(spec, {name: sent})
+    except WandbValueError as error:
+        assert isinstance(error, ConfigError) and not accepted, (name, value)
+        assert "\n" not in str(error) and name in str(error) and str(error).startswith("mnist-mlp")
+        return
+    assert accepted, (name, value, config.get(name))
+    assert config[name] == value and (parameter is None or parameter.kind != "categorical" or config[name] in
+                                      parameter.choices)
+    if parameter is not None and parameter.kind == "int":
+        assert _is_int(config[name])
+
+
+def test_wandb_run_refuses_a_value_the_study_would_not_sample_before_a_run_starts(_runs_dir, capsys):
+    """Round 9's n5-05, n6-25, n6-27: one line, exit 2, no W&B run directory made."""
+    for values in (["learning_rate=0.01;id"], ["dense_layers=2.5"], ["dense_layers=true"], ["epochs=2"],
+                   ["dataset=ok.npz"], ["momentum=0.9"]):
+        assert main(["wandb-run", "--study", "mnist-mlp", *values]) == 2, values
+        error = capsys.readouterr().err.strip().splitlines()
+        assert len(error) == 1 and values[0].split("=")[0] in error[0] and "internal error" not in error[0], error
+    assert not list((_runs_dir / "wandb").glob("offline-run-*"))
 
 
 def test_wandb_sweep_command_writes_a_valid_file_without_a_key(tmp_path, capsys):
@@ -78,14 +140,15 @@ def test_wandb_sweep_command_writes_a_valid_file_without_a_key(tmp_path, capsys)
     assert sweep == to_wandb_sweep(load_spec("fashion-cnn"))
 
 
-def test_wandb_run_trains_through_the_shared_entry_point(tiny_classify, _runs_dir, capsys):
-    values = [f"{key}={value}" for key, value in tiny_classify.items() if key != "dense_units"]
-    values += ["dense_units=32.0", "learning_rate=0.002"]  # W&B sends an int parameter as a float
-    assert main(["wandb-run", "--study", "mnist-mlp", *values]) == 0
+def test_wandb_run_trains_through_the_shared_entry_point(tmp_path, _runs_dir, capsys):
+    study = tmp_path / "wandb-tiny.yaml"
+    study.write_text(tiny_study_text("wandb-tiny", 1))
+    values = ["batch_size=64", "learning_rate=0.002", "dense_units=16.0"]  # W&B sends an int as a float
+    assert main(["wandb-run", "--study", str(study), *values]) == 0
     lines = capsys.readouterr().out.splitlines()
     run_dir = Path(lines[-2].removeprefix("run directory: "))
     metrics = json.loads(lines[-1])
     assert 0.0 <= metrics["val/accuracy"] <= 1.0
     config = json.loads((run_dir / "config.json").read_text())["config"]
-    assert config["dense_units"] == 32 and config["learning_rate"] == 0.002
+    assert config["dense_units"] == 16 and config["learning_rate"] == 0.002 and config["subset"] == 300
     assert list((_runs_dir / "wandb").glob("offline-run-*/*.wandb"))

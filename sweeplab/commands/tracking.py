@@ -11,6 +11,7 @@ from sweeplab.commands import add_set_argument, add_storage_argument, parse_over
 from sweeplab.errors import UserError
 from sweeplab.numbers import port, positive_int
 from sweeplab.paths import path_text
+from trainers.config import read_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -100,7 +101,8 @@ def wandb_run_command(args: argparse.Namespace) -> int:
     from sweeps.wandb_sweep import config_from_wandb
 
     spec = load_spec(args.study)
-    values = parse_overrides(args.values)
+    values = read_overrides(args.values, "W&B argument")
+    config_from_wandb(spec, values)  # a value the study would never sample is refused before a W&B run starts
     run = wandb.init(project=os.environ.get("WANDB_PROJECT", "sweeplab"), group=spec.name, dir=str(wandb_dir()),
                      mode=wandb_mode(), settings=wandb.Settings(console="off", silent=True))
     config = config_from_wandb(spec, {**dict(run.config), **values})
