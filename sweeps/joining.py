@@ -176,6 +176,16 @@ def check_join(storage: Any, spec: Any, overrides: Mapping[str, Any] | None = No
         study_id = storage.get_study_id_from_name(spec.name)
     except KeyError:
         return
+    attrs = check_identity(storage, spec, study_id)
+    if not isinstance(attrs.get(DEFINITION_ATTR), dict) and not accepting_changes():
+        _check_trials_space(storage, study_id, spec, overrides)
+    check_definition(attrs, spec, overrides, storage, study_id)
+
+
+def check_identity(storage: Any, spec: Any, study_id: int) -> dict[str, Any]:
+    """Raise StudyConflictError when the stored study has another task, objective or direction than `spec` (a
+    command that reads a study named by its file ranks it by the file's direction: round 9's 3-b); else return the
+    study's user attrs."""
     directions = [direction.name.lower() for direction in storage.get_study_directions(study_id)]
     attrs = storage.get_study_user_attrs(study_id)
     stored = {"task": attrs.get("task"), "objective": attrs.get("objective"),
@@ -190,9 +200,7 @@ def check_join(storage: Any, spec: Any, overrides: Mapping[str, Any] | None = No
         raise StudyConflictError(
             f"study {spec.name!r} in the storage{where} has {describe(stored)}, but {spec.path} asks for "
             f"{describe(wanted)}; give this study file another `study:` name or use another --storage")
-    if not isinstance(attrs.get(DEFINITION_ATTR), dict) and not accepting_changes():
-        _check_trials_space(storage, study_id, spec, overrides)
-    check_definition(attrs, spec, overrides, storage, study_id)
+    return attrs
 
 
 def _check_trials_space(storage: Any, study_id: int, spec: Any, overrides: Mapping[str, Any] | None) -> None:

@@ -389,8 +389,22 @@ def is_transient(error: BaseException) -> bool:
     return any(type(error).__module__.startswith(prefix) for prefix in ("sqlalchemy", "psycopg", "sqlite3"))
 
 
+def _directions_kept(seen: dict[Any, Any], study_id: Any, directions: Any, describe: str) -> None:
+    """A study's directions never change (Optuna has no call that changes them): ones that differ from those this
+    command read first were rewritten by another process, and every trial told since would be ranked the other way
+    (round 9's 3-b: the sweep went on, `best` ranked the study upside down). StorageCorruptError, one line."""
+    first = seen.setdefault(study_id, directions)
+    if first != directions:
+        def names(values: Any) -> str:
+            return "/".join(getattr(value, "name", str(value)) for value in values)
+
+        raise StorageCorruptError(f"storage {describe}: study id {study_id}'s objective direction changed from "
+                                  f"{names(first)} to {names(directions)} while this command ran: it was edited by "
+                                  "another process (an Optuna study's direction never changes)")
+
+
 def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort: bool,
-              identity: FileIdentity | None) -> Callable[..., Any]:
+              identity: FileIdentity | None, directions: dict[Any, Any] | None = None) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
         delay, attempts = 0.5, 0
@@ -403,6 +417,10 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             try:
                 before = _refusals()
                 result = _checked(method(*args, **kwargs), name, describe)
+                if name == "get_study_directions" and directions is not None and isinstance(result, list):
+                    _directions_kept(directions, _arguments(method, args, kwargs)[0], result, describe)
+                elif name == "create_new_study" and directions is not None:  # Optuna's cache never reads them back
+                    directions[result] = list(_arguments(method, args, kwargs)[0])
                 if name == "set_trial_state_values" and result is False:
                     _refused_finish(method, args, kwargs, describe)
                 refused = _refusals() != before
@@ -541,10 +559,12 @@ def make_patient(storage: optuna.storages.BaseStorage, describe: str,
     """Wrap the storage's methods (on this instance) in retries with backoff, each call first checking that the
     storage file is still the one opened (`identity`); returns the same object."""
     _watch_refusals(storage)
+    directions: dict[Any, Any] = {}  # each study's directions as first read: they never change
     for name in PATIENT_METHODS + BEST_EFFORT_METHODS:
         method = getattr(storage, name, None)
         if method is not None:
-            setattr(storage, name, _retrying(method, name, describe, name in BEST_EFFORT_METHODS, identity))
+            setattr(storage, name, _retrying(method, name, describe, name in BEST_EFFORT_METHODS, identity,
+                                             directions))
     return storage
 
 

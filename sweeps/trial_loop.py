@@ -154,6 +154,7 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     finally:  # the objective released the trial's memory itself (`sweeps.objective`), once
         trim_native_heap()
     try:
+        _stored_directions(study)  # the gateway refuses directions that changed since this command read them
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL (WAITING) trial."
         stored = study._storage.get_trial(trial._trial_id).state
@@ -167,6 +168,12 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     log(f"trial #{trial.number} {state.name}" + (f" value={value:.6g}" if state == TrialState.COMPLETE else "")
         + (f" ({reason})" if reason else ""))
     return state
+
+
+def _stored_directions(study: optuna.Study) -> list[optuna.study.StudyDirection]:
+    """The study's directions read from the storage itself: Optuna's cache keeps those read at the command's start,
+    so a direction rewritten by another process (round 9's 3-b) would be noticed only by the next command."""
+    return getattr(study._storage, "_backend", study._storage).get_study_directions(study._study_id)
 
 
 def finished_meanwhile(study: optuna.Study, trial: optuna.Trial) -> str:

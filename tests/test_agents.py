@@ -255,8 +255,9 @@ OUTSIDE_STATES = ["WAITING", "FAIL", "COMPLETE", "PRUNED"]
 def test_a_running_trial_set_to_any_state_from_outside_is_one_line_not_an_error(tmp_path_factory, state: str,
                                                                                  then: str) -> None:
     """Round 9's 3-a, for the class: a running trial whose state another process rewrote consistently (a hand
-    `UPDATE`, another tool) to any other state, whatever its objective then does, ends in one logged line; the trial keeps the state
-    written from outside and the loop goes on (before: `Cannot tell a WAITING trial.` ended the sweep)."""
+    `UPDATE`, another tool) to any other state, whatever its objective then does, ends in one logged line; the
+    trial keeps the state written from outside and the loop goes on (before: `Cannot tell a WAITING trial.` ended
+    the sweep)."""
     import sqlite3
 
     from sweeps.trial_loop import run_one_trial

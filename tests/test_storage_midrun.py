@@ -18,7 +18,7 @@ from test_agents_kill import write_study
 
 from sweeps.optuna_study import create_study
 from sweeps.spec import load_spec
-from sweeps.storage_faults import StorageCorruptError, param_problem
+from sweeps.storage_faults import StorageCorruptError, StorageUnavailableError, param_problem
 from sweeps.trial_loop import ask_holding_stops, run_one_trial
 
 FIXTURES = settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None, max_examples=15)
@@ -83,3 +83,62 @@ def test_a_trial_or_table_removed_mid_run_is_named_at_once(what, tmp_path_factor
     message = str(refused.value)
     assert time.monotonic() - started < 10 and "\n" not in message
     assert ("no longer exists" if what == "trial row" else f"its table {what!r} was removed") in message, message
+
+
+@FIXTURES
+@given(trials_before=st.integers(0, 2), inside=st.booleans(), flipped=st.sampled_from(["MINIMIZE", "NOT_SET"]))
+def test_a_direction_rewritten_mid_run_stops_the_command_at_its_next_read(trials_before, inside, flipped,
+                                                                         tmp_path_factory):
+    """Round 9's 3-b: another process rewrote the study's direction while a sweep ran; the sweep trained on and told
+    its trials into a study now ranked the other way. The next read of the directions (every tell makes one) is one
+    line naming the change; the trial is not told."""
+    folder = tmp_path_factory.mktemp("direction")
+    study, _ = _study(folder)
+
+    def flip() -> None:
+        with sqlite3.connect(folder / "study.db") as connection:
+            connection.execute("UPDATE study_directions SET direction = ?", (flipped,))
+
+    for _ in range(trials_before):
+        assert run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None) == TrialState.COMPLETE
+
+    def flipping(trial: optuna.trial.Trial) -> float:
+        flip()
+        return _objective(trial)
+
+    if not inside:
+        study.directions  # noqa: B018  (read once as a command does at its start)
+        flip()
+    with pytest.raises(StorageUnavailableError) as refused:  # the storage's own line, with what was kept
+        run_one_trial(study, ask_holding_stops(study), flipping if inside else _objective, lambda line: None)
+    message = str(refused.value)
+    assert "direction changed from MAXIMIZE to " + flipped in message and "\n" not in message
+    assert all(t.state != TrialState.COMPLETE for t in study._storage.get_all_trials(study._study_id)[trials_before:])
+
+
+@FIXTURES
+@given(command=st.sampled_from(["best", "refit"]), flipped=st.sampled_from(["MINIMIZE", "NOT_SET"]),
+       by_file=st.booleans())
+def test_a_command_that_ranks_a_study_by_its_file_refuses_a_stored_direction_that_differs(command, flipped, by_file,
+                                                                                          tmp_path_factory, capsys,
+                                                                                          monkeypatch):
+    """Round 9's 3-b, its second half: `best tiny.yaml` ranked a study whose stored direction had been rewritten
+    to minimize, worst trial first, without a word. Named by its file, a study's stored task, objective and
+    direction must be the file's (one line naming both); named by its name alone, it is ranked as stored."""
+    from sweeplab.cli import main
+    from sweeps import storage as storage_module
+
+    folder = tmp_path_factory.mktemp("ranked")
+    study, url = _study(folder)
+    assert run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None) == TrialState.COMPLETE
+    with sqlite3.connect(folder / "study.db") as connection:
+        connection.execute("UPDATE study_directions SET direction = ?", (flipped,))
+    monkeypatch.setattr(storage_module, "_OPENED", {})  # the command opens the storage afresh, as a new process
+    by_file = by_file or command == "refit"  # refit needs the study file
+    named = str(folder / "agents-tiny.yaml") if by_file else study.study_name
+    code = main([command, named, "--storage", url, *(["--refit-set", "epochs=1"] if command == "refit" else [])])
+    error = capsys.readouterr().err.strip().splitlines()
+    if by_file:
+        assert code == 2 and len(error) == 1 and "(maximize)" in error[0] and f"({flipped.lower()})" in error[0]
+    else:
+        assert "direction" not in " ".join(error)

@@ -37,18 +37,23 @@ def load_existing_study(name_or_path: str, storage: str | None) -> optuna.Study:
     import optuna
 
     from sweeplab.errors import UserError
+    from sweeps.joining import check_identity
     from sweeps.spec import load_spec, study_path
     from sweeps.storage import StorageMissingError, open_storage
 
-    name = load_spec(name_or_path).name if study_path(name_or_path).exists() else name_or_path
+    spec = load_spec(name_or_path) if study_path(name_or_path).exists() else None
+    name = spec.name if spec is not None else name_or_path
     try:
         opened = open_storage(storage, create=False)
-        return optuna.load_study(study_name=name, storage=opened)
+        study = optuna.load_study(study_name=name, storage=opened)
     except StorageMissingError as missing:
         raise UserError(f"no study named {name!r}: {str(missing).removeprefix('storage ')}") from None
     except KeyError:
         raise UserError(f"no study named {name!r} in the storage ({_held(opened)}); run `sweeplab sweep {name}` "
                         "first") from None
+    if spec is not None:  # named by its file: ranked by the file's direction, so the stored one must agree
+        check_identity(opened, spec, study._study_id)
+    return study
 
 
 def _held(storage: object) -> str:
