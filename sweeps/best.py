@@ -15,7 +15,7 @@ import optuna
 from optuna.trial import FrozenTrial, TrialState
 
 from sweeplab.numbers import is_number
-from sweeps.joining import known_parameters
+from sweeps.joining import unknown_parameter
 from sweeps.search_options import metric_range, objective_problem
 from sweeps.storage_faults import StorageCorruptError
 
@@ -38,13 +38,8 @@ def ranked_trials(study: optuna.Study, low_rung: bool = False) -> list[FrozenTri
         if isinstance(objective, str) and (problem := objective_problem(objective, trial.value)) is not None:
             raise StorageCorruptError(f"study {study.study_name!r}: trial #{trial.number}'s stored {problem}: the "
                                       "storage was damaged or edited by hand")
-    known = known_parameters(study.user_attrs)
-    for trial in trials:  # every parameter a trial holds was searched or fixed by a definition of the study
-        unknown = sorted(set(trial.params) - known) if known is not None else []
-        if unknown:
-            raise StorageCorruptError(f"study {study.study_name!r}: trial #{trial.number} holds parameter "
-                                      f"{unknown[0]!r}, which no definition of the study searched or fixed: the "
-                                      "storage was damaged or edited by hand")
+    if (problem := unknown_parameter(study.study_name, trials, study.user_attrs)) is not None:
+        raise StorageCorruptError(problem)  # every parameter a trial holds was searched or fixed by a definition
     promoted = [trial for trial in trials if is_promoted(trial)]
     trials = [trial for trial in trials if not is_promoted(trial)] if low_rung else (promoted or trials)
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE

@@ -180,6 +180,24 @@ def check_join(storage: Any, spec: Any, overrides: Mapping[str, Any] | None = No
     if not isinstance(attrs.get(DEFINITION_ATTR), dict) and not accepting_changes():
         _check_trials_space(storage, study_id, spec, overrides)
     check_definition(attrs, spec, overrides, storage, study_id)
+    from optuna.trial import TrialState
+
+    from sweeps.storage_faults import StorageCorruptError
+
+    finished = storage.get_all_trials(study_id, deepcopy=False, states=(TrialState.COMPLETE,))
+    if (problem := unknown_parameter(spec.name, finished, storage.get_study_user_attrs(study_id))) is not None:
+        raise StorageCorruptError(problem)  # at the join, not after the sweep has trained (round 9's 2-a)
+
+
+def unknown_parameter(study_name: str, trials: list[Any], attrs: dict[str, Any]) -> str | None:
+    """The line for the first trial holding a parameter no definition of the study searched or fixed (the storage
+    was damaged or edited by hand), or None."""
+    known = known_parameters(attrs)
+    for trial in trials if known is not None else []:
+        if unknown := sorted(set(trial.params) - known):
+            return (f"study {study_name!r}: trial #{trial.number} holds parameter {unknown[0]!r}, which no "
+                    "definition of the study searched or fixed: the storage was damaged or edited by hand")
+    return None
 
 
 def check_identity(storage: Any, spec: Any, study_id: int) -> dict[str, Any]:

@@ -240,7 +240,8 @@ def test_slurm_refuses_a_changed_study_before_writing_a_script(tmp_path, monkeyp
        dropped=st.sampled_from([parameter.name for parameter in BASE.parameters if parameter.kind != "categorical"]))
 def test_a_trial_parameter_no_definition_of_the_study_had_is_damage(name, dropped, accepted):
     """A trial row holding a parameter `name` that neither the study's definition nor one it replaced with
-    --accept-changes searched or fixed (a hand-edited database) is refused where trials are ranked; a parameter
+    --accept-changes searched or fixed (a hand-edited database) is refused where trials are ranked and where a sweep
+    joins the study; a parameter
     dropped from the space with --accept-changes is still the study's own, and ranks."""
     from analysis.best import best_trials
     from sweeps.storage_faults import StorageCorruptError
@@ -251,7 +252,8 @@ def test_a_trial_parameter_no_definition_of_the_study_had_is_damage(name, droppe
         os.environ[ACCEPT_ENV] = "1"
         try:
             names = [parameter.name for parameter in BASE.parameters]
-            study = create_study(mutate(BASE, "drop", names.index(dropped), 0.0), storage)
+            joined = mutate(BASE, "drop", names.index(dropped), 0.0)
+            study = create_study(joined, storage)
         finally:
             del os.environ[ACCEPT_ENV]
     params = {"learning_rate": 1e-3, dropped: 1}
@@ -262,6 +264,12 @@ def test_a_trial_parameter_no_definition_of_the_study_had_is_damage(name, droppe
         distributions[held] = optuna.distributions.FloatDistribution(0.0, 1.0)
     study.add_trial(optuna.trial.create_trial(params=params, distributions=distributions, value=0.5))
     known = {parameter.name for parameter in BASE.parameters} | set(BASE.fixed)
+    try:  # round 9's 2-a: found when a sweep joins, before it trains, not at its closing table
+        create_study(joined if accepted else BASE, storage)
+    except StorageCorruptError as error:
+        assert not accepted and name not in known and f"holds parameter {name!r}" in str(error)
+    else:
+        assert accepted or name in known
     try:
         rows = best_trials(study)
     except StorageCorruptError as error:
