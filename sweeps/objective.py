@@ -101,8 +101,10 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
             trial.set_user_attr(SIGNATURE_ATTR, signed)
         trial.set_user_attr("config", result.config)
         trial.set_user_attr("metrics", result.metrics)
-        value = result.metrics[spec.objective]
-        problem = objective_problem(spec.objective, value)
+        value = result.metrics.get(spec.objective)
+        problem = (objective_problem(spec.objective, value) if spec.objective in result.metrics else
+                   f"the task returned no {spec.objective} (the study's objective); it returned "
+                   f"{', '.join(sorted(map(str, result.metrics))) or 'no metrics'}")
         if problem is not None:  # the trial fails with its reason; nothing ranks on the value
             trial.set_user_attr("fail_reason", problem)
             return math.nan

@@ -7,6 +7,7 @@ out. Training stays in this process and venv; each run is logged to W&B offline 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import subprocess
@@ -36,25 +37,54 @@ class SweepEngine:
             venv = python.parent.parent
             raise SweepsEngineMissing(f"W&B's sweep engine is not installed: no {python}; create it with "
                                       f"`python3 -m venv {venv} && {venv}/bin/pip install sweeps==0.3.0`")
+        self.python = python
         self.process = subprocess.Popen([str(python), str(ENGINE_SCRIPT)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
 
-    def request(self, payload: dict[str, Any]) -> dict[str, Any]:
+    def request(self, payload: dict[str, Any], key: str) -> Any:
+        """The engine's answer `key` to one request; EngineError (one line naming the engine) for anything else."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        self.process.stdin.write(json.dumps(payload) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
+        try:
+            self.process.stdin.write(json.dumps(payload) + "\n")
+            self.process.stdin.flush()
+            line = self.process.stdout.readline()
+        except (BrokenPipeError, ValueError):  # it ended before reading (ValueError: its pipe closed)
+            line = ""
         if not line:
-            raise EngineError(f"the sweep engine exited (code {self.process.poll()})")
-        response = json.loads(line)
+            raise EngineError(f"{self._named()} ended without answering (exit code {self._code()}); is it a Python "
+                              "with W&B's `sweeps` installed?")
+        try:
+            response = json.loads(line)
+        except ValueError:
+            response = None
+        if not isinstance(response, dict):
+            raise EngineError(f"{self._named()} answered {line.strip()[:80]!r}, not a JSON object; is it a Python "
+                              "with W&B's `sweeps` installed?")
         if "error" in response:
-            raise EngineError(response["error"])
-        return response
+            raise EngineError(f"{self._named()} refused the request: {response['error']}")
+        if key not in response:
+            raise EngineError(f"{self._named()} answered {line.strip()[:80]!r}, without {key!r}; is it a Python "
+                              "with W&B's `sweeps` installed?")
+        return response[key]
+
+    def _named(self) -> str:
+        return f"the sweep engine ({self.python}; $SWEEPLAB_SWEEPS_PYTHON, else .venv-sweeps)"
+
+    def _code(self) -> int | None:
+        try:
+            return self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            return None
 
     def close(self) -> None:
         if self.process.stdin is not None:
-            self.process.stdin.close()
-        self.process.wait(timeout=30)
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:  # not our engine: it does not end when its input does
+            self.process.kill()
+            self.process.wait()
 
     def __enter__(self) -> SweepEngine:
         return self
@@ -93,9 +123,9 @@ class EarlyTerminationReporter(Reporter):
                   if isinstance(value, (int, float)) and math.isfinite(value)}
         self.run.history.append({**finite, "_step": step})
         if "early_terminate" in self.sweep:
-            answer = self.engine.request({"action": "stop", "config": self.sweep,
-                                          "runs": [run.for_engine() for run in self.runs]})
-            if self.run.name in answer["stop"]:
+            stopped = self.engine.request({"action": "stop", "config": self.sweep,
+                                           "runs": [run.for_engine() for run in self.runs]}, "stop")
+            if self.run.name in stopped:
                 self.stop_requested, self.run.stopped_at = True, step
 
     def should_stop(self) -> bool:
@@ -115,12 +145,12 @@ def run_local_sweep(spec: StudySpec, count: int | None = None, overrides: dict[s
     directory = (root or runs_dir()) / f"{spec.name}-wandb"
     runs: list[LocalRun] = []
     with SweepEngine(engine_python) as engine:
-        errors = engine.request({"action": "validate", "config": sweep})["errors"]
+        errors = engine.request({"action": "validate", "config": sweep}, "errors")
         if errors:
             raise EngineError(f"the W&B sweep of {spec.name} is invalid: {'; '.join(errors)}")
         for index in range(count):
             proposal = engine.request({"action": "next", "config": sweep,
-                                       "runs": [run.for_engine() for run in runs]})["run"]
+                                       "runs": [run.for_engine() for run in runs]}, "run")
             if proposal is None:  # a grid is exhausted
                 break
             run = LocalRun(name=f"{spec.name}-{index:04d}", config=proposal["config"],

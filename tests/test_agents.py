@@ -28,7 +28,8 @@ from trainers.runner import Result
 
 
 def test_failed_trials_are_recorded_and_the_agent_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Trial 0 raises, 1 runs out of memory, 2 returns NaN; the rest are real; the budget counts only finished."""
+    """Trial 0 raises, 1 runs out of memory, 2 returns NaN, 3 no objective; the rest are real; the budget counts only
+    finished."""
     real_run = trainers.run
     calls: list[int] = []
 
@@ -41,19 +42,22 @@ def test_failed_trials_are_recorded_and_the_agent_goes_on(tmp_path: Path, monkey
         result = real_run(task, config, reporter, run_dir)
         if len(calls) == 3:
             return Result(result.task, result.config, {**result.metrics, "val/accuracy": math.nan}, run_dir)
+        if len(calls) == 4:  # a user's task that returns other metrics than the study's objective (round 9's 6-d)
+            return Result(result.task, result.config, {"val/loss": 1.0}, run_dir)
         return result
 
     monkeypatch.setattr(study_objective.trainers, "run", flaky_run)
     spec = load_spec(write_study(tmp_path))
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     summary = run_agent(spec, url, budget=2, root=tmp_path / "runs", log=lambda line: None)
-    assert summary.ok and summary.states == {"FAIL": 3, "COMPLETE": 2}
+    assert summary.ok and summary.states == {"FAIL": 4, "COMPLETE": 2}
     trials = load_study(url).trials
-    assert [trial.state for trial in trials] == [TrialState.FAIL] * 3 + [TrialState.COMPLETE] * 2
-    reasons = [trial.user_attrs.get("fail_reason", "") for trial in trials[:3]]
+    assert [trial.state for trial in trials] == [TrialState.FAIL] * 4 + [TrialState.COMPLETE] * 2
+    reasons = [trial.user_attrs.get("fail_reason", "") for trial in trials[:4]]
     assert reasons[0] == "ValueError: bad batch"
     assert reasons[1].startswith("out of memory: MemoryError")
     assert "is nan" in reasons[2]
+    assert reasons[3] == "the task returned no val/accuracy (the study's objective); it returned val/loss"
     assert "ValueError: bad batch" in (Path(trials[0].user_attrs["run_dir"]) / "error.txt").read_text()
 
 

@@ -3,11 +3,16 @@ trainer trains them, each run logged offline."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
 from pathlib import Path
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sweeplab.cli import main
 from sweeps.spec import load_spec
 from sweeps.wandb_local import SweepEngine, run_local_sweep
 from sweeps.wandb_sweep import to_wandb_sweep
@@ -16,16 +21,16 @@ from sweeps.wandb_sweep import to_wandb_sweep
 def test_engine_serves_random_and_grid_and_refuses_bad_configs():
     space = {"x": {"min": 0.0, "max": 1.0}, "c": {"values": ["a", "b"]}}
     with SweepEngine() as engine:
-        proposal = engine.request({"action": "next", "config": {"method": "random", "parameters": space}})["run"]
+        proposal = engine.request({"action": "next", "config": {"method": "random", "parameters": space}}, "run")
         assert 0.0 <= proposal["config"]["x"]["value"] <= 1.0 and proposal["config"]["c"]["value"] in {"a", "b"}
         grid = {"method": "grid", "parameters": {"c": {"values": ["a", "b"]}}}
-        first = engine.request({"action": "next", "config": grid, "runs": []})["run"]
+        first = engine.request({"action": "next", "config": grid, "runs": []}, "run")
         done = [{"name": "r0", "state": "finished", "config": first["config"]}]
-        second = engine.request({"action": "next", "config": grid, "runs": done})["run"]
+        second = engine.request({"action": "next", "config": grid, "runs": done}, "run")
         assert {first["config"]["c"]["value"], second["config"]["c"]["value"]} == {"a", "b"}
         done.append({"name": "r1", "state": "finished", "config": second["config"]})
-        assert engine.request({"action": "next", "config": grid, "runs": done})["run"] is None
-        assert engine.request({"action": "validate", "config": {"method": "nope", "parameters": space}})["errors"]
+        assert engine.request({"action": "next", "config": grid, "runs": done}, "run") is None
+        assert engine.request({"action": "validate", "config": {"method": "nope", "parameters": space}}, "errors")
 
 
 def test_local_bayes_sweep_runs_three_offline_runs(tiny_classify, _runs_dir):
@@ -44,7 +49,10 @@ def test_local_bayes_sweep_runs_three_offline_runs(tiny_classify, _runs_dir):
 
 
 def test_hyperband_stops_the_bad_run(tiny_classify):
-    spec = load_spec("mnist-mlp")
+    spec = load_spec("mnist-mlp")  # its learning rate range widened to hold the bad run's 1e-7 (W&B runs a value
+    spec = dataclasses.replace(spec, parameters=[  # only when the study could sample it)
+        dataclasses.replace(parameter, low=1e-7) if parameter.name == "learning_rate" else parameter
+        for parameter in spec.parameters])
     sweep = to_wandb_sweep(spec)
     sweep.update(method="grid", early_terminate={"type": "hyperband", "min_iter": 1, "eta": 3})
     sweep["parameters"] = {**{name: {"value": value} for name, value in spec.fixed.items()},
@@ -66,3 +74,26 @@ def wandb_summary(run_path: Path) -> dict:
     output = subprocess.run([str(wandb), "leet", "inspect", "--summary", "--json", str(run_path)],
                             capture_output=True, text=True, check=True, timeout=60).stdout
     return json.loads(output)
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=40)
+ANSWERS = st.one_of(TEXT, st.sampled_from(['{"x": 1}', '{"error": "boom"}', '[1]', '"s"', "null",
+                                                           '{"errors": []}', "Traceback (most recent call last):"]))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(answer=ANSWERS, newline=st.booleans(), code=st.integers(0, 255))
+def test_a_sweep_engine_that_is_not_one_is_named_in_one_line(answer, newline, code, tmp_path_factory, monkeypatch,
+                                                             capsys):
+    """Round 9's 6-c: `SWEEPLAB_SWEEPS_PYTHON=/bin/false` gave `the sweep engine exited (code None)`, the setting
+    unnamed; junk or JSON of another shape was an internal error. Whatever a program there answers (generated text,
+    exit code), `wandb-local` ends with exit 2 and one line naming it and the setting."""
+    folder = tmp_path_factory.mktemp("engine")
+    script = folder / "engine.sh"
+    script.write_text(f'#!/bin/sh\nprintf "%s{chr(92) + "n" if newline else ""}" "$ANSWER"\nexit {code}\n')
+    script.chmod(0o755)
+    monkeypatch.setenv("ANSWER", answer)
+    monkeypatch.setenv("SWEEPLAB_SWEEPS_PYTHON", str(script))
+    assert main(["wandb-local", "fashion-mlp", "--trials", "1", "--no-wandb"]) == 2
+    error = capsys.readouterr().err.strip().splitlines()
+    assert len(error) == 1 and "SWEEPLAB_SWEEPS_PYTHON" in error[0] and str(script) in error[0], error
