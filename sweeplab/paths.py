@@ -5,6 +5,7 @@ in one line naming the option, instead of being read as `.` (the working directo
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def path_text(text: str) -> str:
@@ -18,3 +19,28 @@ def path_text(text: str) -> str:
 
 
 path_text.__name__ = "path"
+
+
+def folder_path(text: str) -> str:
+    """An argparse type for an option naming a folder to write into (`--out`, `--run-dir`, `--store`, ...): a
+    `path_text` whose nearest existing part is a folder, so a file given there is refused before anything runs
+    (round 9's 5-c: `transfer --store s0.db` trained 14 s, then ended in `Not a directory: s0.db/transfer`)."""
+    path = Path(path_text(text))
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                what = "is" if part == path else f"is under {shown(part)}, which is"
+                raise argparse.ArgumentTypeError(f"expected a folder, but {shown(path)} {what} a file")
+            return text
+    return text
+
+
+folder_path.__name__ = "folder"
+folder_path.path_door = path_text  # type: ignore[attr-defined]  # it calls the path door first
+
+
+def shown(path: str | Path) -> str:
+    """A path for one output line: as it is, or quoted (`repr`) when it holds a newline, a control or another
+    character that is not printable (round 9's 5-d: a newline in `--out` split `report:`'s line in two)."""
+    text = str(path)
+    return text if text.isprintable() else repr(text)

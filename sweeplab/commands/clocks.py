@@ -12,7 +12,7 @@ from sweeplab.commands import add_storage_argument, load_existing_study, refuse_
 from sweeplab.commands.results import finding_alias
 from sweeplab.errors import UserError
 from sweeplab.numbers import local_processes, rendered_images, seed
-from sweeplab.paths import path_text
+from sweeplab.paths import folder_path, path_text
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--n", type=rendered_images, default=18000, help="images (18000 = 25 per minute of the 720)")
     render.add_argument("--seed", type=seed, default=0)
     render.add_argument("--variation", default="default", help="default, wide or none")
-    render.add_argument("--out", type=path_text, required=True, help="output directory")
+    render.add_argument("--out", type=folder_path, required=True, help="output directory")
     render.add_argument("--preview", type=png_path, default=None, help="PNG of the first 32 images with their labels")
     render.add_argument("--workers", type=local_processes, default=os.cpu_count() or 1)
     render.set_defaults(handler=render_command)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from sweeplab.commands import add_set_argument, add_storage_argument, load_existing_study, parse_overrides
 from sweeplab.errors import UserError
 from sweeplab.numbers import positive_int
-from sweeplab.paths import path_text
+from sweeplab.paths import folder_path, shown
 
 if TYPE_CHECKING:
     from sweeps.spec import StudySpec
@@ -43,7 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     run = subparsers.add_parser("run", help="one training run of a task (or of a study's fixed config)")
     run.add_argument("task", help="task name (see `sweeplab tasks`), a user's module:function, or a study")
-    run.add_argument("--run-dir", type=path_text, default=None, help="where to write config, metrics and artefacts")
+    run.add_argument("--run-dir", type=folder_path, default=None, help="where to write config, metrics and artefacts")
     add_set_argument(run)
     run.set_defaults(handler=run_command)
 
@@ -167,7 +167,7 @@ def run_command(args: argparse.Namespace) -> int:
                         "nor a study file")
     run_dir = check_run_dir(args.run_dir) if args.run_dir else claim_single_dir(runs_dir(), label)
     result = run(task, {**fixed, **overrides}, ConsoleReporter(label), run_dir)
-    print(f"run directory: {result.run_dir}")
+    print(f"run directory: {shown(result.run_dir)}")
     print(json.dumps(result.metrics, sort_keys=True))
     return 0
 

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from sweeplab.errors import UserError
-from sweeplab.paths import path_text
+from sweeplab.paths import folder_path
 
 STARTER = Path(__file__).resolve().parent.parent / "starter"
 
@@ -17,7 +17,8 @@ STARTER = Path(__file__).resolve().parent.parent / "starter"
 def register(subparsers: argparse._SubParsersAction) -> None:
     init = subparsers.add_parser("init", help="write NAME.py (your task) and NAME.yaml (its study) to start from")
     init.add_argument("name", help="a Python module name, e.g. mymodel")
-    init.add_argument("--dir", type=path_text, default=".", help="where to write them (default: the working directory)")
+    init.add_argument("--dir", type=folder_path, default=".",
+                      help="where to write them (default: the working directory)")
     init.set_defaults(handler=init_command)
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 from sweeplab.commands import add_storage_argument
 from sweeplab.numbers import positive_int
-from sweeplab.paths import path_text
+from sweeplab.paths import folder_path, shown
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     report = subparsers.add_parser("report", help="static HTML report of every study: history, parallel "
                                                   "coordinates, importances, per-parameter plots, curves, images")
     add_storage_argument(report)
-    report.add_argument("--out", type=path_text, default="reports", help="output directory (default: reports/)")
+    report.add_argument("--out", type=folder_path, default="reports", help="output directory (default: reports/)")
     report.add_argument("--top", type=positive_int, default=5,
                         help="trials whose learning curves and images are shown")
     report.set_defaults(handler=report_command)
@@ -25,5 +25,5 @@ def report_command(args: argparse.Namespace) -> int:
     from sweeps.storage import open_storage, runs_dir
 
     index = write_report(open_storage(args.storage, create=False), runs_dir(), Path(args.out), args.top)
-    print(f"report: {index.resolve()}")
+    print(f"report: {shown(index.resolve())}")
     return 0

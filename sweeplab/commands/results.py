@@ -11,13 +11,13 @@ from pathlib import Path
 
 from sweeplab.errors import UserError
 from sweeplab.numbers import local_processes
-from sweeplab.paths import path_text
+from sweeplab.paths import folder_path
 
 
 def add_finding_arguments(parser: argparse.ArgumentParser) -> None:
     """The options every door to a finding takes."""
-    parser.add_argument("--out", type=path_text, default="results", help="output folder (default: results)")
-    parser.add_argument("--store", type=path_text, default=None,
+    parser.add_argument("--out", type=folder_path, default="results", help="output folder (default: results)")
+    parser.add_argument("--store", type=folder_path, default=None,
                         help="where finished evaluations are kept, so a rerun trains nothing done "
                              "(default: RUNS/results; not committed)")
     parser.add_argument("--fidelity", default=None,

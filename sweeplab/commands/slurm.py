@@ -11,7 +11,7 @@ from pathlib import Path
 from sweeplab.commands import add_set_argument, add_storage_argument
 from sweeplab.errors import UserError
 from sweeplab.numbers import array_tasks, cpus_per_task, gpus_per_task, positive_int
-from sweeplab.paths import path_text
+from sweeplab.paths import folder_path
 
 STATUS = "status"
 
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     slurm.add_argument("--engine", default="podman", help="container engine for --image: podman, docker, apptainer")
     slurm.add_argument("--python", default=None,
                        help="Python of the project's environment on the nodes (default: the one running this)")
-    slurm.add_argument("--log-dir", type=path_text, default=None,
+    slurm.add_argument("--log-dir", type=folder_path, default=None,
                        help="where the script and the task logs go (default: RUNS/slurm)")
     slurm.add_argument("--dry-run", action="store_true", help="print the sbatch script; submit nothing")
     slurm.add_argument("--trials", type=positive_int, default=None,

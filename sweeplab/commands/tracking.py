@@ -10,14 +10,14 @@ from pathlib import Path
 from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides, refuse_output_over_inputs
 from sweeplab.errors import UserError
 from sweeplab.numbers import port, positive_int
-from sweeplab.paths import path_text
+from sweeplab.paths import folder_path, shown
 from trainers.config import read_overrides
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("wandb-sweep", help="write sweeps/build/STUDY.wandb.yaml; with a W&B key, create it")
     sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
-    sweep.add_argument("--out", type=path_text, default=None,
+    sweep.add_argument("--out", type=folder_path, default=None,
                        help="directory for the generated file (default: sweeps/build under the working directory)")
     sweep.add_argument("--no-create", action="store_true", help="only write the file, even when a key is set")
     sweep.set_defaults(handler=wandb_sweep_command)
@@ -114,7 +114,7 @@ def wandb_run_command(args: argparse.Namespace) -> int:
         run.finish(exit_code=1)
         raise
     run.finish()
-    print(f"run directory: {run_dir}")
+    print(f"run directory: {shown(run_dir)}")
     print(json.dumps(result.metrics, sort_keys=True))
     return 0
 
