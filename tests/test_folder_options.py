@@ -78,4 +78,4 @@ def test_report_prints_a_folder_with_a_newline_on_one_line(tmp_path, capsys):
     out = tmp_path / "nl\nx" / "rep"
     assert main(["report", "--storage", url, "--out", str(out)]) == 0
     printed = [line for line in capsys.readouterr().out.splitlines() if "rep" in line]
-    assert printed == [f"report: {repr(str(out / 'index.html'))}"], printed
+    assert printed == [f"report: {str(out / 'index.html')!r}"], printed
