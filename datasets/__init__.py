@@ -1,7 +1,21 @@
-"""sweeplab's dataset registry (not Hugging Face's `datasets`): name -> numpy arrays from the first source found."""
+"""sweeplab's dataset registry (not Hugging Face's `datasets`): name -> numpy arrays from the first source found.
 
-from datasets.registry import DATASETS, DataNotFoundError, Dataset, DatasetInfo, Source, dataset_names, load
-from datasets.splits import Splits, check_validation_classes_trained, split
+The names below load lazily: every command checks its folder settings (`datasets.settings`) at its start, before
+its stop handlers matter most, and must not wait for numpy to do it."""
 
-__all__ = ["DATASETS", "DataNotFoundError", "Dataset", "DatasetInfo", "Source", "Splits",
-           "check_validation_classes_trained", "dataset_names", "load", "split"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_PUBLIC = {"DATASETS": "datasets.registry", "DataNotFoundError": "datasets.registry", "Dataset": "datasets.registry",
+           "DatasetInfo": "datasets.registry", "Source": "datasets.registry", "dataset_names": "datasets.registry",
+           "load": "datasets.registry", "Splits": "datasets.splits",
+           "check_validation_classes_trained": "datasets.splits", "split": "datasets.splits"}
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _PUBLIC:
+        return getattr(importlib.import_module(_PUBLIC[name]), name)
+    raise AttributeError(f"module 'datasets' has no attribute {name!r}")

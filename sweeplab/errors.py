@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class UserError(Exception):
     """A mistake in the command line or its inputs, explained in one line."""
 
 
-def user_error_types() -> tuple[type[BaseException], ...]:
-    from datasets.formats import CorruptDataError
-    from datasets.registry import DataNotFoundError, UnknownDatasetError
-    from datasets.settings import SettingError
-    from sweeps.joining import StudyConflictError
-    from sweeps.names import UnsafeNameError
-    from sweeps.record import RecordError
-    from sweeps.run_identity import RunDirInUseError
-    from sweeps.spec import SpecError
-    from sweeps.storage import StorageError
-    from sweeps.storage_faults import StorageUnavailableError
-    from trainers.config import ConfigError
-    from trainers.registry import UnknownTaskError
+_USER_ERRORS = (("datasets.formats", "CorruptDataError"), ("datasets.registry", "DataNotFoundError"),
+                ("datasets.registry", "UnknownDatasetError"), ("datasets.settings", "SettingError"),
+                ("sweeps.joining", "StudyConflictError"), ("sweeps.names", "UnsafeNameError"),
+                ("sweeps.record", "RecordError"), ("sweeps.run_identity", "RunDirInUseError"),
+                ("sweeps.spec", "SpecError"), ("sweeps.storage", "StorageError"),
+                ("sweeps.storage_faults", "StorageUnavailableError"), ("trainers.config", "ConfigError"),
+                ("trainers.registry", "UnknownTaskError"))
 
-    return (UserError, SpecError, ConfigError, DataNotFoundError, UnknownDatasetError, UnknownTaskError,
-            StorageError, CorruptDataError, UnsafeNameError,
-            StudyConflictError, StorageUnavailableError, RunDirInUseError, RecordError, SettingError)
+
+def user_error_types() -> tuple[type[BaseException], ...]:
+    """The exception types the CLI prints as one line. Only those whose module is loaded: an error of a type whose
+    module was never imported cannot have been raised, and importing them all would load numpy and Optuna for a
+    one-line refusal."""
+    return (UserError, *(getattr(sys.modules[module], name) for module, name in _USER_ERRORS
+                         if module in sys.modules))

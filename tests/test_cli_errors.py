@@ -269,3 +269,30 @@ def _with_handler(parser, handler):
 
     parser.parse_args = parse_args
     return parser
+
+
+def test_a_refused_command_line_is_answered_without_loading_numpy(tmp_path):
+    """Argument and setting refusals are the most common answer: they load no numerical library (the packages'
+    public names load lazily; `check_settings` runs at every start), so they come back at once."""
+    import subprocess
+    import sys
+
+    (tmp_path / "file").write_text("")
+    code = ("import sys\nfrom sweeplab.cli import main\ntry:\n    code = main(sys.argv[1:])\n"
+            "except SystemExit as exited:\n    code = exited.code\n"
+            "print(code, 'numpy' in sys.modules, 'optuna' in sys.modules)")
+    for argv, env in ((["report", "--top", "0"], {}), (["studies"], {"SWEEPLAB_RUNS_DIR": str(tmp_path / "file")})):
+        done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=60,
+                              env={**os.environ, **env})
+        assert done.stdout.split() == ["2", "False", "False"], (argv, done.stdout, done.stderr)
+
+
+def test_every_user_error_type_named_exists():
+    """`user_error_types` names its types by module and name (so a refusal loads nothing): each must resolve."""
+    import importlib
+
+    from sweeplab.errors import _USER_ERRORS, user_error_types
+
+    for module, name in _USER_ERRORS:
+        kind = getattr(importlib.import_module(module), name)
+        assert isinstance(kind, type) and issubclass(kind, Exception) and kind in user_error_types(), (module, name)
