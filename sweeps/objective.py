@@ -54,6 +54,13 @@ def _record_retry(trial: optuna.Trial) -> None:
         trial.set_user_attr("retry_history", list(system_attrs.get("retry_history", [])))
 
 
+_UNSET = object()
+
+
+def _same(fixed: Any, value: Any) -> bool:
+    return fixed is not _UNSET and type(fixed) is type(value) and fixed == value
+
+
 def searched_parameters(spec: StudySpec, overrides: Mapping[str, Any]) -> list[Parameter]:
     """The study's parameters minus those fixed on the command line (`--set name=value` takes one out of the search)."""
     return [parameter for parameter in spec.parameters if parameter.name not in overrides]
@@ -76,8 +83,8 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         run_dir = claim_trial_dir(root, spec.name, trial)  # never another run's directory
         signing_key = study_key(trial.study._storage, trial.study._study_id)  # signs the result for `record`
         trial.set_user_attr("run_dir", str(run_dir))
-        if overrides:
-            trial.set_user_attr("overrides", overrides)
+        if changed := {key: value for key, value in overrides.items() if not _same(spec.fixed.get(key, _UNSET), value)}:
+            trial.set_user_attr("overrides", changed)  # a `--set` equal to the study's fixed value changes nothing
         for key, value in provenance().items():
             trial.set_user_attr(key, value)
         extra = [factory(spec, trial.number, params, run_dir) for factory in reporter_factories]
