@@ -109,6 +109,21 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         if not _finished(study, trial):
             fail_and_requeue(study, trial, stop, log)
         raise
+    except StorageUnavailableError:  # the storage's own line says what was kept; nothing more can be written
+        raise
+    except Exception as error:  # a fault of sweeplab's own (round 10's 3-a): the trial is not left RUNNING
+        _fail_unexpected(study, trial, error)
+        raise
+
+
+def _fail_unexpected(study: optuna.Study, trial: optuna.Trial, error: Exception) -> None:
+    """FAIL (not re-queued: the same fault would end it again) with the error and where its result is kept."""
+    run_dir = finished_run_dir()
+    kept = f"; its result is kept in {run_dir} (`sweeplab record {run_dir}`)" if run_dir is not None else ""
+    with contextlib.suppress(Exception):
+        if not _finished(study, trial):
+            trial.set_user_attr("fail_reason", f"internal error: {type(error).__name__}: {error}{kept}")
+            study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
 def _finished(study: optuna.Study, trial: optuna.Trial) -> bool:
@@ -173,7 +188,10 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
 def _stored_directions(study: optuna.Study) -> list[optuna.study.StudyDirection]:
     """The study's directions read from the storage itself: Optuna's cache keeps those read at the command's start,
     so a direction rewritten by another process (round 9's 3-b) would be noticed only by the next command."""
-    return getattr(study._storage, "_backend", study._storage).get_study_directions(study._study_id)
+    storage = study._storage  # Optuna's cache wraps an RDB storage; a journal storage reads its file each time
+    if isinstance(storage, optuna.storages._CachedStorage):
+        storage = storage._backend
+    return storage.get_study_directions(study._study_id)
 
 
 def finished_meanwhile(study: optuna.Study, trial: optuna.Trial) -> str:

@@ -142,3 +142,38 @@ def test_a_command_that_ranks_a_study_by_its_file_refuses_a_stored_direction_tha
         assert code == 2 and len(error) == 1 and "(maximize)" in error[0] and f"({flipped.lower()})" in error[0]
     else:
         assert "direction" not in " ".join(error)
+
+
+@FIXTURES
+@given(kind=st.sampled_from(["sqlite", "journal"]), trials=st.integers(1, 3))
+def test_trials_are_told_on_every_kind_of_storage(kind, trials, tmp_path_factory):
+    """Round 10's 3-a: the tell's read of the directions past Optuna's cache took a journal storage's file backend
+    for the cache's inner storage, and every journal sweep ended after its first trial in an internal error."""
+    from sweeps.optuna_study import create_study as create
+
+    folder = tmp_path_factory.mktemp(kind)
+    url = f"sqlite:///{folder / 'study.db'}" if kind == "sqlite" else f"journal:///{folder / 'study.log'}"
+    study = create(load_spec(str(write_study(folder))), url)
+    states = [run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None) for _ in range(trials)]
+    assert states == [TrialState.COMPLETE] * trials
+
+
+@FIXTURES
+@given(error=st.sampled_from([AttributeError, KeyError, TypeError, RuntimeError]), where=st.sampled_from(
+    ["directions", "objective_after_result"]))
+def test_a_fault_of_sweeplabs_own_never_leaves_its_trial_running(error, where, tmp_path_factory, monkeypatch):
+    """Whatever unexpected error leaves a trial's run (a bug of sweeplab's own, like round 10's 3-a), the error
+    still ends the command, and the trial is FAIL naming it, not RUNNING for ever."""
+    from sweeps import trial_loop
+
+    study, _ = _study(tmp_path_factory.mktemp("fault"))
+
+    def broken(*args, **kwargs):
+        raise error("a bug")
+
+    with monkeypatch.context() as patch, pytest.raises(error):
+        patch.setattr(trial_loop, "_stored_directions" if where == "directions" else "trim_native_heap", broken)
+        run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None)
+    trial = study._storage.get_all_trials(study._study_id)[0]
+    assert trial.state == TrialState.FAIL and trial.user_attrs["fail_reason"].startswith(
+        f"internal error: {error.__name__}")
