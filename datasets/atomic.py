@@ -24,20 +24,65 @@ def naming_write_errors(path: Path | str) -> Iterator[None]:
         raise
 
 
+SYSTEM_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))  # the system's own files: never renamed over
+SCRATCH_ROOTS = (Path("/dev/shm"),)  # a memory file system users keep files in
+STREAM_ALIASES = (Path("/dev/stdout"), Path("/dev/stderr"), Path("/dev/null"), Path("/dev/tty"))
+
+
+def _hops(path: Path | str) -> list[Path]:
+    """`path` and every name its chain of symbolic links passes through, absolute, each in its real folder."""
+    hops, hop = [], Path(os.path.abspath(path))
+    for _ in range(40):  # the system's own limit on a chain of links
+        hop = Path(os.path.realpath(hop.parent)) / hop.name
+        hops.append(hop)
+        if not hop.is_symlink():
+            break
+        hop = Path(os.path.abspath(hop.parent / os.readlink(hop)))
+    return hops
+
+
+def _is_stream(hop: Path) -> bool:
+    """A name for an open stream of this process: /dev/stdout, /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N."""
+    parts = hop.parts
+    return (hop in STREAM_ALIASES or parts[:3] == ("/", "dev", "fd")
+            or (parts[:2] == ("/", "proc") and len(parts) == 5 and parts[3] == "fd"))
+
+
+def written_in_place(path: Path | str) -> bool:
+    """True when `path` is opened and written as it is, not replaced by a renamed temporary: a stream of this
+    process (`/dev/stdout`, `/proc/self/fd/1`, reached directly or through a link), a terminal or a FIFO. Any other
+    file of the system's own (under /dev, /proc, /sys) or a block device (a disk) is refused with PermissionError:
+    round 10's 5-a renamed a temporary over the machine's `/dev/stdout`; a CSV written to `/dev/sda` would end a
+    disk."""
+    import stat
+
+    hops = _hops(path)
+    if any(_is_stream(hop) for hop in hops):
+        return True
+    try:
+        kind = stat.S_IFMT(os.stat(path).st_mode)
+    except OSError:
+        kind = None
+    if kind in (stat.S_IFCHR, stat.S_IFIFO):
+        return True
+    def under(hop: Path, roots: tuple[Path, ...]) -> bool:
+        return any(hop == root or root in hop.parents for root in roots)
+
+    if kind == stat.S_IFBLK or any(under(hop, SYSTEM_ROOTS) and not under(hop, SCRATCH_ROOTS) for hop in hops):
+        raise PermissionError(errno.EPERM, "refused: a file of the system's own, not an output file",
+                              str(path))
+    return False
+
+
 def write_text(path: Path | str, text: str) -> Path:
     """Write `text` to `path` whole or not at all (a temporary file renamed over it), its error naming `path`. A
     symbolic or hard link found at `path` is replaced, never written through: the file it points to is the user's
-    (round 9's 5-a: `report --out DIR` over a `DIR/index.html` linked to a user's file replaced that file). A device or
-    FIFO (`/dev/stdout`) is written in place."""
-    import stat
-
+    (round 9's 5-a: `report --out DIR` over a `DIR/index.html` linked to a user's file replaced that file). A device,
+    a FIFO or a stream (`/dev/stdout`, `/proc/self/fd/1`) is written in place; another file of the system's own is
+    refused (`written_in_place`)."""
     path = Path(path)
     with naming_write_errors(path):
-        try:
-            kind = stat.S_IFMT(os.stat(path).st_mode)
-        except FileNotFoundError:
-            kind = None
-        if kind in (stat.S_IFCHR, stat.S_IFIFO, stat.S_IFBLK):
+        if written_in_place(path):
             path.write_text(text)
             return path
         if not path.parent.is_dir():
@@ -54,6 +99,9 @@ def atomic_write(path: Path, write: Callable[[str], None], mode: int = 0o644) ->
 
 
 def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
+    if written_in_place(path):  # never a temporary renamed over a stream; the system's own files are refused
+        write(str(path))
+        return path
     path.parent.mkdir(parents=True, exist_ok=True)
     # the temporary name ends as the target does (`.npz`, `.weights.h5`), so writers that check it accept it
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))

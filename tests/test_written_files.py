@@ -107,3 +107,53 @@ def test_a_write_replaces_a_link_it_finds_and_never_writes_through_it(how, text,
     assert users.read_bytes() == b"the user's own file"
     assert not target.is_symlink() and target.read_text() == text
     assert sorted(path.name for path in target.parent.iterdir()) == ["index.html"]  # no temporary left
+
+
+# ---------------------------------------------------------------- round 10's 5-a: the system's own files
+REAL_PATHS = {"/dev/stdout": True, "/dev/stderr": True, "/dev/null": True, "/dev/fd/1": True, "/proc/self/fd/1": True,
+              "/proc/self/fd/2": True, "/dev/sda": None, "/dev/shm/out.csv": False, "/sys/kernel/x": None,
+              "/proc/sys/vm/drop_caches": None, "/dev/new.csv": None, "/proc/x.csv": None}
+
+
+@given(name=st.sampled_from(sorted(REAL_PATHS)), links=st.integers(0, 3))
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_the_system_s_own_files_are_written_in_place_or_refused_never_renamed_over(name, links, tmp_path_factory):
+    """Round 10's 5-a: `predict --out /dev/stdout > file` renamed a temporary over the machine's `/dev/stdout`. A
+    stream of this process is written in place (reached directly or through generated chains of links); any other
+    file under /dev, /proc or /sys (but /dev/shm) is refused. Nothing is written here: the decision alone is
+    asserted, on the real names."""
+    from datasets.atomic import written_in_place
+
+    path = Path(name)
+    folder = tmp_path_factory.mktemp("links")
+    for index in range(links):  # link -> link -> ... -> the real name
+        link = folder / f"link{index}.csv"
+        link.symlink_to(path)
+        path = link
+    expected = REAL_PATHS[name]
+    if expected is None:
+        with pytest.raises(PermissionError) as refused:
+            written_in_place(path)
+        assert refused.value.filename == str(path)
+    else:
+        assert written_in_place(path) is expected
+
+
+def test_a_stream_is_written_through_and_the_link_to_it_stays(tmp_path, monkeypatch):
+    """The write itself, on a stand-in for /dev: its `stdout` link to a file stays a link and the file gets the
+    text (written in place, not renamed over the link); a plain file beside it is replaced atomically."""
+    from datasets import atomic
+
+    fake_dev = tmp_path / "dev"
+    fake_dev.mkdir()
+    target = tmp_path / "captured.txt"
+    target.write_text("old")
+    (fake_dev / "stdout").symlink_to(target)
+    monkeypatch.setattr(atomic, "STREAM_ALIASES", (fake_dev / "stdout",))
+    monkeypatch.setattr(atomic, "SYSTEM_ROOTS", (fake_dev,))
+    write_text(fake_dev / "stdout", "predictions\n")
+    assert (fake_dev / "stdout").is_symlink() and target.read_text() == "predictions\n"
+    assert sorted(path.name for path in fake_dev.iterdir()) == ["stdout"]  # no temporary left beside it
+    with pytest.raises(PermissionError):
+        write_text(fake_dev / "other.csv", "x")
+    assert not (fake_dev / "other.csv").exists()
