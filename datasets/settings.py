@@ -37,8 +37,29 @@ def check_settings() -> None:
     for name in FOLDER_SETTINGS:
         raw = os.environ.get(name, "").strip()
         path = Path(raw).expanduser() if raw else None
-        if path is not None and path.exists() and not path.is_dir():
-            raise SettingError(f"${name}={raw!r}: names a file, not a folder")
+        if path is not None and (problem := folder_problem(path, written=name in WRITTEN_FOLDERS)) is not None:
+            raise SettingError(f"${name}={raw!r}: {problem}")
+
+
+WRITTEN_FOLDERS = ("SWEEPLAB_RUNS_DIR", "SWEEPLAB_CACHE_DIR")
+
+
+def folder_problem(path: Path, written: bool = True) -> str | None:
+    """Why `path` cannot be a folder, or None: it is a file, or lies under one (round 10's 6-b: a runs folder below a
+    file failed every trial), or, for a folder written into, lies among the system's own files (/dev, /proc, /sys;
+    /dev/shm is a scratch file system: 6-c)."""
+    from datasets.atomic import SCRATCH_ROOTS, SYSTEM_ROOTS
+
+    for part in (path, *path.parents):
+        if part.exists():
+            if not part.is_dir():
+                return "names a file, not a folder" if part == path else f"lies under {str(part)!r}, a file"
+            break
+    absolute = Path(os.path.abspath(path))
+    if written and any(absolute == root or root in absolute.parents for root in SYSTEM_ROOTS) and not any(
+            absolute == root or root in absolute.parents for root in SCRATCH_ROOTS):
+        return "lies among the system's own files (/dev, /proc, /sys), not a folder to write into"
+    return None
 
 
 def mirror_dir() -> Path | None:

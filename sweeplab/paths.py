@@ -25,13 +25,10 @@ def folder_path(text: str) -> str:
     """An argparse type for an option naming a folder to write into (`--out`, `--run-dir`, `--store`, ...): a
     `path_text` whose nearest existing part is a folder, so a file given there is refused before anything runs
     (round 9's 5-c: `transfer --store s0.db` trained 14 s, then ended in `Not a directory: s0.db/transfer`)."""
-    path = Path(path_text(text))
-    for part in (path, *path.parents):
-        if part.exists():
-            if not part.is_dir():
-                what = "is" if part == path else f"is under {shown(part)}, which is"
-                raise argparse.ArgumentTypeError(f"expected a folder, but {shown(path)} {what} a file")
-            return text
+    from datasets.settings import folder_problem
+
+    if (problem := folder_problem(Path(path_text(text)))) is not None:
+        raise argparse.ArgumentTypeError(f"expected a folder, but {shown(text)} {problem}")
     return text
 
 

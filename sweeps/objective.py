@@ -13,6 +13,7 @@ import optuna
 
 import trainers
 from datasets.atomic import write_text
+from sweeplab.numbers import is_number
 from sweeps.best import PROMOTED_FROM
 from sweeps.promotion import PROMOTED_SET
 from sweeps.result_signature import SIGNATURE_ATTR, sign_result, study_key
@@ -55,6 +56,16 @@ def _record_retry(trial: optuna.Trial) -> None:
 
 
 _UNSET = object()
+
+
+def diverged(metrics: Mapping[str, Any]) -> str | None:
+    """Why a run's result is no result although its objective is a number: a loss that is NaN or infinite (round 10's
+    8-a: inputs of 1e30 gave NaN losses and an accuracy of guessing one class, stored COMPLETE and ranked)."""
+    for name in sorted(metrics):
+        value = metrics[name]
+        if str(name).endswith("loss") and is_number(value) and not math.isfinite(value):
+            return f"{name} is {value}: the training diverged"
+    return None
 
 
 def _same(fixed: Any, value: Any) -> bool:
@@ -111,7 +122,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         value = result.metrics.get(spec.objective)
         problem = (objective_problem(spec.objective, value) if spec.objective in result.metrics else
                    f"the task returned no {spec.objective} (the study's objective); it returned "
-                   f"{', '.join(sorted(map(str, result.metrics))) or 'no metrics'}")
+                   f"{', '.join(sorted(map(str, result.metrics))) or 'no metrics'}") or diverged(result.metrics)
         if problem is not None:  # the trial fails with its reason; nothing ranks on the value
             trial.set_user_attr("fail_reason", problem)
             return math.nan

@@ -38,7 +38,9 @@ class SweepEngine:
             raise SweepsEngineMissing(f"W&B's sweep engine is not installed: no {python}; create it with "
                                       f"`python3 -m venv {venv} && {venv}/bin/pip install sweeps==0.3.0`")
         self.python = python
-        self.process = subprocess.Popen([str(python), str(ENGINE_SCRIPT)], stdin=subprocess.PIPE,
+        # -I: W&B's own `sweeps` package, not this project's `sweeps/` that a PYTHONPATH naming the checkout would
+        # put first (round 10's 6-a), nor anything else from the environment or the user's site-packages
+        self.process = subprocess.Popen([str(python), "-I", str(ENGINE_SCRIPT)], stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, text=True)
 
     def request(self, payload: dict[str, Any], key: str) -> Any:

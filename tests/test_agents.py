@@ -28,8 +28,8 @@ from trainers.runner import Result
 
 
 def test_failed_trials_are_recorded_and_the_agent_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Trial 0 raises, 1 runs out of memory, 2 returns NaN, 3 no objective; the rest are real; the budget counts only
-    finished."""
+    """Trial 0 raises, 1 runs out of memory, 2 returns NaN, 3 no objective, 4 a NaN loss; the rest are real; the
+    budget counts only finished."""
     real_run = trainers.run
     calls: list[int] = []
 
@@ -44,20 +44,23 @@ def test_failed_trials_are_recorded_and_the_agent_goes_on(tmp_path: Path, monkey
             return Result(result.task, result.config, {**result.metrics, "val/accuracy": math.nan}, run_dir)
         if len(calls) == 4:  # a user's task that returns other metrics than the study's objective (round 9's 6-d)
             return Result(result.task, result.config, {"val/loss": 1.0}, run_dir)
+        if len(calls) == 5:  # a diverged run: its accuracy is a number, its loss is not (round 10's 8-a)
+            return Result(result.task, result.config, {**result.metrics, "val/loss": math.nan}, run_dir)
         return result
 
     monkeypatch.setattr(study_objective.trainers, "run", flaky_run)
     spec = load_spec(write_study(tmp_path))
     url = f"sqlite:///{tmp_path / 'optuna.db'}"
     summary = run_agent(spec, url, budget=2, root=tmp_path / "runs", log=lambda line: None)
-    assert summary.ok and summary.states == {"FAIL": 4, "COMPLETE": 2}
+    assert summary.ok and summary.states == {"FAIL": 5, "COMPLETE": 2}
     trials = load_study(url).trials
-    assert [trial.state for trial in trials] == [TrialState.FAIL] * 4 + [TrialState.COMPLETE] * 2
-    reasons = [trial.user_attrs.get("fail_reason", "") for trial in trials[:4]]
+    assert [trial.state for trial in trials] == [TrialState.FAIL] * 5 + [TrialState.COMPLETE] * 2
+    reasons = [trial.user_attrs.get("fail_reason", "") for trial in trials[:5]]
     assert reasons[0] == "ValueError: bad batch"
     assert reasons[1].startswith("out of memory: MemoryError")
     assert "is nan" in reasons[2]
     assert reasons[3] == "the task returned no val/accuracy (the study's objective); it returned val/loss"
+    assert reasons[4] == "val/loss is nan: the training diverged"
     assert "ValueError: bad batch" in (Path(trials[0].user_attrs["run_dir"]) / "error.txt").read_text()
 
 
@@ -292,3 +295,19 @@ def test_a_running_trial_set_to_any_state_from_outside_is_one_line_not_an_error(
     assert lines[-1].startswith("trial #0 was ") and "\n" not in lines[-1], lines
     assert (state in lines[-1]) == (state == "WAITING")
     assert study._storage.get_trial(trial._trial_id).state == TrialState[state]
+
+
+@given(metrics=st.dictionaries(st.sampled_from(["val/loss", "train/loss", "test/loss", "val/accuracy", "kl",
+                                                "g_loss", "test/minutes"]),
+                               st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-5, 5),
+                                         st.booleans(), st.text(max_size=3)), max_size=5))
+def test_a_result_with_a_loss_that_is_not_finite_is_no_result(metrics) -> None:
+    """Round 10's 8-a, for every metric set: a run whose loss (any metric named ...loss) is NaN or infinite diverged,
+    whatever its accuracy says; other metrics and other kinds of value do not decide it."""
+    from sweeps.objective import diverged
+
+    bad = [name for name, value in metrics.items() if name.endswith("loss") and isinstance(value, float)
+           and not math.isfinite(value)]
+    problem = diverged(metrics)
+    assert (problem is not None) == bool(bad)
+    assert problem is None or problem.split(" is ")[0] in bad

@@ -206,19 +206,28 @@ def test_study_names_from_the_storage_reach_the_terminal_one_line_each(names, tm
 
 
 @FIXTURES
-@given(name=st.sampled_from(["SWEEPLAB_RUNS_DIR", "SWEEPLAB_DATA_DIR", "SWEEPLAB_CACHE_DIR"]), kind=st.booleans())
-def test_a_folder_setting_naming_a_file_stops_every_command_at_its_start(name, kind, tmp_path_factory, capsys):
-    """5-e: `SWEEPLAB_RUNS_DIR=a-file` was found only by the first trial, which failed and was stored."""
+@given(name=st.sampled_from(["SWEEPLAB_RUNS_DIR", "SWEEPLAB_DATA_DIR", "SWEEPLAB_CACHE_DIR"]),
+       kind=st.sampled_from(["file", "under a file", "folder", "new folder", "/proc/self/fd", "/dev/shm/sweeplab"]),
+       depth=st.integers(1, 3))
+def test_a_folder_setting_naming_a_file_stops_every_command_at_its_start(name, kind, depth, tmp_path_factory, capsys):
+    """5-e: `SWEEPLAB_RUNS_DIR=a-file` was found only by the first trial, which failed and was stored; round 10's
+    6-b/6-c: a runs folder under a file, or among the system's own files, failed every trial without naming it."""
     folder = tmp_path_factory.mktemp("setting")
-    target = folder / ("a-file" if kind else "a-folder")
-    target.write_text("x") if kind else target.mkdir()
+    target = {"file": folder / "a-file", "under a file": folder.joinpath("a-file", *["x"] * depth),
+              "folder": folder / "a-folder", "new folder": folder.joinpath(*["new"] * depth),
+              "/proc/self/fd": Path("/proc/self/fd"), "/dev/shm/sweeplab": Path("/dev/shm/sweeplab")}[kind]
+    if kind in ("file", "under a file"):
+        (folder / "a-file").write_text("x")
+    elif kind == "folder":
+        target.mkdir()
+    refused = kind in ("file", "under a file") or (kind == "/proc/self/fd" and name != "SWEEPLAB_DATA_DIR")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(name, str(target))
         capsys.readouterr()
         code = main(["datasets"])
     error = capsys.readouterr().err.strip().splitlines()
-    assert (code, len(error)) == ((2, 1) if kind else (0, 0)), error
-    assert not kind or error[0].startswith(f"sweeplab: error: ${name}=")
+    assert (code, len(error)) == ((2, 1) if refused else (0, 0)), error
+    assert not refused or error[0].startswith(f"sweeplab: error: ${name}=")
 
 
 @pytest.mark.parametrize(("host", "good"), [("127.0.0.1", True), ("localhost", True), ("::1", True),

@@ -97,3 +97,12 @@ def test_a_sweep_engine_that_is_not_one_is_named_in_one_line(answer, newline, co
     assert main(["wandb-local", "fashion-mlp", "--trials", "1", "--no-wandb"]) == 2
     error = capsys.readouterr().err.strip().splitlines()
     assert len(error) == 1 and "SWEEPLAB_SWEEPS_PYTHON" in error[0] and str(script) in error[0], error
+
+
+def test_the_engine_finds_wandbs_sweeps_whatever_pythonpath_says(monkeypatch):
+    """Round 10's 6-a: with PYTHONPATH naming the checkout, the engine imported this project's `sweeps/` package
+    instead of W&B's and every request failed. It runs isolated from the environment."""
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).resolve().parent.parent))
+    with SweepEngine() as engine:
+        assert engine.request({"action": "validate", "config": {"method": "random", "parameters": {
+            "x": {"min": 0.0, "max": 1.0}}}}, "errors") == []
