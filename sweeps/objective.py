@@ -91,7 +91,8 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         promoted = dict(trial.user_attrs.get(PROMOTED_SET, {}))
         trial_overrides = {**overrides, **promoted}
         params = suggest_all(parameters, trial, given={**spec.fixed, **trial_overrides})
-        run_dir = claim_trial_dir(root, spec.name, trial)  # never another run's directory
+        run_dir = claim_trial_dir(root, spec.name, trial, fixed={**spec.fixed, **trial_overrides})  # never another
+        # run's directory; its trial.json keeps the fixed values it trains with, for `record`
         signing_key = study_key(trial.study._storage, trial.study._study_id)  # signs the result for `record`
         trial.set_user_attr("run_dir", str(run_dir))
         if changed := {key: value for key, value in overrides.items() if not _same(spec.fixed.get(key, _UNSET), value)}:

@@ -51,6 +51,7 @@ class TrialIdentity:
     run_id: str
     host: str
     pid: int
+    fixed: dict[str, Any] | None = None  # the fixed values it trained with (None: written before they were kept)
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,9 @@ def read_run(run_dir: Path) -> KeptRun:
     task = _field(result_path, result, "task", lambda v: isinstance(v, str) and v != "", "the task's name")
     metrics = _field(result_path, result, "metrics",
                      lambda v: isinstance(v, dict) and all(isinstance(k, str) for k in v), "an object of metrics")
-    identity = TrialIdentity(study, number, trial_id, storage, params, distributions, run_id, host, pid)
+    fixed = _field(identity_path, data, "fixed", lambda v: isinstance(v, dict) and all(map(_scalar, v.values())),
+                   "an object of the fixed values it trained with") if "fixed" in data else None
+    identity = TrialIdentity(study, number, trial_id, storage, params, distributions, run_id, host, pid, fixed)
     return KeptRun(run_dir, identity_bytes, result_bytes, identity, task, metrics)
 
 
@@ -237,8 +240,10 @@ def _store(storage: Any, run: KeptRun, signed: str, shown: str) -> str:
     if original.state == TrialState.COMPLETE:
         return f"trial #{original.number} of {study.study_name} is already complete; nothing stored"
     # The config shown and refit is built from what is signed or stored, never from the run's unsigned config.json
-    # (an edited one decided what the refit trained: round 6's 1-a): the study's fixed values, then the signed params.
-    fixed = (study.user_attrs.get(DEFINITION_ATTR) or {}).get("fixed") or {}
+    # (an edited one decided what the refit trained: round 6's 1-a): the fixed values it trained with (signed in its
+    # trial.json: the study's may have changed since, with --accept-changes: round 10's 1-a), then the signed params.
+    fixed = identity.fixed if identity.fixed is not None else (
+        (study.user_attrs.get(DEFINITION_ATTR) or {}).get("fixed") or {})
     config = {**(fixed if isinstance(fixed, dict) else {}), **identity.params}
     attrs = {"config": config, "metrics": run.metrics, "run_dir": str(run_dir),
              "recorded_from_run_dir": True, SIGNATURE_ATTR: signed}

@@ -39,8 +39,9 @@ def _claim(parent: Path, stem: str) -> Path:
     raise RunDirInUseError(f"{parent}: no free run directory for {stem!r}")
 
 
-def claim_trial_dir(root: Path, study_name: str, trial: Any) -> Path:
-    """A fresh `root/<study>/<number>[-k]` for an Optuna trial, with its identity in `trial.json`."""
+def claim_trial_dir(root: Path, study_name: str, trial: Any, fixed: dict[str, Any] | None = None) -> Path:
+    """A fresh `root/<study>/<number>[-k]` for an Optuna trial, with its identity in `trial.json` (with `fixed`, the
+    values it trains with besides its parameters: `record` stores those, whatever the study fixes by then)."""
     from sweeps.storage import _redact, url_of
 
     storage = url_of(trial.study._storage)
@@ -50,7 +51,8 @@ def claim_trial_dir(root: Path, study_name: str, trial: Any) -> Path:
                 "distributions": {name: _distribution_json(distribution)
                                   for name, distribution in trial.distributions.items()},
                 "run_id": uuid.uuid4().hex, "host": os.uname().nodename, "pid": os.getpid(),
-                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **({"fixed": fixed} if fixed is not None else {})}
     write_text(run_dir / IDENTITY_FILE, json.dumps(identity, indent=2, sort_keys=True) + "\n")
     _CURRENT.set(run_dir)
     return run_dir

@@ -418,3 +418,28 @@ def test_a_trial_whose_value_was_changed_is_not_said_to_hold_the_result(swept, t
         with pytest.raises(RecordError, match="carries this run's signature but holds the value"):
             record_result(copy_run(run_dir, tmp_path_factory), edited)
     assert snapshot(edited) == before
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=HEALTH)
+@given(trained=st.integers(1, 64), changed=st.integers(1, 64))
+def test_a_result_is_stored_with_the_fixed_values_it_trained_with(swept, tmp_path_factory, trained, changed):
+    """Round 10's 1-a: after `--accept-changes` changed a fixed value, `record` stored a kept result with the new
+    value (units 32) for a run that trained with the old (16). The run signs the fixed values it trains with in its
+    trial.json, and those are stored, whatever the study fixes by the time of the record."""
+    url, _ = swept
+    study = optuna.load_study(study_name="study", storage=open_storage(url))
+    trial = study.ask({"rate": FloatDistribution(0.0, 1.0)})
+    run_dir = claim_trial_dir(tmp_path_factory.mktemp("fixed"), "study", trial, fixed={"units": trained})
+    (run_dir / "result.json").write_text(json.dumps({"task": "toy:train", "metrics": {"val/accuracy": 0.5}}))
+    assert sign_result(run_dir, study_key(study._storage, study._study_id), study._study_id, trial)
+    definition = study.user_attrs["definition"]
+    study._storage.set_study_user_attr(study._study_id, "definition",
+                                       {**definition, "fixed": {**definition["fixed"], "units": changed}})
+    try:
+        study._storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+        record_result(run_dir, url)
+    finally:
+        study._storage.set_study_user_attr(study._study_id, "definition", definition)
+    stored = [other for other in optuna.load_study(study_name="study", storage=open_storage(url)).get_trials()
+              if other.user_attrs.get("run_dir") == str(run_dir)][-1]
+    assert stored.user_attrs["config"] == {"units": trained, **stored.params}
