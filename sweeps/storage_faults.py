@@ -142,8 +142,10 @@ def call_patiently(function: Callable[[], Any], name: str, describe: str) -> Any
 
 
 class PatienceBudget:
-    """One budget of waiting per command: every retry of every call draws on it, so a command stalls at most
-    `patience_seconds()` in all; it refills once a whole patience period has passed without a wait."""
+    """One budget of waiting per command: every retry of every call draws on it, the time a failed try itself took
+    (SQLite's busy wait, a slow network) as well as the sleeps between tries (round 10's 3-e: a 2 s patience stalled
+    6 s), so a command stalls at most `patience_seconds()` in all, plus the one try under way; it refills once a
+    whole patience period has passed without a wait."""
 
     clock: Callable[[], float] = staticmethod(time.monotonic)
     sleep: Callable[[float], None] = staticmethod(time.sleep)
@@ -162,12 +164,22 @@ class PatienceBudget:
         total = patience_seconds()
         if self.clock() - self.last_wait > total:
             self.spent = 0.0
-        if self.spent + seconds > total:
+        if self.spent >= total:
             return False
+        seconds = min(seconds, total - self.spent)  # the last sleep ends with the budget, not past it
         self.sleep(seconds)
         self.spent += seconds
         self.last_wait = self.clock()
         return True
+
+    def charge(self, seconds: float) -> None:
+        """Count the time a failed try took against the budget (and, after a stop signal, against its seconds)."""
+        if seconds_since_first_stop() is not None:
+            self.after_stop += seconds
+        if self.clock() - seconds - self.last_wait > patience_seconds():
+            self.spent = 0.0
+        self.spent += seconds
+        self.last_wait = self.clock()
 
 
 PATIENCE = PatienceBudget()  # this process's (this command's) budget
@@ -284,15 +296,18 @@ def is_refused(error: BaseException) -> bool:
     return any(type(current).__name__ == "IntegrityError" for current in _chain(error))  # sqlite3, SQLAlchemy, psycopg
 
 
-_ANNOUNCED: set[tuple[str, str]] = set()
+_ANNOUNCED: set[tuple[str, str, bool]] = set()
 
 
 def _announce_wait(describe: str, cause: str) -> None:
     """One line the first time this command waits on a storage for a cause: a retry is never silent."""
-    if (describe, cause) not in _ANNOUNCED:
-        _ANNOUNCED.add((describe, cause))
-        print(f"sweeplab: warning: storage {describe}: {cause}; retrying within this command's patience of "
-              f"{patience_seconds():.0f} s ($SWEEPLAB_STORAGE_PATIENCE_SECONDS)", file=sys.stderr, flush=True)
+    stopping = seconds_since_first_stop() is not None
+    if (describe, cause, stopping) not in _ANNOUNCED:
+        _ANNOUNCED.add((describe, cause, stopping))
+        within = (f"for at most {STOP_PATIENCE_SECONDS:.0f} s after the stop signal, to record the stop" if stopping
+                  else f"within this command's patience of {patience_seconds():.0f} s "
+                  "($SWEEPLAB_STORAGE_PATIENCE_SECONDS)")
+        print(f"sweeplab: warning: storage {describe}: {cause}; retrying {within}", file=sys.stderr, flush=True)
 
 
 # a trial's attributes that sweeplab writes and reads back, with their types (round 8's 3-g: a `promoted_from` of
@@ -414,6 +429,7 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                 identity.check()
             if name in PARAM_WRITES:
                 _refuse_param_outside(_arguments(method, args, kwargs))
+            started = PATIENCE.clock()
             try:
                 before = _refusals()
                 result = _checked(method(*args, **kwargs), name, describe)
@@ -433,6 +449,9 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
             except StorageCorruptError:
                 raise
             except Exception as error:
+                stop = next((link for link in _chain(error) if isinstance(link, (KeyboardInterrupt, SystemExit))), None)
+                if stop is not None:  # a stop a library wrapped in its own error (round 10's 4-a): a stop, not a fault
+                    raise stop from None
                 if attempts > 1 and name == "set_trial_state_values" and _already_set(method, args, error):
                     return True  # an earlier attempt committed before its connection failed
                 if is_refused(error):
@@ -460,6 +479,7 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                     print(f"sweeplab: warning: {describe}: {name} skipped ({root_cause(error)}); the trial goes on",
                           file=sys.stderr, flush=True)
                     return None
+                PATIENCE.charge(PATIENCE.clock() - started)
                 _announce_wait(describe, root_cause(error))
                 if not PATIENCE.wait(delay * (0.5 + random.random())):
                     spent = (f"given up {STOP_PATIENCE_SECONDS:.0f} s after the stop signal"

@@ -27,6 +27,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from optuna.trial import TrialState
+from test_agents import run_agents  # at the top: its own @given tests must not be defined inside this one's
 from test_agents_kill import write_study
 
 import trainers.stop
@@ -370,8 +371,6 @@ def test_a_ctrl_c_to_agents_at_any_moment_leaves_no_traceback_and_no_running_tri
     """Round 3's 4-c: SIGINT to `agents` while its children started was forwarded into a child's start-up imports
     (a KeyboardInterrupt traceback). At a generated moment: exit 130 with its line, no traceback from any process,
     no trial left RUNNING."""
-    from test_agents import run_agents
-
     folder = tmp_path_factory.mktemp("agents")
     url = f"sqlite:///{folder / 'optuna.db'}"
     process = run_agents(write_study(folder), url, folder, count=2, budget=4)

@@ -338,7 +338,7 @@ def stored_study(tmp_path_factory: pytest.TempPathFactory) -> Path:
         trial.report(0.25, step=1)
         return (trial.suggest_float("x", 0.0, 1.0) + trial.suggest_int("n", 1, 3)) / 4  # an accuracy, in [0, 1]
 
-    study = optuna.create_study(study_name="fashion-mlp", storage=f"sqlite:///{path}")
+    study = optuna.create_study(study_name="fashion-mlp", storage=f"sqlite:///{path}", direction="maximize")
     for key, value in (("task", "classify"), ("objective", "val/accuracy"), ("definition", {"task": "classify"})):
         study.set_user_attr(key, value)
     study.optimize(objective, n_trials=3)

@@ -3,6 +3,7 @@ mid-run is recognised before anything more is written to it."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -160,3 +161,63 @@ def test_sweep_whose_database_is_removed_mid_trial_stops_in_one_line_and_keeps_t
     results = list((tmp_path / "runs").rglob("result.json"))
     assert len(results) == 1  # the one trial that ran kept its result for `sweeplab record`
 
+
+
+class SlowFlakyStorage(FlakyStorage):
+    """A FlakyStorage whose failed tries each take time on the fake clock (SQLite's busy wait, a slow network)."""
+
+    def __init__(self, failures: list[int], clock: FakeClock, busy: float) -> None:
+        super().__init__(failures)
+        self.clock, self.busy = clock, busy
+
+    def _method(self, *args: object) -> str:
+        if self.failures and self.failures[0] > 0:
+            self.clock.now += self.busy
+        return super()._method(*args)
+
+
+@given(failures=st.lists(st.integers(0, 30), min_size=1, max_size=10), busy=st.floats(0.0, 3.0),
+       patience=st.sampled_from([2, 3, 20]), names=st.data())
+def test_the_time_a_failed_try_takes_is_drawn_from_the_patience(failures, busy, patience, names) -> None:
+    """Round 10's 3-e: a locked SQLite database made a 2 s patience stall 6 s, each try's own 1 s busy wait not
+    counted. Whatever the outages and however long a failed try takes, a command stalls at most its patience plus
+    the one try under way."""
+    clock = FakeClock()
+    fresh = PatienceBudget()
+    fresh.clock, fresh.sleep = clock, clock.sleep
+    storage = make_patient(SlowFlakyStorage(failures, clock, busy), "'test'")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage_faults, "PATIENCE", fresh)
+        patch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", str(patience))
+        with contextlib.suppress(StorageUnavailableError):
+            for _ in failures:
+                getattr(storage, names.draw(st.sampled_from(PATIENT_METHODS)))(1)
+    assert clock.now - 1000.0 <= patience + busy + 1e-9
+
+
+@given(wrapper=st.sampled_from([OSError, RuntimeError, optuna.exceptions.StorageInternalError]),
+       signum=st.sampled_from([2, 15, 1]), chained=st.booleans(), name=st.sampled_from(PATIENT_METHODS))
+def test_a_stop_a_library_wrapped_in_its_own_error_is_a_stop_not_a_fault(wrapper, signum, chained, name) -> None:
+    """Round 10's 4-a: a stop signal that landed inside SQLAlchemy came out as its OperationalError; the gateway
+    took it for a storage fault and retried ("retrying within this command's patience of 600 s"). A stop anywhere
+    in an error's chain is raised as the stop, at once, whatever wraps it."""
+    from sweeps.signals import Stopped
+
+    class Wrapping:
+        calls = 0
+
+    def method(*args: object) -> str:
+        Wrapping.calls += 1
+        try:
+            raise Stopped(signum)
+        except Stopped as stop:
+            if chained:
+                raise wrapper("database is locked") from stop
+            raise wrapper("database is locked")  # noqa: B904 (the implicit context, as libraries leave it)
+
+    storage = FlakyStorage([])
+    setattr(storage, name, method)
+    make_patient(storage, "'test'")
+    with pytest.raises(Stopped) as stopped:
+        getattr(storage, name)(1)
+    assert stopped.value.signum == signum and Wrapping.calls == 1
