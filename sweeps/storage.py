@@ -277,7 +277,9 @@ def open_storage(url: str | None = None, create: bool = True) -> optuna.storages
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             opened = _open(url, interval, grace, RetryStaleTrial(max_retry=MAX_RETRY))
             path = file_of(key[0])  # already resolved for the key
-            identity = FileIdentity(str(path), repr(_redact(url))) if path else None
+            written = file_of(url)  # as given: a link there is followed at each check, not once at open
+            identity = (FileIdentity(str(path), repr(_redact(url)), os.path.abspath(written) if written else None)
+                        if path else None)
             _OPENED[key] = make_patient(opened, repr(_redact(url)), identity)
     return _OPENED[key]
 

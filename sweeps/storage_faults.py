@@ -99,13 +99,14 @@ def not_regular(mode: int) -> str | None:
 class FileIdentity:
     """The file a storage URL named when it was opened (device and inode); `check` refuses any other file there."""
 
-    def __init__(self, path: str, describe: str) -> None:
+    def __init__(self, path: str, describe: str, given: str | None = None) -> None:
         self.path, self.describe = path, describe
+        self.given = given if given is not None and given != path else None  # the name as written, a link maybe
         self.identity = self._stat()
 
-    def _stat(self) -> tuple[int, int] | None:
+    def _stat(self, path: str | None = None) -> tuple[int, int] | None:
         try:
-            status = os.stat(self.path)
+            status = os.stat(path or self.path)
         except FileNotFoundError:
             return None
         return status.st_dev, status.st_ino
@@ -134,6 +135,10 @@ class FileIdentity:
             what = "removed" if now is None else "replaced by another file"
             raise StorageReplacedError(f"storage {self.describe}: its file {self.path} was {what} while this command "
                                        "ran; stopped so that nothing is written into a different study")
+        if self.given is not None and self._stat(self.given) != self.identity:  # round 10's 3-b: a link re-pointed
+            raise StorageReplacedError(f"storage {self.describe}: its name {self.given} no longer leads to the file "
+                                       f"this command opened ({self.path}): a link was re-pointed or removed while "
+                                       "it ran; stopped so that nothing is written into a different study")
 
 
 def call_patiently(function: Callable[[], Any], name: str, describe: str) -> Any:

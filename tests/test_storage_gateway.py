@@ -221,3 +221,33 @@ def test_a_stop_a_library_wrapped_in_its_own_error_is_a_stop_not_a_fault(wrapper
     with pytest.raises(Stopped) as stopped:
         getattr(storage, name)(1)
     assert stopped.value.signum == signum and Wrapping.calls == 1
+
+
+@given(kind=st.sampled_from(["sqlite", "journal"]), action=st.sampled_from(["other", "remove", "same"]),
+       at=st.integers(0, 3))
+def test_a_storage_named_through_a_link_stops_when_the_link_is_re_pointed(kind: str, action: str, at: int) -> None:
+    """Round 10's 3-b: a sweep on `sqlite:///db` where `db` is a link went on writing into the old file after the
+    link was re-pointed, while the URL named another. At a generated moment the link is re-pointed to another
+    storage or removed: the next call raises StorageReplacedError; re-pointed to the same file, nothing changes."""
+    with tempfile.TemporaryDirectory() as directory:
+        suffix = "db" if kind == "sqlite" else "log"
+        first, other = Path(directory) / f"a.{suffix}", Path(directory) / f"b.{suffix}"
+        link = Path(directory) / f"study-{uuid.uuid4().hex}.{suffix}"
+        for target in (other, first):  # both real storages (the link names `first`)
+            link.unlink(missing_ok=True)
+            link.symlink_to(target)
+            url = f"sqlite:///{link}" if kind == "sqlite" else f"journal://{link}"
+            storage = open_storage(url)
+            study_id = storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], f"s-{target.name}")
+        for _ in range(at):
+            storage.create_new_trial(study_id)
+        link.unlink()
+        if action == "other":
+            link.symlink_to(other)
+        elif action == "same":
+            link.symlink_to(first)
+        if action == "same":
+            storage.create_new_trial(study_id)
+        else:
+            with pytest.raises(StorageReplacedError):
+                storage.create_new_trial(study_id)
