@@ -27,7 +27,7 @@ from optuna.trial import TrialState
 from sweeps.run_identity import current_run_dir, forget_run_dir
 from sweeps.slurm import slurm_task_id
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, heartbeat_settings
-from sweeps.storage_faults import StorageUnavailableError, root_cause
+from sweeps.storage_faults import StorageCorruptError, StorageUnavailableError, root_cause
 from trainers.memory import trim_native_heap
 from trainers.stop import Stopped, hold_stops, raise_if_stop_requested, release_stops, stop_requested
 
@@ -169,7 +169,7 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     finally:  # the objective released the trial's memory itself (`sweeps.objective`), once
         trim_native_heap()
     try:
-        _stored_directions(study)  # the gateway refuses directions that changed since this command read them
+        _check_study_unchanged(study)  # its name and directions as this command found them
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL (WAITING) trial."
         stored = study._storage.get_trial(trial._trial_id).state
@@ -185,13 +185,19 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     return state
 
 
-def _stored_directions(study: optuna.Study) -> list[optuna.study.StudyDirection]:
-    """The study's directions read from the storage itself: Optuna's cache keeps those read at the command's start,
-    so a direction rewritten by another process (round 9's 3-b) would be noticed only by the next command."""
+def _check_study_unchanged(study: optuna.Study) -> None:
+    """Before a trial is told: the study's directions and name read from the storage itself (Optuna's cache keeps
+    those read at the command's start). A direction rewritten by another process (round 9's 3-b) is refused by the
+    gateway; a study renamed (round 10's 3-d: the trials went on into `other`) is refused here."""
     storage = study._storage  # Optuna's cache wraps an RDB storage; a journal storage reads its file each time
     if isinstance(storage, optuna.storages._CachedStorage):
         storage = storage._backend
-    return storage.get_study_directions(study._study_id)
+    storage.get_study_directions(study._study_id)
+    name = storage.get_study_name_from_id(study._study_id)
+    if name != study.study_name:
+        raise StorageCorruptError(f"study {study.study_name!r} was renamed {name!r} while this command ran (by "
+                                  "another process or a hand edit): stopped so that nothing is told into a study of "
+                                  "another name")
 
 
 def finished_meanwhile(study: optuna.Study, trial: optuna.Trial) -> str:

@@ -86,6 +86,36 @@ def test_a_trial_or_table_removed_mid_run_is_named_at_once(what, tmp_path_factor
 
 
 @FIXTURES
+@given(trials_before=st.integers(0, 2), inside=st.booleans(), name=st.text(min_size=1, max_size=12))
+def test_a_study_renamed_mid_run_stops_the_command_at_its_next_tell(trials_before, inside, name, tmp_path_factory):
+    """Round 10's 3-d: the study renamed from outside mid-run; the sweep told its trials into `other`, exit 0."""
+    folder = tmp_path_factory.mktemp("renamed")
+    study, _ = _study(folder)
+
+    def rename() -> None:
+        with sqlite3.connect(folder / "study.db") as connection:
+            connection.execute("UPDATE studies SET study_name = ?", (name,))
+
+    for _ in range(trials_before):
+        assert run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None) == TrialState.COMPLETE
+
+    def renaming(trial: optuna.trial.Trial) -> float:
+        rename()
+        return _objective(trial)
+
+    if not inside:
+        rename()
+    if name == study.study_name:
+        assert run_one_trial(study, ask_holding_stops(study), renaming if inside else _objective,
+                             lambda line: None) == TrialState.COMPLETE
+        return
+    with pytest.raises(StorageUnavailableError) as refused:
+        run_one_trial(study, ask_holding_stops(study), renaming if inside else _objective, lambda line: None)
+    assert f"was renamed {name!r}" in str(refused.value)
+    assert all(t.state != TrialState.COMPLETE for t in study._storage.get_all_trials(study._study_id)[trials_before:])
+
+
+@FIXTURES
 @given(trials_before=st.integers(0, 2), inside=st.booleans(), flipped=st.sampled_from(["MINIMIZE", "NOT_SET"]))
 def test_a_direction_rewritten_mid_run_stops_the_command_at_its_next_read(trials_before, inside, flipped,
                                                                          tmp_path_factory):
@@ -172,7 +202,7 @@ def test_a_fault_of_sweeplabs_own_never_leaves_its_trial_running(error, where, t
         raise error("a bug")
 
     with monkeypatch.context() as patch, pytest.raises(error):
-        patch.setattr(trial_loop, "_stored_directions" if where == "directions" else "trim_native_heap", broken)
+        patch.setattr(trial_loop, "_check_study_unchanged" if where == "directions" else "trim_native_heap", broken)
         run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None)
     trial = study._storage.get_all_trials(study._study_id)[0]
     assert trial.state == TrialState.FAIL and trial.user_attrs["fail_reason"].startswith(
