@@ -257,10 +257,22 @@ def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any],
     _expect(isinstance(promote["set"], dict), path, "promote.set", "expected config values (a mapping)")
     _not_searched(path, "promote.set", promote["set"], parameters)
     try:
-        resolve(task.config_type, task.presets({**fixed, **promote["set"]}), {**fixed, **promote["set"]})
+        resolved = resolve(task.config_type, task.presets({**fixed, **promote["set"]}), {**fixed, **promote["set"]})
+        before = resolve(task.config_type, task.presets(fixed), fixed)
     except ConfigError as error:
         raise SpecError(path, "promote.set", str(error)) from None
+    for key in ("subset", "epochs"):  # a promotion reruns at a higher fidelity, never a lower (round 10's 6-d)
+        low, high = getattr(before, key, None), getattr(resolved, key, None)
+        if isinstance(low, int) and isinstance(high, int) and _fidelity(key, high) < _fidelity(key, low):
+            raise SpecError(path, f"promote.set.{key}", f"{high!r} is a lower fidelity than the search's {low!r}; a "
+                            "promotion reruns the best configurations at a higher one"
+                            + (" (0 means every training image)" if key == "subset" else ""))
     return promote
+
+
+def _fidelity(key: str, value: int) -> float:
+    """How much of its resource a value gives: `subset: 0` is every image, more than any count."""
+    return math.inf if key == "subset" and value == 0 else float(value)
 
 
 MIN_TIMEOUT_MINUTES, MAX_TIMEOUT_MINUTES = 0.1, 525_600  # six seconds to a year: a search's wall-time budget

@@ -298,15 +298,43 @@ SEARCHED = {"learning_rate": {"type": "float", "low": 1e-4, "high": 1e-1, "log":
 def test_refit_and_promote_values_never_name_a_searched_parameter(where: str, values: dict) -> None:
     extra = {"refit": values} if where == "refit" else {"promote": {"top": 1, "probes": 0, "set": values}}
     searched = sorted(set(values) & set(SEARCHED))
+    lower = where == "promote" and any(_fidelity_of(key, values[key]) < _fidelity_of(key, FIXED.get(key, 0))
+                                       for key in ("subset", "epochs") if key in values)
     with tempfile.TemporaryDirectory() as directory:
         try:
             spec = load_spec(write_study(directory, SEARCHED, extra))
         except SpecError as error:
             key = "refit" if where == "refit" else "promote.set"
-            assert any(f"{key}.{name}: is a searched parameter" in str(error) for name in searched), error
+            assert any(f"{key}.{name}: is a searched parameter" in str(error) for name in searched) or (
+                lower and "is a lower fidelity than the search's" in str(error)), error
             return
-    assert not searched
+    assert not searched and not lower
     assert (spec.refit if where == "refit" else spec.promote["set"]) == values
+
+
+def _fidelity_of(key: str, value: int) -> float:
+    return float("inf") if key == "subset" and value == 0 else float(value)
+
+
+@QUIET
+@given(key=st.sampled_from(["subset", "epochs"]), fixed=st.integers(0, 50), promoted=st.integers(0, 50))
+def test_a_promotion_never_lowers_the_fidelity(key: str, fixed: int, promoted: int) -> None:
+    """Round 10's 6-d: `promote: {set: {subset: 100}}` over a fixed subset of 500 was accepted and the "promoted"
+    trial, trained on fewer images, was ranked above the rest. `subset: 0` is every image."""
+    if key == "epochs" and 0 in (fixed, promoted):
+        return  # at least one epoch
+    extra = {"promote": {"top": 1, "probes": 0, "set": {key: promoted}}}
+    study = {"task": "classify", "fixed": {**FIXED, key: fixed}, "space": SEARCHED, **extra}
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "s.yaml"
+        path.write_text(json.dumps(study))
+        try:
+            load_spec(path)
+        except SpecError as error:
+            assert _fidelity_of(key, promoted) < _fidelity_of(key, fixed), error
+            assert f"promote.set.{key}" in str(error)
+            return
+    assert _fidelity_of(key, promoted) >= _fidelity_of(key, fixed)
 
 
 # --- 6-d: a when condition can hold ----------------------------------------------------------------------------------
