@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import traceback
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,10 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         # unpruned: its rungs are not comparable with the low rung's
         promoted = dict(trial.user_attrs.get(PROMOTED_SET, {}))
         trial_overrides = {**overrides, **promoted}
-        params = suggest_all(parameters, trial, given={**spec.fixed, **trial_overrides})
+        with warnings.catch_warnings():  # a re-queued trial keeps the values it was asked with, also when the space
+            # was widened since with --accept-changes: Optuna's raw warning says only that (round 10's 1-b)
+            warnings.filterwarnings("ignore", message="Inconsistent parameter values for distribution")
+            params = suggest_all(parameters, trial, given={**spec.fixed, **trial_overrides})
         run_dir = claim_trial_dir(root, spec.name, trial, fixed={**spec.fixed, **trial_overrides})  # never another
         # run's directory; its trial.json keeps the fixed values it trains with, for `record`
         signing_key = study_key(trial.study._storage, trial.study._study_id)  # signs the result for `record`

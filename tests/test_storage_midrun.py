@@ -207,3 +207,25 @@ def test_a_fault_of_sweeplabs_own_never_leaves_its_trial_running(error, where, t
     trial = study._storage.get_all_trials(study._study_id)[0]
     assert trial.state == TrialState.FAIL and trial.user_attrs["fail_reason"].startswith(
         f"internal error: {error.__name__}")
+
+
+@settings(FIXTURES, max_examples=3)
+@given(value=st.floats(1e-3, 0.05))
+def test_a_requeued_trial_in_a_widened_space_trains_its_values_without_optunas_raw_warning(value, tmp_path_factory,
+                                                                                            recwarn):
+    """Round 10's 1-b: a stale trial re-queued into a space widened with --accept-changes printed Optuna's raw
+    "Inconsistent parameter values" warning; the retry trains the values it was asked with, quietly."""
+    from sweeps.objective import make_objective
+    from sweeps.spec import load_spec as load
+
+    folder = tmp_path_factory.mktemp("widened")
+    study, _ = _study(folder)
+    narrow = optuna.distributions.FloatDistribution(1e-3, 0.05, log=True)
+    study.add_trial(optuna.trial.create_trial(state=TrialState.WAITING, params={"learning_rate": value},
+                                              distributions={"learning_rate": narrow},
+                                              system_attrs={"fixed_params": {"learning_rate": value}}))
+    spec = load(str(write_study(folder)))  # its space: 1e-3..1e-1, wider than the queued trial's
+    trial = ask_holding_stops(study)
+    run_one_trial(study, trial, make_objective(spec, root=folder / "runs"), lambda line: None)
+    assert study.trials[-1].params["learning_rate"] == value
+    assert not [w for w in recwarn if "Inconsistent parameter values" in str(w.message)]
