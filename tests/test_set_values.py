@@ -126,7 +126,7 @@ def test_every_command_refuses_a_decorated_value_before_anything_starts(index, d
         argv = [*path, "--study", "mnist-mlp", f"dense_units={text}"]
     code = run_main(argv)
     assert code == 2
-    assert_one_line_error(capsys, code, option or "--set", "dense_units")
+    assert_one_line_error(capsys, code, option or "W&B argument", "dense_units")
     assert not storage.exists() and not (work / "rd").exists()
     runs = Path(os.environ["SWEEPLAB_RUNS_DIR"])
     assert not runs.exists() or not any(runs.rglob("config.json")), "no run may start"
