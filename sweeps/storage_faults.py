@@ -20,6 +20,7 @@ permission denied) is not retried: it stops the command at once in one line (Sto
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import functools
 import inspect
@@ -199,11 +200,19 @@ def patience_seconds() -> float:
     return value
 
 
+# the exception the caller of a storage call was handling when it made the call (a stop being cleaned up): every
+# error raised inside the call carries it as context, but it is not the call's own (round 11's 4-a: a "database is
+# locked" during the clean-up of a stop was read as the stop itself, and the trial was left RUNNING without a word)
+_HANDLED: contextvars.ContextVar[BaseException | None] = contextvars.ContextVar("handled", default=None)
+
+
 def _chain(error: BaseException) -> list[BaseException]:
-    """The error and those it was raised from or during (`__cause__`, else `__context__`), outermost first."""
+    """The error and those it was raised from or during (`__cause__`, else `__context__`), outermost first; within a
+    storage call, not past the exception its caller was handling."""
     chain: list[BaseException] = []
     current: BaseException | None = error
-    while current is not None and current not in chain:
+    handled = _HANDLED.get()
+    while current is not None and current not in chain and current is not handled:
         chain.append(current)
         current = current.__cause__ or current.__context__
     return chain
@@ -427,6 +436,13 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
               identity: FileIdentity | None, directions: dict[Any, Any] | None = None) -> Callable[..., Any]:
     @functools.wraps(method)
     def call(*args: Any, **kwargs: Any) -> Any:
+        token = _HANDLED.set(sys.exc_info()[1])
+        try:
+            return attempt(*args, **kwargs)
+        finally:
+            _HANDLED.reset(token)
+
+    def attempt(*args: Any, **kwargs: Any) -> Any:
         delay, attempts = 0.5, 0
         while True:
             attempts += 1

@@ -251,3 +251,25 @@ def test_a_storage_named_through_a_link_stops_when_the_link_is_re_pointed(kind: 
         else:
             with pytest.raises(StorageReplacedError):
                 storage.create_new_trial(study_id)
+
+
+@given(failures=st.integers(1, 4), signum=st.sampled_from([2, 15, 1]), name=st.sampled_from(PATIENT_METHODS))
+def test_a_storage_call_made_while_a_stop_is_handled_is_retried_not_taken_for_the_stop(failures, signum,
+                                                                                       name) -> None:
+    """Round 11's 4-a: the clean-up of a stop (failing and re-queueing the trial) runs while the stop is handled, so
+    each "database is locked" it met carried the stop as its context and was raised as the stop: the trial was left
+    RUNNING without a word. A stop raised inside the call is a stop; the one its caller handles is not the call's."""
+    from sweeps.signals import Stopped
+
+    clock = FakeClock()
+    fresh = PatienceBudget()
+    fresh.clock, fresh.sleep = clock, clock.sleep
+    storage = make_patient(FlakyStorage([failures]), "'test'")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage_faults, "PATIENCE", fresh)
+        patch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "20")
+        try:
+            raise Stopped(signum)
+        except Stopped:
+            assert getattr(storage, name)(1) == "ok"  # retried through the lock, not raised as the stop
+    assert storage.calls == 1 and clock.slept > 0
