@@ -57,6 +57,8 @@ def written_in_place(path: Path | str) -> bool:
     import stat
 
     hops = _hops(path)
+    if any(hop == Path("/dev/stdin") or (_is_stream(hop) and hop.name == "0") for hop in hops):
+        raise PermissionError(errno.EPERM, "refused: this process's input (stdin), not an output file", str(path))
     if any(_is_stream(hop) for hop in hops):
         return True
     try:

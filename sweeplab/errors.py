@@ -15,7 +15,8 @@ _USER_ERRORS = (("datasets.formats", "CorruptDataError"), ("datasets.registry", 
                 ("sweeps.record", "RecordError"), ("sweeps.run_identity", "RunDirInUseError"),
                 ("sweeps.spec", "SpecError"), ("sweeps.storage", "StorageError"),
                 ("sweeps.storage_faults", "StorageUnavailableError"), ("trainers.config", "ConfigError"),
-                ("trainers.registry", "UnknownTaskError"))
+                ("trainers.registry", "UnknownTaskError"),
+                ("trainers.fit", "NonFiniteLossError"))  # a run that diverged: its loss and epoch in one line
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:

@@ -399,6 +399,9 @@ def _trial_damage(trial: optuna.trial.FrozenTrial) -> str | None:
     return None
 
 
+DAMAGED_FILE_CAUSES = ("database disk image is malformed", "file is not a database")  # SQLite's words
+
+
 def is_undecodable(error: BaseException) -> bool:
     """A read that found a stored value Optuna cannot decode (a state not among its enum's values, text where a
     number belongs, a distribution that is not JSON): damage, not a fault a wait cures or a question's answer (a
@@ -488,6 +491,9 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                            "read-only or not permitted; ")
                         + "a wait does not cure it: check the file's and its directory's permissions and limits)") \
                         from error
+                if _chain_says(error, set(), DAMAGED_FILE_CAUSES):  # no wait cures a damaged file (round 11's 3-f)
+                    raise StorageCorruptError(f"storage {describe}: {root_cause(error)} (by {name}): the file was "
+                                              "damaged or cut short while this command ran") from error
                 undecodable = is_undecodable(error) or (  # a best trial's "none finished yet" is an answer
                     isinstance(error, ValueError) and "best" not in name)
                 if name.lstrip("_").startswith("get_") and undecodable:

@@ -112,7 +112,8 @@ def test_a_write_replaces_a_link_it_finds_and_never_writes_through_it(how, text,
 # ---------------------------------------------------------------- round 10's 5-a: the system's own files
 REAL_PATHS = {"/dev/stdout": True, "/dev/stderr": True, "/dev/null": True, "/dev/fd/1": True, "/proc/self/fd/1": True,
               "/proc/self/fd/2": True, "/dev/sda": None, "/dev/shm/out.csv": False, "/sys/kernel/x": None,
-              "/proc/sys/vm/drop_caches": None, "/dev/new.csv": None, "/proc/x.csv": None}
+              "/proc/sys/vm/drop_caches": None, "/dev/new.csv": None, "/proc/x.csv": None,
+              "/dev/stdin": None, "/dev/fd/0": None, "/proc/self/fd/0": None}  # round 11's 5-a: stdin is an input
 
 
 @given(name=st.sampled_from(sorted(REAL_PATHS)), links=st.integers(0, 3))
