@@ -24,6 +24,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from sweeplab.errors import UserError
 from sweeps.run_identity import current_run_dir, forget_run_dir
 from sweeps.slurm import slurm_task_id
 from sweeps.storage import MAX_RETRY, RetryStaleTrial, heartbeat_settings
@@ -111,18 +112,21 @@ def run_one_trial(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         raise
     except StorageUnavailableError:  # the storage's own line says what was kept; nothing more can be written
         raise
+    except UserError as error:  # told in one line by the CLI; the trial fails with its reason
+        _fail_unexpected(study, trial, error, reason=trial.user_attrs.get("fail_reason"))
+        raise
     except Exception as error:  # a fault of sweeplab's own (round 10's 3-a): the trial is not left RUNNING
         _fail_unexpected(study, trial, error)
         raise
 
 
-def _fail_unexpected(study: optuna.Study, trial: optuna.Trial, error: Exception) -> None:
+def _fail_unexpected(study: optuna.Study, trial: optuna.Trial, error: Exception, reason: str | None = None) -> None:
     """FAIL (not re-queued: the same fault would end it again) with the error and where its result is kept."""
     run_dir = finished_run_dir()
     kept = f"; its result is kept in {run_dir} (`sweeplab record {run_dir}`)" if run_dir is not None else ""
     with contextlib.suppress(Exception):
         if not _finished(study, trial):
-            trial.set_user_attr("fail_reason", f"internal error: {type(error).__name__}: {error}{kept}")
+            trial.set_user_attr("fail_reason", reason or f"internal error: {type(error).__name__}: {error}{kept}")
             study.tell(trial, state=TrialState.FAIL, skip_if_finished=True)
 
 
@@ -162,6 +166,8 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         return TrialState.FAIL
     except StorageUnavailableError as error:
         raise result_kept_error(error, trial) from error
+    except UserError:  # the command's own setup no longer holds (a trial process found the study file changed):
+        raise  # every later trial would fail the same way; `run_one_trial` fails this one and the command stops
     except Exception as error:
         if "fail_reason" not in trial.user_attrs:  # errors outside the trainer (e.g. while sampling)
             with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):  # failed by another agent

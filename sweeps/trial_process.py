@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 
 from datasets.atomic import write_text
+from sweeplab.errors import UserError
 from sweeps.objective import make_objective
 from sweeps.run_identity import current_run_dir, remember_run_dir
 from sweeps.signals import STOP_SIGNALS
@@ -29,6 +30,11 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
+
+
+class TrialSetupError(UserError):
+    """A trial process could not set its trial up: the study file or the task's code changed under the running
+    command (a definition now refused, a module that no longer imports). Its trial fails and the command stops."""
 
 
 def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Mapping[str, Any] | None,
@@ -52,6 +58,9 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
                 trial.set_user_attr("fail_reason", reason)
                 raise RuntimeError(reason)
             result = json.loads(result_path.read_text())
+        if "setup_error" in result:  # every later trial would meet it too: the command stops, in one line
+            trial.set_user_attr("fail_reason", f"not started: {result['setup_error']}")
+            raise TrialSetupError(result["setup_error"])
         if result.get("run_dir"):  # where the child kept the result, should this process fail to store it
             remember_run_dir(Path(result["run_dir"]))
         if "storage_error" in result:
@@ -75,6 +84,7 @@ BOOTSTRAP = ("import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); impor
 
 def _trial_worker(argv: list[str]) -> int:
     """Child side of `subprocess_objective`: run one asked trial of the study and write its outcome."""
+    from sweeplab.errors import user_error_types
     from sweeps.optuna_study import create_study
     from sweeps.signals import die_with_parent
     from sweeps.spec import load_spec
@@ -82,8 +92,13 @@ def _trial_worker(argv: list[str]) -> int:
 
     die_with_parent()
     spec_path, storage_url, trial_id, overrides, root, result_path = argv
-    spec = load_spec(spec_path)
-    study = create_study(spec, storage_url, json.loads(overrides))
+    try:  # the study file or the task's code may have changed since the agent started (round 11's 2-b)
+        spec = load_spec(spec_path)
+        study = create_study(spec, storage_url, json.loads(overrides))
+    except user_error_types() as error:
+        write_text(Path(result_path), json.dumps({"setup_error": " | ".join(
+            line.strip() for line in str(error).splitlines() if line.strip())}))
+        return 0
     study.get_trials(deepcopy=False)  # Optuna's storage cache must know the trial before it takes parameters
     trial = optuna.Trial(study, int(trial_id))
     objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))

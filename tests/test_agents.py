@@ -311,3 +311,33 @@ def test_a_result_with_a_loss_that_is_not_finite_is_no_result(metrics) -> None:
     problem = diverged(metrics)
     assert (problem is not None) == bool(bad)
     assert problem is None or problem.split(" is ")[0] in bad
+
+
+@settings(max_examples=3, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(edit=st.sampled_from([("epochs: 1", "epochs: 2"), ("subset: 300", "subset: 301"),
+                             ("high: 1.0e-1", "high: 2.0e-1"), ("task: classify", "task: nosuchtask")]))
+def test_a_study_file_changed_under_a_trial_process_stops_the_command_in_one_line(edit, tmp_path_factory) -> None:
+    """Round 11's 2-b: a study file (or task) edited while `agent --trial-subprocess` ran made every later trial
+    process end in a traceback, each trial FAIL as "trial process died (exit code 1)", ten times. The trial process
+    refuses the changed file in one line; its trial fails with that reason and the command stops."""
+    from tiny_study import tiny_study_text
+
+    from sweeps.optuna_study import create_study
+    from sweeps.trial_loop import ask_holding_stops, run_one_trial
+    from sweeps.trial_process import TrialSetupError, subprocess_objective
+
+    folder = tmp_path_factory.mktemp("edited")
+    path = folder / "edited.yaml"
+    path.write_text(tiny_study_text("edited", 2))
+    url = f"sqlite:///{folder / 'optuna.db'}"
+    spec = load_spec(path)
+    study = create_study(spec, url)
+    old, new = edit
+    assert old in path.read_text()
+    path.write_text(path.read_text().replace(old, new))
+    trial = ask_holding_stops(study)
+    with pytest.raises(TrialSetupError) as refused:
+        run_one_trial(study, trial, subprocess_objective(spec, url, None, folder / "runs"), lambda line: None)
+    stored = study._storage.get_trial(trial._trial_id)
+    assert stored.state == TrialState.FAIL and stored.user_attrs["fail_reason"].startswith("not started: ")
+    assert "\n" not in str(refused.value) and "Traceback" not in str(refused.value)
