@@ -41,6 +41,29 @@ def _hops(path: Path | str) -> list[Path]:
     return hops
 
 
+def _descriptor(hop: Path) -> int | None:
+    """The file descriptor of this process a stream name stands for (/dev/stdout: 1, /dev/fd/3: 3), or None for
+    /dev/null, /dev/tty or another process's descriptor (never written: -1)."""
+    names = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+    if str(hop) in names:
+        return names[str(hop)]
+    parts = hop.parts
+    if parts[-2:-1] == ("fd",) and parts[-1].isdigit():
+        own = parts[:3] == ("/", "dev", "fd") or parts[2] in ("self", str(os.getpid()), "thread-self")
+        return int(parts[-1]) if own else -1
+    return None
+
+
+def _open_for_writing(descriptor: int) -> bool:
+    import fcntl
+
+    try:
+        mode = fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_ACCMODE
+    except (OSError, ValueError):
+        return False  # not open here (or another process's)
+    return mode in (os.O_WRONLY, os.O_RDWR)
+
+
 def _is_stream(hop: Path) -> bool:
     """A name for an open stream of this process: /dev/stdout, /dev/fd/N, /proc/self/fd/N, /proc/PID/fd/N."""
     parts = hop.parts
@@ -57,9 +80,12 @@ def written_in_place(path: Path | str) -> bool:
     import stat
 
     hops = _hops(path)
-    if any(hop == Path("/dev/stdin") or (_is_stream(hop) and hop.name == "0") for hop in hops):
-        raise PermissionError(errno.EPERM, "refused: this process's input (stdin), not an output file", str(path))
-    if any(_is_stream(hop) for hop in hops):
+    streams = [hop for hop in hops if _is_stream(hop) or hop == Path("/dev/stdin")]
+    if streams:
+        descriptor = _descriptor(streams[0])
+        if descriptor is not None and not _open_for_writing(descriptor):  # round 12's 5-d: `--out /dev/stdout
+            raise PermissionError(errno.EPERM, "refused: that stream is this process's input (open for "  # 1< f`
+                                  "reading only, or not open), not an output", str(path))
         return True
     try:
         kind = stat.S_IFMT(os.stat(path).st_mode)

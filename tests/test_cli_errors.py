@@ -296,3 +296,19 @@ def test_every_user_error_type_named_exists():
     for module, name in _USER_ERRORS:
         kind = getattr(importlib.import_module(module), name)
         assert isinstance(kind, type) and issubclass(kind, Exception) and kind in user_error_types(), (module, name)
+
+
+@pytest.mark.parametrize(("loss", "code"), [(float("nan"), 2), (float("inf"), 2), (0.5, 0)])
+def test_a_single_run_whose_loss_is_not_finite_is_not_a_result(loss, code, tmp_path, monkeypatch, capsys):
+    """Round 12's 8-a: `sweeplab run` on data that made the losses NaN printed them and exited 0, where a trial of a
+    study fails for the same result. The metrics are still printed; the exit says the run diverged."""
+    import trainers
+    from trainers.runner import Result
+
+    def diverging(task, config, reporter, run_dir):
+        return Result(task, config, {"val/accuracy": 0.45, "val/loss": loss}, run_dir)
+
+    monkeypatch.setattr(trainers, "run", diverging)
+    assert main(["run", "classify", "--run-dir", str(tmp_path / "rd")]) == code
+    error = capsys.readouterr().err.strip().splitlines()
+    assert (error == []) == (code == 0) and all("the training diverged" in line for line in error)

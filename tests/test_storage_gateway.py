@@ -14,7 +14,7 @@ from pathlib import Path
 
 import optuna
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from tiny_study import faulting_study_text, faulting_task_source, storage_operations
 
@@ -276,10 +276,9 @@ def test_a_storage_call_made_while_a_stop_is_handled_is_retried_not_taken_for_th
     assert storage.calls == 1 and clock.slept > 0
 
 
-@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(message=st.sampled_from(["database disk image is malformed", "file is not a database",
                                 "database is locked", "disk I/O error"]), name=st.sampled_from(PATIENT_METHODS))
-def test_a_damaged_database_is_named_at_once_not_waited_for(message, name, budget) -> None:
+def test_a_damaged_database_is_named_at_once_not_waited_for(message, name) -> None:
     """Round 11's 3-f: a SQLite file cut short mid-run ("database disk image is malformed") was retried for the whole
     600 s patience. Damage is named at once; a lock or an I/O error is still waited for."""
     class Damaged(FlakyStorage):
@@ -289,11 +288,16 @@ def test_a_damaged_database_is_named_at_once_not_waited_for(message, name, budge
                 raise OSError(message)
             return super()._method(*args)
 
+    clock = FakeClock()
+    fresh = PatienceBudget()  # each example its own budget
+    fresh.clock, fresh.sleep = clock, clock.sleep
     storage = make_patient(Damaged([2]), "'test'")
-    budget.slept = 0.0
-    if "lock" in message or "I/O" in message:
-        assert getattr(storage, name)(1) == "ok" and budget.slept > 0
-    else:
-        with pytest.raises(StorageCorruptError, match="damaged or cut short"):
-            getattr(storage, name)(1)
-        assert budget.slept == 0
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(storage_faults, "PATIENCE", fresh)
+        patch.setenv("SWEEPLAB_STORAGE_PATIENCE_SECONDS", "20")
+        if "lock" in message or "I/O" in message:
+            assert getattr(storage, name)(1) == "ok" and clock.slept > 0
+        else:
+            with pytest.raises(StorageCorruptError, match="damaged or cut short"):
+                getattr(storage, name)(1)
+            assert clock.slept == 0

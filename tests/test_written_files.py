@@ -116,6 +116,20 @@ REAL_PATHS = {"/dev/stdout": True, "/dev/stderr": True, "/dev/null": True, "/dev
               "/dev/stdin": None, "/dev/fd/0": None, "/proc/self/fd/0": None}  # round 11's 5-a: stdin is an input
 
 
+STREAM_DESCRIPTORS = {"/dev/stdout": 1, "/dev/stderr": 2, "/dev/fd/1": 1, "/proc/self/fd/1": 1,
+                      "/proc/self/fd/2": 2, "/dev/stdin": 0, "/dev/fd/0": 0, "/proc/self/fd/0": 0}
+
+
+def _writable(descriptor: int) -> bool:
+    import fcntl
+    import os
+
+    try:
+        return fcntl.fcntl(descriptor, fcntl.F_GETFL) & os.O_ACCMODE in (os.O_WRONLY, os.O_RDWR)
+    except OSError:
+        return False
+
+
 @given(name=st.sampled_from(sorted(REAL_PATHS)), links=st.integers(0, 3))
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 def test_the_system_s_own_files_are_written_in_place_or_refused_never_renamed_over(name, links, tmp_path_factory):
@@ -132,6 +146,8 @@ def test_the_system_s_own_files_are_written_in_place_or_refused_never_renamed_ov
         link.symlink_to(path)
         path = link
     expected = REAL_PATHS[name]
+    if (descriptor := STREAM_DESCRIPTORS.get(name)) is not None:  # decided by how this process holds it open
+        expected = True if _writable(descriptor) else None
     if expected is None:
         with pytest.raises(PermissionError) as refused:
             written_in_place(path)
@@ -158,3 +174,28 @@ def test_a_stream_is_written_through_and_the_link_to_it_stays(tmp_path, monkeypa
     with pytest.raises(PermissionError):
         write_text(fake_dev / "other.csv", "x")
     assert not (fake_dev / "other.csv").exists()
+
+
+@pytest.mark.parametrize("stream", ["/dev/stdout", "/dev/stderr", "/dev/fd/3", "/proc/self/fd/1", "/dev/stdin"])
+def test_a_stream_redirected_from_a_users_file_is_never_written(stream, tmp_path):
+    """Round 12's 5-d: `predict --out /dev/stdout 1< keep.txt` (or stderr, or fd 3) overwrote the user's input file:
+    a stream this process holds open for reading only is an input, refused; the file keeps its bytes."""
+    import subprocess
+    import sys
+
+    keep = tmp_path / "keep.txt"
+    keep.write_text("the user's own")
+    number = {"/dev/stdout": 1, "/dev/stderr": 2, "/dev/fd/3": 3, "/proc/self/fd/1": 1, "/dev/stdin": 0}[stream]
+    code = ("import sys\nfrom datasets.atomic import write_text\ntry:\n    write_text(sys.argv[1], 'csv')\n"
+            "except PermissionError:\n    sys.exit(7)\n")
+    with keep.open("r") as reading:
+        done = subprocess.run([sys.executable, "-c", code, stream], pass_fds=(3,) if number == 3 else (),
+                              **({0: {"stdin": reading}, 1: {"stdout": reading}, 2: {"stderr": reading}}.get(
+                                  number, {})), **({} if number != 3 else {"preexec_fn": lambda: _dup_to_3(reading)}))
+    assert done.returncode == 7 and keep.read_text() == "the user's own"
+
+
+def _dup_to_3(handle) -> None:
+    import os
+
+    os.dup2(handle.fileno(), 3)

@@ -169,6 +169,10 @@ def run_command(args: argparse.Namespace) -> int:
     result = run(task, {**fixed, **overrides}, ConsoleReporter(label), run_dir)
     print(f"run directory: {shown(result.run_dir)}")
     print(json.dumps(result.metrics, sort_keys=True))
+    from sweeps.objective import diverged
+
+    if (problem := diverged(result.metrics)) is not None:  # a trial of a study fails for it: a run is no result
+        raise UserError(f"{problem}; what it logged is in {shown(result.run_dir)}")
     return 0
 
 
