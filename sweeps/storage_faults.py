@@ -461,8 +461,6 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                     _directions_kept(directions, _arguments(method, args, kwargs)[0], result, describe)
                 elif name == "create_new_study" and directions is not None:  # Optuna's cache never reads them back
                     directions[result] = list(_arguments(method, args, kwargs)[0])
-                elif name == "delete_study" and directions is not None:  # its id may be given to a new study
-                    directions.pop(_arguments(method, args, kwargs)[0], None)
                 if name == "set_trial_state_values" and result is False:
                     _refused_finish(method, args, kwargs, describe)
                 refused = _refusals() != before

@@ -229,19 +229,3 @@ def test_a_requeued_trial_in_a_widened_space_trains_its_values_without_optunas_r
     run_one_trial(study, trial, make_objective(spec, root=folder / "runs"), lambda line: None)
     assert study.trials[-1].params["learning_rate"] == value
     assert not [w for w in recwarn if "Inconsistent parameter values" in str(w.message)]
-
-
-@FIXTURES
-@given(first=st.sampled_from(["maximize", "minimize"]), second=st.sampled_from(["maximize", "minimize"]))
-def test_a_study_deleted_and_made_again_in_one_process_may_take_another_direction(first, second, tmp_path_factory):
-    """The gateway remembers each study's directions to catch a rewrite (round 9's 3-b); a study deleted through it
-    is forgotten, so a new study given the same id (SQLite reuses it) with another direction is not taken for one."""
-    from sweeps.storage import open_storage
-
-    storage = open_storage(f"sqlite:///{tmp_path_factory.mktemp('again') / 'study.db'}")
-    study = optuna.create_study(study_name="again", storage=storage, direction=first)
-    assert storage.get_study_directions(study._study_id)[0].name.lower() == first  # remembered by the gateway
-    optuna.delete_study(study_name="again", storage=storage)
-    again = optuna.create_study(study_name="again", storage=storage, direction=second)
-    assert again.direction.name.lower() == second
-    assert storage.get_study_directions(again._study_id)[0].name.lower() == second
