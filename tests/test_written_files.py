@@ -199,3 +199,29 @@ def _dup_to_3(handle) -> None:
     import os
 
     os.dup2(handle.fileno(), 3)
+
+
+@pytest.mark.parametrize("stream", ["/dev/stdout", "/dev/stderr", "/proc/self/fd/1", "link"])
+@pytest.mark.parametrize("writer", ["write_text", "atomic_write"])
+def test_a_stream_opened_for_appending_is_appended_to_not_emptied(stream, writer, tmp_path):
+    """Round 13's 5-e: `predict --out /dev/stdout >> my.log` reopened the stream with "w" and emptied the log. A
+    stream is written through its open descriptor, at its offset: the earlier lines stay."""
+    import subprocess
+    import sys
+
+    log = tmp_path / "my.log"
+    log.write_text("earlier\n")
+    target = stream
+    if stream == "link":
+        (tmp_path / "out.csv").symlink_to("/dev/stdout")
+        target = str(tmp_path / "out.csv")
+    code = ("import sys\nfrom pathlib import Path\nfrom datasets.atomic import atomic_write, write_text\n"
+            "print('first', flush=True) if sys.argv[2] == '/dev/stdout' else None\n"
+            "if sys.argv[3] == 'write_text':\n    write_text(sys.argv[1], 'csv\\n')\n"
+            "else:\n    atomic_write(Path(sys.argv[1]), lambda t: Path(t).write_text('csv\\n'))\n")
+    number = 2 if stream == "/dev/stderr" else 1
+    with log.open("a") as appending:
+        done = subprocess.run([sys.executable, "-c", code, target, stream, writer], cwd=ROOT,
+                              **({"stdout": appending} if number == 1 else {"stderr": appending}))
+    assert done.returncode == 0
+    assert log.read_text().startswith("earlier\n") and log.read_text().endswith("csv\n"), log.read_text()
