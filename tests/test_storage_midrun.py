@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import optuna
@@ -85,32 +86,39 @@ def test_a_trial_or_table_removed_mid_run_is_named_at_once(what, tmp_path_factor
     assert ("no longer exists" if what == "trial row" else f"its table {what!r} was removed") in message, message
 
 
+def _last_trial_after_an_edit(study: optuna.Study, folder: Path, statement: str, value: object, trials_before: int,
+                              inside: bool) -> Callable[[], TrialState]:
+    """`trials_before` trials, then an outside `statement` on the storage (with `value`), made before the last
+    trial (after the command read the study) or inside it; returns the call that runs that last trial."""
+    def edit() -> None:
+        with sqlite3.connect(folder / "study.db") as connection:
+            connection.execute(statement, (value,))
+
+    for _ in range(trials_before):
+        assert run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None) == TrialState.COMPLETE
+
+    def editing(trial: optuna.trial.Trial) -> float:
+        edit()
+        return _objective(trial)
+
+    if not inside:
+        study.directions  # noqa: B018  (read once as a command does at its start)
+        edit()
+    return lambda: run_one_trial(study, ask_holding_stops(study), editing if inside else _objective, lambda line: None)
+
+
 @FIXTURES
 @given(trials_before=st.integers(0, 2), inside=st.booleans(), name=st.text(min_size=1, max_size=12))
 def test_a_study_renamed_mid_run_stops_the_command_at_its_next_tell(trials_before, inside, name, tmp_path_factory):
     """Round 10's 3-d: the study renamed from outside mid-run; the sweep told its trials into `other`, exit 0."""
     folder = tmp_path_factory.mktemp("renamed")
     study, _ = _study(folder)
-
-    def rename() -> None:
-        with sqlite3.connect(folder / "study.db") as connection:
-            connection.execute("UPDATE studies SET study_name = ?", (name,))
-
-    for _ in range(trials_before):
-        assert run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None) == TrialState.COMPLETE
-
-    def renaming(trial: optuna.trial.Trial) -> float:
-        rename()
-        return _objective(trial)
-
-    if not inside:
-        rename()
+    last = _last_trial_after_an_edit(study, folder, "UPDATE studies SET study_name = ?", name, trials_before, inside)
     if name == study.study_name:
-        assert run_one_trial(study, ask_holding_stops(study), renaming if inside else _objective,
-                             lambda line: None) == TrialState.COMPLETE
+        assert last() == TrialState.COMPLETE
         return
     with pytest.raises(StorageUnavailableError) as refused:
-        run_one_trial(study, ask_holding_stops(study), renaming if inside else _objective, lambda line: None)
+        last()
     assert f"was renamed {name!r}" in str(refused.value)
     assert all(t.state != TrialState.COMPLETE for t in study._storage.get_all_trials(study._study_id)[trials_before:])
 
@@ -124,23 +132,10 @@ def test_a_direction_rewritten_mid_run_stops_the_command_at_its_next_read(trials
     line naming the change; the trial is not told."""
     folder = tmp_path_factory.mktemp("direction")
     study, _ = _study(folder)
-
-    def flip() -> None:
-        with sqlite3.connect(folder / "study.db") as connection:
-            connection.execute("UPDATE study_directions SET direction = ?", (flipped,))
-
-    for _ in range(trials_before):
-        assert run_one_trial(study, ask_holding_stops(study), _objective, lambda line: None) == TrialState.COMPLETE
-
-    def flipping(trial: optuna.trial.Trial) -> float:
-        flip()
-        return _objective(trial)
-
-    if not inside:
-        study.directions  # noqa: B018  (read once as a command does at its start)
-        flip()
+    last = _last_trial_after_an_edit(study, folder, "UPDATE study_directions SET direction = ?", flipped,
+                                     trials_before, inside)
     with pytest.raises(StorageUnavailableError) as refused:  # the storage's own line, with what was kept
-        run_one_trial(study, ask_holding_stops(study), flipping if inside else _objective, lambda line: None)
+        last()
     message = str(refused.value)
     assert "direction changed from MAXIMIZE to " + flipped in message and "\n" not in message
     assert all(t.state != TrialState.COMPLETE for t in study._storage.get_all_trials(study._study_id)[trials_before:])
