@@ -26,6 +26,14 @@ def naming_write_errors(path: Path | str) -> Iterator[None]:
 
 SYSTEM_ROOTS = (Path("/dev"), Path("/proc"), Path("/sys"))  # the system's own files: never renamed over
 SCRATCH_ROOTS = (Path("/dev/shm"),)  # a memory file system users keep files in
+
+
+def among_system_files(path: Path) -> bool:
+    """`path` (absolute) lies under /dev, /proc or /sys, and not in /dev/shm."""
+    def under(roots: tuple[Path, ...]) -> bool:
+        return any(path == root or root in path.parents for root in roots)
+
+    return under(SYSTEM_ROOTS) and not under(SCRATCH_ROOTS)
 STREAM_ALIASES = (Path("/dev/stdout"), Path("/dev/stderr"), Path("/dev/null"), Path("/dev/tty"))
 
 
@@ -93,10 +101,7 @@ def written_in_place(path: Path | str) -> bool:
         kind = None
     if kind in (stat.S_IFCHR, stat.S_IFIFO):
         return True
-    def under(hop: Path, roots: tuple[Path, ...]) -> bool:
-        return any(hop == root or root in hop.parents for root in roots)
-
-    if kind == stat.S_IFBLK or any(under(hop, SYSTEM_ROOTS) and not under(hop, SCRATCH_ROOTS) for hop in hops):
+    if kind == stat.S_IFBLK or any(among_system_files(hop) for hop in hops):
         raise PermissionError(errno.EPERM, "refused: a file of the system's own, not an output file",
                               str(path))
     return False

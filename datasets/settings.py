@@ -48,16 +48,14 @@ def folder_problem(path: Path, written: bool = True) -> str | None:
     """Why `path` cannot be a folder, or None: it is a file, or lies under one (round 10's 6-b: a runs folder below a
     file failed every trial), or, for a folder written into, lies among the system's own files (/dev, /proc, /sys;
     /dev/shm is a scratch file system: 6-c)."""
-    from datasets.atomic import SCRATCH_ROOTS, SYSTEM_ROOTS
+    from datasets.atomic import among_system_files
 
     for part in (path, *path.parents):
         if part.exists():
             if not part.is_dir():
                 return "names a file, not a folder" if part == path else f"lies under {str(part)!r}, a file"
             break
-    absolute = Path(os.path.abspath(path))
-    if written and any(absolute == root or root in absolute.parents for root in SYSTEM_ROOTS) and not any(
-            absolute == root or root in absolute.parents for root in SCRATCH_ROOTS):
+    if written and among_system_files(Path(os.path.abspath(path))):
         return "lies among the system's own files (/dev, /proc, /sys), not a folder to write into"
     return None
 

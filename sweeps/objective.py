@@ -56,9 +56,6 @@ def _record_retry(trial: optuna.Trial) -> None:
         trial.set_user_attr("retry_history", list(system_attrs.get("retry_history", [])))
 
 
-_UNSET = object()
-
-
 def diverged(metrics: Mapping[str, Any]) -> str | None:
     """Why a run's result is no result although its objective is a number: a loss that is NaN or infinite (round 10's
     8-a: inputs of 1e30 gave NaN losses and an accuracy of guessing one class, stored COMPLETE and ranked)."""
@@ -69,8 +66,9 @@ def diverged(metrics: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _same(fixed: Any, value: Any) -> bool:
-    return fixed is not _UNSET and type(fixed) is type(value) and fixed == value
+def _fixed_as(fixed: Mapping[str, Any], key: str, value: Any) -> bool:
+    """The study fixes `key` to `value` already (the same type and value)."""
+    return key in fixed and type(fixed[key]) is type(value) and fixed[key] == value
 
 
 def searched_parameters(spec: StudySpec, overrides: Mapping[str, Any]) -> list[Parameter]:
@@ -99,7 +97,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
         # run's directory; its trial.json keeps the fixed values it trains with, for `record`
         signing_key = study_key(trial.study._storage, trial.study._study_id)  # signs the result for `record`
         trial.set_user_attr("run_dir", str(run_dir))
-        if changed := {key: value for key, value in overrides.items() if not _same(spec.fixed.get(key, _UNSET), value)}:
+        if changed := {key: value for key, value in overrides.items() if not _fixed_as(spec.fixed, key, value)}:
             trial.set_user_attr("overrides", changed)  # a `--set` equal to the study's fixed value changes nothing
         for key, value in provenance().items():
             trial.set_user_attr(key, value)
