@@ -135,7 +135,7 @@ def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
     `/dev/stdout` with "w" emptied a file the shell had opened for appending, `>> my.log`); a FIFO, terminal or
     /dev/null named otherwise is opened as it is. The bytes are written to a temporary file first, so a writer that
     wants a path (an image saver) works for both."""
-    descriptor = next((_descriptor(hop) for hop in _hops(path) if _descriptor(hop) not in (None, -1)), None)
+    descriptor = next((number for hop in _hops(path) if (number := _descriptor(hop)) not in (None, -1)), None)
     if descriptor is None:
         write(str(path))
         return path
