@@ -12,6 +12,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from datasets import ownership
+
 
 @contextlib.contextmanager
 def naming_write_errors(path: Path | str) -> Iterator[None]:
@@ -154,6 +156,7 @@ def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
 def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
     if written_in_place(path):  # never a temporary renamed over a stream; the system's own files are refused
         return _write_in_place(path, write)
+    ownership.claim(path)  # a file under a user-named output that sweeplab did not write there is kept
     path.parent.mkdir(parents=True, exist_ok=True)
     # the temporary name ends as the target does (`.npz`, `.weights.h5`), so writers that check it accept it
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))
@@ -165,4 +168,5 @@ def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    ownership.record(path)
     return path

@@ -7,6 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from datasets.atomic import atomic_write
+
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
     """Floats in [0, 1] (or uint8) -> uint8, clipped."""
@@ -33,11 +35,14 @@ def tile(images: np.ndarray, columns: int = 8, padding: int = 2) -> np.ndarray:
 
 
 def save_png(path: Path, image: np.ndarray) -> Path:
+    """Write `image` as a PNG through the write door (whole or not at all; never through a link)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     image = to_uint8(np.asarray(image))
     if image.ndim == 3 and image.shape[-1] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write {path}")
-    return path
+    def write(temporary: str) -> None:
+        if not cv2.imwrite(temporary, image):
+            raise OSError(f"could not write {path}")
+
+    return atomic_write(path, write)

@@ -31,16 +31,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _streams_open() -> None:
-    """A command started with stdout or stderr closed (`>&-`, some service managers) has None for it: every print
-    then went nowhere, but the last flush raised a traceback and exit 1 after all the work (round 8's 4-a)."""
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w"))  # noqa: SIM115 (open for the process's life)
+def _streams_open() -> bool:
+    """A command started with stdout or stderr closed (`>&-`, some service managers) has None for it. A closed
+    stderr is replaced by /dev/null (its messages are lost; the exit code still tells). A closed stdout refuses the
+    command: what it prints (a table, a best trial, predictions) would be lost while it exited 0 (round 13's 7-a;
+    round 8's 4-a had it end in a traceback after all the work). `> /dev/null` discards output on purpose."""
+    if sys.stderr is None:
+        sys.stderr = open(os.devnull, "w")  # noqa: SIM115 (open for the process's life)
+    if sys.stdout is None:
+        print("sweeplab: error: standard output is closed, so what this command prints would be lost; redirect it "
+              "to a file, or to /dev/null to discard it", file=sys.stderr)
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (the exit handlers may still flush it)
+        return False
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
-    _streams_open()
+    if not _streams_open():
+        return 2
     argv = sys.argv[1:] if argv is None else argv
     debug = "--debug" in argv
     try:
@@ -57,7 +65,10 @@ def main(argv: list[str] | None = None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2
-        code = int(args.handler(args) or 0)
+        from sweeplab.commands import declared_outputs
+
+        with declared_outputs(args):
+            code = int(args.handler(args) or 0)
         from sweeps.signals import Stopped, exit_at_once_on_signals, stop_requested
 
         exit_at_once_on_signals()  # from here a signal exits with its own line and code, not through shutdown

@@ -9,7 +9,8 @@ class UserError(Exception):
     """A mistake in the command line or its inputs, explained in one line."""
 
 
-_USER_ERRORS = (("datasets.formats", "CorruptDataError"), ("datasets.registry", "DataNotFoundError"),
+_USER_ERRORS = (("datasets.formats", "CorruptDataError"), ("datasets.ownership", "ForeignOutputError"),
+                ("datasets.registry", "DataNotFoundError"),
                 ("datasets.registry", "UnknownDatasetError"), ("datasets.settings", "SettingError"),
                 ("sweeps.joining", "StudyConflictError"), ("sweeps.names", "UnsafeNameError"),
                 ("sweeps.record", "RecordError"), ("sweeps.run_identity", "RunDirInUseError"),

@@ -152,7 +152,8 @@ def test_cli_runs_the_named_findings_with_claims_last(mirror_dir, tmp_path, caps
     claims = pd.read_csv(out / "claims" / "claims.csv").set_index("claim")
     assert claims.loc["sgd-slow", "fidelity"] == "tiny" and claims.loc["sgd-slow", "verdict"] != "not measured yet"
     assert claims.loc["cnn-l2", "verdict"] == "not measured yet"
-    assert sorted(path.name for path in out.iterdir()) == ["claims", "optimizers", "plotly.min.js"]
+    assert sorted(path.name for path in out.iterdir()) == [".sweeplab-outputs.json", "claims", "optimizers",
+                                                                "plotly.min.js"]  # the record of what it wrote
     assert (tmp_path / "store" / "optimizers" / "evaluations.jsonl").exists()
 
 

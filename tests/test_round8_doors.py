@@ -52,13 +52,18 @@ def test_wandb_sweep_never_writes_over_its_study_file(how, tmp_path_factory, cap
 @pytest.mark.parametrize("closed", ["stdout", "stderr", "both"])
 def test_a_command_with_its_output_closed_ends_without_a_traceback(closed, tmp_path):
     """4-a: `sweep ... >&-` trained every trial, then ended with `AttributeError: 'NoneType' object has no attribute
-    'flush'` and exit 1."""
+    'flush'` and exit 1. Round 13's 7-a: with stdout closed, `best` printed nothing and exited 0; now a closed stdout
+    refuses the command before it does anything (exit 2), a closed stderr alone does not stop it."""
     redirect = {"stdout": ">&-", "stderr": "2>&-", "both": ">&- 2>&-"}[closed]
     command = f"{sys.executable} -m sweeplab wandb-sweep {write_study(tmp_path)} --out {tmp_path} --no-create"
     result = subprocess.run(["bash", "-c", f"{command} {redirect}"], cwd=ROOT, capture_output=True, text=True,
                             timeout=120, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr[-2000:]
-    assert (tmp_path / "agents-tiny.wandb.yaml").is_file()
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    if closed == "stderr":
+        assert result.returncode == 0 and (tmp_path / "agents-tiny.wandb.yaml").is_file()
+    else:
+        assert result.returncode == 2 and not (tmp_path / "agents-tiny.wandb.yaml").exists()
+        assert closed == "both" or "standard output is closed" in result.stderr
 
 
 @FIXTURES

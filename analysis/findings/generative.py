@@ -36,7 +36,7 @@ from analysis.findings.generative_store import (
     trained_model,
     uniform_noise,
 )
-from datasets.atomic import write_text
+from datasets.atomic import atomic_write, write_text
 
 NAME = "generative"
 
@@ -114,11 +114,13 @@ def draw_model(spec: ModelSpec, directory: Path, out_dir: Path) -> list[Path]:
 
 
 def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    with path.open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
+    def write(temporary: str) -> None:
+        with open(temporary, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+
+    return atomic_write(path, write)
 
 
 def model_rows(records: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:

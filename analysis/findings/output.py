@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datasets.atomic import write_text
+from datasets.atomic import atomic_write, write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -135,7 +135,7 @@ def write_evaluations(evaluations: pd.DataFrame, out_dir: Path) -> tuple[Path, p
 
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / EVALUATIONS
-    evaluations.to_csv(path, index=False)
+    atomic_write(path, lambda temporary: evaluations.to_csv(temporary, index=False))
     return path, read_evaluations(out_dir) if len(evaluations) else pd.DataFrame(columns=evaluations.columns)
 
 
@@ -162,7 +162,7 @@ def write_tables(tables: Mapping[str, pd.DataFrame], out_dir: Path) -> list[Path
     paths = []
     for name, table in tables.items():
         paths.append(out_dir / f"{name}.csv")
-        table.to_csv(paths[-1], index=False)
+        atomic_write(paths[-1], lambda temporary, table=table: table.to_csv(temporary, index=False))
     return paths
 
 
@@ -178,9 +178,10 @@ def pyplot() -> Any:
 
 def save_png(figure: Any, path: Path) -> Path:
     figure.tight_layout()
-    figure.savefig(path, dpi=110, bbox_inches="tight")  # long tick labels are kept, not clipped
-    pyplot().close(figure)
-    return path
+    try:  # long tick labels are kept, not clipped
+        return atomic_write(path, lambda temporary: figure.savefig(temporary, dpi=110, bbox_inches="tight"))
+    finally:
+        pyplot().close(figure)
 
 
 def write_html(path: Path, figures: Sequence[Any], title: str) -> Path:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,27 @@ def add_storage_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accept-changes", action="store_true",
                         help="continue a stored study although its study file's definition changed (fixed values, "
                              "space, ...); without it such a join is refused with the differences listed")
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser, *options: str) -> None:
+    """`options` name places the user points the command at: a file there that sweeplab did not write is kept and
+    the command refused (`datasets.ownership`), unless `--overwrite` is given."""
+    parser.add_argument("--overwrite", action="store_true",
+                        help=f"replace files at {' / '.join(options)} that sweeplab did not write there "
+                             "(without it they are kept and the command refused)")
+    parser.set_defaults(output_options=options)
+
+
+@contextlib.contextmanager
+def declared_outputs(args: argparse.Namespace) -> Iterator[None]:
+    """The command's user-named outputs (`add_overwrite_argument`), declared to the write door while it runs."""
+    from datasets.ownership import user_outputs
+
+    with contextlib.ExitStack() as stack:
+        for option in getattr(args, "output_options", ()):
+            value = getattr(args, option.lstrip("-").replace("-", "_"), None)
+            stack.enter_context(user_outputs(value, option, bool(getattr(args, "overwrite", False))))
+        yield
 
 
 def add_set_argument(parser: argparse.ArgumentParser) -> None:

@@ -8,7 +8,12 @@ import os
 import sys
 from pathlib import Path
 
-from sweeplab.commands import add_storage_argument, load_existing_study, refuse_output_over_inputs
+from sweeplab.commands import (
+    add_overwrite_argument,
+    add_storage_argument,
+    load_existing_study,
+    refuse_output_over_inputs,
+)
 from sweeplab.commands.results import finding_alias
 from sweeplab.errors import UserError
 from sweeplab.numbers import local_processes, rendered_images, seed
@@ -25,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render.add_argument("--out", type=folder_path, required=True, help="output directory")
     render.add_argument("--preview", type=png_path, default=None, help="PNG of the first 32 images with their labels")
     render.add_argument("--workers", type=local_processes, default=os.cpu_count() or 1)
+    add_overwrite_argument(render, "--out", "--preview")
     render.set_defaults(handler=render_command)
     finding_alias(actions, "compare", "clock-representations", "test error per label representation")
     clocks.set_defaults(handler=lambda args: clocks.print_help() or 2)
@@ -41,6 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="labels.npy, N x2 (hour, minute): prints the errors")
     predict.add_argument("--out", type=path_text, default=None,
                          help="CSV of predictions (stdout without labels when absent)")
+    add_overwrite_argument(predict, "--out")
     predict.set_defaults(handler=predict_command)
 
 
@@ -62,12 +69,16 @@ def render_command(args: argparse.Namespace) -> int:
     from datasets.clocks import render_clocks, save_clock_arrays, variation_named
     from datasets.clocks.preview import captioned_grid, format_time
     from datasets.images import save_png
+    from datasets.ownership import claim
     from trainers.clock.metric import to_minutes
 
     try:
         variation = variation_named(args.variation)
     except ValueError as error:
         raise UserError(str(error)) from None
+    for path in (Path(args.out, "images.npy"), Path(args.out, "labels.npy"), args.preview):
+        if path is not None:
+            claim(path)  # before the render: a data set kept there is refused now, not after the work
     images, labels = render_clocks(args.n, args.seed, variation, args.workers)
     save_clock_arrays(Path(args.out), images, labels)
     print(f"wrote {args.out}/images.npy {images.shape} {images.dtype} and labels.npy {labels.shape}")
@@ -96,6 +107,7 @@ def predict_command(args: argparse.Namespace) -> int:
     from datasets.atomic import write_text
     from datasets.clocks.arrays import read_npy, validate_images, validate_labels
     from datasets.clocks.preview import format_time
+    from datasets.ownership import claim
     from trainers.clock.metric import common_sense_minutes, error_summary, to_minutes
     from trainers.clock.predict import head_path, load_clock_model, read_clocks
 
@@ -107,6 +119,8 @@ def predict_command(args: argparse.Namespace) -> int:
         refuse_output_over_inputs("--out", args.out, {
             "the images": Path(args.images), "the labels": None if args.labels is None else Path(args.labels),
             "the model": model_path, "the model's sidecar": head_path(model_path)})
+        if args.out:
+            claim(args.out)  # a file sweeplab did not write there (a run's result.json, a folder) is refused first
         model, head, preparation = load_clock_model(model_path)
     except FileNotFoundError as error:
         raise UserError(str(error)) from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sweeplab.commands import add_storage_argument
+from sweeplab.commands import add_overwrite_argument, add_storage_argument
 from sweeplab.numbers import positive_int
 from sweeplab.paths import folder_path, shown
 
@@ -17,6 +17,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     report.add_argument("--out", type=folder_path, default="reports", help="output directory (default: reports/)")
     report.add_argument("--top", type=positive_int, default=5,
                         help="trials whose learning curves and images are shown")
+    add_overwrite_argument(report, "--out")
     report.set_defaults(handler=report_command)
 
 

@@ -25,6 +25,9 @@ def add_finding_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=local_processes, default=1,
                         help="evaluations trained at once, each in its own process with an equal share of the "
                              "cores (default: 1)")
+    from sweeplab.commands import add_overwrite_argument
+
+    add_overwrite_argument(parser, "--out")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -7,7 +7,13 @@ import os
 import time
 from pathlib import Path
 
-from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides, refuse_output_over_inputs
+from sweeplab.commands import (
+    add_overwrite_argument,
+    add_set_argument,
+    add_storage_argument,
+    parse_overrides,
+    refuse_output_over_inputs,
+)
 from sweeplab.errors import UserError
 from sweeplab.numbers import port, positive_int
 from sweeplab.paths import folder_path, shown
@@ -17,8 +23,9 @@ from trainers.config import read_overrides
 def register(subparsers: argparse._SubParsersAction) -> None:
     sweep = subparsers.add_parser("wandb-sweep", help="write sweeps/build/STUDY.wandb.yaml; with a W&B key, create it")
     sweep.add_argument("study", help="study name (sweeps/NAME.yaml) or path to a study file")
-    sweep.add_argument("--out", type=folder_path, default=None,
+    sweep.add_argument("--out", type=folder_path, default=str(Path("sweeps", "build")),
                        help="directory for the generated file (default: sweeps/build under the working directory)")
+    add_overwrite_argument(sweep, "--out")
     sweep.add_argument("--no-create", action="store_true", help="only write the file, even when a key is set")
     sweep.set_defaults(handler=wandb_sweep_command)
 
@@ -62,7 +69,7 @@ def wandb_sweep_command(args: argparse.Namespace) -> int:
     )
 
     spec = load_spec(args.study)
-    directory = Path(args.out) if args.out else Path("sweeps", "build")
+    directory = Path(args.out)
     refuse_output_over_inputs("--out", str(wandb_sweep_path(spec, directory)), {"the study file": spec.path})
     try:
         path = write_wandb_sweep(spec, directory)

@@ -1,0 +1,135 @@
+"""Outputs the user pointed a command at (`--out`, `--preview`) replace only what sweeplab wrote there.
+
+A command declares each place it writes on the user's word with `user_outputs(root, option, overwrite)`. Inside it,
+the write door (`datasets.atomic`) asks `claim(path)` before a file under `root` is replaced and calls `record(path)`
+after: each folder keeps a manifest (`.sweeplab-outputs.json`) of the files sweeplab wrote in it, by content digest.
+A file that is absent, empty, a stream, or recorded with the content it has now is replaced; any other file (the
+user's data set, a run's signed `result.json`, a file edited since) is refused in one line unless `--overwrite` was
+given (round 13's 5-f, 5-g: `predict --out` over a signed result, `clocks render --out` over a kept data set). The
+digest, not the inode, identifies a file, so outputs committed to git stay ours in a fresh clone."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = ".sweeplab-outputs.json"
+
+
+class ForeignOutputError(Exception):
+    """An output would replace a file sweeplab did not write there (a user error: one line)."""
+
+
+@dataclass(frozen=True)
+class _Root:
+    path: Path
+    option: str
+    overwrite: bool
+
+    def covers(self, path: Path) -> bool:
+        return path == self.path or self.path in path.parents
+
+
+_ROOTS: list[_Root] = []
+
+
+def _absolute(path: Path | str) -> Path:
+    return Path(os.path.abspath(path))
+
+
+@contextlib.contextmanager
+def user_outputs(root: Path | str | None, option: str, overwrite: bool = False) -> Iterator[None]:
+    """Within the block, files written at `root` (a file, or anything under a folder) are the user-named outputs
+    of `option`. `None` declares nothing (an option left out)."""
+    if root is None:
+        yield
+        return
+    entry = _Root(_absolute(root), option, overwrite)
+    _ROOTS.append(entry)
+    try:
+        yield
+    finally:
+        _ROOTS.remove(entry)
+
+
+def _shown(path: Path) -> str:
+    text = str(path)
+    return text if text.isprintable() else repr(text)
+
+
+def _root_of(path: Path) -> _Root | None:
+    return next((root for root in reversed(_ROOTS) if root.covers(path)), None)
+
+
+def digest(path: Path) -> str:
+    hasher = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            hasher.update(block)
+    return hasher.hexdigest()
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    try:
+        entries = json.loads((folder / MANIFEST).read_text())
+    except (OSError, ValueError, UnicodeDecodeError):
+        return {}  # none yet, or unreadable: nothing is known to be ours (a refusal, never a loss)
+    return {name: value for name, value in entries.items() if isinstance(value, str)} \
+        if isinstance(entries, dict) else {}
+
+
+def _is_ours(path: Path) -> bool:
+    recorded = _manifest(path.parent).get(path.name)
+    return recorded is not None and path.is_file() and not path.is_symlink() and digest(path) == recorded
+
+
+def claim(path: Path | str) -> None:
+    """Refuse (ForeignOutputError) to replace `path` when it lies under a declared output, exists, and is not a
+    file sweeplab recorded there with its present content, unless that output was given `--overwrite`. Streams
+    and devices are the write door's to judge; paths outside every declared output are the command's own."""
+    path = _absolute(path)
+    root = _root_of(path)
+    if root is None:
+        return
+    where = f"{root.option} {_shown(root.path)}" + ("" if root.path == path else
+                                                     f": {_shown(path.relative_to(root.path))}")
+    if path.name == MANIFEST:
+        raise ForeignOutputError(f"{where}: that name is sweeplab's record of what it wrote in the folder; "
+                                 "choose another")
+    if not os.path.lexists(path):
+        return
+    if path.is_dir() and not path.is_symlink():
+        raise ForeignOutputError(f"{where} is a folder; expected a file name")
+    if not path.is_symlink() and not path.is_file():
+        return  # a device, FIFO or socket: written in place or refused by the write door
+    if root.overwrite or (path.is_file() and not path.is_symlink() and path.stat().st_size == 0) or _is_ours(path):
+        return
+    what = "a link" if path.is_symlink() else "a file"
+    raise ForeignOutputError(f"{where} is {what} sweeplab did not write there (or it was changed since); it is "
+                             "kept. Choose another place, or pass --overwrite to replace it")
+
+
+def record(path: Path | str) -> None:
+    """Note a file just written under a declared output in its folder's manifest (written whole: a temporary
+    renamed over it). A manifest lost to a concurrent writer only makes a later write ask for --overwrite."""
+    path = _absolute(path)
+    if _root_of(path) is None or not path.is_file() or path.is_symlink():
+        return
+    folder = path.parent
+    entries = {name: value for name, value in _manifest(folder).items() if (folder / name).is_file()}
+    entries[path.name] = digest(path)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(json.dumps(entries, indent=1, sort_keys=True) + "\n")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, folder / MANIFEST)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

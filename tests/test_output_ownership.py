@@ -1,0 +1,170 @@
+"""Class 5's output door: a place the user points a command at (`--out`, `--preview`) has only sweeplab's own
+earlier outputs replaced there. Round 13's 5-f (`predict --out` over a run's signed `result.json`) and 5-g (`clocks
+render --out` over a kept data set) replaced the user's files without a word; 5-h named a temporary file for a
+folder given as `--out`. Generated: which command, what is found at its output (a user's file of any bytes, a link,
+a hard link, a folder, one of its own outputs edited since), and the door itself under any sequence of writes and
+edits."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from datasets.atomic import write_text
+from datasets.ownership import MANIFEST, ForeignOutputError, user_outputs
+from sweeplab.cli import main
+from trainers import get_task, run
+
+ROOT = Path(__file__).resolve().parent.parent
+STUDY = """task: classify
+fixed: {dataset: mnist, model: cpu_mlp, epochs: 1}
+space:
+  learning_rate: {type: float, low: 0.0001, high: 0.1, log: true}
+objective: val/accuracy
+"""
+
+
+@pytest.fixture(scope="module")
+def clock_inputs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A one-epoch clock model (40x40) and 4 rendered clocks to read."""
+    run_dir = tmp_path_factory.mktemp("clock-run")
+    run("clock", {**get_task("clock").smoke, "image_size": 40, "head": "two_circle"}, None, run_dir)
+    clocks = tmp_path_factory.mktemp("clocks")
+    assert main(["clocks", "render", "--n", "4", "--out", str(clocks), "--workers", "1"]) == 0
+    return run_dir / "model.keras", clocks / "images.npy"
+
+
+def _doors(folder: Path, inputs: tuple[Path, Path]) -> dict[str, tuple[list[str], Path]]:
+    """Each door: its command line (without --overwrite) and one file it writes at the user's output."""
+    model, images = inputs
+    study = folder / "own-out.yaml"
+    study.write_bytes(STUDY.encode())
+    return {
+        "predict --out": (["predict", "clock", "--model", str(model), "--images", str(images),
+                           "--out", str(folder / "p.csv")], folder / "p.csv"),
+        "clocks render --out": (["clocks", "render", "--n", "2", "--workers", "1", "--out", str(folder / "set")],
+                                folder / "set" / "images.npy"),
+        "clocks render --preview": (["clocks", "render", "--n", "2", "--workers", "1", "--out", str(folder / "s2"),
+                                     "--preview", str(folder / "look.png")], folder / "look.png"),
+        "wandb-sweep --out": (["wandb-sweep", str(study), "--no-create", "--out", str(folder / "wb")],
+                              folder / "wb" / "own-out.wandb.yaml"),
+    }
+
+
+def _exit_code(command: list[str]) -> int:
+    try:
+        return main(command)
+    except SystemExit as refused:  # argparse's own refusal of an option's value
+        return int(refused.code or 0)
+
+
+FOUND = st.sampled_from(["user file", "symbolic link", "hard link", "folder", "own output edited"])
+
+
+@settings(max_examples=16, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(door=st.sampled_from(["predict --out", "clocks render --out", "clocks render --preview", "wandb-sweep --out"]),
+       found=FOUND, data=st.binary(min_size=1, max_size=300))
+def test_a_users_file_at_an_output_is_kept_and_the_command_refused(door, found, data, clock_inputs,
+                                                                    tmp_path_factory, capsys):
+    folder = tmp_path_factory.mktemp("door")
+    command, target = _doors(folder, clock_inputs)[door]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    kept = folder / "users-own.bin"
+    kept.write_bytes(data)
+    if found == "user file":
+        target.write_bytes(data)
+    elif found == "symbolic link":
+        target.symlink_to(kept)
+    elif found == "hard link":
+        os.link(kept, target)
+    elif found == "folder":
+        target.mkdir()
+        (target / "keep.txt").write_bytes(data)
+    else:  # written by sweeplab, then changed by the user
+        assert main(command) == 0
+        with open(target, "ab") as handle:
+            handle.write(data)
+    before = {path: path.read_bytes() for path in folder.rglob("*") if path.is_file() and not path.is_symlink()}
+    capsys.readouterr()
+    code = _exit_code(command)
+    error = capsys.readouterr().err.strip().splitlines()
+    option = door.split()[-1]
+    assert code == 2 and len(error) == 1 and option in error[0], error
+    assert any(words in error[0] for words in (["is a folder", "is a directory"] if found == "folder"
+                                              else ["--overwrite"])), error
+    assert "Traceback" not in error[0] and ".tmp" not in error[0] and f"/.{target.name}." not in error[0]
+    assert {path: path.read_bytes() for path in before} == before  # every byte kept, the user's and the links'
+    assert target.is_symlink() == (found == "symbolic link")
+    if found != "folder":
+        assert main([*command, "--overwrite"]) == 0  # on the user's word it is replaced (a link replaced, its
+        assert not target.is_symlink() and kept.read_bytes() == data  # target kept)
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(door=st.sampled_from(["predict --out", "clocks render --out", "clocks render --preview", "wandb-sweep --out"]))
+def test_a_command_run_again_replaces_its_own_outputs(door, clock_inputs, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("again")
+    command, target = _doors(folder, clock_inputs)[door]
+    assert main(command) == 0 and target.is_file()
+    assert main(command) == 0, "its own unchanged output must not need --overwrite"
+    assert (target.parent / MANIFEST).is_file()
+
+
+def test_a_manifest_copied_with_its_folder_still_names_its_files(tmp_path):
+    """Outputs committed to git (results/) are ours in a fresh clone: the record is by content, not inode."""
+    (tmp_path / "out").mkdir()
+    with user_outputs(tmp_path / "out", "--out"):
+        write_text(tmp_path / "out" / "a.md", "table\n")
+    shutil.copytree(tmp_path / "out", tmp_path / "clone")
+    os.utime(tmp_path / "clone" / "a.md", (1, 1))
+    with user_outputs(tmp_path / "clone", "--out"):
+        write_text(tmp_path / "clone" / "a.md", "new table\n")
+    assert (tmp_path / "clone" / "a.md").read_text() == "new table\n"
+
+
+OPERATIONS = st.lists(st.tuples(st.sampled_from(["sweeplab writes", "user edits", "user replaces", "user deletes",
+                                                 "user empties"]), st.binary(min_size=1, max_size=40)),
+                      min_size=1, max_size=12)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(operations=OPERATIONS, overwrite=st.booleans())
+def test_the_door_replaces_exactly_the_files_sweeplab_left_as_they_were(operations, overwrite, tmp_path_factory):
+    """The invariant, under any sequence of sweeplab's writes and the user's edits: a write replaces the file when
+    it is absent, empty, or holds what sweeplab last wrote there; otherwise (without --overwrite) it raises and the
+    file keeps every byte."""
+    folder = tmp_path_factory.mktemp("sequence")
+    path, last_written = folder / "out.csv", None
+    for operation, data in operations:
+        if operation == "sweeplab writes":
+            present = path.read_bytes() if path.exists() else None
+            replaceable = overwrite or present in (None, b"") or present == last_written
+            try:
+                with user_outputs(path, "--out", overwrite):
+                    write_text(path, data.hex())
+            except ForeignOutputError:
+                assert not replaceable and path.read_bytes() == present
+            else:
+                assert replaceable and path.read_text() == data.hex()
+                last_written = data.hex().encode()
+        elif operation == "user deletes":
+            path.unlink(missing_ok=True)
+        elif operation == "user empties":
+            path.write_bytes(b"")
+        elif operation == "user edits" and path.exists():
+            path.write_bytes(path.read_bytes() + data)
+        elif operation == "user replaces":
+            path.write_bytes(data)
+
+
+def test_the_manifest_itself_is_never_an_output(tmp_path, capsys):
+    code = main(["clocks", "render", "--n", "2", "--workers", "1", "--out", str(tmp_path),
+                 "--preview", str(tmp_path / ".sweeplab-outputs.json.png")])
+    assert code == 0  # a name beside the manifest is fine
+    with pytest.raises(ForeignOutputError, match="record of what it wrote"), user_outputs(tmp_path, "--out"):
+        write_text(tmp_path / MANIFEST, "{}")
