@@ -134,8 +134,7 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
     if accepting_changes():
         return
     missing = {key: value for key, value in wanted.items() if key not in stored}
-    found = [_from_set(found, overrides) for found in
-             differences(*_effective(stored, {key: value for key, value in wanted.items() if key in stored}))]
+    found = [_from_set(found, overrides) for found in file_differences(stored, spec, overrides)]
     if found:
         shown = "; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else "")
         given = f" with --set {', '.join(f'{key}={value}' for key, value in overrides.items())}" if overrides else ""
@@ -145,6 +144,15 @@ def check_definition(attrs: dict[str, Any], spec: Any, overrides: Mapping[str, A
             "--accept-changes to continue this one on purpose")
     if missing and storage is not None and study_id is not None:
         storage.set_study_user_attr(study_id, DEFINITION_ATTR, {**stored, **missing})
+
+
+def file_differences(stored: Any, spec: Any, overrides: Mapping[str, Any] | None = None) -> list[str]:
+    """`key: stored -> file` for each way the study file (with `overrides`) defines the study otherwise than its
+    stored definition; none when no definition is stored."""
+    if not isinstance(stored, dict):
+        return []
+    wanted = definition(spec, overrides)
+    return differences(*_effective(stored, {key: value for key, value in wanted.items() if key in stored}))
 
 
 def _incompatible_parameters(stored: dict[str, Any], wanted: dict[str, Any]) -> list[str]:

@@ -14,6 +14,8 @@ from sweeplab.numbers import positive_int
 from sweeplab.paths import folder_path, shown
 
 if TYPE_CHECKING:
+    import optuna
+
     from sweeps.spec import StudySpec
     from trainers.config import Overrides
 
@@ -137,11 +139,29 @@ def refit_command(args: argparse.Namespace) -> int:
                         "configuration; add one (e.g. `refit: {subset: 0, epochs: 10}`) or give --refit-set values")
     refit_overrides = refit_set(args.refit_overrides, spec)
     resolve_config(spec.task_info, spec.fixed, spec.refit or {}, refit_overrides)  # errors name --refit-set
-    record = refit_best(spec, load_existing_study(args.study, args.storage), refit_overrides, force=args.force)
+    study = load_existing_study(args.study, args.storage)
+    _note_file_changes(study, spec)
+    record = refit_best(spec, study, refit_overrides, force=args.force)
     if record is None:
         raise UserError(f"study {spec.name} has no finished trial to refit yet")
     print(format_refit(record))
     return 0
+
+
+def _note_file_changes(study: optuna.Study, spec: StudySpec) -> None:
+    """One line when the study file now defines the study otherwise than it was searched (round 10's 2-b: a changed
+    `fixed:` value was ignored without a word): the refit retrains the best trial's stored config, not the file's."""
+    from sweeps.best import best_trial
+    from sweeps.joining import DEFINITION_ATTR, file_differences
+
+    best = best_trial(study)
+    overrides = best.user_attrs.get("overrides", {}) if best is not None else {}
+    found = file_differences(study.user_attrs.get(DEFINITION_ATTR), spec, overrides if isinstance(overrides, dict)
+                             else {})
+    if found:
+        shown = "; ".join(found[:6]) + (f"; and {len(found) - 6} more" if len(found) > 6 else "")
+        print(f"sweeplab: note: {spec.path} differs from the study {spec.name!r} as it was searched ({shown}); the "
+              "refit retrains the best trial's stored config, with the file's `refit:` values on top", file=sys.stderr)
 
 
 def run_command(args: argparse.Namespace) -> int:
