@@ -2,9 +2,10 @@
 
 Several agents (processes, nodes) share one storage. Each decides to start a trial under a lock shared by
 all agents of the study, counting COMPLETE + PRUNED + RUNNING trials, so N agents stop at exactly the
-budget. A dead agent's trial is failed by the heartbeat check and re-queued; its retry (a WAITING trial)
-is what the next agent asks for first. A trial that raises, returns NaN or runs out of memory is FAIL
-with its `fail_reason`, does not count, and the agent goes on.
+budget. A dead agent's trial is failed by the heartbeat check (under `agents`, by the parent as soon as its
+child dies: `fail_dead_agent_trials`) and re-queued; its retry (a WAITING trial) is what the next agent asks
+for first. A trial that raises, returns NaN or runs out of memory is FAIL with its `fail_reason`, does not
+count, and the agent goes on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from optuna.trial import TrialState
 from sweeps.objective import ReporterFactory, make_objective
 from sweeps.optuna_study import create_study
 from sweeps.spec import StudySpec
-from sweeps.storage import claim_lock, open_storage
+from sweeps.storage import MAX_RETRY, RetryStaleTrial, claim_lock, open_storage
 from sweeps.trial_loop import agent_name, ask_holding_stops, run_one_trial
 from sweeps.trial_process import subprocess_objective
 from trainers.stop import release_stops
@@ -45,12 +46,34 @@ class AgentSummary:
         self.states[state.name] = self.states.get(state.name, 0) + 1
 
 
-def agent_sampler_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """A seeded random/TPE/grid sampler would propose the same points in every agent: mix the agent into the seed.
-    (QMC needs no change: it indexes its sequence by the study's trial count.)"""
+def agent_sampler_options(options: Mapping[str, Any], name: str | None = None) -> dict[str, Any]:
+    """A seeded random/TPE/grid sampler would propose the same points in every agent: mix the agent's name (default
+    this process's, `agent_name`) into the seed. Its trial processes take the same name, so they draw what the agent
+    would. (QMC needs no change: it indexes its sequence by the study's trial count.)"""
     if options["name"] in {"random", "tpe", "grid"} and options.get("seed") is not None:
-        return {**options, "seed": (int(options["seed"]) + zlib.crc32(agent_name().encode())) % 2**31}
+        mixed = zlib.crc32((name or agent_name()).encode())
+        return {**options, "seed": (int(options["seed"]) + mixed) % 2**31}
     return dict(options)
+
+
+def fail_dead_agent_trials(study: optuna.Study, name: str, cause: str) -> list[int]:
+    """FAIL and re-queue the RUNNING trials of agent `name`, which died (`cause`, e.g. "killed by SIGKILL") and
+    cannot do it itself: its siblings then go on at once instead of after the heartbeat's grace period. Returns the
+    trials' numbers. A trial another agent's heartbeat check failed meanwhile is left to it."""
+    storage = study._storage
+    failed = []
+    for trial in storage.get_all_trials(study._study_id, deepcopy=False, states=(TrialState.RUNNING,)):
+        if trial.user_attrs.get("agent") != name:
+            continue
+        try:
+            reason = f"its agent {name} was {cause} during the trial"
+            storage.set_trial_user_attr(trial._trial_id, "fail_reason", reason)
+            if storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL):
+                RetryStaleTrial(max_retry=MAX_RETRY)(study, storage.get_trial(trial._trial_id))
+                failed.append(trial.number)
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+    return failed
 
 
 def _claim(study: optuna.Study, budget: int, max_failures: int) -> tuple[optuna.Trial | None, int, int]:

@@ -58,11 +58,12 @@ class _Heartbeat:
         self._thread.join(timeout=10)
 
 
-def agent_name() -> str:
+def agent_name(pid: int | None = None) -> str:
     """host:pid, with the Slurm array task between when there is one (HOST:JOB_TASK:PID): containers run with
-    the host's network share its hostname and may share a pid, so the task keeps names (and seeds) apart."""
-    task = slurm_task_id()
-    return f"{socket.gethostname()}:{task}:{os.getpid()}" if task else f"{socket.gethostname()}:{os.getpid()}"
+    the host's network share its hostname and may share a pid, so the task keeps names (and seeds) apart. `pid`: a
+    child this process started (it inherits the host and the task), else this process."""
+    task, pid = slurm_task_id(), os.getpid() if pid is None else pid
+    return f"{socket.gethostname()}:{task}:{pid}" if task else f"{socket.gethostname()}:{pid}"
 
 
 def is_out_of_memory(error: BaseException) -> bool:

@@ -4,6 +4,7 @@ child runs that asked trial and writes its outcome to a file the parent reads ba
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import signal
 import subprocess
@@ -22,7 +23,7 @@ from sweeps.run_identity import current_run_dir, remember_run_dir
 from sweeps.signals import STOP_SIGNALS
 from sweeps.spec import StudySpec
 from sweeps.storage_faults import StorageUnavailableError
-from sweeps.trial_loop import TrialProcessStopped, fail_reason, result_kept_error
+from sweeps.trial_loop import TrialProcessStopped, agent_name, fail_reason, result_kept_error
 
 
 def _signal_name(number: int) -> str:
@@ -48,7 +49,8 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
         with tempfile.TemporaryDirectory(prefix="sweeplab-trial-") as directory:
             result_path = Path(directory) / "result.json"
             argv = [sys.executable, "-c", BOOTSTRAP, str(spec.path), full_storage_url(storage_url),
-                    str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path)]
+                    str(trial._trial_id), json.dumps(dict(overrides or {})), str(root or runs_dir()), str(result_path),
+                    agent_name()]  # the child draws with this agent's sampler seed, not the study file's own
             code = subprocess.run(argv, check=False).returncode
             if not result_path.exists() and -code in STOP_SIGNALS:
                 raise TrialProcessStopped(-code)
@@ -85,15 +87,17 @@ BOOTSTRAP = ("import signal; signal.signal(signal.SIGINT, signal.SIG_DFL); impor
 def _trial_worker(argv: list[str]) -> int:
     """Child side of `subprocess_objective`: run one asked trial of the study and write its outcome."""
     from sweeplab.errors import user_error_types
+    from sweeps.agent import agent_sampler_options
     from sweeps.optuna_study import create_study
     from sweeps.signals import die_with_parent
     from sweeps.spec import load_spec
     from sweeps.tracking import reporter_factories
 
     die_with_parent()
-    spec_path, storage_url, trial_id, overrides, root, result_path = argv
+    spec_path, storage_url, trial_id, overrides, root, result_path, agent = argv
     try:  # the study file or the task's code may have changed since the agent started (round 11's 2-b)
         spec = load_spec(spec_path)
+        spec = dataclasses.replace(spec, sampler=agent_sampler_options(spec.sampler, agent))  # round 13's 6-e
         study = create_study(spec, storage_url, json.loads(overrides))
     except user_error_types() as error:
         write_text(Path(result_path), json.dumps({"setup_error": " | ".join(

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
+import signal
 import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -26,6 +28,7 @@ ROMAN = ("XII", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX)
 SHIFT = 4  # sub-pixel bits for cv2 drawing
 SCALE = 1 << SHIFT
+WORKER_EXIT_SECONDS = 1.0  # a stopped render waits this long for a terminated worker before it kills it
 
 
 def hand_angles(hour: int | np.ndarray, minute: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -269,13 +272,43 @@ def render_clocks(n: int, seed: int = 0, variation: Variation | None = None,
     labels = clock_labels(n, seed)
     if workers <= 1 or n < 256:
         return _render_range(seed, 0, labels, variation), labels
-    chunk = -(-n // (workers * 4))
-    starts = list(range(0, n, chunk))
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = pool.map(_render_range, [seed] * len(starts), starts,
-                             [labels[start : start + chunk] for start in starts], [variation] * len(starts))
-            return np.concatenate(list(parts)), labels
+        return _render_in_pool(seed, labels, variation, workers), labels
     except BrokenProcessPool as error:  # a worker was killed (e.g. memory pressure): same images, one process
         warnings.warn(f"parallel clock rendering failed ({error}); rendering in this process", stacklevel=2)
         return _render_range(seed, 0, labels, variation), labels
+
+
+def _render_in_pool(seed: int, labels: np.ndarray, variation: Variation, workers: int) -> np.ndarray:
+    """The images rendered in chunks by `workers` spawned processes. A stop (a signal's `Stopped`) or any error
+    ends the workers at once and is raised: leaving the pool's block normally waits for every queued chunk."""
+    chunk = -(-len(labels) // (workers * 4))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=_worker_start) as pool:
+        try:
+            futures = [pool.submit(_render_range, seed, start, labels[start : start + chunk], variation)
+                       for start in range(0, len(labels), chunk)]
+            return np.concatenate([future.result() for future in futures])
+        except BaseException:
+            _end_pool(pool)  # then leaving the block waits for nothing
+            raise
+
+
+def _worker_start() -> None:
+    """A terminal's Ctrl-C reaches the workers too: they leave it to the parent, which ends them."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _end_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the chunks not started and end the workers now, not after their chunks (SIGTERM, then SIGKILL)."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # CPython's; 3.14 has terminate_workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError):
+            process.terminate()
+    for process in processes:
+        with contextlib.suppress(OSError, ValueError, AssertionError):
+            process.join(WORKER_EXIT_SECONDS)
+            if process.is_alive():
+                process.kill()
+                process.join(WORKER_EXIT_SECONDS)

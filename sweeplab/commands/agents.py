@@ -8,9 +8,13 @@ import subprocess
 import sys
 import time
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from sweeplab.commands import add_set_argument, add_storage_argument, parse_overrides
 from sweeplab.numbers import local_processes, positive_int
+
+if TYPE_CHECKING:
+    import optuna
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -93,12 +97,67 @@ def agent_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def exit_words(code: int) -> str:
+    """A child's return code in words: "killed by SIGKILL", "stopped by SIGTERM (exit 143)", "exit 1"."""
+    from sweeps.signals import STOP_SIGNALS
+
+    if code < 0:
+        return f"killed by {_signal_name(-code)}"
+    if code - 128 in STOP_SIGNALS:
+        return f"stopped by {_signal_name(code - 128)} (exit {code})"
+    return f"exit {code}"
+
+
+def _killed_line(study: optuna.Study, child: subprocess.Popen, index: int, count: int, others_alive: bool) -> str:
+    """Fail the running trials of an agent a signal killed (it cannot) and say so in one line."""
+    from sweeps.agent import fail_dead_agent_trials
+    from sweeps.storage import heartbeat_settings
+    from sweeps.storage_faults import StorageUnavailableError
+    from sweeps.trial_loop import agent_name
+
+    cause = exit_words(child.returncode)
+    head = f"sweeplab: agent {index + 1} of {count} (pid {child.pid}) was {cause}"
+    tail = "; the other agents go on" if others_alive else ""
+    try:
+        numbers = fail_dead_agent_trials(study, agent_name(child.pid), cause)
+    except StorageUnavailableError as error:
+        return (f"{head}; its running trial could not be failed now ({error}): the heartbeat check fails and "
+                f"re-queues it within {heartbeat_settings()[1]} s{tail}")
+    trials = ", ".join(f"#{number}" for number in numbers)
+    done = f"its running trial {trials} is failed and re-queued now" if numbers else "it held no running trial"
+    return f"{head}; {done}{tail}"
+
+
+def _wait_for(children: list[subprocess.Popen], study: optuna.Study, forwarded: set[int]) -> None:
+    """Wait until every agent has ended; one that a signal killed is told at once and its trial failed, so the
+    others take it up now rather than after the heartbeat's grace period (round 13's 4-d)."""
+    seen: set[int] = set()
+    while len(seen) < len(children):
+        for index, child in enumerate(children):
+            if index in seen or child.poll() is None:
+                continue
+            seen.add(index)
+            if child.returncode < 0 and -child.returncode not in forwarded:
+                alive = any(other.poll() is None for other in children)
+                print(_killed_line(study, child, index, len(children), alive), file=sys.stderr, flush=True)
+        if len(seen) < len(children):
+            time.sleep(0.5)
+
+
 def agents_command(args: argparse.Namespace) -> int:
     from sweeps.optuna_study import create_study
     from sweeps.signals import Stopped, stop_signals
 
     spec, overrides = _validate(args, check_data=False)  # each agent checks the data itself
-    create_study(spec, args.storage, overrides)  # once, so N children do not race to create it (a bad URL fails here)
+    # once, so N children do not race to create it (a bad URL fails here); kept to fail a killed agent's trial
+    study = create_study(spec, args.storage, overrides)
     # each agent in its own process group: a terminal's Ctrl-C reaches this process only, which forwards it as
     # SIGTERM (an agent still starting dies of it quietly; a running one stops and re-queues its trial), never as a
     # KeyboardInterrupt raised into an agent's start-up imports
@@ -107,24 +166,25 @@ def agents_command(args: argparse.Namespace) -> int:
           flush=True)
 
     received: list[int] = []
+    forwarded: set[int] = set()
 
     def forward(signum: int, frame: FrameType | None) -> None:
         received.append(signum)
+        forwarded.add(signal.SIGTERM if signum == signal.SIGINT else signum)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM if signum == signal.SIGINT else signum)
 
     previous = {signum: signal.signal(signum, forward) for signum in stop_signals()}
     try:
-        while any(child.poll() is None for child in children):
-            time.sleep(0.5)
+        _wait_for(children, study, forwarded)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     codes = [child.returncode for child in children]
     if received:  # stopped by a signal: the agents re-queued their trials; the command reports the signal
         raise Stopped(received[0])
-    failed = [f"pid {child.pid} exit {code}" for child, code in zip(children, codes, strict=True) if code != 0]
+    failed = [f"pid {child.pid} {exit_words(code)}" for child, code in zip(children, codes, strict=True) if code != 0]
     if failed:
         print(f"sweeplab: {len(failed)} of {args.n} agents failed: {', '.join(failed)}", file=sys.stderr)
         return 1
