@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -75,11 +76,25 @@ def digest(path: Path) -> str:
     return hasher.hexdigest()
 
 
+MANIFEST_LIMIT = 4 << 20  # bytes: a record larger than this is not one sweeplab wrote
+
+
+def _manifest_file(folder: Path) -> bool:
+    """The folder's record is a plain file of a record's size (not a link, folder, FIFO or device)."""
+    try:
+        found = os.lstat(folder / MANIFEST)
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and found.st_size <= MANIFEST_LIMIT
+
+
 def _manifest(folder: Path) -> dict[str, str]:
+    if not _manifest_file(folder):
+        return {}  # none yet, or not a record: nothing is known to be ours (a refusal, never a loss)
     try:
         entries = json.loads((folder / MANIFEST).read_text())
     except (OSError, ValueError, UnicodeDecodeError):
-        return {}  # none yet, or unreadable: nothing is known to be ours (a refusal, never a loss)
+        return {}
     return {name: value for name, value in entries.items() if isinstance(value, str)} \
         if isinstance(entries, dict) else {}
 
@@ -93,9 +108,11 @@ def claim(path: Path | str) -> None:
     """Refuse (ForeignOutputError) to replace `path` when it lies under a declared output, exists, and is not a
     file sweeplab recorded there with its present content, unless that output was given `--overwrite`. Streams
     and devices are the write door's to judge; paths outside every declared output are the command's own."""
+    from datasets.atomic import written_in_place
+
     path = _absolute(path)
     root = _root_of(path)
-    if root is None:
+    if root is None or written_in_place(path):  # a stream (`--out /dev/stdout`) is written, never replaced
         return
     where = f"{root.option} {_shown(root.path)}" + ("" if root.path == path else
                                                      f": {_shown(path.relative_to(root.path))}")
@@ -122,6 +139,8 @@ def record(path: Path | str) -> None:
     if _root_of(path) is None or not path.is_file() or path.is_symlink():
         return
     folder = path.parent
+    if os.path.lexists(folder / MANIFEST) and not _manifest_file(folder):
+        return  # something else holds the record's name: kept; this output is then not known as ours
     entries = {name: value for name, value in _manifest(folder).items() if (folder / name).is_file()}
     entries[path.name] = digest(path)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.")

@@ -168,3 +168,62 @@ def test_the_manifest_itself_is_never_an_output(tmp_path, capsys):
     assert code == 0  # a name beside the manifest is fine
     with pytest.raises(ForeignOutputError, match="record of what it wrote"), user_outputs(tmp_path, "--out"):
         write_text(tmp_path / MANIFEST, "{}")
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(door=st.sampled_from(["predict --out", "clocks render --preview"]),
+       stream=st.sampled_from(["/dev/stdout", "/proc/self/fd/1", "link to /dev/stdout"]))
+def test_a_stream_named_as_an_output_is_written_not_refused(door, stream, clock_inputs, tmp_path_factory):
+    """The door asks whose file it would replace only of files: `--out /dev/stdout` (a link the system keeps) is
+    a stream, written in place (a first version of the door refused it as a link sweeplab did not write)."""
+    import subprocess
+    import sys
+
+    folder = tmp_path_factory.mktemp("stream")
+    command, target = _doors(folder, clock_inputs)[door]
+    if stream == "link to /dev/stdout" or door.endswith("preview"):  # a preview's name must end in .png
+        name = folder / ("so.png" if door.endswith("preview") else "so.csv")
+        name.symlink_to("/dev/stdout")
+        stream = str(name)
+    command = [stream if part == str(target) else part for part in command]
+    log = folder / "kept.log"
+    log.write_bytes(b"kept line\n")
+    with open(log, "ab") as appended:
+        result = subprocess.run([sys.executable, "-m", "sweeplab", *command], stdout=appended,
+                                stderr=subprocess.PIPE, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr[-2000:]
+    written = log.read_bytes()
+    assert written.startswith(b"kept line\n") and len(written) > len(b"kept line\n") + 20
+    assert (b"\x89PNG" if door.endswith("preview") else b"index,hour,minute,time") in written
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(kind=st.sampled_from(["folder", "link to a user file", "link to /dev/zero", "FIFO", "huge", "not JSON",
+                             "a list", "values not text"]))
+def test_a_record_that_is_not_one_is_kept_and_claims_nothing(kind, tmp_path_factory):
+    """Whatever holds the record's name (a folder, a link, a FIFO, a huge or malformed file) is never read whole,
+    never written through and never replaced; the files it would name are not taken as sweeplab's."""
+    folder = tmp_path_factory.mktemp("record")
+    user = folder / "user.txt"
+    user.write_bytes(b"the user's own")
+    manifest = folder / MANIFEST
+    if kind == "folder":
+        manifest.mkdir()
+    elif kind == "link to a user file":
+        manifest.symlink_to(user)
+    elif kind == "link to /dev/zero":
+        manifest.symlink_to("/dev/zero")
+    elif kind == "FIFO":
+        os.mkfifo(manifest)
+    elif kind == "huge":
+        manifest.write_bytes(b" " * (5 << 20))
+    else:
+        manifest.write_text({"not JSON": "{out.csv", "a list": "[1, 2]", "values not text": '{"out.csv": 5}'}[kind])
+    (folder / "out.csv").write_text("a user's table\n")
+    with pytest.raises(ForeignOutputError), user_outputs(folder, "--out"):
+        write_text(folder / "out.csv", "sweeplab's table\n")
+    assert (folder / "out.csv").read_text() == "a user's table\n"
+    with user_outputs(folder, "--out"):
+        write_text(folder / "new.csv", "sweeplab's table\n")  # a new file is written; the odd record stays as it was
+    assert user.read_bytes() == b"the user's own"
+    assert manifest.is_symlink() == kind.startswith("link") and manifest.is_dir() == (kind == "folder")
