@@ -164,6 +164,7 @@ def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
     try:
         write(temporary)
         os.chmod(temporary, mode)
+        ownership.claim(path)  # again: a file put there while the temporary was written is kept as well
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

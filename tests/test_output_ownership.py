@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from datasets.atomic import write_text
+from datasets.atomic import atomic_write, write_text
 from datasets.ownership import MANIFEST, ForeignOutputError, user_outputs
 from sweeplab.cli import main
 from trainers import get_task, run
@@ -227,3 +227,23 @@ def test_a_record_that_is_not_one_is_kept_and_claims_nothing(kind, tmp_path_fact
         write_text(folder / "new.csv", "sweeplab's table\n")  # a new file is written; the odd record stays as it was
     assert user.read_bytes() == b"the user's own"
     assert manifest.is_symlink() == kind.startswith("link") and manifest.is_dir() == (kind == "folder")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.binary(min_size=1, max_size=200), own_first=st.booleans())
+def test_a_file_put_at_an_output_while_it_is_written_is_kept(data, own_first, tmp_path_factory):
+    """Between the door's first look and its rename the writer runs (seconds for a large array): a user's file
+    that appears there meanwhile, or replaces sweeplab's own, is kept and the write refused."""
+    folder = tmp_path_factory.mktemp("race")
+    path = folder / "out.bin"
+    with user_outputs(folder, "--out"):
+        if own_first:
+            write_text(path, "sweeplab's first\n")
+
+        def slow_writer(temporary: str) -> None:
+            path.write_bytes(data)  # the user's file lands while sweeplab writes its temporary
+            Path(temporary).write_text("sweeplab's\n")
+
+        with pytest.raises(ForeignOutputError):
+            atomic_write(path, slow_writer)
+    assert path.read_bytes() == data and [p.name for p in folder.iterdir() if p.name.startswith(".out")] == []
