@@ -118,6 +118,14 @@ def exit_code(interrupt: KeyboardInterrupt) -> int:
     return 128 + (interrupt.signum if isinstance(interrupt, Stopped) else signal.SIGINT)
 
 
+def signal_name(number: int) -> str:
+    """SIGKILL for 9; "signal N" for a number that names no signal here."""
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
 def describe(interrupt: KeyboardInterrupt) -> str:
     return signal.Signals(interrupt.signum).name if isinstance(interrupt, Stopped) else "SIGINT"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import signal
 import subprocess
 import sys
 import tempfile
@@ -20,17 +19,10 @@ from datasets.atomic import write_text
 from sweeplab.errors import UserError
 from sweeps.objective import make_objective
 from sweeps.run_identity import current_run_dir, remember_run_dir
-from sweeps.signals import STOP_SIGNALS
+from sweeps.signals import STOP_SIGNALS, signal_name
 from sweeps.spec import StudySpec
 from sweeps.storage_faults import StorageUnavailableError
 from sweeps.trial_loop import TrialProcessStopped, agent_name, fail_reason, result_kept_error
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
 
 
 class TrialSetupError(UserError):
@@ -56,7 +48,7 @@ def subprocess_objective(spec: StudySpec, storage_url: str | None, overrides: Ma
                 raise TrialProcessStopped(-code)
             if not result_path.exists():
                 reason = f"trial process died (exit code {code})" if code >= 0 else \
-                    f"trial process killed by {_signal_name(-code)} (out of memory, or a job scheduler?)"
+                    f"trial process killed by {signal_name(-code)} (out of memory, or a job scheduler?)"
                 trial.set_user_attr("fail_reason", reason)
                 raise RuntimeError(reason)
             result = json.loads(result_path.read_text())

@@ -97,21 +97,14 @@ def agent_argv(args: argparse.Namespace) -> list[str]:
     return argv
 
 
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
 def exit_words(code: int) -> str:
     """A child's return code in words: "killed by SIGKILL", "stopped by SIGTERM (exit 143)", "exit 1"."""
-    from sweeps.signals import STOP_SIGNALS
+    from sweeps.signals import STOP_SIGNALS, signal_name
 
     if code < 0:
-        return f"killed by {_signal_name(-code)}"
+        return f"killed by {signal_name(-code)}"
     if code - 128 in STOP_SIGNALS:
-        return f"stopped by {_signal_name(code - 128)} (exit {code})"
+        return f"stopped by {signal_name(code - 128)} (exit {code})"
     return f"exit {code}"
 
 
