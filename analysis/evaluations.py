@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import trainers
+from datasets.atomic import make_folder
 from datasets.formats import CorruptDataError
 from datasets.registry import DataNotFoundError, UnknownDatasetError
 from trainers.config import as_dict
@@ -96,7 +97,7 @@ class EvaluationStore:
         return len(self.records)
 
     def _append(self, record: dict[str, Any]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(self.path.parent)
         with self.path.open("a") as handle:
             handle.write(json.dumps(record, sort_keys=True, default=str) + "\n")
             handle.flush()

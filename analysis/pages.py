@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from datasets.atomic import write_text
+from datasets.atomic import make_folder, write_text
 
 PLOTLY_FILE = "plotly.min.js"
 
@@ -20,7 +20,7 @@ def write_plotly_js(folder: Path) -> Path:
     """`folder/plotly.min.js`, the plotly.js of the installed plotly (rewritten only when it differs)."""
     from plotly.offline import get_plotlyjs
 
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     path, script = folder / PLOTLY_FILE, get_plotlyjs()
     if not path.is_file() or path.stat().st_size != len(script.encode()):
         write_text(path, script)
@@ -30,7 +30,7 @@ def write_plotly_js(folder: Path) -> Path:
 def write_figures_page(path: Path, figures: Sequence[Any], title: str, shared_script: Path | None = None) -> Path:
     """`figures` on one page at `path`; with `shared_script` (a folder) plotly.js is written there once and linked
     relatively, without it the page embeds plotly.js."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     head = f"<meta charset='utf-8'><title>{title}</title>"
     if shared_script is not None:
         script = write_plotly_js(shared_script)

@@ -153,8 +153,13 @@ def render_index(reports: list[StudyReport]) -> str:
 
 def write_report(storage: optuna.storages.BaseStorage, runs_root: Path, out: Path, top: int = 5) -> Path:
     """Write `out/index.html`, one `out/<study>.html` per study and `out/plotly.min.js`; returns the index path."""
-    write_plotly_js(out)
+    from datasets.ownership import claim
+
     reports = all_reports(storage, runs_root, top)
+    pages = [out / _page_name(report.name) for report in reports]
+    for path in [out / PLOTLY_FILE, *pages, out / "index.html"]:
+        claim(path)  # a file of the user's there refuses the report before any page is written
+    write_plotly_js(out)
     for report in reports:
         study = optuna.load_study(study_name=report.name, storage=storage)
         write_text(out / _page_name(report.name), render_study_page(report, study_figures(study, report)))

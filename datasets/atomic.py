@@ -109,6 +109,28 @@ def written_in_place(path: Path | str) -> bool:
     return False
 
 
+def _in_the_way(folder: Path) -> OSError:
+    """Why `folder` is not a folder one can write into: the first part of it that is a file, or a link that leads
+    to no folder (a loop, a missing target), else that it does not exist (round 14's 5-g: "File exists: notes.txt"
+    for `--out notes.txt/p.csv`)."""
+    for part in [*reversed(folder.parents), folder]:
+        if os.path.lexists(part) and not part.is_dir():
+            what = "a link that leads to no folder (a loop, or a missing target)" if part.is_symlink() else \
+                "Not a directory (a file stands where a folder is needed)"
+            return NotADirectoryError(errno.ENOTDIR, what, str(part))
+    return FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(folder))
+
+
+def make_folder(folder: Path | str) -> Path:
+    """`mkdir -p` whose failure names what stands in the way."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise _in_the_way(folder) from None
+    return folder
+
+
 def write_text(path: Path | str, text: str) -> Path:
     """Write `text` to `path` whole or not at all (a temporary file renamed over it), its error naming `path`. A
     symbolic or hard link found at `path` is replaced, never written through: the file it points to is the user's
@@ -120,7 +142,7 @@ def write_text(path: Path | str, text: str) -> Path:
         if written_in_place(path):
             return _write_in_place(path, lambda temporary: Path(temporary).write_text(text))
         if not path.parent.is_dir():
-            raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), str(path.parent))
+            raise _in_the_way(path.parent)
         return _atomic_write(path, lambda temporary: Path(temporary).write_text(text), 0o644)
 
 
@@ -157,7 +179,7 @@ def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
     if written_in_place(path):  # never a temporary renamed over a stream; the system's own files are refused
         return _write_in_place(path, write)
     ownership.claim(path)  # a file under a user-named output that sweeplab did not write there is kept
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     # the temporary name ends as the target does (`.npz`, `.weights.h5`), so writers that check it accept it
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))
     os.close(descriptor)

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from datasets.atomic import atomic_write
+from datasets.atomic import atomic_write, make_folder
 
 
 def to_uint8(images: np.ndarray) -> np.ndarray:
@@ -37,7 +37,7 @@ def tile(images: np.ndarray, columns: int = 8, padding: int = 2) -> np.ndarray:
 def save_png(path: Path, image: np.ndarray) -> Path:
     """Write `image` as a PNG through the write door (whole or not at all; never through a link)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     image = to_uint8(np.asarray(image))
     if image.ndim == 3 and image.shape[-1] == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)

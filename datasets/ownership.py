@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 MANIFEST = ".sweeplab-outputs.json"
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 
 
 class ForeignOutputError(Exception):
@@ -88,15 +90,26 @@ def _manifest_file(folder: Path) -> bool:
     return stat.S_ISREG(found.st_mode) and found.st_size <= MANIFEST_LIMIT
 
 
-def _manifest(folder: Path) -> dict[str, str]:
+def _record(folder: Path) -> dict[str, str] | None:
+    """The folder's record: {} when there is none, None when something else holds its name (a folder, a link, a
+    FIFO, a huge file, a user's own notes: anything not a JSON object of names to SHA-256 digests)."""
+    if not os.path.lexists(folder / MANIFEST):
+        return {}
     if not _manifest_file(folder):
-        return {}  # none yet, or not a record: nothing is known to be ours (a refusal, never a loss)
+        return None
     try:
         entries = json.loads((folder / MANIFEST).read_text())
-    except (OSError, ValueError, UnicodeDecodeError):
-        return {}
-    return {name: value for name, value in entries.items() if isinstance(value, str)} \
-        if isinstance(entries, dict) else {}
+    except (OSError, ValueError, UnicodeDecodeError, RecursionError):  # deep nesting: not a record sweeplab wrote
+        return None
+    if not isinstance(entries, dict) or not all(isinstance(value, str) and _DIGEST.fullmatch(value)
+                                                for value in entries.values()):
+        return None
+    return entries
+
+
+def _manifest(folder: Path) -> dict[str, str]:
+    """The names sweeplab recorded in `folder` (none when there is no record, or the name holds something else)."""
+    return _record(folder) or {}
 
 
 def _is_ours(path: Path) -> bool:
@@ -139,9 +152,10 @@ def record(path: Path | str) -> None:
     if _root_of(path) is None or not path.is_file() or path.is_symlink():
         return
     folder = path.parent
-    if os.path.lexists(folder / MANIFEST) and not _manifest_file(folder):
-        return  # something else holds the record's name: kept; this output is then not known as ours
-    entries = {name: value for name, value in _manifest(folder).items() if (folder / name).is_file()}
+    found = _record(folder)
+    if found is None:
+        return  # something else holds the record's name (a user's file, a folder): kept; this output is not known
+    entries = {name: value for name, value in found.items() if (folder / name).is_file()}
     entries[path.name] = digest(path)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.")
     try:

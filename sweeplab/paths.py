@@ -21,6 +21,19 @@ def path_text(text: str) -> str:
 path_text.__name__ = "path"
 
 
+def file_path(text: str) -> str:
+    """An argparse type for an option naming a file to write (`predict --out`): a `path_text` that does not end in
+    a slash or name `.`/`..` (round 14's 5-h: `--out o39/` wrote a file named `o39`)."""
+    text = path_text(text)
+    if text.endswith(("/", "/.", "/..")) or text in (".", ".."):
+        raise argparse.ArgumentTypeError(f"expected a file name, but {shown(text)} names a folder")
+    return text
+
+
+file_path.__name__ = "file"
+file_path.path_door = path_text  # type: ignore[attr-defined]  # it calls the path door first
+
+
 def folder_path(text: str) -> str:
     """An argparse type for an option naming a folder to write into (`--out`, `--run-dir`, `--store`, ...): a
     `path_text` whose nearest existing part is a folder, so a file given there is refused before anything runs

@@ -11,6 +11,7 @@ import numpy as np
 import optuna
 from optuna.artifacts import FileSystemArtifactStore, upload_artifact
 
+from datasets.atomic import make_folder
 from sweeps.storage import open_storage, runs_dir
 from sweeps.storage_faults import StorageUnavailableError
 from trainers.reporter import Reporter
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 def artifact_dir() -> Path:
     """`$SWEEPLAB_RUNS_DIR/artifacts`: the FileSystemArtifactStore shared by sweeps and the dashboard."""
     path = runs_dir() / "artifacts"
-    path.mkdir(parents=True, exist_ok=True)
+    make_folder(path)
     return path
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import optuna
 
 import trainers
-from datasets.atomic import write_text
+from datasets.atomic import make_folder, write_text
 from sweeplab.numbers import is_number
 from sweeps.best import PROMOTED_FROM
 from sweeps.promotion import PROMOTED_SET
@@ -112,7 +112,7 @@ def make_objective(spec: StudySpec, overrides: Mapping[str, Any] | None = None,
             raise optuna.TrialPruned(f"pruned at step {stop.step}") from None
         except Exception as error:
             trial.set_user_attr("fail_reason", fail_reason(error))
-            run_dir.mkdir(parents=True, exist_ok=True)
+            make_folder(run_dir)
             write_text(run_dir / "error.txt", traceback.format_exc())
             raise
         finally:

@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from datasets.atomic import write_text
+from datasets.atomic import make_folder, write_text
 from sweeps.names import file_stem, under
 
 IDENTITY_FILE = "trial.json"
@@ -28,7 +28,7 @@ class RunDirInUseError(ValueError):
 
 
 def _claim(parent: Path, stem: str) -> Path:
-    parent.mkdir(parents=True, exist_ok=True)
+    make_folder(parent)
     for attempt in range(1, 10_000):
         candidate = parent / (stem if attempt == 1 else f"{stem}-{attempt}")
         try:
@@ -78,7 +78,7 @@ def check_run_dir(path: Path | str) -> Path:
         names = ", ".join(sorted(child.name for child in path.iterdir())[:4])
         raise RunDirInUseError(f"--run-dir {path}: already holds files of another run ({names}); name a new or "
                                "empty directory")
-    path.mkdir(parents=True, exist_ok=True)
+    make_folder(path)
     return path
 
 

@@ -25,6 +25,7 @@ from optuna.storages import RetryHeartbeatStaleTrialCallback
 from optuna.storages._heartbeat import BaseHeartbeat
 from optuna.trial import FrozenTrial, TrialState
 
+from datasets.atomic import make_folder
 from sweeps.storage_faults import (
     AtomicJournalFileBackend,
     FileIdentity,
@@ -341,7 +342,7 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
         _refuse_special_file(url, path)
     if url.startswith("journal://"):
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            make_folder(path.parent)
             backend = AtomicJournalFileBackend(str(path), repr(_redact(url)))
             return HeartbeatJournalStorage(backend, interval, grace, retry)
         except OSError as error:
@@ -350,7 +351,7 @@ def _open(url: str, interval: int, grace: int, retry: RetryStaleTrial) -> optuna
     if url.startswith("sqlite:///"):
         _refuse_foreign_database(url, path)
         try:
-            file_of(url).parent.mkdir(parents=True, exist_ok=True)
+            make_folder(file_of(url).parent)
         except OSError as error:
             raise StorageError(f"storage {_redact(url)!r}: cannot create its directory ({error})") from error
         # several agents write to one file: SQLite waits briefly for another's write (in C, where a signal cannot

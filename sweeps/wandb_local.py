@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from datasets.atomic import write_text
+from datasets.atomic import make_folder, write_text
 from sweeps.spec import StudySpec
 from sweeps.storage import runs_dir
 from sweeps.wandb_sweep import SweepsEngineMissing, config_from_wandb, sweeps_python, to_wandb_sweep
@@ -177,7 +177,7 @@ def run_local_sweep(spec: StudySpec, count: int | None = None, overrides: dict[s
                 run.state, run.summary_metrics = "failed", {"error": f"{type(error).__name__}: {error}"[:500]}
             if wandb and tracker.run is not None:
                 run.wandb_dir = str(tracker.run_path)
-    directory.mkdir(parents=True, exist_ok=True)
+    make_folder(directory)
     write_text(directory / "sweep.json", json.dumps({"sweep": sweep, "runs": [asdict(run) for run in runs]},
                                                      indent=2, default=str) + "\n")
     return runs

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from datasets.atomic import make_folder
 from trainers.reporter import Outcome, Reporter
 
 DEFAULT_PROJECT = "sweeplab"
@@ -44,7 +45,7 @@ def wandb_dir() -> Path:
     from sweeps.storage import runs_dir
 
     path = Path(os.environ.get("WANDB_DIR") or runs_dir())
-    path.mkdir(parents=True, exist_ok=True)
+    make_folder(path)
     return path.resolve()
 
 
@@ -75,7 +76,7 @@ class WandbReporter(Reporter):
             self.run.config.update(values, allow_val_change=True)
             return
         if self.run_dir is not None:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_folder(self.run_dir)
         wandb = self.wandb
         self.run = wandb.init(project=self.project or os.environ.get("WANDB_PROJECT", DEFAULT_PROJECT),
                               name=self.name, group=self.group, config=values, dir=str(wandb_dir()),

@@ -247,3 +247,118 @@ def test_a_file_put_at_an_output_while_it_is_written_is_kept(data, own_first, tm
         with pytest.raises(ForeignOutputError):
             atomic_write(path, slow_writer)
     assert path.read_bytes() == data and [p.name for p in folder.iterdir() if p.name.startswith(".out")] == []
+
+
+RECORD_TEXTS = st.one_of(
+    st.text(max_size=200),  # a user's own notes under the record's name
+    st.integers(1000, 60000).map(lambda depth: "[" * depth + "]" * depth),  # nested past the parser's recursion
+    st.integers(1000, 60000).map(lambda depth: '{"a":' * depth + "1" + "}" * depth),
+    st.dictionaries(st.text(max_size=10), st.one_of(st.text(max_size=70), st.integers())).map(
+        lambda entries: __import__("json").dumps(entries)))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=RECORD_TEXTS)
+def test_a_file_under_the_records_name_is_read_safely_and_replaced_only_when_it_is_a_record(text, tmp_path_factory):
+    """Round 14's 5-c (a record nested 100,000 deep: an internal RecursionError after part of the output) and 5-e
+    (a user's own notes under the record's name were replaced): whatever the file holds, a user's file at the output
+    stays refused, and the file under the record's name is rewritten only when it is a record (names to SHA-256)."""
+    import json
+    import re
+
+    folder = tmp_path_factory.mktemp("recordtext")
+    manifest = folder / MANIFEST
+    manifest.write_text(text)
+    (folder / "out.csv").write_text("a user's table\n")
+    with pytest.raises(ForeignOutputError), user_outputs(folder, "--out"):
+        write_text(folder / "out.csv", "sweeplab's table\n")
+    with user_outputs(folder, "--out"):
+        write_text(folder / "new.csv", "sweeplab's table\n")
+    try:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
+        parsed = None
+    is_record = isinstance(parsed, dict) and all(isinstance(value, str) and re.fullmatch("[0-9a-f]{64}", value)
+                                                 for value in parsed.values())
+    assert (manifest.read_text() != text) == is_record
+    assert (folder / "out.csv").read_text() == "a user's table\n"
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(door=st.sampled_from(["predict --out", "clocks render --out", "wandb-sweep --out", "report --out"]),
+       blocker=st.sampled_from(["file", "link loop", "dangling link"]), depth=st.integers(0, 2))
+def test_a_path_through_a_file_or_a_broken_link_names_it(door, blocker, depth, clock_inputs, tmp_path_factory,
+                                                        capsys):
+    """Round 14's 5-g: `--out notes.txt/p.csv` (or a link loop as `report --out`) said only "File exists". The part
+    in the way is named as what it is, in one line, and nothing is written."""
+    import optuna
+
+    folder = tmp_path_factory.mktemp("blocked")
+    inside = folder / "in-the-way"
+    if blocker == "file":
+        inside.write_text("the user's notes\n")
+    elif blocker == "link loop":
+        inside.symlink_to(inside)
+    else:
+        inside.symlink_to(folder / "missing" / "target")
+    below = inside.joinpath(*["sub"] * depth)
+    command, _ = _doors(folder, clock_inputs).get(door, ([], None))
+    if door == "report --out":
+        storage = f"sqlite:///{folder / 's.db'}"
+        optuna.create_study(study_name="empty", storage=storage)
+        command = ["report", "--storage", storage, "--out", str(below)]
+    else:
+        option_at = command.index("--out") + 1
+        command[option_at] = str(below / "p.csv") if door.startswith("predict") else str(below)
+    capsys.readouterr()
+    code = _exit_code(command)
+    error = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(error) == 1 and "File exists" not in error[0], error
+    assert str(inside) in error[0] or repr(str(inside)) in error[0], error
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        {"in-the-way", "own-out.yaml", *(["s.db"] if door == "report --out" else [])})
+    if blocker == "file":
+        assert inside.read_text() == "the user's notes\n"
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ending=st.sampled_from(["/", "/.", "/..", "//"]), exists=st.booleans())
+def test_a_file_output_named_as_a_folder_is_refused(ending, exists, clock_inputs, tmp_path_factory, capsys):
+    """Round 14's 5-h: `predict --out o39/` wrote a file named `o39`."""
+    folder = tmp_path_factory.mktemp("slash")
+    if exists:
+        (folder / "o39").mkdir()
+    command, _ = _doors(folder, clock_inputs)["predict --out"]
+    command[command.index("--out") + 1] = str(folder / "o39") + ending
+    capsys.readouterr()
+    assert _exit_code(command) == 2
+    assert "names a folder" in capsys.readouterr().err
+    assert (folder / "o39").is_dir() == exists and not (folder / "o39").is_file()
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(where=st.sampled_from(["the folder", "images.npy", "labels.npy", "a parent"]))
+def test_a_preview_where_the_data_set_goes_is_refused_before_rendering(where, tmp_path_factory, capsys):
+    """Round 14's observation: `clocks render --out x.png --preview x.png` wrote the data set, then refused."""
+    folder = tmp_path_factory.mktemp("preview-clash")
+    out = folder / "set.png" / "sub" if where == "a parent" else folder / "set.png"
+    preview = {"the folder": out, "images.npy": out / "images.npy", "labels.npy": out / "labels.npy",
+               "a parent": folder / "set.png"}[where]
+    capsys.readouterr()
+    code = _exit_code(["clocks", "render", "--n", "2", "--workers", "1", "--out", str(out), "--preview", str(preview)])
+    assert code == 2 and ("--preview" in capsys.readouterr().err)
+    assert list(folder.iterdir()) == []
+
+
+def test_report_over_a_users_page_writes_nothing(tmp_path, capsys):
+    """Round 14's observation: `report` refused a user's index.html only after writing its other pages."""
+    import optuna
+
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    optuna.create_study(study_name="one", storage=storage)
+    out = tmp_path / "reports"
+    out.mkdir()
+    (out / "index.html").write_text("<p>mine</p>")
+    assert main(["report", "--storage", storage, "--out", str(out)]) == 2
+    assert sorted(path.name for path in out.iterdir()) == ["index.html"]
+    assert (out / "index.html").read_text() == "<p>mine</p>"

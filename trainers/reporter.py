@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from datasets.atomic import make_folder
 from trainers.stop import raise_if_stop_requested
 
 
@@ -89,7 +90,7 @@ class JsonlReporter(Reporter):
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_folder(self.run_dir)
         self.path = self.run_dir / "metrics.jsonl"
 
     def report(self, step: int, metrics: dict[str, float]) -> None:

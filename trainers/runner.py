@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from datasets.atomic import write_text
+from datasets.atomic import make_folder, write_text
 from trainers.config import as_dict, resolve
 from trainers.memory import forget_custom_gradients_after
 from trainers.provenance import provenance
@@ -35,7 +35,7 @@ def resolve_config(task: Task, *layers: Mapping[str, Any]) -> Any:
 
 
 def write_json(path: Path, payload: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     write_text(path, json.dumps(payload, indent=2, sort_keys=True, default=str) + "\n")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from datasets.atomic import make_folder
 from trainers.fit import NonFiniteLossError
 from trainers.reporter import Reporter, StopTrial
 
@@ -28,7 +29,7 @@ def enable_compilation_cache(directory: Path | None = None) -> Path:
     from datasets.settings import array_cache_dir
 
     directory = Path(directory or os.environ.get("JAX_COMPILATION_CACHE_DIR") or array_cache_dir() / "jax")
-    directory.mkdir(parents=True, exist_ok=True)
+    make_folder(directory)
     jax.config.update("jax_compilation_cache_dir", str(directory))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)

@@ -32,6 +32,7 @@ from analysis.findings.claim_checks import (
     rankings_do_not_carry,
     sgd_slow,
 )
+from datasets.atomic import make_folder
 
 NAME = "claims"
 AT_THIS_BUDGET = " at this budget"
@@ -133,7 +134,7 @@ def run(out_dir: Path, store_dir: Path, fidelity: str = "committed", workers: in
 
     started, cpu_started = time.perf_counter(), time.process_time()
     rows = check_all(Path(out_dir).parent)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     table = pd.DataFrame([{key: value for key, value in row.items() if key != "numbers"} for row in rows])
     paths = output.write_tables({"claims": table}, out_dir)
     timing = {"evaluations": 0, "trained_now": 0, "evaluation_seconds_total": 0.0,

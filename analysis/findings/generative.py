@@ -36,7 +36,7 @@ from analysis.findings.generative_store import (
     trained_model,
     uniform_noise,
 )
-from datasets.atomic import atomic_write, write_text
+from datasets.atomic import atomic_write, make_folder, write_text
 
 NAME = "generative"
 
@@ -176,7 +176,7 @@ def run_generative(out_dir: Path, store_dir: Path, tiny: bool = False,
     """Train what the store lacks, then write the figures, frechet.csv, models.csv and summary.md to `out_dir`."""
     cpu = time.process_time()
     out_dir, store = Path(out_dir), Path(store_dir) / NAME
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     datasets_in_order = list(dict.fromkeys(spec.config["dataset"] for spec in MODELS))
     held_out = {dataset: held_out_sets(dataset, TINY_FRECHET_SAMPLES if tiny else FRECHET_SAMPLES[dataset])
                 for dataset in datasets_in_order}

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from datasets.atomic import write_text
+from datasets.atomic import make_folder, write_text
 from datasets.images import to_uint8
 
 STORE_VERSION = 1  # bump when what is stored for a model changes (forces retraining)
@@ -185,7 +185,7 @@ def cached_json(path: Path, compute: Callable[[], Any]) -> Any:
     if path.exists():
         return json.loads(path.read_text())
     value = compute()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     write_text(path, json.dumps(value, indent=2, sort_keys=True))  # whole or not at all (a temporary renamed over it)
     return value
 

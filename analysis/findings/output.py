@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from datasets.atomic import atomic_write, write_text
+from datasets.atomic import atomic_write, make_folder, write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -133,7 +133,7 @@ def write_evaluations(evaluations: pd.DataFrame, out_dir: Path) -> tuple[Path, p
     """Write the long CSV and read it back: every number downstream comes from the file, as a rerun would see it."""
     import pandas as pd
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(out_dir)
     path = out_dir / EVALUATIONS
     atomic_write(path, lambda temporary: evaluations.to_csv(temporary, index=False))
     return path, read_evaluations(out_dir) if len(evaluations) else pd.DataFrame(columns=evaluations.columns)

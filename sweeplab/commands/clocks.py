@@ -17,7 +17,7 @@ from sweeplab.commands import (
 from sweeplab.commands.results import finding_alias
 from sweeplab.errors import UserError
 from sweeplab.numbers import local_processes, rendered_images, seed
-from sweeplab.paths import folder_path, path_text
+from sweeplab.paths import file_path, folder_path, path_text, shown
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     predict.add_argument("--images", type=path_text, required=True, help="images.npy, N x150x150 uint8")
     predict.add_argument("--labels", type=path_text, default=None,
                          help="labels.npy, N x2 (hour, minute): prints the errors")
-    predict.add_argument("--out", type=path_text, default=None,
+    predict.add_argument("--out", type=file_path, default=None,
                          help="CSV of predictions (stdout without labels when absent)")
     add_overwrite_argument(predict, "--out")
     predict.set_defaults(handler=predict_command)
@@ -76,6 +76,11 @@ def render_command(args: argparse.Namespace) -> int:
         variation = variation_named(args.variation)
     except ValueError as error:
         raise UserError(str(error)) from None
+    if args.preview is not None:
+        preview, out = Path(os.path.abspath(args.preview)), Path(os.path.abspath(args.out))
+        if preview in (out, out / "images.npy", out / "labels.npy") or preview in out.parents:
+            raise UserError(f"--preview {shown(args.preview)}: that is where --out {shown(args.out)} writes the data "
+                            "set; choose another file for the preview")
     for path in (Path(args.out, "images.npy"), Path(args.out, "labels.npy"), args.preview):
         if path is not None:
             claim(path)  # before the render: a data set kept there is refused now, not after the work
@@ -83,9 +88,9 @@ def render_command(args: argparse.Namespace) -> int:
     save_clock_arrays(Path(args.out), images, labels)
     print(f"wrote {args.out}/images.npy {images.shape} {images.dtype} and labels.npy {labels.shape}")
     if args.preview:
-        shown = min(32, len(images))
-        captions = [format_time(minutes) for minutes in to_minutes(labels[:shown])]
-        save_png(Path(args.preview), captioned_grid(images[:shown], captions))
+        count = min(32, len(images))
+        captions = [format_time(minutes) for minutes in to_minutes(labels[:count])]
+        save_png(Path(args.preview), captioned_grid(images[:count], captions))
         print(f"preview: {args.preview}")
     return 0
 
@@ -104,7 +109,7 @@ def _best_model(study_name: str, storage: str | None) -> Path:
 def predict_command(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from datasets.atomic import write_text
+    from datasets.atomic import make_folder, write_text
     from datasets.clocks.arrays import read_npy, validate_images, validate_labels
     from datasets.clocks.preview import format_time
     from datasets.ownership import claim
@@ -142,7 +147,7 @@ def predict_command(args: argparse.Namespace) -> int:
         print(f"common-sense error over {len(images)} clocks: mean {summary['mean']:.2f} min, "
               f"median {summary['median']:.2f} min, 90th percentile {summary['p90']:.2f} min")
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        make_folder(Path(args.out).parent)
         write_text(Path(args.out), "\n".join(lines) + "\n")
         summary["out"] = args.out
     elif labels is None:

@@ -8,6 +8,7 @@ import sys
 import time
 from pathlib import Path
 
+from datasets.atomic import make_folder
 from sweeplab.commands import add_set_argument, add_storage_argument
 from sweeplab.errors import UserError
 from sweeplab.numbers import array_tasks, cpus_per_task, gpus_per_task, positive_int
@@ -103,7 +104,7 @@ def submit_command(args: argparse.Namespace) -> int:
         raise UserError(str(error)) from None
     if args.image is None:  # once, so the tasks do not race to create it (and a bad URL fails here); in a
         create_study(spec, storage, overrides)  # container the image user creates it (a root-owned journal: unwritable)
-    log_dir.mkdir(parents=True, exist_ok=True)
+    make_folder(log_dir)
     path = log_dir / f"{spec.name}-{time.strftime('%Y%m%d-%H%M%S')}.sbatch"
     write_text(path, script)
     environ = {**os.environ, "SWEEPLAB_STORAGE": storage, "SWEEPLAB_RUNS_DIR": str(runs)}

@@ -15,7 +15,7 @@ import cv2
 import keras
 import numpy as np
 
-from datasets.atomic import write_text
+from datasets.atomic import make_folder, write_text
 from datasets.formats import CorruptDataError
 from datasets.regular_files import FileTooLargeError, NotRegularFileError, open_regular, read_regular_text
 from trainers.clock import transforms  # noqa: F401  (registers the input-transform layers for loading)
@@ -54,7 +54,7 @@ def head_path(model_path: Path) -> Path:
 def save_clock_model(model: keras.Model, head: Head, path: Path,
                      preparation: InputPreparation | None = None) -> Path:
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_folder(path.parent)
     model.save(path)
     sidecar = {"head": head.name, "options": head.options, "input": asdict(preparation or InputPreparation())}
     write_text(head_path(path), json.dumps(sidecar, indent=2) + "\n")
