@@ -5,8 +5,7 @@ its stop handlers matter most, and must not wait for numpy to do it."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from datasets.lazy import lazy_names
 
 _PUBLIC = {"DATASETS": "datasets.registry", "DataNotFoundError": "datasets.registry", "Dataset": "datasets.registry",
            "DatasetInfo": "datasets.registry", "Source": "datasets.registry", "dataset_names": "datasets.registry",
@@ -14,8 +13,4 @@ _PUBLIC = {"DATASETS": "datasets.registry", "DataNotFoundError": "datasets.regis
            "check_validation_classes_trained": "datasets.splits", "split": "datasets.splits"}
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'datasets' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _PUBLIC)

@@ -7,15 +7,10 @@ for the CLI imports no framework.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from datasets.lazy import lazy_names
 
 _PUBLIC = {"task": "trainers.user_tasks", "param": "trainers.user_tasks", "load_data": "trainers.user_fit",
            "fit_keras": "trainers.user_fit", "Reporter": "trainers.reporter"}
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'sweeplab' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _PUBLIC)

@@ -5,15 +5,10 @@ wait half a second for the study-file modules (and numpy) while a signal would s
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from datasets.lazy import lazy_names
 
 _PUBLIC = {"Parameter": "sweeps.space", "suggest_all": "sweeps.space", "SpecError": "sweeps.spec",
            "StudySpec": "sweeps.spec", "load_spec": "sweeps.spec", "study_names": "sweeps.spec"}
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'sweeps' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _PUBLIC)

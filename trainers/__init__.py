@@ -5,8 +5,7 @@ nothing more."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from datasets.lazy import lazy_names
 
 _PUBLIC = {"TASKS": "trainers.registry", "Task": "trainers.registry", "discover_tasks": "trainers.registry",
            "get_task": "trainers.registry", "register_task": "trainers.registry", "Reporter": "trainers.reporter",
@@ -14,8 +13,4 @@ _PUBLIC = {"TASKS": "trainers.registry", "Task": "trainers.registry", "discover_
            "run": "trainers.runner"}
 __all__ = sorted(_PUBLIC)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _PUBLIC:
-        return getattr(importlib.import_module(_PUBLIC[name]), name)
-    raise AttributeError(f"module 'trainers' has no attribute {name!r}")
+__getattr__ = lazy_names(__name__, _PUBLIC)
