@@ -9,8 +9,9 @@ import contextlib
 import errno
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from datasets import ownership
 
@@ -93,6 +94,9 @@ def written_in_place(path: Path | str) -> bool:
     streams = [hop for hop in hops if _is_stream(hop) or hop == Path("/dev/stdin")]
     if streams:
         descriptor = _descriptor(streams[0])
+        if descriptor == -1:  # /proc/PID/fd/N of another process
+            raise PermissionError(errno.EPERM, "refused: that stream is another process's, not an output of this "
+                                  "one", str(path))
         if descriptor is not None and not _open_for_writing(descriptor):  # round 12's 5-d: `--out /dev/stdout
             raise PermissionError(errno.EPERM, "refused: that stream is this process's input (open for "  # 1< f`
                                   "reading only, or not open), not an output", str(path))
@@ -139,7 +143,8 @@ def write_text(path: Path | str, text: str) -> Path:
     refused (`written_in_place`)."""
     path = Path(path)
     with naming_write_errors(path):
-        if written_in_place(path):
+        ownership.claim(path)
+        if written_in_place(path) and ownership.named_as_it_is(path):
             return _write_in_place(path, lambda temporary: Path(temporary).write_text(text))
         if not path.parent.is_dir():
             raise _in_the_way(path.parent)
@@ -152,6 +157,64 @@ def atomic_write(path: Path, write: Callable[[str], None], mode: int = 0o644) ->
     path = Path(path)
     with naming_write_errors(path):
         return _atomic_write(path, write, mode)
+
+
+@contextlib.contextmanager
+def stops_held() -> Iterator[None]:
+    """Signals that have a Python handler (the stop signals) are held while the block runs and delivered after it,
+    so a stop lands before the block or after it, never inside. Outside the main thread nothing is held."""
+    import signal
+
+    held: list[int] = []
+    previous: dict[int, Any] = {}
+    try:
+        for number in signal.valid_signals():
+            handler = signal.getsignal(number)
+            if callable(handler):
+                previous[number] = signal.signal(number, lambda signum, frame: held.append(signum))
+    except ValueError:  # not the main thread: its handlers cannot be changed (nor run) here
+        pass
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in held:
+            signal.raise_signal(number)
+
+
+def atomic_write_all(writes: Mapping[Path, Callable[[str], None]], mode: int = 0o644) -> list[Path]:
+    """Files that belong together (a data set's images and labels) written as one: each into its temporary, then
+    all renamed with the stop signals held (round 15's 4-a: a stop between two renames left one render's images
+    beside another's labels). A reader may still see the first renamed before the second, for microseconds."""
+    paths = [Path(path) for path in writes]
+    if any(written_in_place(path) and ownership.named_as_it_is(path) for path in paths):
+        return [atomic_write(path, write, mode) for path, write in zip(paths, writes.values(), strict=True)]
+    temporaries: list[str] = []
+    try:
+        for path, write in zip(paths, writes.values(), strict=True):
+            with naming_write_errors(path):
+                ownership.claim(path)
+                make_folder(path.parent)
+                descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
+                                                         suffix="".join(path.suffixes))
+                os.close(descriptor)
+                temporaries.append(temporary)
+                write(temporary)
+                os.chmod(temporary, mode)
+        with stops_held():
+            for path in paths:
+                ownership.claim(path)  # again, as atomic_write does, just before the renames
+            for path, temporary in zip(paths, temporaries, strict=True):
+                with naming_write_errors(path):
+                    os.replace(temporary, path)
+    except BaseException:
+        for temporary in temporaries:
+            Path(temporary).unlink(missing_ok=True)
+        raise
+    for path in paths:
+        ownership.record(path)
+    return paths
 
 
 def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
@@ -176,9 +239,9 @@ def _write_in_place(path: Path, write: Callable[[str], None]) -> Path:
 
 
 def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
-    if written_in_place(path):  # never a temporary renamed over a stream; the system's own files are refused
-        return _write_in_place(path, write)
     ownership.claim(path)  # a file under a user-named output that sweeplab did not write there is kept
+    if written_in_place(path) and ownership.named_as_it_is(path):  # never a temporary renamed over a stream the
+        return _write_in_place(path, write)  # user named; the system's own files are refused
     make_folder(path.parent)
     # the temporary name ends as the target does (`.npz`, `.weights.h5`), so writers that check it accept it
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix="".join(path.suffixes))

@@ -16,6 +16,7 @@ import json
 import os
 import re
 import stat
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -117,15 +118,36 @@ def _is_ours(path: Path) -> bool:
     return recorded is not None and path.is_file() and not path.is_symlink() and digest(path) == recorded
 
 
+def named_as_it_is(path: Path | str) -> bool:
+    """`path` may be written in place when it is a stream: it is the output the user named itself (`--out
+    /dev/stdout`), or no output of theirs (the project's own writes). A FIFO, device or link to a stream found
+    inside an output folder was not named: it is never written through (round 15's 5-a: a FIFO named like a page
+    of the report hung it)."""
+    path = _absolute(path)
+    root = _root_of(path)
+    return root is None or root.path == path
+
+
+def _kind(path: Path) -> str:
+    found = os.lstat(path)
+    for test, word in ((stat.S_ISLNK, "a link"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a device"), (stat.S_ISBLK, "a device")):
+        if test(found.st_mode):
+            return word
+    return "a file"
+
+
 def claim(path: Path | str) -> None:
     """Refuse (ForeignOutputError) to replace `path` when it lies under a declared output, exists, and is not a
-    file sweeplab recorded there with its present content, unless that output was given `--overwrite`. Streams
-    and devices are the write door's to judge; paths outside every declared output are the command's own."""
+    file sweeplab recorded there with its present content, unless that output was given `--overwrite`. A stream
+    the user named as the output itself is the write door's to judge; inside an output folder a link, FIFO, socket
+    or device is foreign like any file (round 15's 5-b: a socket was replaced); paths outside every declared output
+    are the command's own."""
     from datasets.atomic import written_in_place
 
     path = _absolute(path)
     root = _root_of(path)
-    if root is None or written_in_place(path):  # a stream (`--out /dev/stdout`) is written, never replaced
+    if root is None or (root.path == path and written_in_place(path)):  # `--out /dev/stdout`: written in place
         return
     where = f"{root.option} {_shown(root.path)}" + ("" if root.path == path else
                                                      f": {_shown(path.relative_to(root.path))}")
@@ -136,13 +158,15 @@ def claim(path: Path | str) -> None:
         return
     if path.is_dir() and not path.is_symlink():
         raise ForeignOutputError(f"{where} is a folder; expected a file name")
-    if not path.is_symlink() and not path.is_file():
-        return  # a device, FIFO or socket: written in place or refused by the write door
-    if root.overwrite or (path.is_file() and not path.is_symlink() and path.stat().st_size == 0) or _is_ours(path):
+    regular = stat.S_ISREG(os.lstat(path).st_mode)
+    if root.overwrite or (regular and (path.stat().st_size == 0 or _is_ours(path))):
         return
-    what = "a link" if path.is_symlink() else "a file"
-    raise ForeignOutputError(f"{where} is {what} sweeplab did not write there (or it was changed since); it is "
-                             "kept. Choose another place, or pass --overwrite to replace it")
+    why = "sweeplab did not write there (or it was changed since)"
+    if regular and _record(path.parent) is None:
+        why = (f"not known as sweeplab's: {MANIFEST} in that folder is not a record sweeplab wrote (a folder, a "
+               "link or other content), so nothing there is")
+    raise ForeignOutputError(f"{where} is {_kind(path)} {why}; it is kept. Choose another place, or pass "
+                             "--overwrite to replace it")
 
 
 def record(path: Path | str) -> None:
@@ -153,8 +177,10 @@ def record(path: Path | str) -> None:
         return
     folder = path.parent
     found = _record(folder)
-    if found is None:
-        return  # something else holds the record's name (a user's file, a folder): kept; this output is not known
+    if found is None:  # something else holds the record's name (a user's file, a folder): kept
+        print(f"sweeplab: warning: {_shown(folder / MANIFEST)} is not a record sweeplab wrote, so {path.name} is "
+              "written but not recorded: writing it again will ask for --overwrite", file=sys.stderr)
+        return
     entries = {name: value for name, value in found.items() if (folder / name).is_file()}
     entries[path.name] = digest(path)
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{MANIFEST}.")

@@ -83,6 +83,10 @@ def schema_path() -> Path:
     venv = sweeps_python().parent.parent
     found = sorted(venv.glob("lib/python3*/site-packages/sweeps/config/schema.json"))
     if not found:
+        if os.environ.get("SWEEPLAB_SWEEPS_PYTHON"):  # the user's setting: no venv to create at its grandparent
+            raise SweepsEngineMissing(
+                f"SWEEPLAB_SWEEPS_PYTHON={os.environ['SWEEPLAB_SWEEPS_PYTHON']}: no Python with W&B's sweep engine "
+                "there; point it at the python of a venv holding `sweeps==0.3.0`, or unset it to use .venv-sweeps")
         raise SweepsEngineMissing(f"W&B's sweep engine is not installed in {venv}; create it with "
                                   f"`python3 -m venv {venv} && {venv}/bin/pip install sweeps==0.3.0`")
     return found[-1]

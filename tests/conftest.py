@@ -27,6 +27,22 @@ if not os.environ.get("SWEEPLAB_DATA_DIR") and DEFAULT_MIRROR.exists():
     os.environ["SWEEPLAB_DATA_DIR"] = str(DEFAULT_MIRROR)
 
 
+def _stop_signals_at_their_defaults() -> None:
+    """A shell that starts the test run as a background job (`.ci/run &`, no job control) hands it SIGQUIT (and
+    SIGINT) ignored, and sweeplab leaves an ignored signal ignored, as `nohup` asks: the signal tests would then see
+    a stop that cannot land. They run as if started from a terminal; each test that wants a signal ignored sets it."""
+    import signal
+
+    from sweeps.signals import STOP_SIGNALS
+
+    for signum in STOP_SIGNALS:
+        if signum != signal.SIGINT and signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
+
+
+_stop_signals_at_their_defaults()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _session_dirs(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Decoded-array cache shared by the session; keras' cache empty so no test finds data there by accident."""

@@ -362,3 +362,153 @@ def test_report_over_a_users_page_writes_nothing(tmp_path, capsys):
     assert main(["report", "--storage", storage, "--out", str(out)]) == 2
     assert sorted(path.name for path in out.iterdir()) == ["index.html"]
     assert (out / "index.html").read_text() == "<p>mine</p>"
+
+
+SPECIAL = st.sampled_from(["FIFO", "socket", "link to /dev/stdout", "link to a FIFO"])
+
+
+def _make_special(path: Path, kind: str) -> None:
+    import socket
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "FIFO":
+        os.mkfifo(path)
+    elif kind == "socket":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(path))
+        server.close()
+    elif kind == "link to /dev/stdout":
+        path.symlink_to("/dev/stdout")
+    else:
+        os.mkfifo(path.parent / "a-fifo")
+        path.symlink_to(path.parent / "a-fifo")
+
+
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(door=st.sampled_from(["clocks render --out", "wandb-sweep --out", "report --out"]), kind=SPECIAL,
+       overwrite=st.booleans())
+def test_a_fifo_socket_or_stream_link_inside_an_output_folder_is_never_written_through(door, kind, overwrite,
+                                                                                      clock_inputs, tmp_path_factory):
+    """Round 15's 5-a (a FIFO named like a report page hung the command), 5-b (a socket was replaced) and 5-f (a
+    link to /dev/stdout in a render folder got the binary arrays): inside a folder the user named, such a name is
+    foreign like a file: refused (kept) in one line, or replaced by a plain file with --overwrite; never opened."""
+    import subprocess
+    import sys
+
+    import optuna
+
+    folder = tmp_path_factory.mktemp("special")
+    if door == "report --out":
+        storage = f"sqlite:///{folder / 's.db'}"
+        optuna.create_study(study_name="one", storage=storage)
+        command, target = ["report", "--storage", storage, "--out", str(folder / "rp")], folder / "rp" / "one.html"
+    else:
+        command, target = _doors(folder, clock_inputs)[door]
+        if door.startswith("clocks"):
+            target = target.parent / "labels.npy"
+    _make_special(target, kind)
+    result = subprocess.run([sys.executable, "-m", "sweeplab", *command, *(["--overwrite"] if overwrite else [])],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
+    if overwrite:
+        assert result.returncode == 0 and target.is_file() and not target.is_symlink(), result.stderr[-1500:]
+    else:
+        error = result.stderr.strip().splitlines()
+        assert result.returncode == 2 and "--overwrite" in error[-1], result.stderr[-1500:]
+        assert os.path.lexists(target) and not (target.is_file() and not target.is_symlink())
+    assert b"\x93NUMPY" not in result.stdout.encode("utf-8", "surrogateescape")
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signum=st.sampled_from(["SIGTERM", "SIGINT", "SIGUSR1", "SIGHUP"]), after=st.integers(1, 2),
+       files=st.integers(2, 3))
+def test_a_stop_while_a_set_of_files_is_renamed_lands_before_or_after_all_of_them(signum, after, files,
+                                                                                  tmp_path_factory, monkeypatch):
+    """Round 15's 4-a: a stop between `clocks render`'s two renames left one render's images beside another's
+    labels. The renames of files written together run with the stop signals held: after the stop, every file holds
+    the new content (the stop is raised once the set is whole)."""
+    import signal
+
+    import datasets.atomic as atomic
+
+    folder = tmp_path_factory.mktemp("pair")
+    paths = [folder / f"part{index}.npy" for index in range(files)]
+    for path in paths:
+        path.write_text("old\n")
+
+    class Stop(Exception):
+        pass
+
+    def stop(number, frame):
+        raise Stop(number)
+
+    real_replace, renamed = os.replace, []
+
+    def replace_then_signal(source, target):
+        real_replace(source, target)
+        renamed.append(target)
+        if len(renamed) == after:
+            signal.raise_signal(getattr(signal, signum))
+
+    previous = signal.signal(getattr(signal, signum), stop)
+    try:
+        monkeypatch.setattr(atomic.os, "replace", replace_then_signal)
+        with pytest.raises(Stop):
+            atomic.atomic_write_all({path: (lambda temporary: Path(temporary).write_text("new\n")) for path in paths})
+    finally:
+        signal.signal(getattr(signal, signum), previous)
+    assert [path.read_text() for path in paths] == ["new\n"] * files
+    assert sorted(path.name for path in folder.iterdir()) == sorted(path.name for path in paths)
+
+
+def test_an_odd_record_is_named_when_it_is_why_a_file_is_refused(tmp_path, capsys):
+    """Round 15's 5-c: beside a folder under the record's name, outputs were written unrecorded without a word and
+    the rerun said "sweeplab did not write there"."""
+    (tmp_path / MANIFEST).mkdir()
+    with user_outputs(tmp_path, "--out"):
+        write_text(tmp_path / "a.csv", "table\n")
+    assert "not recorded" in capsys.readouterr().err
+    with pytest.raises(ForeignOutputError, match="is not a record sweeplab wrote"), user_outputs(tmp_path, "--out"):
+        write_text(tmp_path / "a.csv", "table\n")
+
+
+def test_predict_to_its_own_stdout_writes_the_csv_alone(clock_inputs, tmp_path):
+    """Round 15's 5-d: `predict --out /dev/stdout > f.csv` ended the CSV with the summary's JSON line."""
+    import csv
+    import subprocess
+    import sys
+
+    command, _ = _doors(tmp_path, clock_inputs)["predict --out"]
+    command[command.index("--out") + 1] = "/dev/stdout"
+    with open(tmp_path / "f.csv", "w") as handle:
+        result = subprocess.run([sys.executable, "-m", "sweeplab", *command], cwd=ROOT, stdout=handle,
+                                stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-1500:]
+    rows = list(csv.reader((tmp_path / "f.csv").open()))
+    assert rows[0] == ["index", "hour", "minute", "time"] and len(rows) == 5 and all(len(row) == 4 for row in rows)
+    assert '"n": 4' in result.stderr
+
+
+def test_another_processs_stream_is_named_as_such(tmp_path, capsys):
+    """Round 15's 5-e: `--out /proc/<another pid>/fd/1` was refused as "this process's input"."""
+    import subprocess
+
+    other = subprocess.Popen(["sleep", "30"], stdout=subprocess.PIPE)
+    try:
+        with pytest.raises(PermissionError, match="another process's"):
+            write_text(f"/proc/{other.pid}/fd/1", "x\n")
+    finally:
+        other.kill()
+        other.wait()
+
+
+@given(setting=st.sampled_from(["/nonexistent", "/usr/bin/python3", "relative/python"]))
+@settings(max_examples=3, deadline=None)
+def test_a_sweeps_python_setting_without_the_engine_is_named_not_a_venv_at_its_grandparent(setting):
+    """Round 15's 6-a: SWEEPLAB_SWEEPS_PYTHON=/nonexistent advised `python3 -m venv / && //bin/pip install ...`."""
+    from sweeps import wandb_sweep
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("SWEEPLAB_SWEEPS_PYTHON", setting)
+        with pytest.raises(wandb_sweep.SweepsEngineMissing) as missing:
+            wandb_sweep.schema_path()
+    assert f"SWEEPLAB_SWEEPS_PYTHON={setting}" in str(missing.value) and "venv /" not in str(missing.value)

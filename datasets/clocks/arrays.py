@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from datasets import settings
-from datasets.atomic import atomic_write
+from datasets.atomic import atomic_write_all
 from datasets.clocks.render import render_clocks
 from datasets.clocks.variation import Variation
 from datasets.formats import CorruptDataError, read_npy_array
@@ -76,9 +76,10 @@ def load_clock_arrays(directory: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def save_clock_arrays(directory: Path, images: np.ndarray, labels: np.ndarray) -> Path:
+    """Write the pair as one (`atomic_write_all`): a stop never leaves one render's images beside another's labels."""
     directory = Path(directory)
-    for name, array in (("images.npy", images), ("labels.npy", labels)):
-        atomic_write(directory / name, lambda temporary, array=array: np.save(temporary, array))
+    atomic_write_all({directory / name: (lambda temporary, array=array: np.save(temporary, array))
+                      for name, array in (("images.npy", images), ("labels.npy", labels))})
     return directory
 
 

@@ -129,6 +129,7 @@ def predict_command(args: argparse.Namespace) -> int:
         model, head, preparation = load_clock_model(model_path)
     except FileNotFoundError as error:
         raise UserError(str(error)) from None
+    talk = sys.stderr if _is_stdout(args.out) else sys.stdout  # round 15's 5-d: the CSV alone goes to stdout
     minutes, found = read_clocks(model, head, images, preparation)
     rounded = np.round(minutes).astype(np.int64) % 720
     lines = ["index,hour,minute,time"] + [f"{index},{value // 60},{value % 60},{format_time(value)}"
@@ -145,12 +146,20 @@ def predict_command(args: argparse.Namespace) -> int:
         summary.update(mean=stats["cse/cse_minutes"], median=stats["cse/cse_median"], p90=stats["cse/cse_p90"],
                        share_over_30min=stats["cse/share_over_30min"])
         print(f"common-sense error over {len(images)} clocks: mean {summary['mean']:.2f} min, "
-              f"median {summary['median']:.2f} min, 90th percentile {summary['p90']:.2f} min")
+              f"median {summary['median']:.2f} min, 90th percentile {summary['p90']:.2f} min", file=talk)
     if args.out:
         make_folder(Path(args.out).parent)
         write_text(Path(args.out), "\n".join(lines) + "\n")
         summary["out"] = args.out
     elif labels is None:
         sys.stdout.write("\n".join(lines) + "\n")
-    print(json.dumps(summary))
+    print(json.dumps(summary), file=talk)
     return 0
+
+
+def _is_stdout(path: str | None) -> bool:
+    """`path` is this process's standard output by any name (`/dev/stdout`, a link, the file `> f.csv` opened)."""
+    try:
+        return path is not None and os.path.samestat(os.stat(path), os.fstat(sys.stdout.fileno()))
+    except (OSError, ValueError):
+        return False

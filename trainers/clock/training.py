@@ -10,7 +10,7 @@ import keras
 import numpy as np
 
 import datasets
-from datasets.atomic import atomic_write
+from datasets.atomic import atomic_write_all
 from datasets.clocks import load_clock_arrays, rendered_clocks, variation_named
 from datasets.clocks.variation import Variation
 from trainers.clock.backbone import build_clock_model
@@ -77,8 +77,8 @@ def centred_rendered_clocks(images: np.ndarray, n: int, seed: int, variation: Va
     except (OSError, ValueError):
         pass
     centred, found = centre_dials(images, workers)
-    for name, array in (("found.npy", found), ("images.npy", centred)):  # images last: then the entry is whole
-        atomic_write(directory / name, lambda temporary, array=array: np.save(temporary, array))
+    atomic_write_all({directory / name: (lambda temporary, array=array: np.save(temporary, array))
+                      for name, array in (("found.npy", found), ("images.npy", centred))})  # images last
     return centred, found
 
 
