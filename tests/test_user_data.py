@@ -9,7 +9,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from hypothesis import example, given
+import pytest
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from datasets.formats import CorruptDataError
@@ -104,3 +105,33 @@ def test_a_user_file_is_read_whatever_the_case_of_npz_and_another_file_is_named(
             assert str(error).startswith(f"{path}: a file, not a .npz archive"), error
         else:
             raise AssertionError("a file that is not .npz was read")
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(examples=st.integers(20, 400), pages=st.integers(16, 512))
+def test_an_npz_that_would_inflate_past_half_the_memory_is_refused_before_inflating(examples, pages,
+                                                                                    tmp_path_factory, monkeypatch):
+    """Round 15's observation: a 540 KB `.npz` of zeros inflated to 512 MB before its labels were checked. The
+    members' declared sizes are compared with the memory available (here a generated amount) before any is read."""
+    import os
+
+    import numpy as np
+
+    import trainers.user_fit as user_fit
+    from datasets.formats import CorruptDataError
+
+    folder = tmp_path_factory.mktemp("bomb")
+    path = folder / "zeros.npz"
+    np.savez_compressed(path, x_train=np.zeros((examples, 28, 28), np.float32),
+                        y_train=np.arange(examples, dtype=np.int64) % 2, x_test=np.zeros((2, 28, 28), np.float32),
+                        y_test=np.arange(2, dtype=np.int64))
+    size = (examples + 2) * 28 * 28 * 4 + (examples + 2) * 8  # data bytes; each member adds a 128-byte header
+    real_sysconf = os.sysconf
+    monkeypatch.setattr(user_fit.os, "sysconf", lambda name: pages if name == "SC_AVPHYS_PAGES"
+                        else 4096 if name == "SC_PAGE_SIZE" else real_sysconf(name))
+    available = pages * 4096
+    if size + 4 * 128 > available // 2:
+        with pytest.raises(CorruptDataError, match="once decompressed"):
+            user_fit.load_data(str(path))
+    elif size + 4 * 256 < available // 2:
+        user_fit.load_data(str(path))  # within memory: read
