@@ -23,8 +23,11 @@ path_text.__name__ = "path"
 
 def file_path(text: str) -> str:
     """An argparse type for an option naming a file to write (`predict --out`): a `path_text` that does not end in
-    a slash or name `.`/`..` (round 14's 5-h: `--out o39/` wrote a file named `o39`)."""
+    a slash or name `.`/`..` (round 14's 5-h: `--out o39/` wrote a file named `o39`); `-` is standard output, as
+    for most tools (round 15: it wrote a file named `-`)."""
     text = path_text(text)
+    if text == "-":
+        return "/dev/stdout"
     if text.endswith(("/", "/.", "/..")) or text in (".", ".."):
         raise argparse.ArgumentTypeError(f"expected a file name, but {shown(text)} names a folder")
     return text

@@ -172,7 +172,7 @@ def test_the_manifest_itself_is_never_an_output(tmp_path, capsys):
 
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(door=st.sampled_from(["predict --out", "clocks render --preview"]),
-       stream=st.sampled_from(["/dev/stdout", "/proc/self/fd/1", "link to /dev/stdout"]))
+       stream=st.sampled_from(["/dev/stdout", "/proc/self/fd/1", "link to /dev/stdout", "-"]))
 def test_a_stream_named_as_an_output_is_written_not_refused(door, stream, clock_inputs, tmp_path_factory):
     """The door asks whose file it would replace only of files: `--out /dev/stdout` (a link the system keeps) is
     a stream, written in place (a first version of the door refused it as a link sweeplab did not write)."""
