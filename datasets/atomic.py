@@ -202,18 +202,18 @@ def atomic_write_all(writes: Mapping[Path, Callable[[str], None]], mode: int = 0
                 temporaries.append(temporary)
                 write(temporary)
                 os.chmod(temporary, mode)
-        with stops_held():
+        with stops_held():  # a stop lands before the first rename or after the last record (round 16's 4-a)
             for path in paths:
                 ownership.claim(path)  # again, as atomic_write does, just before the renames
             for path, temporary in zip(paths, temporaries, strict=True):
                 with naming_write_errors(path):
                     os.replace(temporary, path)
+            for path in paths:
+                ownership.record(path)
     except BaseException:
         for temporary in temporaries:
             Path(temporary).unlink(missing_ok=True)
         raise
-    for path in paths:
-        ownership.record(path)
     return paths
 
 
@@ -249,10 +249,11 @@ def _atomic_write(path: Path, write: Callable[[str], None], mode: int) -> Path:
     try:
         write(temporary)
         os.chmod(temporary, mode)
-        ownership.claim(path)  # again: a file put there while the temporary was written is kept as well
-        os.replace(temporary, path)
+        with stops_held():  # a stop lands before the rename or after its record (round 16's 4-a)
+            ownership.claim(path)  # again: a file put there while the temporary was written is kept as well
+            os.replace(temporary, path)
+            ownership.record(path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
-    ownership.record(path)
     return path

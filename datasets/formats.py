@@ -42,7 +42,10 @@ def read_npy_array(handle: object, available: int, source: str) -> np.ndarray:
         shape, fortran_order, dtype = readers[version](handle)
         header_end = handle.tell()
     except (ValueError, OSError, EOFError, TypeError) as error:
-        raise CorruptDataError(f"{source}: not a readable .npy array ({error})") from None
+        words = str(error)
+        if "max_header_size" in words:  # numpy's advice names options sweeplab does not have (one of them unsafe)
+            words = "its header is larger than numpy reads safely (10,000 bytes); save the array again with np.save"
+        raise CorruptDataError(f"{source}: not a readable .npy array ({words})") from None
     if not all(type(side) is int and side >= 0 for side in shape):  # numpy's header reader lets `True` through
         raise CorruptDataError(f"{source}: not a readable .npy array (shape {shape!r}: expected whole numbers >= 0)")
     if dtype.hasobject:

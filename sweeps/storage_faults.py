@@ -196,7 +196,8 @@ def patience_seconds() -> float:
     plain = re.fullmatch(r"[0-9]{1,9}(\.[0-9]{1,9})?", raw.strip())  # no `1_0`, exponent, inf or other digits
     value = float(raw) if plain else 600.0 if not raw.strip() else -1.0
     if not value > 0:
-        raise StorageError(f"$SWEEPLAB_STORAGE_PATIENCE_SECONDS={raw!r}: expected a positive number of seconds")
+        raise StorageError(f"$SWEEPLAB_STORAGE_PATIENCE_SECONDS={raw!r}: expected a positive number of seconds "
+                           "written with digits and at most one point (e.g. 600 or 2.5; no exponent, sign or inf)")
     return value
 
 

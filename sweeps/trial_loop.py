@@ -177,6 +177,9 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
         trim_native_heap()
     try:
         _check_study_unchanged(study)  # its name and directions as this command found them
+        if state == TrialState.COMPLETE and (problem := params_problem(study, trial)) is not None:
+            trial.set_user_attr("fail_reason", problem)
+            state = TrialState.FAIL
         study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
     except (optuna.exceptions.UpdateFinishedTrialError, ValueError):  # "Cannot tell a FAIL (WAITING) trial."
         stored = study._storage.get_trial(trial._trial_id).state
@@ -192,13 +195,33 @@ def _run_and_tell(study: optuna.Study, trial: optuna.Trial, objective: Callable[
     return state
 
 
+def _backend(study: optuna.Study) -> optuna.storages.BaseStorage:
+    """The storage itself: Optuna's cache wraps an RDB storage (and keeps what this command read and wrote); a
+    journal storage reads its file each time."""
+    storage = study._storage
+    return storage._backend if isinstance(storage, optuna.storages._CachedStorage) else storage
+
+
+def params_problem(study: optuna.Study, trial: optuna.Trial) -> str | None:
+    """The trial's parameters as stored now differ from those this process gave it (round 12's 3-k: deleted by
+    hand, it was told COMPLETE and ranked with `-` for every parameter): the reason it fails instead, else None.
+    A trial whose parameters a trial process set (none known here) was compared by that process."""
+    own = trial.params
+    if not own:
+        return None
+    stored = _backend(study).get_trial(trial._trial_id).params
+    changed = sorted({name for name in own if name not in stored or stored[name] != own[name]} | set(stored) - set(own))
+    if not changed:
+        return None
+    return (f"its parameters {', '.join(changed)} were removed or changed in the storage while it ran (by another "
+            "process or a hand edit): not told with values it did not train with")
+
+
 def _check_study_unchanged(study: optuna.Study) -> None:
     """Before a trial is told: the study's directions and name read from the storage itself (Optuna's cache keeps
     those read at the command's start). A direction rewritten by another process (round 9's 3-b) is refused by the
     gateway; a study renamed (round 10's 3-d: the trials went on into `other`) is refused here."""
-    storage = study._storage  # Optuna's cache wraps an RDB storage; a journal storage reads its file each time
-    if isinstance(storage, optuna.storages._CachedStorage):
-        storage = storage._backend
+    storage = _backend(study)
     storage.get_study_directions(study._study_id)
     name = storage.get_study_name_from_id(study._study_id)
     if name != study.study_name:

@@ -22,7 +22,7 @@ from sweeps.run_identity import current_run_dir, remember_run_dir
 from sweeps.signals import STOP_SIGNALS, signal_name
 from sweeps.spec import StudySpec
 from sweeps.storage_faults import StorageUnavailableError
-from sweeps.trial_loop import TrialProcessStopped, agent_name, fail_reason, result_kept_error
+from sweeps.trial_loop import TrialProcessStopped, agent_name, fail_reason, params_problem, result_kept_error
 
 
 class TrialSetupError(UserError):
@@ -100,6 +100,8 @@ def _trial_worker(argv: list[str]) -> int:
     objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))
     try:
         result: dict[str, Any] = {"value": objective(trial)}
+        if (problem := params_problem(study, trial)) is not None:  # edited while it trained: not told (3-k)
+            result = {"error": problem}
     except optuna.TrialPruned as pruned:
         result = {"pruned": str(pruned) or "pruned"}
     except StorageUnavailableError as error:

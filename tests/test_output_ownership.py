@@ -512,3 +512,48 @@ def test_a_sweeps_python_setting_without_the_engine_is_named_not_a_venv_at_its_g
         with pytest.raises(wandb_sweep.SweepsEngineMissing) as missing:
             wandb_sweep.schema_path()
     assert f"SWEEPLAB_SWEEPS_PYTHON={setting}" in str(missing.value) and "venv /" not in str(missing.value)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(signum=st.sampled_from(["SIGTERM", "SIGINT", "SIGUSR1"]), files=st.integers(1, 3), at=st.integers(1, 3))
+def test_a_stop_while_outputs_are_recorded_lands_after_the_record(signum, files, at, tmp_path_factory, monkeypatch):
+    """Round 16's 4-a: a stop while the record was written ended the command with its outputs written but not
+    recorded, and the rerun refused them as not sweeplab's. The renames and the record are one held step."""
+    import signal
+
+    import datasets.atomic as atomic
+    import datasets.ownership as ownership
+
+    folder = tmp_path_factory.mktemp("recorded")
+    paths = [folder / f"part{index}.csv" for index in range(files)]
+
+    class Stop(Exception):
+        pass
+
+    def stop(number, frame):
+        raise Stop(number)
+
+    real_record, recorded = ownership.record, []
+
+    def record_then_signal(path):
+        recorded.append(path)
+        if len(recorded) == min(at, files):
+            signal.raise_signal(getattr(signal, signum))
+        real_record(path)
+
+    previous = signal.signal(getattr(signal, signum), stop)
+    try:
+        monkeypatch.setattr(atomic.ownership, "record", record_then_signal)
+        with pytest.raises(Stop), user_outputs(folder, "--out"):
+            if files == 1:
+                atomic.write_text(paths[0], "new\n")
+            else:
+                atomic.atomic_write_all({path: (lambda temporary: Path(temporary).write_text("new\n"))
+                                         for path in paths})
+    finally:
+        signal.signal(getattr(signal, signum), previous)
+    monkeypatch.undo()
+    with user_outputs(folder, "--out"):  # every output was recorded: written again without --overwrite
+        for path in paths:
+            write_text(path, "again\n")
+    assert [path.read_text() for path in paths] == ["again\n"] * files

@@ -224,3 +224,67 @@ def test_a_requeued_trial_in_a_widened_space_trains_its_values_without_optunas_r
     run_one_trial(study, trial, make_objective(spec, root=folder / "runs"), lambda line: None)
     assert study.trials[-1].params["learning_rate"] == value
     assert not [w for w in recwarn if "Inconsistent parameter values" in str(w.message)]
+
+
+@FIXTURES
+@given(edit=st.sampled_from(["delete", "change"]), value=st.floats(1e-3, 1e-2))
+def test_a_running_trials_parameters_edited_from_outside_fail_it_instead_of_being_told(edit, value,
+                                                                                     tmp_path_factory):
+    """Round 12's 3-k (unchanged through round 15): the running trial's `trial_params` deleted by hand, and the trial
+    was told COMPLETE and ranked with `-` for every parameter. The tell compares the storage's parameters with those
+    the trial trained with; any difference fails the trial in one line."""
+    folder = tmp_path_factory.mktemp("params")
+    study, url = _study(folder)
+
+    def objective(trial: optuna.trial.Trial) -> float:
+        trained = trial.suggest_float("learning_rate", 1e-3, 1e-2, log=True)
+        with sqlite3.connect(folder / "study.db") as connection:  # another process, while the trial trains
+            if edit == "delete":
+                connection.execute("DELETE FROM trial_params WHERE trial_id = ?", (trial._trial_id,))
+            else:
+                connection.execute("UPDATE trial_params SET param_value = ? WHERE trial_id = ?",
+                                   (value, trial._trial_id))
+        return trained
+
+    trial = ask_holding_stops(study)
+    trained = {}
+    state = run_one_trial(study, trial, lambda t: trained.setdefault("value", objective(t)), lambda line: None)
+    stored = optuna.load_study(study_name=study.study_name, storage=url).get_trials()[0]
+    if edit == "delete" or stored.params.get("learning_rate") != trained["value"]:
+        assert state == stored.state == TrialState.FAIL
+        assert "learning_rate" in stored.user_attrs["fail_reason"] and "removed or changed" in \
+            stored.user_attrs["fail_reason"]
+    else:  # the "change" wrote the value the trial had drawn: nothing differs
+        assert state == stored.state == TrialState.COMPLETE
+
+
+@settings(max_examples=2, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(command=st.sampled_from(["agent", "sweep"]))
+def test_parameters_edited_while_a_trial_trains_fail_it_in_an_agents_trial_process_too(command, tmp_path_factory):
+    """3-k for the default `agent`, whose trial trains in its own process (the agent does not know the parameters
+    the process drew: that process compares them), and for `sweep`, in one process."""
+    import os
+    import subprocess
+    import sys
+
+    from tiny_study import faulting_study_text, faulting_task_source
+
+    folder = tmp_path_factory.mktemp("params-process")
+    (folder / "edited.py").write_text(faulting_task_source("""
+        import sqlite3
+        with sqlite3.connect(os.environ["STORAGE_FILE"]) as connection:  # another process, while the trial trains
+            connection.execute("DELETE FROM trial_params WHERE trial_id IN "
+                               "(SELECT trial_id FROM trials WHERE state = 'RUNNING')")
+    """))
+    (folder / "edited.yaml").write_text(faulting_study_text("edited").replace("trials: 3", "trials: 1"))
+    database = folder / "study.db"
+    env = {**os.environ, "STORAGE_FILE": str(database), "SWEEPLAB_RUNS_DIR": str(folder / "runs")}
+    env.pop("PYTHONPATH", None)
+    extra = ["--max-failures", "1"] if command == "agent" else []
+    done = subprocess.run([sys.executable, "-m", "sweeplab", command, "edited.yaml", "--storage",
+                           f"sqlite:///{database}", *extra], cwd=folder, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert "Traceback" not in done.stderr, done.stderr[-2000:]
+    trials = optuna.load_study(study_name="edited", storage=f"sqlite:///{database}").get_trials()
+    assert trials and all(trial.state == TrialState.FAIL for trial in trials), [t.state for t in trials]
+    assert all("removed or changed" in trial.user_attrs.get("fail_reason", "") for trial in trials)
