@@ -112,6 +112,13 @@ class FileIdentity:
             return None
         return status.st_dev, status.st_ino
 
+    def emptied(self) -> bool:
+        """The file is still there, and holds nothing (cut to 0 bytes by hand or by another program)."""
+        try:
+            return os.stat(self.path).st_size == 0
+        except OSError:
+            return False
+
     def unwritable(self) -> bool:
         """The file (or, for SQLite's journal, its directory) refuses writes now: read-only, immutable, a read-only
         mount. SQLite reports a file made immutable mid-run as "disk I/O error", which alone would look curable."""
@@ -482,6 +489,8 @@ def _retrying(method: Callable[..., Any], name: str, describe: str, best_effort:
                 if is_refused(error):
                     raise _refusal(describe, f"the write ({root_cause(error)})") from error
                 if (vanished := _vanished(method, name, args, kwargs, error)) is not None:
+                    if identity is not None and identity.emptied():  # round 12's 3-l: named as what happened
+                        vanished = f"its file {identity.path} was emptied (0 bytes)"
                     raise StorageCorruptError(f"storage {describe}: {vanished} (by {name}) while this command ran: "
                                               "the file was damaged or edited by hand") from error
                 size_limited = identity is not None and is_write_failure(error) and identity.at_file_size_limit()

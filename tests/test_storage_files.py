@@ -285,3 +285,30 @@ def test_optunas_own_answers_on_this_workers_records_pass_unchanged(tmp_path: Pa
     with pytest.raises(optuna.exceptions.DuplicatedStudyError):
         storage.create_new_study([optuna.study.StudyDirection.MAXIMIZE], "s")
     assert [study.study_name for study in storage.get_all_studies()] == ["s"]
+
+
+EMPTYING_TASK = faulting_task_source("""
+    os.truncate(os.environ["STORAGE_FILE"], 0)  # someone empties the SQLite file while the trial runs
+""")
+
+
+def test_a_sqlite_file_emptied_mid_trial_is_named_as_emptied() -> None:
+    """Round 12's 3-l: a SQLite file cut to 0 bytes mid-run was named as "its table 'trials' was removed"."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
+        folder = Path(directory)
+        module = f"empty_{uuid.uuid4().hex[:8]}"
+        (folder / f"{module}.py").write_text(EMPTYING_TASK)
+        (folder / f"{module}.yaml").write_text(faulting_study_text(module))
+        database = folder / "study.db"
+        patch.setenv("STORAGE_FILE", str(database))
+        patch.setenv("SWEEPLAB_RUNS_DIR", str(folder / "runs"))
+        patch.chdir(folder)
+        patch.syspath_prepend(str(folder))
+        err = io.StringIO()
+        with redirect_stderr(err), redirect_stdout(io.StringIO()):
+            code = main(["sweep", f"{module}.yaml", "--no-refit", "--storage", f"sqlite:///{database}"])
+        errors = [line for line in err.getvalue().splitlines() if line.startswith("sweeplab:")]
+        assert code != 0 and len(errors) == 1, err.getvalue()
+        assert "emptied (0 bytes)" in errors[0] and str(database) in errors[0], errors
