@@ -283,6 +283,7 @@ def _render_in_pool(seed: int, labels: np.ndarray, variation: Variation, workers
     """The images rendered in chunks by `workers` spawned processes. A stop (a signal's `Stopped`) or any error
     ends the workers at once and is raised: leaving the pool's block normally waits for every queued chunk."""
     chunk = -(-len(labels) // (workers * 4))
+    _quiet_resource_tracker()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
                              initializer=_worker_start) as pool:
         try:
@@ -292,6 +293,27 @@ def _render_in_pool(seed: int, labels: np.ndarray, variation: Variation, workers
         except BaseException:
             _end_pool(pool)  # then leaving the block waits for nothing
             raise
+
+
+def _quiet_resource_tracker() -> None:
+    """multiprocessing's resource tracker (one process, started with the first pool) writes its own warnings to the
+    stderr it inherits: after a stop ended the workers, a `resource_tracker: ...` line came after the command's
+    last line. It is started here with its stderr on /dev/null; the command's own stderr is untouched."""
+    import os
+    from multiprocessing import resource_tracker
+
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to keep quiet
+        return
+    try:
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 2)
+        os.close(quiet)
+        resource_tracker.ensure_running()
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _worker_start() -> None:
