@@ -43,6 +43,9 @@ def folder_path(text: str) -> str:
     (round 9's 5-c: `transfer --store s0.db` trained 14 s, then ended in `Not a directory: s0.db/transfer`)."""
     from datasets.settings import folder_problem
 
+    if path_text(text) == "-":  # round 17's 5-a: `--out -` made a folder named `-` (for a file, `-` is stdout)
+        raise argparse.ArgumentTypeError("expected a folder; '-' (standard output) cannot hold one (write ./- to "
+                                         "name a folder '-')")
     if (problem := folder_problem(Path(path_text(text)))) is not None:
         raise argparse.ArgumentTypeError(f"expected a folder, but {shown(text)} {problem}")
     return text

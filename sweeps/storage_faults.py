@@ -204,7 +204,8 @@ def patience_seconds() -> float:
     value = float(raw) if plain else 600.0 if not raw.strip() else -1.0
     if not value > 0:
         raise StorageError(f"$SWEEPLAB_STORAGE_PATIENCE_SECONDS={raw!r}: expected a positive number of seconds "
-                           "written with digits and at most one point (e.g. 600 or 2.5; no exponent, sign or inf)")
+                           "written as 1 to 9 digits, optionally a point and 1 to 9 more (e.g. 600 or 2.5; no "
+                           "exponent, sign or inf)")
     return value
 
 

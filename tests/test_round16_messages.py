@@ -25,7 +25,7 @@ def test_a_patience_the_reader_refuses_says_how_to_write_one(raw):
         try:
             value = patience_seconds()
         except StorageError as refused:
-            assert "digits and at most one point" in str(refused) and repr(raw) in str(refused)
+            assert "1 to 9 digits" in str(refused) and repr(raw) in str(refused)
             return
     assert value > 0 and float(raw) == value
 

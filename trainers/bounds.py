@@ -109,6 +109,13 @@ def out_of_bounds(name: str, value: Any, config_type: type | None = None) -> str
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     bound = bound_of(name, config_type)
-    if bound.contains(float(value)):
+    try:
+        inside = bound.contains(float(value))
+    except OverflowError:  # an integer past float's range (round 17's 6-b): outside every bound
+        inside = False
+    if inside:
         return None
+    if isinstance(value, int) and len(str(abs(value))) > 30:
+        return f"{name}: an integer of {len(str(abs(value)))} digits is out of range; expected a value in " \
+               f"{bound.describe()}"
     return f"{name}: {value!r} is out of range; expected a value in {bound.describe()}"

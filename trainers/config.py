@@ -115,7 +115,11 @@ def _coerce(key: str, value: Any, annotation: Any) -> Any:
     if annotation is float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise ConfigError(f"{key}: expected a number, got {value!r}")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # round 17's 6-b: an integer past float's range
+            raise ConfigError(f"{key}: an integer of {len(str(abs(value)))} digits is past any number this field "
+                              "takes") from None
     if annotation is str:
         if not isinstance(value, str):
             raise ConfigError(f"{key}: expected a string, got {value!r}")

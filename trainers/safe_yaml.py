@@ -22,6 +22,9 @@ CORE_FLOAT = re.compile(r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[
                         r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$")
 
 
+MAX_INT_DIGITS = 1000  # far beyond any count, seed or size a config holds
+
+
 class AliasBombError(yaml.YAMLError):
     """The document's aliases expand to more nodes than any study file needs."""
 
@@ -67,6 +70,9 @@ class _Loader(_BASE):  # type: ignore[misc, valid-type]
         if not CORE_INT.match(text):
             raise ConstructorError(None, None, f"{text!r} is not a YAML 1.2 integer (decimal, 0o octal or 0x hex; "
                                    "no 0b, _ separators or 1:30)", node.start_mark)
+        if len(text) > MAX_INT_DIGITS:  # Python refuses past 4,300 digits (round 17's 6-b): no value here is that long
+            raise ConstructorError(None, None, f"an integer of {len(text)} digits is too long (at most "
+                                   f"{MAX_INT_DIGITS})", node.start_mark)
         if DECIMAL_INT.match(text):
             return int(text, 10)  # a leading zero does not make it octal (YAML 1.2)
         return int(text[2:], 8 if text[1] == "o" else 16)
