@@ -143,8 +143,7 @@ def write_text(path: Path | str, text: str) -> Path:
     refused (`written_in_place`)."""
     path = Path(path)
     with naming_write_errors(path):
-        ownership.claim(path)
-        if written_in_place(path) and ownership.named_as_it_is(path):
+        if written_in_place(path) and ownership.named_as_it_is(path):  # a stream the user named (claim passes it)
             return _write_in_place(path, lambda temporary: Path(temporary).write_text(text))
         if not path.parent.is_dir():
             raise _in_the_way(path.parent)

@@ -160,6 +160,23 @@ TASK = faulting_task_source("""
 """)
 
 
+def _sweep_of_task(folder: Path, prefix: str, task: str, storage: str, env: dict[str, str]) -> tuple[int, str]:
+    """`sweep --no-refit` in `folder` of a faulting user task saved there under a fresh module name (its study file
+    beside it), with `env` and runs in `folder/runs`: the exit code and what it wrote to stderr."""
+    module = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    (folder / f"{module}.py").write_text(task)
+    (folder / f"{module}.yaml").write_text(faulting_study_text(module))
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in {**env, "SWEEPLAB_RUNS_DIR": str(folder / "runs")}.items():
+            patch.setenv(name, value)
+        patch.chdir(folder)
+        patch.syspath_prepend(str(folder))
+        err = io.StringIO()
+        with redirect_stderr(err), redirect_stdout(io.StringIO()):
+            code = main(["sweep", f"{module}.yaml", "--no-refit", "--storage", storage])
+    return code, err.getvalue()
+
+
 @settings(max_examples=max(3, settings.default.max_examples // 8))
 @given(cut_in=st.integers(0, 1), keep=st.floats(0.0, 1.0, exclude_max=True))
 def test_a_sweep_whose_journal_is_truncated_mid_trial_stops_in_one_line_and_keeps_the_result(
@@ -169,22 +186,12 @@ def test_a_sweep_whose_journal_is_truncated_mid_trial_stops_in_one_line_and_keep
     directory, and nothing more is written into the journal."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
+    with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
-        module = f"cut_{uuid.uuid4().hex[:8]}"
-        (folder / f"{module}.py").write_text(TASK)
-        (folder / f"{module}.yaml").write_text(faulting_study_text(module))
         journal = folder / "study.log"
-        for name, value in {"STORAGE_FILE": str(journal), "SWEEPLAB_RUNS_DIR": str(folder / "runs"),
-                            "CUT_IN_TRIAL": str(cut_in), "KEEP": repr(keep),
-                            "CUT_COPY": str(folder / "cut.bytes")}.items():
-            patch.setenv(name, value)
-        patch.chdir(folder)
-        patch.syspath_prepend(str(folder))
-        err = io.StringIO()
-        with redirect_stderr(err), redirect_stdout(io.StringIO()):
-            code = main(["sweep", f"{module}.yaml", "--no-refit", "--storage", f"journal://{journal}"])
-        stderr = err.getvalue()
+        code, stderr = _sweep_of_task(folder, "cut", TASK, f"journal://{journal}", {
+            "STORAGE_FILE": str(journal), "CUT_IN_TRIAL": str(cut_in), "KEEP": repr(keep),
+            "CUT_COPY": str(folder / "cut.bytes")})
         errors = [line for line in stderr.splitlines() if line.startswith("sweeplab:")]
         assert code != 0, stderr
         assert "Traceback" not in stderr and len(errors) == 1, stderr
@@ -296,19 +303,10 @@ def test_a_sqlite_file_emptied_mid_trial_is_named_as_emptied() -> None:
     """Round 12's 3-l: a SQLite file cut to 0 bytes mid-run was named as "its table 'trials' was removed"."""
     import tempfile
 
-    with tempfile.TemporaryDirectory() as directory, pytest.MonkeyPatch.context() as patch:
-        folder = Path(directory)
-        module = f"empty_{uuid.uuid4().hex[:8]}"
-        (folder / f"{module}.py").write_text(EMPTYING_TASK)
-        (folder / f"{module}.yaml").write_text(faulting_study_text(module))
-        database = folder / "study.db"
-        patch.setenv("STORAGE_FILE", str(database))
-        patch.setenv("SWEEPLAB_RUNS_DIR", str(folder / "runs"))
-        patch.chdir(folder)
-        patch.syspath_prepend(str(folder))
-        err = io.StringIO()
-        with redirect_stderr(err), redirect_stdout(io.StringIO()):
-            code = main(["sweep", f"{module}.yaml", "--no-refit", "--storage", f"sqlite:///{database}"])
-        errors = [line for line in err.getvalue().splitlines() if line.startswith("sweeplab:")]
-        assert code != 0 and len(errors) == 1, err.getvalue()
+    with tempfile.TemporaryDirectory() as directory:
+        database = Path(directory) / "study.db"
+        code, stderr = _sweep_of_task(Path(directory), "empty", EMPTYING_TASK, f"sqlite:///{database}",
+                                      {"STORAGE_FILE": str(database)})
+        errors = [line for line in stderr.splitlines() if line.startswith("sweeplab:")]
+        assert code != 0 and len(errors) == 1, stderr
         assert "emptied (0 bytes)" in errors[0] and str(database) in errors[0], errors
