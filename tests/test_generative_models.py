@@ -76,11 +76,12 @@ def test_vae_loss_is_reconstruction_plus_beta_times_kl():
     assert tuple(reconstructions.shape) == images.shape and tuple(z_mean.shape) == (4, 3)
 
 
-def _tiny_gan(generator_learning_rate: float, discriminator_learning_rate: float) -> models.GAN:
+def _tiny_gan(generator_learning_rate: float, discriminator_learning_rate: float,
+              ema_decay: float = 0.0) -> models.GAN:
     keras.utils.set_random_seed(0)
     generator = models.build_decoder((16, 16, 1), 8, 2, filters=4, batch_norm=True, name="generator")
     discriminator = models.build_discriminator((16, 16, 1), 2, filters=4)
-    gan = models.GAN(generator, discriminator, label_smoothing=0.1)
+    gan = models.GAN(generator, discriminator, label_smoothing=0.1, ema_decay=ema_decay)
     gan.compile(generator_learning_rate=generator_learning_rate,
                 discriminator_learning_rate=discriminator_learning_rate)
     return gan
@@ -178,3 +179,29 @@ def test_a_saved_discriminator_loads_back_with_its_stddev_channel(tmp_path):
     loaded = keras.saving.load_model(tmp_path / "d.keras")
     images = np.random.default_rng(0).random((4, 28, 28, 1)).astype("float32")
     assert np.allclose(discriminator(images, training=False), loaded(images, training=False))
+
+
+@pytest.mark.parametrize("generator_rate", [0.0, 1e-2])
+def test_the_sampler_follows_a_moving_average_of_the_generator(generator_rate):
+    """With `ema_decay`, samples come from a copy of G that the train step moves toward G by the ramped decay:
+    from zeros, against a frozen G, two steps leave it at (1 - d1 d2) G, d_t = min(decay, t / (t + 9))."""
+    gan = _tiny_gan(generator_rate, 1e-3, ema_decay=0.9)
+    assert gan.sampler is not gan.generator and not gan.sampler.trainable_variables
+    assert not {id(v) for v in gan.sampler.variables} & {id(v) for v in gan.trainable_variables}
+    for variable in gan.sampler.variables:
+        variable.assign(keras.ops.zeros(variable.shape))
+    pairs = [(mine, average) for mine, average in zip(gan.generator.variables, gan.sampler.variables, strict=True)
+             if mine.trainable]  # batch-norm statistics move in G's forward passes too; weights only by the rate
+    before = [keras.ops.convert_to_numpy(mine).copy() for mine, _ in pairs]
+    gan.fit(np.random.default_rng(0).uniform(size=(64, 16, 16, 1)).astype("float32"), batch_size=32, epochs=1,
+            verbose=0)
+    assert float(keras.ops.convert_to_numpy(gan.ema_steps)) == 2.0
+    kept = 1 - (1 / 10) * (2 / 11)
+    moved = []
+    for start, (_, average) in zip(before, pairs, strict=True):
+        average = keras.ops.convert_to_numpy(average)
+        if generator_rate == 0:
+            np.testing.assert_allclose(average, kept * start, rtol=1e-5, atol=1e-7)
+        moved.append(not np.allclose(average, kept * start, rtol=1e-5, atol=1e-7))
+        assert np.all(np.isfinite(average))
+    assert any(moved) == (generator_rate > 0)  # a G that learns pulls its average along

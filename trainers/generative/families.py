@@ -80,10 +80,11 @@ def build_gan(config: Any, image_shape: tuple[int, ...]) -> Generative:
                                      config.kernel_size, "relu", batch_norm=True, name="generator")
     discriminator = models.build_discriminator(image_shape, config.layers, config.filters, config.kernel_size,
                                                config.discriminator_dropout)
-    gan = models.GAN(generator, discriminator, label_smoothing=config.label_smoothing, seed=config.seed)
+    gan = models.GAN(generator, discriminator, label_smoothing=config.label_smoothing, seed=config.seed,
+                     ema_decay=config.generator_ema)
     gan.compile(generator_learning_rate=config.generator_learning_rate,
                 discriminator_learning_rate=config.discriminator_learning_rate, beta_1=config.beta_1)
-    return Generative(gan, config.latent_dim, _predict(generator), has_prior=True, validate=False)
+    return Generative(gan, config.latent_dim, _predict(gan.sampler), has_prior=True, validate=False)
 
 
 FAMILIES: dict[str, Callable[[Any, tuple[int, ...]], Generative]] = {"cae": build_cae, "vae": build_vae,

@@ -156,13 +156,25 @@ class GAN(keras.Model):
     statistics, should a discriminator have them; the built-in one does not) is updated by the d_loss pass only.
     `compile` builds one `PerVariableAdam` giving G's and D's variables their own rates. Subclassed with
     sub-models as constructor arguments, the GAN is saved with `save_weights` (as `train` does), not `save`.
+
+    With `ema_decay` > 0, `sampler` is a copy of G whose variables follow an exponential moving average of G's
+    (Yazici et al. 2019: averaging G's weights smooths the players' oscillation out of its samples). It is updated
+    inside the loss, so every backend's train step carries it as state; its decay ramps up as min(decay,
+    (1 + step) / (10 + step)) so that the random initial weights fade out early. Without it, `sampler` is G.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, label_smoothing: float = 0.0,
-                 seed: int = 0, **kwargs) -> None:
+                 seed: int = 0, ema_decay: float = 0.0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.generator, self.discriminator = generator, discriminator
         self.label_smoothing = float(label_smoothing)
+        self.ema_decay = float(ema_decay)
+        self.sampler = generator
+        if self.ema_decay > 0:
+            self.sampler = keras.models.clone_model(generator)
+            self.sampler.set_weights(generator.get_weights())
+            self.sampler.trainable = False
+            self.ema_steps = self.add_weight(shape=(), initializer="zeros", trainable=False, name="ema_steps")
         self.seed_generator = keras.random.SeedGenerator(seed)
         self.d_loss_tracker = keras.metrics.Mean(name="d_loss")
         self.g_loss_tracker = keras.metrics.Mean(name="g_loss")
@@ -189,6 +201,15 @@ class GAN(keras.Model):
     def _latents(self, batch):
         return keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
 
+    def _follow_generator(self) -> None:
+        """One step of the moving average: sampler <- decay * sampler + (1 - decay) * G (every variable, batch-norm
+        statistics included)."""
+        steps = self.ema_steps + 1.0
+        decay = ops.minimum(self.ema_decay, steps / (steps + 9.0))
+        for average, variable in zip(self.sampler.variables, self.generator.variables, strict=True):
+            average.assign(decay * average + (1.0 - decay) * ops.stop_gradient(variable))
+        self.ema_steps.assign(steps)
+
     def _frozen_discriminator(self, images, training: bool):
         """D's logits with no gradient to D's weights; keeps only the RNG state the call advanced."""
         discriminator = self.discriminator
@@ -212,4 +233,6 @@ class GAN(keras.Model):
         g_loss = self.bce(ops.ones((batch, 1)), fooled)
         self.d_loss_tracker.update_state(d_loss, sample_weight=batch)
         self.g_loss_tracker.update_state(g_loss, sample_weight=batch)
+        if self.ema_decay > 0 and training:
+            self._follow_generator()
         return d_loss + g_loss

@@ -93,12 +93,14 @@ class GANConfig(GenerativeConfig):
     beta_1: float = 0.5  # Adam's first-moment decay for both players (DCGAN)
     label_smoothing: float = 0.1  # real labels become 1 - label_smoothing
     discriminator_dropout: float = 0.2
+    generator_ema: float = 0.0  # > 0: samples come from a moving average of G's weights with this decay
 
     def extra_checks(self) -> dict[str, bool]:
         return {"generator_learning_rate": self.generator_learning_rate > 0,
                 "discriminator_learning_rate": self.discriminator_learning_rate > 0,
                 "label_smoothing": 0 <= self.label_smoothing < 1,
-                "discriminator_dropout": 0 <= self.discriminator_dropout < 1, "beta_1": 0 <= self.beta_1 < 1}
+                "discriminator_dropout": 0 <= self.discriminator_dropout < 1, "beta_1": 0 <= self.beta_1 < 1,
+                "generator_ema": 0 <= self.generator_ema < 1}
 
 
 _SMOKE = {"dataset": "mnist", "subset": 256, "test_subset": 64, "epochs": 1, "batch_size": 64, "filters": 8,
