@@ -30,6 +30,9 @@ CANDIDATES: dict[str, dict] = {
     "minibatch-stddev-dropout": {"discriminator_dropout": 0.3},  # the two that helped most, together
     "minibatch-stddev-ttur-dropout": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 4e-4,
                                       "discriminator_dropout": 0.3},
+    # the default (above) with samples from a moving average of G's weights (1,650 steps: decay 0.99)
+    "minibatch-stddev-ttur-dropout-ema": {"generator_learning_rate": 1e-4, "discriminator_learning_rate": 4e-4,
+                                          "discriminator_dropout": 0.3, "generator_ema": 0.99},
 }
 DISCRIMINATOR = "DCGAN + minibatch stddev"
 

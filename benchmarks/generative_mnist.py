@@ -7,6 +7,8 @@ diversity beside real half B's.
 
     nice -n 5 .venv/bin/python -m benchmarks.generative_mnist            # every candidate not yet done
     .venv/bin/python -m benchmarks.generative_mnist --table              # print what is recorded
+    .venv/bin/python -m benchmarks.generative_mnist --truncation ema     # a trained candidate's samples drawn
+                                                                         # from N(0, psi^2 I), psi 1 / 0.8 / 0.6
 
 Each candidate's numbers land in benchmarks/results/generative_mnist.parts/<name>.json (reruns skip it), and a
 sample grid in generative_mnist-<name>.png; the parts are combined into generative_mnist-<backend>-<device>.json.
@@ -28,8 +30,14 @@ CANDIDATES: dict[str, dict] = {
     "epochs8": {"epochs": 8},  # twice the training
     "ema-epochs8": {"generator_ema": EMA, "epochs": 8},
     "ema-filters64": {"generator_ema": EMA, "filters": 64},  # twice the width, the same 4 epochs
+    "ema-rate4e-4": {"generator_ema": EMA, "generator_learning_rate": 4e-4,  # twice both rates: the average
+                     "discriminator_learning_rate": 4e-4},  # smooths the larger steps' noise
+    "ema-epochs16": {"generator_ema": EMA, "epochs": 16},
+    "ema-rate4e-4-epochs8": {"generator_ema": EMA, "generator_learning_rate": 4e-4,
+                             "discriminator_learning_rate": 4e-4, "epochs": 8},
 }
 RECOGNISED_BAR = 0.8  # the issue's bar: >= 80% recognised with confidence, all 10 classes present
+CPU_BUDGET_S = 900  # the generative finding's budget: each model <= 15 CPU minutes on a 2-core CPU
 
 
 def measure(name: str, overrides: dict, store: Path) -> dict:
@@ -63,15 +71,64 @@ def measure(name: str, overrides: dict, store: Path) -> dict:
             "load_average_at_end": round(record["load_average"], 2), "samples_png": f"generative_mnist-{name}.png"}
 
 
+TRUNCATIONS = (1.0, 0.8, 0.6)
+
+
+def truncation(name: str, store: Path) -> dict:
+    """The truncation trick on one trained candidate: latents drawn from N(0, psi^2 I) instead of N(0, I) trade
+    the samples' spread for their fidelity (Brock et al. 2019 truncate; scaling is the simplest form). Each psi:
+    recognised share, classes present, entropy and diversity of 2,000 samples, as `measure` scores them."""
+    import numpy as np
+
+    from analysis.findings.generative import FEATURE_TRAIN_IMAGES, FRECHET_SAMPLES, RECOGNITION_TRAIN_IMAGES
+    from analysis.findings.generative_store import held_out_sets
+    from trainers.generative.families import build_gan
+    from trainers.generative.quality import (
+        FrechetScorer,
+        feature_classifier,
+        feature_extractor,
+        mean_pairwise_distance,
+        recognisability,
+    )
+    from trainers.registry import get_task
+    from trainers.runner import resolve_config
+
+    part = json.loads((PARTS / f"{name}.json").read_text())
+    directory = store / part["store_dir"]
+    record = json.loads((directory / "model.json").read_text())
+    config = resolve_config(get_task("gan"), {key: value for key, value in record["config"].items()})
+    halves, _ = held_out_sets("mnist", FRECHET_SAMPLES["mnist"])
+    shape = tuple(halves[0].shape[1:])
+    generative = build_gan(config, shape)
+    generative.model(np.zeros((1, *shape), "float32"))  # built, as after fit, so its weights can load
+    generative.model.load_weights(directory / "model.weights.h5")
+    classifier = feature_classifier("mnist", shape, RECOGNITION_TRAIN_IMAGES, reject_noise=True)
+    extractor = feature_extractor("mnist", shape, FEATURE_TRAIN_IMAGES)
+    scorer = FrechetScorer(extractor, halves[0])
+    latents = np.random.default_rng(config.seed + 30).standard_normal((len(halves[0]), config.latent_dim))
+    rows = []
+    for psi in TRUNCATIONS:
+        images = generative.decode((psi * latents).astype("float32"))
+        scores = recognisability(np.asarray(classifier.predict(images, batch_size=256, verbose=0)))
+        rows.append({"psi": psi, "recognised_share": round(scores["recognised_share"], 4),
+                     "classes_present": scores["classes_present"], "class_entropy": round(scores["class_entropy"], 3),
+                     "diversity": round(mean_pairwise_distance(extractor.predict(images, batch_size=256,
+                                                                                 verbose=0)), 3),
+                     "frechet_distance": round(scorer.distance(images), 2)})
+    return {"candidate": name, "store_dir": part["store_dir"], "rows": rows}
+
+
 def combine() -> Path:
     from benchmarks.machine import write_result
 
     parts = {path.stem: json.loads(path.read_text()) for path in sorted(PARTS.glob("*.json"))}
     rows = [parts[name] for name in CANDIDATES if name in parts]
-    meets = [row for row in rows if row["recognised_share"] >= RECOGNISED_BAR and row["classes_present"] == 10]
-    pool = meets or rows
-    winner = min(pool, key=lambda row: row["train_cpu_seconds"]) if meets else max(
-        pool, key=lambda row: row["recognised_share"]) if pool else None
+    affordable = [row for row in rows if row["train_cpu_seconds"] <= CPU_BUDGET_S]
+    meets = [row for row in affordable if row["recognised_share"] >= RECOGNISED_BAR and row["classes_present"] == 10]
+    if meets:
+        winner = min(meets, key=lambda row: row["train_cpu_seconds"])
+    else:
+        winner = max(affordable, key=lambda row: row["recognised_share"]) if affordable else None
     return write_result("generative_mnist", {
         "command": "nice -n 5 .venv/bin/python -m benchmarks.generative_mnist",
         "note": ("2,000 samples a candidate; recognised = the generative finding's classifier (every real "
@@ -79,8 +136,8 @@ def combine() -> Path:
                  "in the finding's MNIST feature space against real test half A / beside half B. One seed each "
                  "(the finding's). CPU seconds are the training process's."),
         "winner": winner["candidate"] if winner else None,
-        "winner_rule": f"the cheapest candidate (training CPU seconds) with >= {RECOGNISED_BAR:.0%} recognised and all "
-                       "10 classes; if none, the most recognised",
+        "winner_rule": f"within the finding's {CPU_BUDGET_S} training CPU seconds a model: the cheapest candidate "
+                       f"with >= {RECOGNISED_BAR:.0%} recognised and all 10 classes; if none, the most recognised",
         "candidates": rows})
 
 
@@ -106,12 +163,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--table", action="store_true", help="print the recorded candidates and stop")
     parser.add_argument("--only", default="", help="comma-separated candidate names (default: all)")
+    parser.add_argument("--truncation", default="", help="a trained candidate: score its truncated samples")
     args = parser.parse_args(argv)
     if args.table:
         print(table())
         return 0
     make_folder(PARTS)
     store = runs_dir() / "results" / "generative"  # the finding's store: `sweeplab results generative` reuses it
+    if args.truncation:
+        result = truncation(args.truncation, store)
+        write_text(PARTS / f"truncation-{args.truncation}.json", json.dumps(result, indent=2, sort_keys=True))
+        for row in result["rows"]:
+            print(row, flush=True)
+        return 0
     names = [name for name in (args.only.split(",") if args.only else CANDIDATES) if name]
     for name in names:
         part = PARTS / f"{name}.json"

@@ -186,7 +186,7 @@ def test_the_sampler_follows_a_moving_average_of_the_generator(generator_rate):
     """With `ema_decay`, samples come from a copy of G that the train step moves toward G by the ramped decay:
     from zeros, against a frozen G, two steps leave it at (1 - d1 d2) G, d_t = min(decay, t / (t + 9))."""
     gan = _tiny_gan(generator_rate, 1e-3, ema_decay=0.9)
-    assert gan.sampler is not gan.generator and not gan.sampler.trainable_variables
+    assert gan.sampling_generator is gan.sampler and not gan.sampler.trainable_variables
     assert not {id(v) for v in gan.sampler.variables} & {id(v) for v in gan.trainable_variables}
     for variable in gan.sampler.variables:
         variable.assign(keras.ops.zeros(variable.shape))
@@ -205,3 +205,8 @@ def test_the_sampler_follows_a_moving_average_of_the_generator(generator_rate):
         moved.append(not np.allclose(average, kept * start, rtol=1e-5, atol=1e-7))
         assert np.all(np.isfinite(average))
     assert any(moved) == (generator_rate > 0)  # a G that learns pulls its average along
+
+
+def test_a_gan_without_the_average_samples_from_its_generator():
+    gan = _tiny_gan(1e-3, 1e-3)
+    assert gan.sampling_generator is gan.generator and not hasattr(gan, "sampler")

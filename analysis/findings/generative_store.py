@@ -46,10 +46,13 @@ MODELS: tuple[ModelSpec, ...] = (
     ModelSpec("vae-mnist", "vae", "Variational autoencoder, MNIST",
               {"dataset": "mnist", "latent_dim": 8, "beta": 1.0, "layers": 2, "filters": 32, "epochs": 5,
                "batch_size": 128, "learning_rate": 1e-3, "reconstruction_loss": "binary_crossentropy"}, _TINY),
-    ModelSpec("gan-mnist", "gan", "DCGAN, MNIST",  # BN in G, LeakyReLU in D, Adam 2e-4 beta_1 0.5; 3,376 steps
-              {"dataset": "mnist", "subset": 0, "latent_dim": 100, "layers": 2, "filters": 32, "epochs": 4,
-               "batch_size": 64, "generator_learning_rate": 2e-4, "discriminator_learning_rate": 2e-4,
-               "beta_1": 0.5, "label_smoothing": 0.1, "discriminator_dropout": 0.0}, _TINY),
+    # BN in G, LeakyReLU in D, Adam beta_1 0.5; 6,752 steps. Samples from a moving average of G's weights at twice
+    # DCGAN's rates won benchmarks/generative_mnist.py (68.9% recognised against 58.4% for 4 epochs at 2e-4)
+    ModelSpec("gan-mnist", "gan", "DCGAN, MNIST",
+              {"dataset": "mnist", "subset": 0, "latent_dim": 100, "layers": 2, "filters": 32, "epochs": 8,
+               "batch_size": 64, "generator_learning_rate": 4e-4, "discriminator_learning_rate": 4e-4,
+               "beta_1": 0.5, "label_smoothing": 0.1, "discriminator_dropout": 0.0, "generator_ema": 0.999},
+              _TINY),
     ModelSpec("vae-faces", "vae", "Variational autoencoder, Olivetti faces",
               {"dataset": "olivetti", "latent_dim": 32, "beta": 1.0, "layers": 4, "filters": 16, "epochs": 100,
                "batch_size": 32, "learning_rate": 1e-3, "reconstruction_loss": "binary_crossentropy"},

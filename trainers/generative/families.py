@@ -84,7 +84,7 @@ def build_gan(config: Any, image_shape: tuple[int, ...]) -> Generative:
                      ema_decay=config.generator_ema)
     gan.compile(generator_learning_rate=config.generator_learning_rate,
                 discriminator_learning_rate=config.discriminator_learning_rate, beta_1=config.beta_1)
-    return Generative(gan, config.latent_dim, _predict(gan.sampler), has_prior=True, validate=False)
+    return Generative(gan, config.latent_dim, _predict(gan.sampling_generator), has_prior=True, validate=False)
 
 
 FAMILIES: dict[str, Callable[[Any, tuple[int, ...]], Generative]] = {"cae": build_cae, "vae": build_vae,

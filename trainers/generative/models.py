@@ -157,10 +157,11 @@ class GAN(keras.Model):
     `compile` builds one `PerVariableAdam` giving G's and D's variables their own rates. Subclassed with
     sub-models as constructor arguments, the GAN is saved with `save_weights` (as `train` does), not `save`.
 
-    With `ema_decay` > 0, `sampler` is a copy of G whose variables follow an exponential moving average of G's
-    (Yazici et al. 2019: averaging G's weights smooths the players' oscillation out of its samples). It is updated
-    inside the loss, so every backend's train step carries it as state; its decay ramps up as min(decay,
-    (1 + step) / (10 + step)) so that the random initial weights fade out early. Without it, `sampler` is G.
+    With `ema_decay` > 0, `sampler` (samples come from `sampling_generator`) is a copy of G whose variables follow
+    an exponential moving average of G's (Yazici et al. 2019: averaging G's weights smooths the players'
+    oscillation out of its samples). It is updated inside the loss, so every backend's train step carries it as
+    state; its decay ramps up as min(decay, (1 + step) / (10 + step)) so that the random initial weights fade out
+    early. Without it there is no `sampler` (the saved weights are as before) and samples come from G.
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, label_smoothing: float = 0.0,
@@ -169,8 +170,7 @@ class GAN(keras.Model):
         self.generator, self.discriminator = generator, discriminator
         self.label_smoothing = float(label_smoothing)
         self.ema_decay = float(ema_decay)
-        self.sampler = generator
-        if self.ema_decay > 0:
+        if self.ema_decay > 0:  # only then an attribute: a GAN without it saves the weights it always saved
             self.sampler = keras.models.clone_model(generator)
             self.sampler.set_weights(generator.get_weights())
             self.sampler.trainable = False
@@ -183,6 +183,11 @@ class GAN(keras.Model):
     @property
     def latent_dim(self) -> int:
         return int(self.generator.input_shape[-1])
+
+    @property
+    def sampling_generator(self) -> keras.Model:
+        """The network samples come from: `sampler`, the moving average of G, when `ema_decay` > 0, else G."""
+        return self.sampler if self.ema_decay > 0 else self.generator
 
     def compile(self, generator_learning_rate: float = 2e-4, discriminator_learning_rate: float = 2e-4,
                 beta_1: float = 0.5, beta_2: float = 0.999, **kwargs) -> None:
