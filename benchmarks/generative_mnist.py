@@ -96,7 +96,7 @@ def truncation(name: str, store: Path) -> dict:
     part = json.loads((PARTS / f"{name}.json").read_text())
     directory = store / part["store_dir"]
     record = json.loads((directory / "model.json").read_text())
-    config = resolve_config(get_task("gan"), {key: value for key, value in record["config"].items()})
+    config = resolve_config(get_task("gan"), record["config"])
     halves, _ = held_out_sets("mnist", FRECHET_SAMPLES["mnist"])
     shape = tuple(halves[0].shape[1:])
     generative = build_gan(config, shape)

@@ -116,7 +116,6 @@ def out_of_bounds(name: str, value: Any, config_type: type | None = None) -> str
         inside = False
     if inside:
         return None
-    if isinstance(value, int) and len(str(abs(value))) > 30:
-        return f"{name}: an integer of {len(str(abs(value)))} digits is out of range; expected a value in " \
-               f"{bound.describe()}"
+    if isinstance(value, int) and (digits := len(str(abs(value)))) > 30:
+        return f"{name}: an integer of {digits} digits is out of range; expected a value in {bound.describe()}"
     return f"{name}: {value!r} is out of range; expected a value in {bound.describe()}"
