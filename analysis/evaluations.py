@@ -11,18 +11,18 @@ import dataclasses
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
 import trainers
 from datasets.atomic import make_folder
 from datasets.formats import CorruptDataError
+from datasets.processes import spawn_pool, submit_all
 from datasets.registry import DataNotFoundError, UnknownDatasetError
 from trainers.config import as_dict
 
@@ -136,11 +136,10 @@ class EvaluationStore:
                     on_record(record)
         else:
             threads = max(1, (os.cpu_count() or 1) // workers)
-            context = multiprocessing.get_context("spawn")  # a fresh framework per worker, never a forked one
-            with ProcessPoolExecutor(min(workers, len(pending)), mp_context=context, initializer=limit_threads,
-                                     initargs=(threads,)) as pool:
-                futures = [pool.submit(train_record, trainer_runner, task, params, key, label)
-                           for key, (task, params, label) in pending.items()]
+            # a fresh framework per worker (spawned, never forked); a stop ends the workers at once
+            with spawn_pool(min(workers, len(pending)), initializer=limit_threads, initargs=(threads,)) as pool:
+                futures = submit_all(pool, train_record, [(trainer_runner, task, params, key, label)
+                                                          for key, (task, params, label) in pending.items()])
                 for future in as_completed(futures):
                     record = self._add(future.result())  # MISSING_DATA re-raises here: stop, keep what finished
                     if on_record:

@@ -21,8 +21,7 @@ import numpy as np
 
 def localiser_outcomes(held_out: Any, workers: int = 2) -> list[str]:
     """'missed', 'off' or 'ok' for every photograph of a held-out set (rendered again for its geometry)."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
+    from datasets.processes import spawn_pool, submit_all
 
     starts = list(range(0, held_out.n, 250))
     arguments = ([held_out.variation] * len(starts), [held_out.seed] * len(starts), starts,
@@ -30,8 +29,8 @@ def localiser_outcomes(held_out: Any, workers: int = 2) -> list[str]:
     if workers <= 1:
         parts = map(_outcomes, *arguments)
     else:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            parts = list(pool.map(_outcomes, *arguments))
+        with spawn_pool(workers) as pool:
+            parts = [future.result() for future in submit_all(pool, _outcomes, zip(*arguments, strict=True))]
     return [outcome for part in parts for outcome in part]
 
 

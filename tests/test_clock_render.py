@@ -135,7 +135,7 @@ def test_a_broken_worker_pool_falls_back_to_the_same_images(monkeypatch):
             return False
 
     serial_images, serial_labels = render.render_clocks(300, seed=3, workers=1)
-    monkeypatch.setattr(render, "ProcessPoolExecutor", BrokenPool)
+    monkeypatch.setattr(render, "spawn_pool", BrokenPool)
     with pytest.warns(UserWarning, match="parallel clock rendering failed"):
         images, labels = render.render_clocks(300, seed=3, workers=2)
     np.testing.assert_array_equal(images, serial_images)

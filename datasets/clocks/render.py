@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import math
-import multiprocessing
 import signal
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
@@ -15,6 +12,7 @@ import cv2
 import numpy as np
 
 from datasets.clocks.variation import Variation
+from datasets.processes import spawn_pool, submit_all
 
 IMAGE_SIZE = 150  # the course format
 CANVAS = 256  # the flat dial is drawn on a CANVAS x CANVAS square, then projected into the photo
@@ -28,7 +26,6 @@ ROMAN = ("XII", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX)
 SHIFT = 4  # sub-pixel bits for cv2 drawing
 SCALE = 1 << SHIFT
-WORKER_EXIT_SECONDS = 1.0  # a stopped render waits this long for a terminated worker before it kills it
 
 
 def hand_angles(hour: int | np.ndarray, minute: int | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -280,57 +277,15 @@ def render_clocks(n: int, seed: int = 0, variation: Variation | None = None,
 
 
 def _render_in_pool(seed: int, labels: np.ndarray, variation: Variation, workers: int) -> np.ndarray:
-    """The images rendered in chunks by `workers` spawned processes. A stop (a signal's `Stopped`) or any error
-    ends the workers at once and is raised: leaving the pool's block normally waits for every queued chunk."""
+    """The images rendered in chunks by `workers` spawned processes; a stop or any error ends the workers at once
+    (`datasets.processes`) and is raised."""
     chunk = -(-len(labels) // (workers * 4))
-    _quiet_resource_tracker()
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=_worker_start) as pool:
-        try:
-            futures = [pool.submit(_render_range, seed, start, labels[start : start + chunk], variation)
-                       for start in range(0, len(labels), chunk)]
-            return np.concatenate([future.result() for future in futures])
-        except BaseException:
-            _end_pool(pool)  # then leaving the block waits for nothing
-            raise
-
-
-def _quiet_resource_tracker() -> None:
-    """multiprocessing's resource tracker (one process, started with the first pool) writes its own warnings to the
-    stderr it inherits: after a stop ended the workers, a `resource_tracker: ...` line came after the command's
-    last line. It is started here with its stderr on /dev/null; the command's own stderr is untouched."""
-    import os
-    from multiprocessing import resource_tracker
-
-    try:
-        saved = os.dup(2)
-    except OSError:  # no stderr to keep quiet
-        return
-    try:
-        quiet = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(quiet, 2)
-        os.close(quiet)
-        resource_tracker.ensure_running()
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    with spawn_pool(workers, initializer=_worker_start) as pool:
+        futures = submit_all(pool, _render_range, [(seed, start, labels[start : start + chunk], variation)
+                                                   for start in range(0, len(labels), chunk)])
+        return np.concatenate([future.result() for future in futures])
 
 
 def _worker_start() -> None:
     """A terminal's Ctrl-C reaches the workers too: they leave it to the parent, which ends them."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-def _end_pool(pool: ProcessPoolExecutor) -> None:
-    """Cancel the chunks not started and end the workers now, not after their chunks (SIGTERM, then SIGKILL)."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # CPython's; 3.14 has terminate_workers
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError):
-            process.terminate()
-    for process in processes:
-        with contextlib.suppress(OSError, ValueError, AssertionError):
-            process.join(WORKER_EXIT_SECONDS)
-            if process.is_alive():
-                process.kill()
-                process.join(WORKER_EXIT_SECONDS)

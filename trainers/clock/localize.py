@@ -19,13 +19,13 @@ plain image comes back and `found` is False, so the fallback rate is measurable.
 from __future__ import annotations
 
 import math
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 import cv2
 import numpy as np
+
+from datasets.processes import spawn_pool, submit_all
 
 LOCALIZER_VERSION = "v3"  # part of the cache key of localised sets: bump when the output changes
 CANNY_THRESHOLDS = ((20, 60), (40, 120))  # weak and strong edges; low-contrast rims need the first
@@ -219,6 +219,8 @@ def centre_dials(images: np.ndarray, workers: int = 1) -> tuple[np.ndarray, np.n
     if workers <= 1 or len(images) < 256:
         return _centre_range(images)
     chunk = -(-len(images) // workers)
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        parts = list(pool.map(_centre_range, [images[start : start + chunk] for start in range(0, len(images), chunk)]))
+    with spawn_pool(workers) as pool:  # a stop ends the workers at once
+        futures = submit_all(pool, _centre_range, [(images[start : start + chunk],)
+                                                   for start in range(0, len(images), chunk)])
+        parts = [future.result() for future in futures]
     return np.concatenate([part[0] for part in parts]), np.concatenate([part[1] for part in parts])
