@@ -15,7 +15,6 @@ Recognisability does not apply: the faces have no class a generated face should 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 from pathlib import Path
 
@@ -41,22 +40,19 @@ def measure(name: str, overrides: dict, store: Path) -> dict:
     """Train (or read from the store) one candidate and score its samples as the finding does."""
 
     from analysis.findings.generative import FEATURE_TRAIN_IMAGES, FRECHET_SAMPLES
-    from analysis.findings.generative_store import MODELS, held_out_halves, load_outputs, trained_model
+    from analysis.findings.generative_store import held_out_halves, trained_candidate
     from datasets.images import save_png
     from trainers.generative.figures import grid
     from trainers.generative.quality import FrechetScorer, feature_extractor, mean_pairwise_distance
 
-    base = next(spec for spec in MODELS if spec.name == "gan-faces")
-    spec = dataclasses.replace(base, config={**base.config, **overrides})
     halves = held_out_halves("olivetti", FRECHET_SAMPLES["olivetti"])
-    directory, trained = trained_model(spec, store, False, halves)
-    outputs = load_outputs(directory)
+    candidate = trained_candidate("gan-faces", overrides, store, halves)
+    outputs, record = candidate.outputs, candidate.record
     scorer = FrechetScorer(feature_extractor("olivetti", tuple(halves[0].shape[1:]), FEATURE_TRAIN_IMAGES), halves[0])
-    record = json.loads((directory / "model.json").read_text())
     save_png(RESULTS / f"generative_faces-{name}.png", grid(outputs["grid_samples"][:32], 8))
-    return {"candidate": name, "discriminator": DISCRIMINATOR, "overrides": overrides, "config": spec.config,
-            "store_dir": directory.name,
-            "trained_now": trained, "frechet_distance": round(scorer.distance(outputs["samples"]), 2),
+    return {"candidate": name, "discriminator": DISCRIMINATOR, "overrides": overrides,
+            "config": candidate.spec.config, "store_dir": candidate.directory.name,
+            "trained_now": candidate.trained_now, "frechet_distance": round(scorer.distance(outputs["samples"]), 2),
             "real_half_b_frechet": round(scorer.distance(halves[1]), 2),
             "diversity": round(mean_pairwise_distance(scorer.features(outputs["samples"])), 3),
             "real_diversity": round(mean_pairwise_distance(scorer.features(halves[1])), 3),
@@ -89,21 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--table", action="store_true", help="only combine the parts and print them")
     parser.add_argument("--store", default=None, help="the finding's store (default: RUNS/results)")
     args = parser.parse_args(argv)
-    unknown = [name for name in args.names if name not in CANDIDATES]
-    if unknown:
-        raise SystemExit(f"unknown candidate {unknown[0]!r}; known: {', '.join(CANDIDATES)}")
     if not args.table:
+        from benchmarks.candidate_parts import measure_missing
         from sweeps.storage import runs_dir
 
         store = Path(args.store) if args.store else runs_dir() / "results"
-        PARTS.mkdir(parents=True, exist_ok=True)
-        for name in args.names or list(CANDIDATES):
-            part = PARTS / f"{name}.json"
-            if part.exists():
-                continue
-            result = measure(name, CANDIDATES[name], store / "generative")
-            part.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
-            print(json.dumps(result), flush=True)
+        measure_missing(args.names or list(CANDIDATES), CANDIDATES, PARTS,
+                        lambda name: measure(name, CANDIDATES[name], store / "generative"),
+                        lambda row: f"Fréchet {row['frechet_distance']}, diversity {row['diversity']} "
+                                    f"(real {row['real_diversity']}), {row['train_cpu_seconds']} CPU s")
     path = combine()
     for row in json.loads(path.read_text())["candidates"]:
         print(f"{row['candidate']:14s} Fréchet {row['frechet_distance']:7.2f}  diversity {row['diversity']:.3f} "

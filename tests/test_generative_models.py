@@ -133,10 +133,13 @@ from pathlib import Path
 import keras
 import trainers
 run_dir = Path(sys.argv[1])
-result = trainers.run("gan", {"dataset": "mnist", "subset": 256, "test_subset": 16, "epochs": 1, "batch_size": 64,
-                              "filters": 4, "latent_dim": 8, "frechet_samples": 0, "grid_images": 8},
-                      run_dir=run_dir)
+config = {"dataset": "mnist", "subset": 256, "test_subset": 16, "epochs": 1, "batch_size": 64,
+          "filters": 4, "latent_dim": 8, "frechet_samples": 0, "grid_images": 8}
+result = trainers.run("gan", config, run_dir=run_dir)
+conditional = trainers.run("gan", {**config, "conditional": True, "generator_ema": 0.9},
+                           run_dir=run_dir.with_name("conditional"))
 print(json.dumps({"backend": keras.backend.backend(), "metrics": result.metrics,
+                  "conditional_metrics": conditional.metrics,
                   "images": sorted(path.name for path in (run_dir / "images").glob("*.png"))}))
 """
 
@@ -154,6 +157,7 @@ def test_gan_trains_on_other_backends(backend, mirror_dir, tmp_path):
     assert report["backend"] == backend
     for name in ("train/d_loss", "train/g_loss", "train/loss"):
         assert math.isfinite(report["metrics"][name]) and report["metrics"][name] > 0, name
+        assert math.isfinite(report["conditional_metrics"][name]) and report["conditional_metrics"][name] > 0, name
     assert "samples-0001.png" in report["images"]
     grid = cv2.imread(str(tmp_path / "run" / "images" / "samples-0001.png"), cv2.IMREAD_UNCHANGED)
     assert grid is not None and grid.std() > 0
@@ -210,3 +214,48 @@ def test_the_sampler_follows_a_moving_average_of_the_generator(generator_rate):
 def test_a_gan_without_the_average_samples_from_its_generator():
     gan = _tiny_gan(1e-3, 1e-3)
     assert gan.sampling_generator is gan.generator and not hasattr(gan, "sampler")
+
+
+def _two_class_images(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """Class 0: dark squares, class 1: bright squares (noise on top); one-hot labels."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, count)
+    images = (0.15 + 0.7 * labels[:, None, None, None] + 0.05 * rng.standard_normal((count, 16, 16, 1)))
+    return np.clip(images, 0, 1).astype("float32"), np.eye(2, dtype="float32")[labels]
+
+
+def test_a_conditional_gan_draws_the_class_it_is_asked_for():
+    """G's one-hot is not ignored: trained on dark class-0 and bright class-1 squares, asked-for-1 samples come out
+    brighter than asked-for-0 samples from the same noise."""
+    keras.utils.set_random_seed(0)
+    generator = models.build_decoder((16, 16, 1), 4 + 2, 2, filters=4, batch_norm=True, name="generator")
+    discriminator = models.build_discriminator((16, 16, 1), 2, filters=4, classes=2)
+    assert [tuple(shape) for shape in discriminator.input_shape] == [(None, 16, 16, 1), (None, 2)]
+    gan = models.GAN(generator, discriminator, classes=2)
+    gan.compile(generator_learning_rate=2e-3, discriminator_learning_rate=2e-3)
+    images, labels = _two_class_images(1024)
+    history = gan.fit([images, labels], batch_size=64, epochs=10, verbose=0)
+    assert all(np.isfinite(values[-1]) for values in history.history.values())
+    noise = np.random.default_rng(1).standard_normal((64, 4)).astype("float32")
+    asked = {label: np.concatenate([noise, np.tile(np.eye(2, dtype="float32")[label], (64, 1))], axis=1)
+             for label in (0, 1)}
+    brightness = {label: float(np.mean(generator.predict(latents, verbose=0))) for label, latents in asked.items()}
+    assert brightness[1] - brightness[0] > 0.4, brightness  # the classes differ by 0.7; an unheard label: 0
+
+
+def test_conditional_latents_ask_for_every_class_in_turn():
+    from trainers.generative.families import FAMILIES, asked_classes
+
+    config = resolve_config(get_task("gan"), {"conditional": True, "latent_dim": 5, "filters": 4})
+    generative = FAMILIES["gan"](config, (28, 28, 1), 10)
+    assert (generative.latent_dim, generative.noise_dim, generative.classes) == (15, 5, 10)
+    latents = generative.draw_latents(np.random.default_rng(0), 25)
+    assert latents.shape == (25, 15) and latents.dtype == np.float32
+    np.testing.assert_array_equal(latents[:, 5:].argmax(axis=1), asked_classes(25, 10))
+    np.testing.assert_array_equal(latents[:, 5:].sum(axis=1), np.ones(25))
+    assert generative.decode(latents).shape == (25, 28, 28, 1)
+    plain = FAMILIES["gan"](resolve_config(get_task("gan"), {"latent_dim": 5, "filters": 4}), (28, 28, 1), 10)
+    unconditional = plain.draw_latents(np.random.default_rng(0), 25)  # as before conditioning existed
+    np.testing.assert_array_equal(unconditional, np.random.default_rng(0).standard_normal((25, 5)).astype("float32"))
+    with pytest.raises(ConfigError, match="conditional"):
+        FAMILIES["gan"](config, (28, 28, 1), 1)

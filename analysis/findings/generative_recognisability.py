@@ -11,6 +11,7 @@ samples' diversity: the mean pairwise distance of their Fréchet features, besid
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import numpy as np
 
 from analysis.findings.generative_store import cached_json, load_outputs, uniform_noise
 
+CLASSES = 10  # of each labelled dataset
 LABELLED = ("mnist", "fashion_mnist")  # datasets whose classes a sample should show (not the faces' identities)
 FIELDS = ("dataset", "model", "compared", "count", "recognised_share", "classes_present", "class_entropy",
           "class_counts", "label_accuracy", "diversity")
@@ -63,8 +65,10 @@ def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], la
         "uniform noise (reference)": measure(uniform_noise(halves[0]))})
     measured = [("-", name, values) for name, values in references.items()]
     for model, directory in models.items():
-        values = cached_json(directory / f"recognisability-{key}.json",
-                             lambda directory=directory: measure(load_outputs(directory)["samples"]))
+        asked = asked_labels(directory, count)  # a conditional model's: scored also against the digits asked for
+        values = cached_json(directory / f"recognisability-{key}{'-asked' if asked is not None else ''}.json",
+                             lambda directory=directory, asked=asked: measure(load_outputs(directory)["samples"],
+                                                                              asked))
         measured.append((model, "samples", values))
     rows = []
     for model, compared, values in measured:
@@ -75,11 +79,21 @@ def recognisability_rows(dataset: str, halves: tuple[np.ndarray, np.ndarray], la
     return rows
 
 
+def asked_labels(directory: Path, count: int) -> np.ndarray | None:
+    """The classes a class-conditional model's stored samples were asked for (as `Generative.draw_latents` drew
+    them), or None for an unconditional model."""
+    from trainers.generative.families import asked_classes
+
+    config = json.loads((directory / "model.json").read_text())["config"]
+    return asked_classes(count, CLASSES) if config.get("conditional") else None
+
+
 def markdown_lines(rows: list[dict[str, Any]]) -> list[str]:
     """The summary's section: what the score measures, then one row per set."""
     lines = ["## Recognisability and diversity", "",
              "Recognised: the share of images that a classifier trained on every real training image with its label "
-             "(never on generated images; its accuracy on real half B is in the table), and on uniform noise and "
+             "(never on generated images; its accuracy on real half B is in the table, and on a class-conditional "
+             "model's samples against the digits they were asked for), and on uniform noise and "
              "pixel-shuffled images with a uniform target (outlier exposure), labels with softmax "
              "confidence >= 0.9; classes: how many "
              "of the 10 classes those confident labels fall in, and their spread's entropy over log 10 (1 = even). "

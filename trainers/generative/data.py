@@ -21,6 +21,7 @@ class ImageSplits:
     y_train: np.ndarray
     dataset: str
     source: str
+    classes: int = 0  # the dataset's class count (before any class filter); labels index its class names
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -60,4 +61,4 @@ def load_image_splits(dataset: str, class_filter: str = "", image_size: int = 0,
         return resize_images(images, image_size).astype("float32") / np.float32(255.0)
 
     return ImageSplits(x_train=prepare(splits.x_train), x_val=prepare(splits.x_val), x_test=prepare(splits.x_test),
-                       y_train=splits.y_train, dataset=dataset, source=data.source)
+                       y_train=splits.y_train, dataset=dataset, source=data.source, classes=len(data.class_names))

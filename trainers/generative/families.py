@@ -14,6 +14,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from trainers.config import ConfigError
 from trainers.fit import standard_callbacks
 from trainers.generative import models
 from trainers.generative.callbacks import (
@@ -41,9 +42,29 @@ class Generative:
     has_prior: bool = False  # latents ~ N(0, I) decode to samples (VAE, GAN)
     fit_target: bool = False  # fit(x, x) rather than fit(x)
     validate: bool = True  # pass validation images to fit (Keras' own val_* losses)
+    classes: int = 0  # > 0: class-conditional; each latent ends in a one-hot class of this many (in latent_dim)
+
+    @property
+    def noise_dim(self) -> int:
+        """The latent's random part (all of it unless conditional)."""
+        return self.latent_dim - self.classes
+
+    def draw_latents(self, rng: np.random.Generator, count: int) -> np.ndarray:
+        """`count` prior latents N(0, I); when conditional, each with the one-hot class `asked_classes` names."""
+        noise = rng.standard_normal((count, self.noise_dim)).astype("float32")
+        if not self.classes:
+            return noise
+        return np.concatenate([noise, np.eye(self.classes, dtype="float32")[asked_classes(count, self.classes)]],
+                              axis=1)
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         return self.decode(self.encode(images))
+
+
+def asked_classes(count: int, classes: int) -> np.ndarray:
+    """The classes a conditional model's `count` samples are asked for: 0, 1, ..., classes - 1, 0, 1, ... (every
+    class equally often; a grid's columns show one class each when it is `classes` wide)."""
+    return np.arange(count) % classes
 
 
 def _predict(model: keras.Model, index: int | None = None) -> Images:
@@ -54,7 +75,8 @@ def _predict(model: keras.Model, index: int | None = None) -> Images:
     return run
 
 
-def build_cae(config: Any, image_shape: tuple[int, ...]) -> Generative:
+def build_cae(config: Any, image_shape: tuple[int, ...], classes: int = 0) -> Generative:
+    """`classes` (the data's class count) only matters to a conditional GAN."""
     encoder = models.build_encoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
                                    config.activation)
     decoder = models.build_decoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
@@ -64,7 +86,7 @@ def build_cae(config: Any, image_shape: tuple[int, ...]) -> Generative:
     return Generative(autoencoder, config.latent_dim, _predict(decoder), _predict(encoder), fit_target=True)
 
 
-def build_vae(config: Any, image_shape: tuple[int, ...]) -> Generative:
+def build_vae(config: Any, image_shape: tuple[int, ...], classes: int = 0) -> Generative:
     encoder = models.build_encoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
                                    config.activation, variational=True)
     decoder = models.build_decoder(image_shape, config.latent_dim, config.layers, config.filters, config.kernel_size,
@@ -75,26 +97,31 @@ def build_vae(config: Any, image_shape: tuple[int, ...]) -> Generative:
     return Generative(vae, config.latent_dim, _predict(decoder), _predict(encoder, index=0), has_prior=True)
 
 
-def build_gan(config: Any, image_shape: tuple[int, ...]) -> Generative:
-    generator = models.build_decoder(image_shape, config.latent_dim, config.layers, config.filters,
+def build_gan(config: Any, image_shape: tuple[int, ...], classes: int = 0) -> Generative:
+    """A DCGAN; with `config.conditional`, conditioned on the data's `classes` (a one-hot after the noise)."""
+    conditioning = classes if getattr(config, "conditional", False) else 0
+    if getattr(config, "conditional", False) and classes < 2:
+        raise ConfigError(f"conditional: the dataset has {classes} class(es); a conditional GAN needs two or more")
+    latent_dim = config.latent_dim + conditioning
+    generator = models.build_decoder(image_shape, latent_dim, config.layers, config.filters,
                                      config.kernel_size, "relu", batch_norm=True, name="generator")
     discriminator = models.build_discriminator(image_shape, config.layers, config.filters, config.kernel_size,
-                                               config.discriminator_dropout)
+                                               config.discriminator_dropout, classes=conditioning)
     gan = models.GAN(generator, discriminator, label_smoothing=config.label_smoothing, seed=config.seed,
-                     ema_decay=config.generator_ema)
+                     ema_decay=config.generator_ema, classes=conditioning)
     gan.compile(generator_learning_rate=config.generator_learning_rate,
                 discriminator_learning_rate=config.discriminator_learning_rate, beta_1=config.beta_1)
-    return Generative(gan, config.latent_dim, _predict(gan.sampling_generator), has_prior=True, validate=False)
+    return Generative(gan, latent_dim, _predict(gan.sampling_generator), has_prior=True, validate=False,
+                      classes=conditioning)
 
 
-FAMILIES: dict[str, Callable[[Any, tuple[int, ...]], Generative]] = {"cae": build_cae, "vae": build_vae,
-                                                                     "gan": build_gan}
+FAMILIES: dict[str, Callable[..., Generative]] = {"cae": build_cae, "vae": build_vae, "gan": build_gan}
 
 
 def _latent_sampler(generative: Generative, data: ImageSplits, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
     """N(0, I) for models with a prior; for the CAE, a Gaussian fitted per dimension to validation encodings."""
     if generative.has_prior:
-        return lambda count: rng.standard_normal((count, generative.latent_dim)).astype("float32")
+        return lambda count: generative.draw_latents(rng, count)
     codes = generative.encode(data.x_val)
     mean, std = codes.mean(axis=0), codes.std(axis=0)
     return lambda count: (mean + std * rng.standard_normal((count, generative.latent_dim))).astype("float32")
@@ -132,11 +159,10 @@ def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[Epoc
         extractor = feature_extractor(config.dataset, data.image_shape, config.feature_train_images)
         scorer = FrechetScorer(extractor, data.x_train[: config.frechet_samples])
     keras.utils.set_random_seed(config.seed)
-    generative = FAMILIES[family](config, data.image_shape)
+    generative = FAMILIES[family](config, data.image_shape, data.classes)
     rng = np.random.default_rng(config.seed)
-    fixed_latents = rng.standard_normal((config.grid_images, generative.latent_dim)).astype("float32")
-    scoring_latents = rng.standard_normal((len(data.x_train[: config.frechet_samples]),
-                                           generative.latent_dim)).astype("float32")
+    fixed_latents = generative.draw_latents(rng, config.grid_images)
+    scoring_latents = generative.draw_latents(rng, len(data.x_train[: config.frechet_samples]))
     fixed_images = data.x_val[: config.grid_images]
     measures: dict[str, Callable[[], float]] = {}
     callbacks: list[keras.callbacks.Callback] = []
@@ -164,6 +190,8 @@ def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[Epoc
     callbacks += [quality, _EpochHooks(generative, epoch_hooks), FinalGridsCallback(reporter, final_grids),
                   *standard_callbacks(reporter)]
     fit_data = (data.x_train, data.x_train) if generative.fit_target else (data.x_train,)
+    if generative.classes:  # one input list: [images, one-hot classes]
+        fit_data = ([data.x_train, np.eye(generative.classes, dtype="float32")[data.y_train]],)
     validation = None
     if generative.validate:
         validation = (data.x_val, data.x_val) if generative.fit_target else (data.x_val,)

@@ -83,15 +83,23 @@ class MinibatchStddev(layers.Layer):
 
 
 def build_discriminator(image_shape: tuple[int, ...], stages: int, filters: int, kernel_size: int = 4,
-                        dropout: float = 0.2) -> keras.Model:
-    """DCGAN discriminator: strided convs with LeakyReLU, the batch's spread as one more channel, one logit."""
-    inputs = keras.Input(shape=image_shape)
-    x = inputs
+                        dropout: float = 0.2, classes: int = 0) -> keras.Model:
+    """DCGAN discriminator: strided convs with LeakyReLU, the batch's spread as one more channel, one logit.
+
+    With `classes` > 0 it also takes a one-hot class and judges the pair: the class is projected to one more
+    image channel (Mirza and Osindero 2014's conditional GAN, as in Keras' conditional GAN example)."""
+    image = keras.Input(shape=image_shape, name="image")
+    x = image
+    if classes:
+        label = keras.Input(shape=(classes,), name="label")
+        plane = layers.Reshape((*image_shape[:2], 1))(layers.Dense(image_shape[0] * image_shape[1])(label))
+        x = layers.Concatenate()([x, plane])
     for stage in range(stages):
         x = layers.LeakyReLU(0.2)(layers.Conv2D(filters * 2**stage, kernel_size, strides=2, padding="same")(x))
         if dropout:
             x = layers.Dropout(dropout)(x)
     x = layers.Flatten()(MinibatchStddev(name="minibatch_stddev")(x))
+    inputs = [image, label] if classes else image
     return keras.Model(inputs, layers.Dense(1, name="logit")(x), name="discriminator")
 
 
@@ -165,9 +173,10 @@ class GAN(keras.Model):
     """
 
     def __init__(self, generator: keras.Model, discriminator: keras.Model, label_smoothing: float = 0.0,
-                 seed: int = 0, ema_decay: float = 0.0, **kwargs) -> None:
+                 seed: int = 0, ema_decay: float = 0.0, classes: int = 0, **kwargs) -> None:
         super().__init__(**kwargs)
         self.generator, self.discriminator = generator, discriminator
+        self.classes = int(classes)
         self.label_smoothing = float(label_smoothing)
         self.ema_decay = float(ema_decay)
         if self.ema_decay > 0:  # only then an attribute: a GAN without it saves the weights it always saved
@@ -182,6 +191,7 @@ class GAN(keras.Model):
 
     @property
     def latent_dim(self) -> int:
+        """G's input width: the noise, plus the one-hot class when conditional."""
         return int(self.generator.input_shape[-1])
 
     @property
@@ -200,11 +210,17 @@ class GAN(keras.Model):
         # Built on the model's own variable order: Keras' train steps hand gradients over in that order.
         optimizer.build(self.trainable_variables)
 
-    def call(self, images, training: bool = False):
-        return self.discriminator(images, training=training)
+    def call(self, inputs, training: bool = False):
+        """D's logits on the images (`[images, one-hot classes]` when conditional)."""
+        return self.discriminator(inputs, training=training)
 
-    def _latents(self, batch):
-        return keras.random.normal((batch, self.latent_dim), seed=self.seed_generator)
+    def _latents(self, batch, classes=None):
+        noise = keras.random.normal((batch, self.latent_dim - self.classes), seed=self.seed_generator)
+        return noise if classes is None else ops.concatenate([noise, ops.cast(classes, noise.dtype)], axis=-1)
+
+    def _judged(self, images, classes):
+        """What D sees: the images, with their one-hot classes when conditional."""
+        return images if classes is None else [images, classes]
 
     def _follow_generator(self) -> None:
         """One step of the moving average: sampler <- decay * sampler + (1 - decay) * G (every variable, batch-norm
@@ -228,13 +244,15 @@ class GAN(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training: bool = True):
         real = x[0] if isinstance(x, (tuple, list)) else x
+        classes = x[1] if self.classes else None
         batch = ops.shape(real)[0]
         real_logits = y_pred  # D(real), from `call`
-        fake = ops.stop_gradient(self.generator(self._latents(batch), training=training))
+        fake = ops.stop_gradient(self.generator(self._latents(batch, classes), training=training))
         real_target = ops.ones((batch, 1)) * (1.0 - self.label_smoothing)  # one-sided label smoothing
         d_loss = (self.bce(real_target, real_logits)
-                  + self.bce(ops.zeros((batch, 1)), self.discriminator(fake, training=training)))
-        fooled = self._frozen_discriminator(self.generator(self._latents(batch), training=training), training)
+                  + self.bce(ops.zeros((batch, 1)), self.discriminator(self._judged(fake, classes), training=training)))
+        fooled = self._frozen_discriminator(
+            self._judged(self.generator(self._latents(batch, classes), training=training), classes), training)
         g_loss = self.bce(ops.ones((batch, 1)), fooled)
         self.d_loss_tracker.update_state(d_loss, sample_weight=batch)
         self.g_loss_tracker.update_state(g_loss, sample_weight=batch)

@@ -94,6 +94,7 @@ class GANConfig(GenerativeConfig):
     label_smoothing: float = 0.1  # real labels become 1 - label_smoothing
     discriminator_dropout: float = 0.2
     generator_ema: float = 0.0  # > 0: samples come from a moving average of G's weights with this decay
+    conditional: bool = False  # class-conditional G and D (samples asked for each class in turn)
 
     def extra_checks(self) -> dict[str, bool]:
         return {"generator_learning_rate": self.generator_learning_rate > 0,
