@@ -84,6 +84,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="full: config overrides; default: passed to `sweeplab sweep` as --set")
     parser.add_argument("--held-out-n", type=int, default=2000, help="clocks per held-out set")
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs (models, worst predictions) here")
+    parser.add_argument("--tag", default="", help="written as clock_cpu-<mode>-<tag>-...json (e.g. a variant's name)")
     args = parser.parse_args(argv)
 
     from benchmarks.machine import write_result
@@ -98,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         else:
             outcome = run_full(work, dict(parse_assignment(value) for value in args.overrides))
         outcome["held_out"] = evaluate_saved_model(Path(outcome["model"]), sets, workers=2)
-    path = write_result(f"clock_cpu-{args.mode}", outcome)
+    path = write_result(f"clock_cpu-{args.mode}" + (f"-{args.tag}" if args.tag else ""), outcome)
     shown = {key: round(value, 3) for key, value in outcome["held_out"].items() if isinstance(value, float)}
     print(json.dumps({"seconds": outcome["seconds"], **shown}, indent=1))
     print(f"wrote {path}")

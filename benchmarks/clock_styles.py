@@ -6,6 +6,11 @@ left-out minus seen); a model trained with nothing left out, at the same budget,
     nice -n 5 .venv/bin/python -m benchmarks.clock_styles            # every family not yet done, then the table
     nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families nothing --seed 1   # the baseline again
     .venv/bin/python -m benchmarks.clock_styles --table              # only combine the parts and print the table
+    # a treatment: these values on top of the study's, parts in a subfolder named after them
+    nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families dark_face nothing --seed 1 --set augment_invert=.25
+    # and trained on more dial designs (the `diverse` variation, less the family)
+    nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families dial:ticks --seed 1 --base diverse \
+        --set augment_invert=.25
 
 The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's 12,000 clocks and 13 minutes). Each family
 writes benchmarks/results/clock_styles.parts/<family>.json as it lands (reruns skip it); the parts are combined
@@ -21,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, Variation
+from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, Variation, variation_named
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "clock_styles.parts"
@@ -87,21 +92,24 @@ def training_config(train_dir: Path, train_minutes: float, n_train: int) -> dict
 
 
 def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minutes: float = TRAIN_MINUTES,
-               n_test: int = TEST_CLOCKS, seed: int = 0) -> dict:
-    """One family: train without it (`seed`: the split, weights and shuffling), score on only it and on `default`."""
+               n_test: int = TEST_CLOCKS, seed: int = 0, overrides: dict | None = None, base: str = "default") -> dict:
+    """One family: train without it (`seed`: the split, weights and shuffling), score on only it and on `default`;
+    `overrides` (a treatment) on top of the study's values; `base`: the variation trained on (less the family)."""
     from datasets import settings
     from datasets.clocks import rendered_clocks
     from trainers import run
 
-    train_variation, test_variation = style_split(family)
+    train_variation, test_variation = style_split(family, variation_named(base))
     rendered_clocks(n_train, TRAIN_SEED, train_variation, 2)
     train_dir = settings.array_cache_dir() / f"clocks-n{n_train}-seed{TRAIN_SEED}-{train_variation.key()}"
     started = time.perf_counter()
-    run_dir = work / part_path(family, seed).stem
-    result = run("clock", {**training_config(train_dir, train_minutes, n_train), "seed": seed}, None, run_dir)
+    run_dir = work / part_path(family, seed, overrides, base).stem
+    config = {**training_config(train_dir, train_minutes, n_train), "seed": seed, **(overrides or {})}
+    result = run("clock", config, None, run_dir)
     seconds = round(time.perf_counter() - started, 1)
     model = run_dir / "model.keras"
-    part = {"family": family, "seed": seed, "train_variation": train_variation.as_dict(),
+    part = {"family": family, "seed": seed, "overrides": overrides or {}, "base": base,
+            "train_variation": train_variation.as_dict(),
             "test_variation": test_variation.as_dict(), "train_clocks": n_train, "train_minutes": train_minutes,
             "seconds": seconds, "train_epochs": result.metrics.get("train/epochs"),
             "split_test_cse_minutes": result.metrics.get("test/cse_minutes"),
@@ -114,8 +122,47 @@ def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minut
     return part
 
 
-def part_path(family: str, seed: int = 0) -> Path:
-    return PARTS / f"{family.replace(':', '-')}{f'-seed{seed}' if seed else ''}.json"
+def treatment_name(overrides: dict | None, base: str = "default") -> str:
+    """`key=value,key=value` (sorted; a base variation other than `default` as `base=NAME`), the folder a
+    treatment's parts land in; '' for the study's own values."""
+    values = {**({"base": base} if base != "default" else {}), **(overrides or {})}
+    return ",".join(f"{key}={value}" for key, value in sorted(values.items()))
+
+
+def part_path(family: str, seed: int = 0, overrides: dict | None = None, base: str = "default") -> Path:
+    name = treatment_name(overrides, base)
+    folder = PARTS / name if name else PARTS
+    return folder / f"{family.replace(':', '-')}{f'-seed{seed}' if seed else ''}.json"
+
+
+def treatment_rows(untreated: list[dict], treated: list[dict]) -> list[dict]:
+    """Each treated part beside the untreated part of the same family and training seed (None where not run)."""
+    def key(part: dict) -> tuple[str, int]:
+        return part["family"], part.get("seed", 0)
+
+    plain = {key(part): part for part in untreated}
+    rows = []
+    for part in sorted(treated, key=key):
+        before = plain.get(key(part))
+        rows.append({"treatment": treatment_name(part["overrides"], part.get("base", "default")),
+                     "family": part["family"],
+                     "seed": part.get("seed", 0), "epochs": part["train_epochs"],
+                     "before_epochs": before["train_epochs"] if before else None,
+                     "left_out": part.get("left_out"), "before_left_out": (before or {}).get("left_out"),
+                     "seen": part["seen"], "before_seen": before["seen"] if before else None})
+    return rows
+
+
+def treatment_markdown(rows: list[dict]) -> str:
+    lines = ["| treatment | left out | training seed | epochs fit (without -> with) | only it: without -> with | "
+             "held-out `default`: without -> with |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        before = "not run" if row["before_epochs"] is None else f"{row['before_epochs']:.0f}"
+        only = ("" if row["family"] == BASELINE
+                else f"{_cells(row['before_left_out'])} -> {_cells(row['left_out'])}")
+        lines.append(f"| {row['treatment']} | {row['family']} | {row['seed']} | {before} -> {row['epochs']:.0f} | "
+                     f"{only} | {_cells(row['before_seen'])} -> {_cells(row['seen'])} |")
+    return "\n".join(lines) + "\n"
 
 
 def table_rows(parts: dict[str, dict], repeats: list[dict] = ()) -> list[dict]:
@@ -170,6 +217,12 @@ def combine() -> Path:
     repeats = [part for part in loaded if part.get("seed")]
     rows = table_rows(parts, repeats)
     table = markdown(rows, parts, repeats)
+    treated = [json.loads(path.read_text()) for path in sorted(PARTS.glob("*/*.json"))
+               if "=" in path.parent.name]  # treatment folders (not the kept older-extractor parts)
+    treatments = treatment_rows(loaded, treated)
+    if treatments:
+        table += "\nTreatments (the study's values plus these, same budget, same render seeds):\n\n"
+        table += treatment_markdown(treatments)
     (RESULTS / "clock_styles.md").write_text(table)
     print(table)
     return write_result("clock_styles", {
@@ -181,7 +234,20 @@ def combine() -> Path:
                    "cpu_shared": "measured while other jobs (a GAN training, sweeps) ran on the same 2 cores"},
         "seeds": {"train": TRAIN_SEED, "left_out": LEFT_OUT_SEED, "seen": SEEN_SEED},
         "families_missing": [family for family in FAMILIES if family not in parts],
-        "rows": rows, "parts": parts, "repeats": repeats})
+        "rows": rows, "parts": parts, "repeats": repeats, "treatments": treatments})
+
+
+def _overrides(parser: argparse.ArgumentParser, pairs: list[str]) -> dict:
+    """KEY=VALUE pairs, each value read as a YAML scalar; the clock config checks them when a family runs."""
+    import yaml
+
+    overrides = {}
+    for pair in pairs:
+        key, equals, value = pair.partition("=")
+        if not equals or not key:
+            parser.error(f"--set {pair!r}: expected KEY=VALUE")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -190,18 +256,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--force", action="store_true", help="run families whose part exists again")
     parser.add_argument("--table", action="store_true", help="only combine the parts and print the table")
     parser.add_argument("--keep", type=Path, default=None, help="keep the models here")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=VALUE", dest="overrides",
+                        help="a treatment: config values on top of the study's (YAML scalars), parts in a subfolder")
+    parser.add_argument("--base", default="default", help="the variation trained on, less the family (e.g. diverse: "
+                                                              "more dial designs); the test sets stay as they are")
     parser.add_argument("--seed", type=int, default=0,
                         help="training seed (split, weights, shuffling); other than 0: a repeat, e.g. of the baseline")
     args = parser.parse_args(argv)
+    overrides = _overrides(parser, args.overrides)
     if not args.table:
         with tempfile.TemporaryDirectory(prefix="clock-styles-") as directory:
             work = args.keep or Path(directory)
             for family in args.families:
-                if part_path(family, args.seed).exists() and not args.force:
+                path = part_path(family, args.seed, overrides, args.base)
+                if path.exists() and not args.force:
                     continue
-                part = run_family(family, work, seed=args.seed)
-                PARTS.mkdir(parents=True, exist_ok=True)
-                part_path(family, args.seed).write_text(json.dumps(part, indent=2) + "\n")
+                part = run_family(family, work, seed=args.seed, overrides=overrides, base=args.base)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(part, indent=2) + "\n")
                 print(json.dumps({"family": family, "seconds": part["seconds"],
                                   "left_out": part.get("left_out", {}).get("cse_minutes"),
                                   "seen": part["seen"]["cse_minutes"]}), flush=True)

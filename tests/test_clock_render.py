@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
 
 import numpy as np
@@ -9,6 +11,7 @@ import pytest
 
 from datasets.clocks import Variation, clock_labels, load_clock_arrays, render_clock, render_clocks, rendered_clocks
 from datasets.clocks.arrays import save_clock_arrays
+from datasets.clocks.variation import DIAL_STYLES, EXTRA_DIAL_STYLES, variation_named
 from datasets.formats import CorruptDataError
 
 
@@ -140,3 +143,29 @@ def test_a_broken_worker_pool_falls_back_to_the_same_images(monkeypatch):
         images, labels = render.render_clocks(300, seed=3, workers=2)
     np.testing.assert_array_equal(images, serial_images)
     np.testing.assert_array_equal(labels, serial_labels)
+
+
+@pytest.mark.parametrize("style", EXTRA_DIAL_STYLES)
+def test_each_extra_dial_design_marks_twelve_heavier_than_six(style):
+    """The `diverse` variation's designs each mark 12 with a cue of their own (two dots, a double baton, the one
+    numeral, the wide bar): more ink round 12 o'clock than round 6, at 3:45 (no hand near either)."""
+    variation = Variation(**{**Variation.none().as_dict(), "dial_styles": (style,)})
+    image, geometry = render_clock(3, 45, np.random.default_rng(0), variation)
+    band = np.linspace(0.62, 0.95, 12)
+    face = np.median(_darkness(image, geometry, np.arange(0.0, 360.0, 1.0), band))  # the bare dial's own darkness
+    near = np.arange(-12.0, 12.5, 0.5)
+    twelve = np.clip(_darkness(image, geometry, near, band) - face, 0, None).sum()
+    six = np.clip(_darkness(image, geometry, 180.0 + near, band) - face, 0, None).sum()
+    assert twelve > 1.5 * six > 0, (style, twelve, six)
+
+
+def test_the_diverse_variation_adds_designs_and_keeps_the_held_out_ones():
+    diverse = variation_named("diverse")
+    assert set(diverse.dial_styles) == set(DIAL_STYLES) | set(EXTRA_DIAL_STYLES)
+    assert dataclasses.replace(diverse, dial_styles=DIAL_STYLES) == Variation()  # otherwise the default's ranges
+    images = {style: render_clock(3, 45, np.random.default_rng(0), Variation(
+        **{**Variation.none().as_dict(), "dial_styles": (style,)}))[0] for style in DIAL_STYLES + EXTRA_DIAL_STYLES}
+    for first, second in itertools.combinations(images, 2):  # every design draws something of its own
+        assert np.abs(images[first].astype(int) - images[second].astype(int)).mean() > 1.0, (first, second)
+    with pytest.raises(ValueError, match="unknown clock style"):
+        Variation(dial_styles=("sundial",)).validate()

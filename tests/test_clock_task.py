@@ -81,6 +81,18 @@ def test_noise_and_blur_change_training_inputs_only(tmp_path):
         resolve_config(CLOCK, {**TINY, "augment_blur": 9.0})
 
 
+def test_invert_shows_training_photographs_in_negative_at_its_rate():
+    config = resolve_config(CLOCK, {**TINY, "augment_invert": 0.3})
+    (layer,) = augmentation(config)
+    grey = np.full((2000, 4, 4, 1), 0.2, "float32")  # a light-on-dark pixel reads 0.8 in negative
+    assert np.array_equal(np.asarray(layer(grey, training=False)), grey)
+    shown = np.asarray(layer(grey, training=True))[:, 0, 0, 0]
+    assert np.all(np.isclose(shown, 0.2) | np.isclose(shown, 0.8)) and 0.25 < float((shown > 0.5).mean()) < 0.35
+    assert augmentation(resolve_config(CLOCK, TINY)) == []
+    with pytest.raises(ConfigError, match="augment_invert"):
+        resolve_config(CLOCK, {**TINY, "augment_invert": 1.5})
+
+
 def test_perspective_moves_training_images_only(tmp_path):
     config = resolve_config(CLOCK, {**TINY, "augment_perspective": 0.3})
     (layer,) = augmentation(config)

@@ -104,6 +104,9 @@ def _circle(canvas: np.ndarray, radius: float, colour: float, thickness: int = -
 
 def _draw_marks(canvas: np.ndarray, style: str, ink: float, rng: np.random.Generator) -> None:
     """Numerals and ticks; every style keeps 12 o'clock distinct so orientation stays recoverable."""
+    if style in EXTRA_MARKS:  # the `diverse` variation's further designs
+        EXTRA_MARKS[style](canvas, ink, rng)
+        return
     with_ticks = style == "ticks" or rng.random() < 0.5
     if with_ticks:
         for mark in range(60):
@@ -130,6 +133,64 @@ def _draw_marks(canvas: np.ndarray, style: str, ink: float, rng: np.random.Gener
         origin = (round(x - width * scale / 2), round(y + height * scale / 2))
         cv2.putText(canvas, text, origin, font, scale, float(ink), thickness,
                     cv2.LINE_AA)
+
+
+def _bar(canvas: np.ndarray, angle: float, inner: float, outer: float, width: float, ink: float,
+         sideways: float = 0.0) -> None:
+    """A radial bar from `inner` to `outer` (fractions of the face), `width` wide, moved `sideways` (pixels)."""
+    along, across = _direction(angle)
+    centre = CENTRE + across * sideways
+    half = across * width / 2
+    _fill(canvas, np.array([centre + along * FACE * inner - half, centre + along * FACE * outer - half,
+                            centre + along * FACE * outer + half, centre + along * FACE * inner + half]), ink)
+
+
+def _dots(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """A dot at each hour; two side by side at 12."""
+    size = FACE * rng.uniform(0.035, 0.055)
+    for hour in range(12):
+        along, across = _direction(hour * 30)
+        point = CENTRE + along * FACE * 0.86
+        for sideways in ((-1.3, 1.3) if hour == 0 else (0.0,)):
+            x, y = point + across * size * sideways
+            cv2.circle(canvas, (round(x * SCALE), round(y * SCALE)), round(size * SCALE), float(ink), -1,
+                       cv2.LINE_AA, SHIFT)
+
+
+def _batons(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """A radial baton at each hour; two side by side at 12."""
+    width = FACE * rng.uniform(0.025, 0.045)
+    for hour in range(12):
+        for sideways in ((-1.2 * width, 1.2 * width) if hour == 0 else (0.0,)):
+            _bar(canvas, hour * 30, 0.74, 0.92, width, ink, sideways)
+
+
+def _twelve_only(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """Minute ticks and one numeral, 12."""
+    for mark in range(60):
+        _bar(canvas, mark * 6, 0.86 if mark % 5 == 0 else 0.92, 0.97, 2.5 if mark % 5 == 0 else 1.0, ink)
+    font = FONTS[rng.integers(len(FONTS))]
+    thickness = int(rng.integers(1, 3))
+    (width, height), _ = cv2.getTextSize("12", font, 1.0, thickness)
+    scale = min(FACE * 0.2 / height, FACE * 0.34 / width)
+    x, y = CENTRE, CENTRE - FACE * 0.66
+    cv2.putText(canvas, "12", (round(x - width * scale / 2), round(y + height * scale / 2)), font, scale, float(ink),
+                thickness, cv2.LINE_AA)
+
+
+def _quarter_bars(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """A bar at 3, 6 and 9, a wider one at 12, a small dot at the other hours."""
+    width = FACE * rng.uniform(0.03, 0.05)
+    for hour in range(12):
+        if hour % 3 == 0:
+            _bar(canvas, hour * 30, 0.70, 0.93, width * (2.6 if hour == 0 else 1.0), ink)
+        else:
+            x, y = CENTRE + _direction(hour * 30)[0] * FACE * 0.86
+            cv2.circle(canvas, (round(x * SCALE), round(y * SCALE)), round(width * 0.5 * SCALE), float(ink), -1,
+                       cv2.LINE_AA, SHIFT)
+
+
+EXTRA_MARKS = {"dots": _dots, "batons": _batons, "twelve_only": _twelve_only, "quarter_bars": _quarter_bars}
 
 
 def _draw_dial(hour: int, minute: int, variation: Variation, rng: np.random.Generator) -> np.ndarray:

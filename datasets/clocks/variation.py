@@ -9,6 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 DIAL_STYLES = ("arabic", "arabic_quarters", "roman", "ticks")  # every style marks 12 distinctly
+# more dial designs, each with its own 12 o'clock cue (two dots, a double baton, a lone "12" over ticks, a bar at
+# each quarter and a wide one at 12): the `diverse` training variation adds them, so that "12 is the mark unlike the
+# others" is learnt from many cues, not one per style; the held-out `default` and `wide` sets keep DIAL_STYLES
+EXTRA_DIAL_STYLES = ("dots", "batons", "twelve_only", "quarter_bars")
 HAND_STYLES = ("bar", "tapered", "arrow")
 LATER_KNOBS = {"rim_probability": 0.5}  # knobs added after sets were cached, with the default that renders as before
 
@@ -57,9 +61,10 @@ class Variation:
                    jpeg_quality=(20, 90), jpeg_probability=0.9, second_hand_probability=0.6)
 
     def validate(self) -> None:
-        unknown = set(self.dial_styles) - set(DIAL_STYLES) or set(self.hand_styles) - set(HAND_STYLES)
+        dials = DIAL_STYLES + EXTRA_DIAL_STYLES
+        unknown = set(self.dial_styles) - set(dials) or set(self.hand_styles) - set(HAND_STYLES)
         if unknown:
-            raise ValueError(f"unknown clock style(s) {sorted(unknown)}; known: {DIAL_STYLES + HAND_STYLES}")
+            raise ValueError(f"unknown clock style(s) {sorted(unknown)}; known: {dials + HAND_STYLES}")
         for name in ("scale", "blur_sigma", "noise_sigma", "jpeg_quality"):
             low, high = getattr(self, name)
             if low > high or low < 0:
@@ -83,7 +88,8 @@ class Variation:
         return hashlib.sha256(json.dumps(ranges, sort_keys=True).encode()).hexdigest()[:12]
 
 
-VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variation.mild(), "wide": Variation.wide()}
+VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variation.mild(), "wide": Variation.wide(),
+              "diverse": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES)}  # training: more dial designs
 
 
 def variation_named(name: str) -> Variation:

@@ -14,8 +14,8 @@ from trainers.clock.transforms import CoordinateChannels, PolarWarp, RandomDialT
 
 
 def augmentation(config: Any) -> list[layers.Layer]:
-    """Extra dial tilt, shift, perspective, brightness, contrast, noise, blur and small rotations (the 12 marker
-    turns with the hands, so the reading holds), on the 0-1 grey image before any polar warp.
+    """Extra dial tilt, shift, perspective, brightness, contrast, polarity, noise, blur and small rotations (the 12
+    marker turns with the hands, so the reading holds), on the 0-1 grey image before any polar warp.
 
     Active only while training; each knob at 0 switches its layer off.
     """
@@ -36,6 +36,11 @@ def augmentation(config: Any) -> list[layers.Layer]:
         stack.append(layers.RandomBrightness(config.augment_brightness, value_range=(0.0, 1.0)))
     if config.augment_contrast > 0:
         stack.append(layers.RandomContrast(config.augment_contrast))
+    if getattr(config, "augment_invert", 0.0) > 0:  # each image in negative with this probability: a light dial
+        # with dark hands becomes a dark dial with light hands, whatever styles the renderer had
+        probability = config.augment_invert
+        stack.append(layers.RandomInvert(factor=(probability, probability), value_range=(0.0, 1.0),
+                                         seed=getattr(config, "seed", None)))
     if getattr(config, "augment_blur", 0.0) > 0:
         kernel = 2 * math.ceil(2 * config.augment_blur) + 1  # +-2 sigma
         stack.append(layers.RandomGaussianBlur(factor=1.0, kernel_size=kernel, sigma=(0.0, config.augment_blur),

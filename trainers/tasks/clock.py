@@ -22,7 +22,7 @@ class ClockConfig(OptimizerConfig):
     n_images: int = 18000  # rendered clocks (25 per minute of the 720 at 18000); ignored with data_dir
     data_dir: str = ""  # a directory with images.npy + labels.npy (real photographs); empty = render
     render_seed: int = 0
-    variation: Literal["default", "mild", "wide", "none"] = "default"
+    variation: Literal["default", "mild", "wide", "none", "diverse"] = "default"  # diverse: more dial designs
     render_workers: int = 1  # processes rendering (and localising) an uncached set
     image_size: int = 150  # side the images are resized to (75 trains ~4x faster)
     test_fraction: float = 0.2  # held-out test split, seeded
@@ -65,6 +65,7 @@ class ClockConfig(OptimizerConfig):
     augment_turn_degrees: float = 0.0  # polar only: turns the dial by a random +-this (a cyclic shift of the rows)
     augment_brightness: float = 0.0
     augment_contrast: float = 0.0
+    augment_invert: float = 0.0  # probability that a training photograph is shown in negative (a dark dial's polarity)
     augment_noise: float = 0.0  # sensor noise: Gaussian, this standard deviation on the 0-1 grey scale
     augment_blur: float = 0.0  # defocus: Gaussian blur of a random sigma up to this many pixels
     augment_tilt_degrees: float = 0.0  # localised dials shown as if tilted up to this much more (RandomDialTilt)
@@ -121,6 +122,7 @@ class ClockConfig(OptimizerConfig):
         }
         for name in ("conv_dropout", "dense_dropout", "augment_shift", "augment_brightness", "augment_contrast"):
             checks[name] = 0.0 <= getattr(self, name) < 1.0
+        checks["augment_invert"] = 0.0 <= self.augment_invert <= 1.0
         checks["augment_noise"] = 0.0 <= self.augment_noise <= 0.5
         checks["augment_blur"] = 0.0 <= self.augment_blur <= 5.0
         checks["augment_tilt_degrees"] = 0.0 <= self.augment_tilt_degrees <= 70.0
