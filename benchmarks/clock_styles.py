@@ -12,7 +12,10 @@ left-out minus seen); a model trained with nothing left out, at the same budget,
     nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families dial:ticks --seed 1 --base diverse \
         --set augment_invert=.25
 
-The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's 12,000 clocks and 13 minutes). Each family
+The study's values are read when a family runs: the untreated parts in clock_styles.parts/ were trained before the
+study took `augment_invert: 0.25` (2026-12-06), so a family run now without --set trains as the
+`augment_invert=0.25` treatment did. The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's 12,000
+clocks and 13 minutes). Each family
 writes benchmarks/results/clock_styles.parts/<family>.json as it lands (reruns skip it); the parts are combined
 into benchmarks/results/clock_styles-<backend>-<device>.json and clock_styles.md.
 """
