@@ -241,16 +241,14 @@ def combine() -> Path:
 
 
 def _overrides(parser: argparse.ArgumentParser, pairs: list[str]) -> dict:
-    """KEY=VALUE pairs, each value read as a YAML scalar; the clock config checks them when a family runs."""
-    import yaml
+    """KEY=VALUE pairs read as `--set` reads them (one YAML scalar each); the clock config checks the values when a
+    family runs."""
+    from trainers.config import ConfigError, parse_assignment
 
-    overrides = {}
-    for pair in pairs:
-        key, equals, value = pair.partition("=")
-        if not equals or not key:
-            parser.error(f"--set {pair!r}: expected KEY=VALUE")
-        overrides[key] = yaml.safe_load(value)
-    return overrides
+    try:
+        return dict(parse_assignment(pair) for pair in pairs)
+    except ConfigError as error:
+        parser.error(str(error))
 
 
 def main(argv: list[str] | None = None) -> int:

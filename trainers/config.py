@@ -56,6 +56,8 @@ def _one_scalar_problem(raw: str) -> str | None:
         kinds = sorted({_YAML_KINDS.get(type(token).__name__.removesuffix("Token"), "structure") for token in tokens
                         if not isinstance(token, (yaml.ScalarToken, yaml.BlockEndToken))})
         return f"YAML reads it as {' and '.join(kinds)}, not one value"
+    if tokens[0].style in ("|", ">"):  # `>` alone is a folded block scalar: the empty string, not what was typed
+        return "YAML reads it as a block scalar (its text would follow on later lines), not one value"
     if tokens[0].end_mark.index != len(text):
         return f"YAML stops reading it at {text[tokens[0].end_mark.index:].strip()!r} (a comment?)"
     return None
