@@ -86,14 +86,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--store", default=None, help="the finding's store (default: RUNS/results)")
     args = parser.parse_args(argv)
     if not args.table:
-        from benchmarks.candidate_parts import measure_missing
+        from benchmarks.machine import comma_list, measured_parts
         from sweeps.storage import runs_dir
 
         store = Path(args.store) if args.store else runs_dir() / "results"
-        measure_missing(args.names or list(CANDIDATES), CANDIDATES, PARTS,
-                        lambda name: measure(name, CANDIDATES[name], store / "generative"),
-                        lambda row: f"Fréchet {row['frechet_distance']}, diversity {row['diversity']} "
-                                    f"(real {row['real_diversity']}), {row['train_cpu_seconds']} CPU s")
+        names = comma_list(parser, ",".join(args.names), CANDIDATES, "candidate") if args.names else list(CANDIDATES)
+        measured_parts(PARTS, names, [0], lambda name, seed: f"{name}.json",
+                       lambda name, seed: measure(name, CANDIDATES[name], store / "generative"),
+                       lambda name, seed, row: f"{name}: Fréchet {row['frechet_distance']}, diversity "
+                                               f"{row['diversity']} (real {row['real_diversity']}), "
+                                               f"{row['train_cpu_seconds']} CPU s")
     path = combine()
     for row in json.loads(path.read_text())["candidates"]:
         print(f"{row['candidate']:14s} Fréchet {row['frechet_distance']:7.2f}  diversity {row['diversity']:.3f} "

@@ -190,7 +190,7 @@ def table() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from benchmarks.candidate_parts import measure_missing
+    from benchmarks.machine import comma_list, measured_parts
     from datasets.atomic import make_folder, write_text
     from sweeps.storage import runs_dir
 
@@ -210,10 +210,12 @@ def main(argv: list[str] | None = None) -> int:
         for row in result["rows"]:
             print(row, flush=True)
         return 0
-    names = [name for name in (args.only.split(",") if args.only else CANDIDATES) if name]
-    measure_missing(names, CANDIDATES, PARTS, lambda name: measure(name, CANDIDATES[name], store),
-                    lambda row: f"{row['recognised_share']:.1%} recognised, {row['classes_present']} classes, "
-                                f"Fréchet {row['frechet_distance']}, {row['train_cpu_seconds']} CPU s")
+    names = comma_list(parser, args.only, CANDIDATES, "candidate") if args.only else list(CANDIDATES)
+    measured_parts(PARTS, names, [0], lambda name, seed: f"{name}.json",
+                   lambda name, seed: measure(name, CANDIDATES[name], store),
+                   lambda name, seed, row: f"{name}: {row['recognised_share']:.1%} recognised, "
+                                           f"{row['classes_present']} classes, Fréchet {row['frechet_distance']}, "
+                                           f"{row['train_cpu_seconds']} CPU s")
     print(combine())
     print(table())
     return 0
