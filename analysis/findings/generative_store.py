@@ -18,6 +18,7 @@ import numpy as np
 
 from datasets.atomic import make_folder, write_text
 from datasets.images import to_uint8
+from datasets.keys import without_added_knobs
 
 STORE_VERSION = 1  # bump when what is stored for a model changes (forces retraining)
 FAMILY_VERSIONS = {"gan": 2}  # bump one family's when its code changes (2: minibatch stddev in the discriminator)
@@ -85,9 +86,7 @@ def model_config(spec: ModelSpec, tiny: bool) -> dict[str, Any]:
 
 def store_key(family: str, resolved: dict[str, Any]) -> str:
     """12 hex digits naming a trained model by its family, resolved config and what the store holds."""
-    config = {key: value for key, value in resolved.items()
-              if not (key in ADDED_KNOBS and value == ADDED_KNOBS[key])}
-    identity = {"family": family, "config": config, "version": STORE_VERSION}
+    identity = {"family": family, "config": without_added_knobs(resolved, ADDED_KNOBS), "version": STORE_VERSION}
     if family in FAMILY_VERSIONS:  # families never bumped keep their earlier keys
         identity["family_version"] = FAMILY_VERSIONS[family]
     text = json.dumps(identity, sort_keys=True)

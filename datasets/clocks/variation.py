@@ -8,6 +8,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from datasets.keys import without_added_knobs
+
 DIAL_STYLES = ("arabic", "arabic_quarters", "roman", "ticks")  # every style marks 12 distinctly
 # more dial designs, each with its own 12 o'clock cue (two dots, a double baton, a lone "12" over ticks, a bar at
 # each quarter and a wide one at 12): the `diverse` training variation adds them, so that "12 is the mark unlike the
@@ -83,8 +85,7 @@ class Variation:
     def key(self) -> str:
         """A short stable hash of every range: the cache key of rendered sets. Knobs added later are left out while
         at their default (which renders as before they existed), so earlier cache keys stay valid."""
-        ranges = {name: value for name, value in self.as_dict().items()
-                  if name not in LATER_KNOBS or value != LATER_KNOBS[name]}
+        ranges = without_added_knobs(self.as_dict(), LATER_KNOBS)
         return hashlib.sha256(json.dumps(ranges, sort_keys=True).encode()).hexdigest()[:12]
 
 
