@@ -11,7 +11,7 @@ import pytest
 
 from datasets.clocks import Variation, clock_labels, load_clock_arrays, render_clock, render_clocks, rendered_clocks
 from datasets.clocks.arrays import save_clock_arrays
-from datasets.clocks.variation import DIAL_STYLES, EXTRA_DIAL_STYLES, variation_named
+from datasets.clocks.variation import DIAL_STYLES, EXTRA_DIAL_STYLES, RANDOM_DIAL_STYLES, variation_named
 from datasets.formats import CorruptDataError
 
 
@@ -145,10 +145,11 @@ def test_a_broken_worker_pool_falls_back_to_the_same_images(monkeypatch):
     np.testing.assert_array_equal(labels, serial_labels)
 
 
-@pytest.mark.parametrize("style", EXTRA_DIAL_STYLES)
+@pytest.mark.parametrize("style", EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES)
 def test_each_extra_dial_design_marks_twelve_heavier_than_six(style):
     """The `diverse` variation's designs each mark 12 with a cue of their own (two dots, a double baton, the one
-    numeral, the wide bar): more ink round 12 o'clock than round 6, at 3:45 (no hand near either)."""
+    numeral, the wide bar), and the random glyphs of `randomised` a longer, larger one: more ink round 12 o'clock
+    than round 6, at 3:45 (no hand near either)."""
     variation = Variation(**{**Variation.none().as_dict(), "dial_styles": (style,)})
     image, geometry = render_clock(3, 45, np.random.default_rng(0), variation)
     band = np.linspace(0.62, 0.95, 12)
@@ -169,3 +170,19 @@ def test_the_diverse_variation_adds_designs_and_keeps_the_held_out_ones():
         assert np.abs(images[first].astype(int) - images[second].astype(int)).mean() > 1.0, (first, second)
     with pytest.raises(ValueError, match="unknown clock style"):
         Variation(dial_styles=("sundial",)).validate()
+
+
+def test_the_randomised_variation_adds_random_glyphs_that_draw_no_numeral():
+    """Style randomisation: `randomised` is `diverse` plus dials whose hour marks are random letters and signs,
+    different on every dial, never a digit or a roman numeral's letters (no held-out numeral design is drawn)."""
+    randomised = variation_named("randomised")
+    assert set(randomised.dial_styles) == set(variation_named("diverse").dial_styles) | set(RANDOM_DIAL_STYLES)
+    assert dataclasses.replace(randomised, dial_styles=DIAL_STYLES) == Variation()
+    from datasets.clocks.render import GLYPH_CHARACTERS
+
+    assert not set(GLYPH_CHARACTERS) & set("0123456789IVX")
+    glyphs = Variation(**{**Variation.none().as_dict(), "dial_styles": ("glyphs",)})
+    first, second = (render_clock(3, 45, np.random.default_rng(seed), glyphs)[0].astype(int) for seed in (0, 1))
+    assert np.abs(first - second).mean() > 1.0  # the same time, other glyphs
+    again = render_clock(3, 45, np.random.default_rng(0), glyphs)[0].astype(int)
+    np.testing.assert_array_equal(first, again)

@@ -22,6 +22,7 @@ FACE = 0.9 * RADIUS  # dial face radius; hand and numeral sizes are fractions of
 HOUR_HAND = (0.52, 0.075)  # (length, width) as fractions of FACE
 MINUTE_HAND = (0.80, 0.05)
 NUMERAL_RADIUS = 0.78
+GLYPH_CHARACTERS = "ABCDEFGHJKLMNOPQRSTUWYZ+*#=%&@<>"  # the `glyphs` design's marks: no digits, no I, V or X
 ROMAN = ("XII", "I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI")
 FONTS = (cv2.FONT_HERSHEY_SIMPLEX, cv2.FONT_HERSHEY_DUPLEX, cv2.FONT_HERSHEY_TRIPLEX, cv2.FONT_HERSHEY_COMPLEX)
 SHIFT = 4  # sub-pixel bits for cv2 drawing
@@ -109,13 +110,7 @@ def _draw_marks(canvas: np.ndarray, style: str, ink: float, rng: np.random.Gener
         return
     with_ticks = style == "ticks" or rng.random() < 0.5
     if with_ticks:
-        for mark in range(60):
-            along, _ = _direction(mark * 6)
-            long = mark % 5 == 0
-            inner = FACE * (0.86 if long else 0.92)
-            start, end = CENTRE + along * inner, CENTRE + along * FACE * 0.97
-            cv2.line(canvas, tuple(np.round(start * SCALE).astype(int)), tuple(np.round(end * SCALE).astype(int)),
-                     float(ink), 3 if long else 1, cv2.LINE_AA, SHIFT)
+        _minute_ticks(canvas, ink)
     if style == "ticks":
         along, across = _direction(0)
         tip, base = CENTRE + along * FACE * 0.68, CENTRE + along * FACE * 0.84
@@ -133,6 +128,17 @@ def _draw_marks(canvas: np.ndarray, style: str, ink: float, rng: np.random.Gener
         origin = (round(x - width * scale / 2), round(y + height * scale / 2))
         cv2.putText(canvas, text, origin, font, scale, float(ink), thickness,
                     cv2.LINE_AA)
+
+
+def _minute_ticks(canvas: np.ndarray, ink: float) -> None:
+    """60 minute ticks at the rim, the 12 hour ticks long and bold."""
+    for mark in range(60):
+        along, _ = _direction(mark * 6)
+        long = mark % 5 == 0
+        inner = FACE * (0.86 if long else 0.92)
+        start, end = CENTRE + along * inner, CENTRE + along * FACE * 0.97
+        cv2.line(canvas, tuple(np.round(start * SCALE).astype(int)), tuple(np.round(end * SCALE).astype(int)),
+                 float(ink), 3 if long else 1, cv2.LINE_AA, SHIFT)
 
 
 def _bar(canvas: np.ndarray, angle: float, inner: float, outer: float, width: float, ink: float,
@@ -190,7 +196,27 @@ def _quarter_bars(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> N
                        cv2.LINE_AA, SHIFT)
 
 
-EXTRA_MARKS = {"dots": _dots, "batons": _batons, "twelve_only": _twelve_only, "quarter_bars": _quarter_bars}
+def _glyphs(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """Style randomisation: random letters and signs as hour marks (never a digit or a roman numeral's I, V, X, so
+    no numeral design is drawn), in a random font, size and ring, over minute ticks half the time; 12's mark is
+    three characters drawn larger, the others one or two."""
+    if rng.random() < 0.5:
+        _minute_ticks(canvas, ink)
+    font, thickness = FONTS[rng.integers(len(FONTS))], int(rng.integers(1, 3))
+    ring, size = rng.uniform(0.68, 0.80), rng.uniform(0.11, 0.18)
+    for hour in range(12):
+        length = 3 if hour == 0 else int(rng.integers(1, 3))
+        text = "".join(GLYPH_CHARACTERS[index] for index in rng.integers(len(GLYPH_CHARACTERS), size=length))
+        grow = 1.3 if hour == 0 else 1.0
+        (width, height), _ = cv2.getTextSize(text, font, 1.0, thickness)
+        scale = min(FACE * size * grow / height, FACE * 0.32 * grow / width)
+        x, y = CENTRE + _direction(hour * 30)[0] * FACE * ring
+        cv2.putText(canvas, text, (round(x - width * scale / 2), round(y + height * scale / 2)), font, scale,
+                    float(ink), thickness, cv2.LINE_AA)
+
+
+EXTRA_MARKS = {"dots": _dots, "batons": _batons, "twelve_only": _twelve_only, "quarter_bars": _quarter_bars,
+               "glyphs": _glyphs}
 
 
 def _draw_dial(hour: int, minute: int, variation: Variation, rng: np.random.Generator) -> np.ndarray:

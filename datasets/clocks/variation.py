@@ -15,6 +15,9 @@ DIAL_STYLES = ("arabic", "arabic_quarters", "roman", "ticks")  # every style mar
 # each quarter and a wide one at 12): the `diverse` training variation adds them, so that "12 is the mark unlike the
 # others" is learnt from many cues, not one per style; the held-out `default` and `wide` sets keep DIAL_STYLES
 EXTRA_DIAL_STYLES = ("dots", "batons", "twelve_only", "quarter_bars")
+# style randomisation: random letters and signs at the hours (the `randomised` training variation), so that what
+# marks an hour is learnt to be its place on the dial, not its glyph
+RANDOM_DIAL_STYLES = ("glyphs",)
 HAND_STYLES = ("bar", "tapered", "arrow")
 LATER_KNOBS = {"rim_probability": 0.5}  # knobs added after sets were cached, with the default that renders as before
 
@@ -63,7 +66,7 @@ class Variation:
                    jpeg_quality=(20, 90), jpeg_probability=0.9, second_hand_probability=0.6)
 
     def validate(self) -> None:
-        dials = DIAL_STYLES + EXTRA_DIAL_STYLES
+        dials = DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES
         unknown = set(self.dial_styles) - set(dials) or set(self.hand_styles) - set(HAND_STYLES)
         if unknown:
             raise ValueError(f"unknown clock style(s) {sorted(unknown)}; known: {dials + HAND_STYLES}")
@@ -90,7 +93,8 @@ class Variation:
 
 
 VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variation.mild(), "wide": Variation.wide(),
-              "diverse": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES)}  # training: more dial designs
+              "diverse": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES),  # training: more dial designs
+              "randomised": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES)}
 
 
 def variation_named(name: str) -> Variation:

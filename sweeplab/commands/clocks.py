@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     render = actions.add_parser("render", help="write images.npy + labels.npy of rendered clocks")
     render.add_argument("--n", type=rendered_images, default=18000, help="images (18000 = 25 per minute of the 720)")
     render.add_argument("--seed", type=seed, default=0)
-    render.add_argument("--variation", default="default", help="default, wide, mild, none or diverse")
+    render.add_argument("--variation", default="default", help="default, wide, mild, none, diverse or randomised")
     render.add_argument("--out", type=folder_path, required=True, help="output directory")
     render.add_argument("--preview", type=png_path, default=None, help="PNG of the first 32 images with their labels")
     render.add_argument("--workers", type=local_processes, default=os.cpu_count() or 1)
