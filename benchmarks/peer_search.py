@@ -24,6 +24,7 @@ and 95% t-interval over seeds at each checkpoint and sweeplab's margin over the 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import subprocess
@@ -195,6 +196,10 @@ def run_one(tool: str, study: str, seed: int, budget: float, peer_epochs: int) -
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    else:  # ended by itself: a crash records nothing (an empty part would be kept and skipped on every rerun)
+        if process.returncode != 0:
+            raise RuntimeError(f"{tool} seed {seed}: its process exited {process.returncode} after "
+                               f"{time.time() - started:.0f} s of its {budget:g}; nothing recorded (its error above)")
     recorded = [json.loads(line) for line in events.read_text().splitlines() if line.strip()]
     recorded = [event for event in recorded if event["elapsed_s"] <= budget]
     fidelity = events.parent / "fidelity.json"  # sweeplab's measured low-rung vs promoted rank correlation
@@ -212,6 +217,8 @@ def main() -> int:
     parser.add_argument("--peer-epochs", type=int, default=3, help="epochs per model for the peers' loops")
     args = parser.parse_args()
     tools, seeds = comma_list(parser, args.tools, TOOLS, "tool"), [int(seed) for seed in args.seeds.split(",")]
+    if any(tool.startswith("kt-") for tool in tools) and importlib.util.find_spec("keras_tuner") is None:
+        parser.error("the KerasTuner tools need keras-tuner: pip install -e '.[bench]' (or leave them out: --tools)")
 
     def said(tool: str, seed: int, result: dict) -> str:
         final = result["timeline"][-1][1] if result["timeline"] else None

@@ -54,3 +54,16 @@ def test_an_interval_beyond_the_metric_range_is_clipped_and_marked():
     assert "| 74.50 [0.0, 100.0]* |" in table and "is clipped to it" in table.splitlines()[-1]
     assert "| 90.50 [84.1, 96.9] |" in table  # inside [0, 100]: unmarked
     assert "random at the budget: -16.00 points [-100.00, +100.00]*" in table  # a difference lies in [-100, 100]
+
+
+def test_a_tool_whose_process_fails_records_nothing_and_says_so(tmp_path, monkeypatch):
+    """A tool that cannot run (here: a study that does not exist; in the field: keras-tuner not installed) must stop
+    the benchmark, not leave an empty part that every rerun would keep and skip."""
+    from benchmarks import machine, peer_search
+
+    monkeypatch.setattr(machine, "describe_machine", lambda: {})
+    with pytest.raises(RuntimeError, match="random seed 0: its process exited"):
+        machine.measured_parts(tmp_path, ["random"], [0], lambda tool, seed: f"{tool}-{seed}.json",
+                               lambda tool, seed: peer_search.run_one(tool, "no-such-study", seed, 60.0, 1),
+                               lambda *args: "")
+    assert list(tmp_path.iterdir()) == []
