@@ -217,8 +217,10 @@ def main() -> int:
     parser.add_argument("--peer-epochs", type=int, default=3, help="epochs per model for the peers' loops")
     args = parser.parse_args()
     tools, seeds = comma_list(parser, args.tools, TOOLS, "tool"), [int(seed) for seed in args.seeds.split(",")]
-    if any(tool.startswith("kt-") for tool in tools) and importlib.util.find_spec("keras_tuner") is None:
-        parser.error("the KerasTuner tools need keras-tuner: pip install -e '.[bench]' (or leave them out: --tools)")
+    missing = [module for module in ("keras_tuner", "tensorboard") if importlib.util.find_spec(module) is None]
+    if any(tool.startswith("kt-") for tool in tools) and missing:  # KerasTuner imports tensorboard in every trial
+        parser.error(f"the KerasTuner tools need {' and '.join(missing)}: pip install -e '.[bench]' (or leave them "
+                     "out: --tools)")
 
     def said(tool: str, seed: int, result: dict) -> str:
         final = result["timeline"][-1][1] if result["timeline"] else None
