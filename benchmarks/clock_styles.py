@@ -11,6 +11,9 @@ left-out minus seen); a model trained with nothing left out, at the same budget,
     # and trained on more dial designs (the `diverse` variation, less the family)
     nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families dial:ticks --seed 1 --base diverse \
         --set augment_invert=.25
+    # and with random glyphs as hour marks besides (the `randomised` variation: style randomisation)
+    nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families dial:arabic dial:roman nothing --seed 1 \
+        --base randomised --set augment_invert=.25
 
 The study's values are read when a family runs: the untreated parts in clock_styles.parts/ were trained before the
 study took `augment_invert: 0.25` (2026-12-06), so a family run now without --set trains as the
