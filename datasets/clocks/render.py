@@ -121,13 +121,19 @@ def _draw_marks(canvas: np.ndarray, style: str, ink: float, rng: np.random.Gener
     thickness = int(rng.integers(1, 3))
     for hour in hours:
         text = ROMAN[hour % 12] if style == "roman" else str(hour)
-        (width, height), _ = cv2.getTextSize(text, font, 1.0, thickness)
-        scale = min(FACE * 0.17 / height, FACE * 0.3 / width)
         along, _ = _direction(hour * 30)
-        x, y = CENTRE + along * FACE * NUMERAL_RADIUS
-        origin = (round(x - width * scale / 2), round(y + height * scale / 2))
-        cv2.putText(canvas, text, origin, font, scale, float(ink), thickness,
-                    cv2.LINE_AA)
+        _centred_text(canvas, text, CENTRE + along * FACE * NUMERAL_RADIUS, (FACE * 0.17, FACE * 0.3), font,
+                      thickness, ink)
+
+
+def _centred_text(canvas: np.ndarray, text: str, centre: np.ndarray | tuple[float, float],
+                  box: tuple[float, float], font: int, thickness: int, ink: float) -> None:
+    """`text` as large as fits a (height, width) `box` in pixels, centred on the canvas point `centre`."""
+    (width, height), _ = cv2.getTextSize(text, font, 1.0, thickness)
+    scale = min(box[0] / height, box[1] / width)
+    x, y = centre
+    cv2.putText(canvas, text, (round(x - width * scale / 2), round(y + height * scale / 2)), font, scale, float(ink),
+                thickness, cv2.LINE_AA)
 
 
 def _minute_ticks(canvas: np.ndarray, ink: float) -> None:
@@ -177,11 +183,7 @@ def _twelve_only(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> No
         _bar(canvas, mark * 6, 0.86 if mark % 5 == 0 else 0.92, 0.97, 2.5 if mark % 5 == 0 else 1.0, ink)
     font = FONTS[rng.integers(len(FONTS))]
     thickness = int(rng.integers(1, 3))
-    (width, height), _ = cv2.getTextSize("12", font, 1.0, thickness)
-    scale = min(FACE * 0.2 / height, FACE * 0.34 / width)
-    x, y = CENTRE, CENTRE - FACE * 0.66
-    cv2.putText(canvas, "12", (round(x - width * scale / 2), round(y + height * scale / 2)), font, scale, float(ink),
-                thickness, cv2.LINE_AA)
+    _centred_text(canvas, "12", (CENTRE, CENTRE - FACE * 0.66), (FACE * 0.2, FACE * 0.34), font, thickness, ink)
 
 
 def _quarter_bars(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
@@ -208,11 +210,8 @@ def _glyphs(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
         length = 3 if hour == 0 else int(rng.integers(1, 3))
         text = "".join(GLYPH_CHARACTERS[index] for index in rng.integers(len(GLYPH_CHARACTERS), size=length))
         grow = 1.3 if hour == 0 else 1.0
-        (width, height), _ = cv2.getTextSize(text, font, 1.0, thickness)
-        scale = min(FACE * size * grow / height, FACE * 0.32 * grow / width)
-        x, y = CENTRE + _direction(hour * 30)[0] * FACE * ring
-        cv2.putText(canvas, text, (round(x - width * scale / 2), round(y + height * scale / 2)), font, scale,
-                    float(ink), thickness, cv2.LINE_AA)
+        _centred_text(canvas, text, CENTRE + _direction(hour * 30)[0] * FACE * ring,
+                      (FACE * size * grow, FACE * 0.32 * grow), font, thickness, ink)
 
 
 EXTRA_MARKS = {"dots": _dots, "batons": _batons, "twelve_only": _twelve_only, "quarter_bars": _quarter_bars,
