@@ -130,6 +130,8 @@ def main() -> int:
     configs = (json.loads(args.configs.read_text()) if args.configs else []) + random_configs(
         args.study, args.random, args.seed)
     rungs = study_rungs(args.study)
+    if "refit" not in rungs:
+        parser.error(f"study {args.study!r} has no refit: its rungs are read against the refit's test accuracy")
     refit = rungs.pop("refit")
     rungs.update(parse_rung(text) for text in args.rung)
     rungs["refit"] = refit
