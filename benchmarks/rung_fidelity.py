@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -78,24 +79,22 @@ def run(study: str, params: dict[str, Any], rung: dict[str, Any]) -> dict[str, f
         return json.loads((Path(run_dir) / "result.json").read_text())["metrics"]
 
 
-def spearman(xs: list[float], ys: list[float]) -> float:
-    from scipy.stats import spearmanr
-
-    return float(spearmanr(xs, ys).statistic)
-
-
 def summarise(configs: list[dict[str, Any]], parts: dict[str, dict[int, dict]]) -> dict[str, Any]:
+    """Per rung: its rank correlation with the refit's test accuracy (the study's own measure,
+    `sweeps.promotion.spearman`), its pick and that pick's refit test accuracy, over configurations at every rung."""
+    from sweeps.promotion import spearman
+
     complete = [index for index in range(len(configs)) if all(index in by for by in parts.values())]
     refit_test = [parts["refit"][index]["metrics"]["test/accuracy"] for index in complete]
     rows = {}
     for rung, by_config in parts.items():
         values = [by_config[index]["metrics"]["val/accuracy"] for index in complete]
         pick = complete[max(range(len(complete)), key=values.__getitem__)] if complete else None
-        rows[rung] = {"spearman_with_refit_test": spearman(values, refit_test) if len(complete) > 2 else None,
+        rows[rung] = {"spearman_with_refit_test": spearman(list(zip(values, refit_test, strict=True))),
                       "pick": configs[pick]["name"] if pick is not None else None,
                       "pick_refit_test": parts["refit"][pick]["metrics"]["test/accuracy"] if pick is not None else None,
-                      "median_train_seconds": sorted(by_config[i]["metrics"]["time/train_seconds"]
-                                                     for i in complete)[len(complete) // 2] if complete else None}
+                      "median_train_seconds": statistics.median_high(
+                          by_config[i]["metrics"]["time/train_seconds"] for i in complete) if complete else None}
     return {"configurations_complete": len(complete), "rungs": rows,
             "best_refit_test": max(refit_test) if refit_test else None}
 
