@@ -211,6 +211,39 @@ def test_the_sampler_follows_a_moving_average_of_the_generator(generator_rate):
     assert any(moved) == (generator_rate > 0)  # a G that learns pulls its average along
 
 
+def test_standing_statistics_make_inference_normalise_as_a_batch_of_those_latents():
+    from benchmarks.generative_mnist import standing_statistics
+
+    """After `standing_statistics` (benchmarks/generative_mnist.py), a frozen sampler run in inference mode on the
+    latents it was calibrated on gives what it gives with batch statistics on them; before, it did not (its carried
+    statistics are stale). The layers' momentum and trainability come back as they were."""
+    generator = models.build_decoder((16, 16, 1), 6, 2, filters=4, batch_norm=True)
+    latents = np.random.default_rng(0).normal(size=(256, 6)).astype("float32") * 3 + 1  # far from stats at 0 / 1
+    generator.trainable = False
+    norms = [layer for layer in generator.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 3
+
+    def batch_normalised():
+        for layer in norms:
+            layer.trainable = True
+        statistics = [v for layer in norms for v in (layer.moving_mean, layer.moving_variance)]
+        moving = [keras.ops.convert_to_numpy(variable).copy() for variable in statistics]
+        out = keras.ops.convert_to_numpy(generator(latents, training=True))
+        for layer in norms:
+            layer.trainable = False
+        for value, variable in zip(moving, statistics, strict=True):
+            variable.assign(value)  # that pass moved the statistics a little; put them back
+        return out
+
+    inference = keras.ops.convert_to_numpy(generator(latents, training=False))
+    assert not np.allclose(inference, batch_normalised(), atol=1e-3)
+    standing_statistics(generator, latents)
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(generator(latents, training=False)), batch_normalised(),
+                               atol=1e-4)
+    assert all(layer.momentum == 0.99 and not layer.trainable for layer in norms)
+    assert not generator.trainable_variables
+
+
 def test_a_gan_without_the_average_samples_from_its_generator():
     gan = _tiny_gan(1e-3, 1e-3)
     assert gan.sampling_generator is gan.generator and not hasattr(gan, "sampler")
@@ -259,3 +292,60 @@ def test_conditional_latents_ask_for_every_class_in_turn():
     np.testing.assert_array_equal(unconditional, np.random.default_rng(0).standard_normal((25, 5)).astype("float32"))
     with pytest.raises(ConfigError, match="conditional"):
         FAMILIES["gan"](config, (28, 28, 1), 1)
+
+
+def test_pixel_clusters_find_the_image_groups_without_labels():
+    """Three groups of noisy images (dark, bright left half, bright right half): three clusters recover them
+    exactly (up to their numbering) and their shares are the groups' shares."""
+    from trainers.generative.clusters import pixel_clusters
+
+    rng = np.random.default_rng(0)
+    base = np.zeros((3, 8, 8, 1), "float32")
+    base[1, :, :4], base[2, :, 4:] = 1.0, 1.0
+    groups = np.repeat(np.arange(3), [50, 30, 20])
+    images = np.clip(base[groups] + rng.normal(0, 0.15, (100, 8, 8, 1)), 0, 1).astype("float32")
+    labels, shares = pixel_clusters(images, 3, seed=0)
+    assert labels.shape == (100,) and set(labels) == {0, 1, 2}
+    for group in range(3):
+        assert len(set(labels[groups == group])) == 1  # one cluster per group, and each group its own
+    np.testing.assert_allclose(sorted(shares), [0.2, 0.3, 0.5])
+    with pytest.raises(ValueError, match="at least as many images"):
+        pixel_clusters(images[:2], 3)
+
+
+def test_self_conditioned_latents_draw_clusters_by_their_shares():
+    from trainers.generative.families import FAMILIES
+
+    config = resolve_config(get_task("gan"), {"self_conditional": 4, "latent_dim": 5, "filters": 4})
+    generative = FAMILIES["gan"](config, (28, 28, 1), 10)  # the dataset's 10 classes play no part
+    assert (generative.latent_dim, generative.noise_dim, generative.classes) == (9, 5, 4)
+    generative.class_shares = np.array([0.7, 0.3, 0.0, 0.0])
+    drawn = generative.draw_latents(np.random.default_rng(0), 2000)[:, 5:].argmax(axis=1)
+    counts = np.bincount(drawn, minlength=4)
+    assert counts[2] == counts[3] == 0 and abs(counts[0] / 2000 - 0.7) < 0.04
+
+
+@pytest.mark.parametrize("values", [{"self_conditional": 1}, {"self_conditional": 10, "conditional": True},
+                                    {"self_conditional": -3}])
+def test_self_conditioning_refuses_one_cluster_or_labels_beside_it(values):
+    with pytest.raises(ConfigError, match="self_conditional"):
+        resolve_config(get_task("gan"), values)
+
+
+def test_a_self_conditioned_gan_trains_on_its_clusters(mirror_dir):
+    """Trained through the task's `fit`: conditioned on the clusters it found (their shares on the model, summing to
+    1), its samples drawn by them, its grids written."""
+    from trainers.generative.families import fit
+    from trainers.reporter import Reporter
+
+    config = resolve_config(get_task("gan"), {
+        "dataset": "mnist", "subset": 256, "test_subset": 16, "epochs": 1, "batch_size": 64, "filters": 4,
+        "latent_dim": 8, "frechet_samples": 0, "grid_images": 8, "self_conditional": 6})
+    fitted = fit(config, Reporter(), "gan")
+    generative = fitted.generative
+    assert (generative.classes, generative.latent_dim) == (6, 14)
+    assert generative.class_shares is not None and generative.class_shares.shape == (6,)
+    assert abs(generative.class_shares.sum() - 1) < 1e-9 and generative.class_shares.min() > 0
+    samples = generative.decode(fitted.latent_sampler(32))
+    assert samples.shape == (32, 28, 28, 1) and np.isfinite(samples).all()
+    assert all(math.isfinite(fitted.metrics[name]) for name in ("train/d_loss", "train/g_loss"))

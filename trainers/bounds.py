@@ -73,7 +73,7 @@ BOUNDS: dict[str, Bound] = {
     # optimisation
     "learning_rate": LEARNING_RATE, "generator_learning_rate": LEARNING_RATE,
     "discriminator_learning_rate": LEARNING_RATE, "momentum": RATE, "rho": RATE, "beta_1": RATE, "beta_2": RATE,
-    "generator_ema": RATE,
+    "generator_ema": RATE, "self_conditional": Bound(0, 10_000),
     "weight_decay": Bound(0, 1), "batch_size": Bound(1, 65_536), "epochs": Bound(1, 100_000),
     "warmup_epochs": Bound(0, 100_000), "batch_norm_momentum": RATE, "train_minutes": Bound(0, 525_600),
     "patience": Bound(0, 100_000), "steps_per_execution": Bound(1, 100_000),

@@ -24,6 +24,7 @@ from trainers.generative.callbacks import (
     interpolation_grid,
     side_by_side,
 )
+from trainers.generative.clusters import pixel_clusters
 from trainers.generative.data import ImageSplits, load_image_splits
 from trainers.generative.quality import FrechetScorer, feature_extractor
 from trainers.reporter import Reporter
@@ -43,6 +44,7 @@ class Generative:
     fit_target: bool = False  # fit(x, x) rather than fit(x)
     validate: bool = True  # pass validation images to fit (Keras' own val_* losses)
     classes: int = 0  # > 0: class-conditional; each latent ends in a one-hot class of this many (in latent_dim)
+    class_shares: np.ndarray | None = None  # drawn classes follow these shares (a self-conditioned GAN's clusters)
 
     @property
     def noise_dim(self) -> int:
@@ -50,12 +52,14 @@ class Generative:
         return self.latent_dim - self.classes
 
     def draw_latents(self, rng: np.random.Generator, count: int) -> np.ndarray:
-        """`count` prior latents N(0, I); when conditional, each with the one-hot class `asked_classes` names."""
+        """`count` prior latents N(0, I); when conditional, each with the one-hot class `asked_classes` names, or
+        one drawn by `class_shares` when the model has them."""
         noise = rng.standard_normal((count, self.noise_dim)).astype("float32")
         if not self.classes:
             return noise
-        return np.concatenate([noise, np.eye(self.classes, dtype="float32")[asked_classes(count, self.classes)]],
-                              axis=1)
+        classes = (asked_classes(count, self.classes) if self.class_shares is None
+                   else rng.choice(self.classes, size=count, p=self.class_shares))
+        return np.concatenate([noise, np.eye(self.classes, dtype="float32")[classes]], axis=1)
 
     def reconstruct(self, images: np.ndarray) -> np.ndarray:
         return self.decode(self.encode(images))
@@ -98,10 +102,13 @@ def build_vae(config: Any, image_shape: tuple[int, ...], classes: int = 0) -> Ge
 
 
 def build_gan(config: Any, image_shape: tuple[int, ...], classes: int = 0) -> Generative:
-    """A DCGAN; with `config.conditional`, conditioned on the data's `classes` (a one-hot after the noise)."""
+    """A DCGAN; with `config.conditional`, conditioned on the data's `classes` (a one-hot after the noise); with
+    `config.self_conditional`, on that many pixel clusters instead (no labels; `fit` sets their shares)."""
     conditioning = classes if getattr(config, "conditional", False) else 0
     if getattr(config, "conditional", False) and classes < 2:
         raise ConfigError(f"conditional: the dataset has {classes} class(es); a conditional GAN needs two or more")
+    if getattr(config, "self_conditional", 0):
+        conditioning = config.self_conditional
     latent_dim = config.latent_dim + conditioning
     generator = models.build_decoder(image_shape, latent_dim, config.layers, config.filters,
                                      config.kernel_size, "relu", batch_norm=True, name="generator")
@@ -158,8 +165,13 @@ def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[Epoc
     if config.frechet_samples > 0:  # the feature net is trained (once per dataset) before seeding the model
         extractor = feature_extractor(config.dataset, data.image_shape, config.feature_train_images)
         scorer = FrechetScorer(extractor, data.x_train[: config.frechet_samples])
+    conditions = data.y_train  # what a conditional model is told: the labels, or a self-conditioned GAN's clusters
+    shares = None
+    if getattr(config, "self_conditional", 0):
+        conditions, shares = pixel_clusters(data.x_train, config.self_conditional, config.seed)
     keras.utils.set_random_seed(config.seed)
     generative = FAMILIES[family](config, data.image_shape, data.classes)
+    generative.class_shares = shares
     rng = np.random.default_rng(config.seed)
     fixed_latents = generative.draw_latents(rng, config.grid_images)
     scoring_latents = generative.draw_latents(rng, len(data.x_train[: config.frechet_samples]))
@@ -191,7 +203,7 @@ def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[Epoc
                   *standard_callbacks(reporter)]
     fit_data = (data.x_train, data.x_train) if generative.fit_target else (data.x_train,)
     if generative.classes:  # one input list: [images, one-hot classes]
-        fit_data = ([data.x_train, np.eye(generative.classes, dtype="float32")[data.y_train]],)
+        fit_data = ([data.x_train, np.eye(generative.classes, dtype="float32")[conditions]],)
     validation = None
     if generative.validate:
         validation = (data.x_val, data.x_val) if generative.fit_target else (data.x_val,)

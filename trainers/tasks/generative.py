@@ -95,13 +95,16 @@ class GANConfig(GenerativeConfig):
     discriminator_dropout: float = 0.2
     generator_ema: float = 0.0  # > 0: samples come from a moving average of G's weights with this decay
     conditional: bool = False  # class-conditional G and D (samples asked for each class in turn)
+    self_conditional: int = 0  # > 0: G and D conditioned on this many k-means clusters of the training images'
+    # pixels instead (no labels; Liu et al. 2020), samples' clusters drawn by their shares
 
     def extra_checks(self) -> dict[str, bool]:
         return {"generator_learning_rate": self.generator_learning_rate > 0,
                 "discriminator_learning_rate": self.discriminator_learning_rate > 0,
                 "label_smoothing": 0 <= self.label_smoothing < 1,
                 "discriminator_dropout": 0 <= self.discriminator_dropout < 1, "beta_1": 0 <= self.beta_1 < 1,
-                "generator_ema": 0 <= self.generator_ema < 1}
+                "generator_ema": 0 <= self.generator_ema < 1,
+                "self_conditional": self.self_conditional == 0 or (self.self_conditional >= 2 and not self.conditional)}
 
 
 _SMOKE = {"dataset": "mnist", "subset": 256, "test_subset": 64, "epochs": 1, "batch_size": 64, "filters": 8,
