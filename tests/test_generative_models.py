@@ -338,10 +338,9 @@ def test_a_self_conditioned_gan_trains_on_its_clusters(mirror_dir):
     from trainers.generative.families import fit
     from trainers.reporter import Reporter
 
-    config = resolve_config(get_task("gan"), {
-        "dataset": "mnist", "subset": 256, "test_subset": 16, "epochs": 1, "batch_size": 64, "filters": 4,
-        "latent_dim": 8, "frechet_samples": 0, "grid_images": 8, "self_conditional": 6})
-    fitted = fit(config, Reporter(), "gan")
+    values = {"dataset": "mnist", "subset": 256, "test_subset": 16, "epochs": 1, "batch_size": 64, "filters": 4,
+              "latent_dim": 8, "frechet_samples": 0, "grid_images": 8, "self_conditional": 6}
+    fitted = fit(resolve_config(get_task("gan"), values), Reporter(), "gan")
     generative = fitted.generative
     assert (generative.classes, generative.latent_dim) == (6, 14)
     assert generative.class_shares is not None and generative.class_shares.shape == (6,)
@@ -349,3 +348,15 @@ def test_a_self_conditioned_gan_trains_on_its_clusters(mirror_dir):
     samples = generative.decode(fitted.latent_sampler(32))
     assert samples.shape == (32, 28, 28, 1) and np.isfinite(samples).all()
     assert all(math.isfinite(fitted.metrics[name]) for name in ("train/d_loss", "train/g_loss"))
+    with pytest.raises(ConfigError, match="self_conditional: 300 clusters need as many training images"):
+        fit(resolve_config(get_task("gan"), {**values, "self_conditional": 300}), Reporter(), "gan")
+
+
+def test_a_saved_self_conditioned_gan_keeps_its_cluster_shares(mirror_dir, tmp_path):
+    import trainers
+
+    trainers.run("gan", {"dataset": "mnist", "subset": 256, "test_subset": 16, "epochs": 1, "batch_size": 64,
+                         "filters": 4, "latent_dim": 8, "frechet_samples": 0, "grid_images": 8,
+                         "self_conditional": 4, "save_model": True}, run_dir=tmp_path)
+    shares = np.load(tmp_path / "class_shares.npy")
+    assert shares.shape == (4,) and abs(shares.sum() - 1) < 1e-9 and (tmp_path / "model.weights.h5").exists()

@@ -172,6 +172,8 @@ def _train(spec: ModelSpec, config: Any, directory: Path, halves: tuple[np.ndarr
     arrays["interpolation"] = interpolation_images(generative.decode, starts, ends, INTERPOLATION_STEPS)
     np.savez_compressed(directory / "outputs.npz", **{name: to_uint8(value) for name, value in arrays.items()})
     generative.model.save_weights(directory / "model.weights.h5")
+    if generative.class_shares is not None:  # a self-conditioned GAN samples its clusters by these
+        np.save(directory / "class_shares.npy", generative.class_shares)
     record = {"model": spec.name, "family": spec.family, "config": _plain(config), "metrics": fitted.metrics,
               "train_images": len(fitted.data.x_train), "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
               "load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()}

@@ -168,6 +168,9 @@ def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[Epoc
     conditions = data.y_train  # what a conditional model is told: the labels, or a self-conditioned GAN's clusters
     shares = None
     if getattr(config, "self_conditional", 0):
+        if config.self_conditional > len(data.x_train):
+            raise ConfigError(f"self_conditional: {config.self_conditional} clusters need as many training images; "
+                              f"this split has {len(data.x_train)}")
         conditions, shares = pixel_clusters(data.x_train, config.self_conditional, config.seed)
     keras.utils.set_random_seed(config.seed)
     generative = FAMILIES[family](config, data.image_shape, data.classes)
@@ -227,5 +230,7 @@ def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) ->
     fitted = fit(config, reporter, family)
     if run_dir is not None and config.save_model:
         fitted.generative.model.save_weights(Path(run_dir) / "model.weights.h5")
+        if fitted.generative.class_shares is not None:  # a self-conditioned GAN samples its clusters by these
+            np.save(Path(run_dir) / "class_shares.npy", fitted.generative.class_shares)
     return fitted.metrics
 
