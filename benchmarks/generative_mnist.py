@@ -134,6 +134,11 @@ def _trained(name: str, store: Path):
     generative.model([built, np.zeros((1, 10), "float32")] if generative.classes else built)  # built, as after fit,
     # so its weights can load
     generative.model.load_weights(directory / "model.weights.h5")
+    if config.self_conditional:  # its samples' clusters are drawn by the shares saved beside the weights
+        if not (directory / "class_shares.npy").exists():
+            raise SystemExit(f"{name}: {directory} has no class_shares.npy (trained before they were saved); "
+                             "retrain it to score it here")
+        generative.class_shares = np.load(directory / "class_shares.npy")
     classifier = feature_classifier("mnist", shape, RECOGNITION_TRAIN_IMAGES, reject_noise=True)
     extractor = feature_extractor("mnist", shape, FEATURE_TRAIN_IMAGES)
     scorer = FrechetScorer(extractor, halves[0])
