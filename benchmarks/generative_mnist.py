@@ -284,18 +284,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     make_folder(PARTS)
     store = runs_dir() / "results" / "generative"  # the finding's store: `sweeplab results generative` reuses it
-    if args.truncation:
-        result = truncation(args.truncation, store)
-        write_text(PARTS / f"truncation-{args.truncation}.json", json.dumps(result, indent=2, sort_keys=True))
-        for row in result["rows"]:
-            print(row, flush=True)
-        return 0
-    if args.standing:
-        result = standing(args.standing, store)
-        write_text(PARTS / f"standing-{args.standing}.json", json.dumps(result, indent=2, sort_keys=True))
-        for row in result["rows"]:
-            print(row, flush=True)
-        return 0
+    for mode, rescore, name in (("truncation", truncation, args.truncation), ("standing", standing, args.standing)):
+        if name:  # one trained candidate, rescored; its rows land in <mode>-<name>.json
+            result = rescore(name, store)
+            write_text(PARTS / f"{mode}-{name}.json", json.dumps(result, indent=2, sort_keys=True))
+            for row in result["rows"]:
+                print(row, flush=True)
+            return 0
     names = comma_list(parser, args.only, CANDIDATES, "candidate") if args.only else list(CANDIDATES)
     measured_parts(PARTS, names, [0], lambda name, seed: f"{name}.json",
                    lambda name, seed: measure(name, CANDIDATES[name], store),
