@@ -131,14 +131,21 @@ def _trained(name: str, store: Path):
     shape = tuple(halves[0].shape[1:])
     generative = build_gan(config, shape, classes=10)
     built = np.zeros((1, *shape), "float32")
-    generative.model([built, np.zeros((1, 10), "float32")] if generative.classes else built)  # built, as after fit,
+    generative.model([built, np.zeros((1, generative.classes), "float32")] if generative.classes else built)  # built,
     # so its weights can load
     generative.model.load_weights(directory / "model.weights.h5")
-    if config.self_conditional:  # its samples' clusters are drawn by the shares saved beside the weights
-        if not (directory / "class_shares.npy").exists():
-            raise SystemExit(f"{name}: {directory} has no class_shares.npy (trained before they were saved); "
-                             "retrain it to score it here")
-        generative.class_shares = np.load(directory / "class_shares.npy")
+    if config.self_conditional:  # its samples' clusters are drawn by the shares saved beside the weights, or, for
+        # a model stored before they were saved, by the same seeded k-means on the same training split
+        saved = directory / "class_shares.npy"
+        if saved.exists():
+            generative.class_shares = np.load(saved)
+        else:
+            from trainers.generative.clusters import pixel_clusters
+            from trainers.generative.data import load_image_splits
+
+            data = load_image_splits(config.dataset, config.class_filter, config.image_size, config.subset,
+                                     config.validation_fraction, config.test_subset, config.seed)
+            generative.class_shares = pixel_clusters(data.x_train, config.self_conditional, config.seed)[1]
     classifier = feature_classifier("mnist", shape, RECOGNITION_TRAIN_IMAGES, reject_noise=True)
     extractor = feature_extractor("mnist", shape, FEATURE_TRAIN_IMAGES)
     scorer = FrechetScorer(extractor, halves[0])
