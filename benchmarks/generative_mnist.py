@@ -140,12 +140,9 @@ def _trained(name: str, store: Path):
         if saved.exists():
             generative.class_shares = np.load(saved)
         else:
-            from trainers.generative.clusters import pixel_clusters
-            from trainers.generative.data import load_image_splits
+            from trainers.generative.families import conditions, config_splits
 
-            data = load_image_splits(config.dataset, config.class_filter, config.image_size, config.subset,
-                                     config.validation_fraction, config.test_subset, config.seed)
-            generative.class_shares = pixel_clusters(data.x_train, config.self_conditional, config.seed)[1]
+            generative.class_shares = conditions(config, config_splits(config))[1]
     classifier = feature_classifier("mnist", shape, RECOGNITION_TRAIN_IMAGES, reject_noise=True)
     extractor = feature_extractor("mnist", shape, FEATURE_TRAIN_IMAGES)
     scorer = FrechetScorer(extractor, halves[0])

@@ -212,11 +212,11 @@ def test_the_sampler_follows_a_moving_average_of_the_generator(generator_rate):
 
 
 def test_standing_statistics_make_inference_normalise_as_a_batch_of_those_latents():
-    from benchmarks.generative_mnist import standing_statistics
-
     """After `standing_statistics` (benchmarks/generative_mnist.py), a frozen sampler run in inference mode on the
     latents it was calibrated on gives what it gives with batch statistics on them; before, it did not (its carried
     statistics are stale). The layers' momentum and trainability come back as they were."""
+    from benchmarks.generative_mnist import standing_statistics
+
     generator = models.build_decoder((16, 16, 1), 6, 2, filters=4, batch_norm=True)
     latents = np.random.default_rng(0).normal(size=(256, 6)).astype("float32") * 3 + 1  # far from stats at 0 / 1
     generator.trainable = False

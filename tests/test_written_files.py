@@ -40,7 +40,8 @@ RAW_WRITERS = {"savefig", "to_csv", "imwrite", "save", "savez", "savez_compresse
 # storage gateway's journal, the generative store's temporary folder (renamed whole), /dev/null for a closed
 # stream, and `init`'s exclusive create (never replaces a file).
 OWN_PLACES = {"trainers/classification.py": "run dir", "trainers/clock/predict.py": "run dir",
-              "trainers/generative/families.py": "run dir", "trainers/user_fit.py": "run dir",
+              "trainers/generative/families.py": "run dir, the generative store's temporary folder",
+              "trainers/user_fit.py": "run dir",
               "trainers/reporter.py": "run dir", "sweeps/storage_faults.py": "storage gateway",
               "analysis/findings/generative_store.py": "store's temporary folder", "sweeplab/cli.py": "/dev/null",
               "sweeplab/commands/init.py": "exclusive create"}

@@ -140,7 +140,7 @@ def held_out_sets(dataset: str, count: int, seed: int = 0) -> tuple[tuple[np.nda
 def _train(spec: ModelSpec, config: Any, directory: Path, halves: tuple[np.ndarray, np.ndarray]) -> None:
     """Fit the model and keep what the figures and the Fréchet rows need (uint8 arrays), its weights and times."""
     from datasets.images import save_png
-    from trainers.generative.families import Generative, fit
+    from trainers.generative.families import Generative, fit, save
     from trainers.generative.figures import grid, interpolation_images, reconstruction_rows
     from trainers.reporter import Reporter
 
@@ -171,9 +171,7 @@ def _train(spec: ModelSpec, config: Any, directory: Path, halves: tuple[np.ndarr
         ends = generative.draw_latents(rng, INTERPOLATION_ROWS)
     arrays["interpolation"] = interpolation_images(generative.decode, starts, ends, INTERPOLATION_STEPS)
     np.savez_compressed(directory / "outputs.npz", **{name: to_uint8(value) for name, value in arrays.items()})
-    generative.model.save_weights(directory / "model.weights.h5")
-    if generative.class_shares is not None:  # a self-conditioned GAN samples its clusters by these
-        np.save(directory / "class_shares.npy", generative.class_shares)
+    save(generative, directory)
     record = {"model": spec.name, "family": spec.family, "config": _plain(config), "metrics": fitted.metrics,
               "train_images": len(fitted.data.x_train), "cpu_seconds": round(cpu, 1), "wall_seconds": round(wall, 1),
               "load_average": os.getloadavg()[0], "cpu_count": os.cpu_count()}

@@ -157,21 +157,39 @@ class _EpochHooks(keras.callbacks.Callback):
             hook(self.generative, epoch + 1)
 
 
+def config_splits(config: Any) -> ImageSplits:
+    """The image splits a config trains on (its dataset, filter, size, subsets and seeded validation split)."""
+    return load_image_splits(config.dataset, config.class_filter, config.image_size, config.subset,
+                             config.validation_fraction, config.test_subset, config.seed)
+
+
+def conditions(config: Any, data: ImageSplits) -> tuple[np.ndarray, np.ndarray | None]:
+    """What a conditional model is told for each training image, and the shares its samples' classes are drawn
+    by: the labels (None: every class in turn), or a self-conditioned GAN's pixel clusters and their shares."""
+    clusters = getattr(config, "self_conditional", 0)
+    if not clusters:
+        return data.y_train, None
+    if clusters > len(data.x_train):
+        raise ConfigError(f"self_conditional: {clusters} clusters need as many training images; "
+                          f"this split has {len(data.x_train)}")
+    return pixel_clusters(data.x_train, clusters, config.seed)
+
+
+def save(generative: Generative, directory: Path) -> None:
+    """The trained weights, and a self-conditioned GAN's cluster shares (its samples are drawn by them)."""
+    generative.model.save_weights(Path(directory) / "model.weights.h5")
+    if generative.class_shares is not None:
+        np.save(Path(directory) / "class_shares.npy", generative.class_shares)
+
+
 def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[EpochHook] = ()) -> Fitted:
     """Fit one family; grids every epoch, quality metrics every epoch, interpolations at the end."""
-    data = load_image_splits(config.dataset, config.class_filter, config.image_size, config.subset,
-                             config.validation_fraction, config.test_subset, config.seed)
+    data = config_splits(config)
     scorer = None
     if config.frechet_samples > 0:  # the feature net is trained (once per dataset) before seeding the model
         extractor = feature_extractor(config.dataset, data.image_shape, config.feature_train_images)
         scorer = FrechetScorer(extractor, data.x_train[: config.frechet_samples])
-    conditions = data.y_train  # what a conditional model is told: the labels, or a self-conditioned GAN's clusters
-    shares = None
-    if getattr(config, "self_conditional", 0):
-        if config.self_conditional > len(data.x_train):
-            raise ConfigError(f"self_conditional: {config.self_conditional} clusters need as many training images; "
-                              f"this split has {len(data.x_train)}")
-        conditions, shares = pixel_clusters(data.x_train, config.self_conditional, config.seed)
+    told, shares = conditions(config, data)
     keras.utils.set_random_seed(config.seed)
     generative = FAMILIES[family](config, data.image_shape, data.classes)
     generative.class_shares = shares
@@ -206,7 +224,7 @@ def fit(config: Any, reporter: Reporter, family: str, epoch_hooks: Sequence[Epoc
                   *standard_callbacks(reporter)]
     fit_data = (data.x_train, data.x_train) if generative.fit_target else (data.x_train,)
     if generative.classes:  # one input list: [images, one-hot classes]
-        fit_data = ([data.x_train, np.eye(generative.classes, dtype="float32")[conditions]],)
+        fit_data = ([data.x_train, np.eye(generative.classes, dtype="float32")[told]],)
     validation = None
     if generative.validate:
         validation = (data.x_val, data.x_val) if generative.fit_target else (data.x_val,)
@@ -229,8 +247,6 @@ def train(config: Any, reporter: Reporter, run_dir: Path | None, family: str) ->
     """The task entry point: `fit`, then save the weights into the run directory when asked."""
     fitted = fit(config, reporter, family)
     if run_dir is not None and config.save_model:
-        fitted.generative.model.save_weights(Path(run_dir) / "model.weights.h5")
-        if fitted.generative.class_shares is not None:  # a self-conditioned GAN samples its clusters by these
-            np.save(Path(run_dir) / "class_shares.npy", fitted.generative.class_shares)
+        save(fitted.generative, run_dir)
     return fitted.metrics
 
