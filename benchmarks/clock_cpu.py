@@ -82,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("mode", choices=["default", "full"])
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="full: config overrides; default: passed to `sweeplab sweep` as --set")
+    parser.add_argument("--refit-set", dest="refit_overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="default: passed to `sweeplab sweep` as --refit-set (the refit's values, e.g. minutes)")
     parser.add_argument("--held-out-n", type=int, default=2000, help="clocks per held-out set")
     parser.add_argument("--keep", type=Path, default=None, help="keep the runs (models, worst predictions) here")
     parser.add_argument("--tag", default="", help="written as clock_cpu-<mode>-<tag>-...json (e.g. a variant's name)")
@@ -95,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="clock-cpu-") as directory:
         work = args.keep or Path(directory)
         if args.mode == "default":
-            outcome = run_default(work, [flag for value in args.overrides for flag in ("--set", value)])
+            outcome = run_default(work, [flag for value in args.overrides for flag in ("--set", value)]
+                                  + [flag for value in args.refit_overrides for flag in ("--refit-set", value)])
         else:
             outcome = run_full(work, dict(parse_assignment(value) for value in args.overrides))
         outcome["held_out"] = evaluate_saved_model(Path(outcome["model"]), sets, workers=2)

@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, Variation, variation_named
+from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, Variation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "clock_styles.parts"
@@ -101,13 +101,11 @@ def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minut
                n_test: int = TEST_CLOCKS, seed: int = 0, overrides: dict | None = None, base: str = "default") -> dict:
     """One family: train without it (`seed`: the split, weights and shuffling), score on only it and on `default`;
     `overrides` (a treatment) on top of the study's values; `base`: the variation trained on (less the family)."""
-    from datasets import settings
-    from datasets.clocks import rendered_clocks
     from trainers import run
 
-    train_variation, test_variation = style_split(family, variation_named(base))
-    rendered_clocks(n_train, TRAIN_SEED, train_variation, 2)
-    train_dir = settings.array_cache_dir() / f"clocks-n{n_train}-seed{TRAIN_SEED}-{train_variation.key()}"
+    train_dir, train_variations = training_set(family, base, n_train)
+    train_variation = train_variations[0]
+    test_variation = style_split(family, first_share(base))[1]
     started = time.perf_counter()
     run_dir = work / part_path(family, seed, overrides, base).stem
     config = {**training_config(train_dir, train_minutes, n_train), "seed": seed, **(overrides or {})}
@@ -116,6 +114,8 @@ def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minut
     model = run_dir / "model.keras"
     part = {"family": family, "seed": seed, "overrides": overrides or {}, "base": base,
             "train_variation": train_variation.as_dict(),
+            **({"train_shares": [variation.as_dict() for variation in train_variations]}
+               if len(train_variations) > 1 else {}),
             "test_variation": test_variation.as_dict(), "train_clocks": n_train, "train_minutes": train_minutes,
             "seconds": seconds, "train_epochs": result.metrics.get("train/epochs"),
             "split_test_cse_minutes": result.metrics.get("test/cse_minutes"),
@@ -126,6 +126,32 @@ def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minut
     else:
         part["left_out"] = score(model, test_variation, LEFT_OUT_SEED, n_test)
     return part
+
+
+def first_share(base: str) -> Variation:
+    """The variation of a base's first share (a mixture's first, e.g. `default` of `default+wide`; else the base)."""
+    from datasets.clocks import mixture_parts
+
+    return mixture_parts(base, 1, TRAIN_SEED)[0][2]
+
+
+def training_set(family: str, base: str, n_train: int) -> tuple[Path, list[Variation]]:
+    """The rendered training clocks without the family, as a folder a run reads (`data_dir`), and the variations
+    rendered: one cached set, or each share of a mixture (`default+wide`) less the family, written together."""
+    import numpy as np
+
+    from datasets import settings
+    from datasets.clocks import mixture_parts, rendered_clocks, save_clock_arrays
+
+    shares = [(n, seed, style_split(family, variation)[0])
+              for n, seed, variation in mixture_parts(base, n_train, TRAIN_SEED)]
+    rendered = [rendered_clocks(n, seed, variation, 2) for n, seed, variation in shares]
+    names = [f"clocks-n{n}-seed{seed}-{variation.key()}" for n, seed, variation in shares]
+    directory = settings.array_cache_dir() / (names[0] if len(names) == 1 else "mixture-" + "+".join(names))
+    if len(names) > 1 and not (directory / "labels.npy").exists():
+        save_clock_arrays(directory, np.concatenate([images for images, _ in rendered]),
+                          np.concatenate([labels for _, labels in rendered]))
+    return directory, [variation for _, _, variation in shares]
 
 
 def treatment_name(overrides: dict | None, base: str = "default") -> str:

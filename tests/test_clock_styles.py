@@ -115,3 +115,18 @@ def test_table_rows_take_the_gap_within_each_model_and_the_baseline_on_the_same_
     assert rows[0]["gap_minutes"] == 40.0 and rows[0]["baseline_on_left_out"]["cse_minutes"] == 6.0
     table = markdown(rows, parts)
     assert "| dark_face | 12 | 60.0 / 1 / 10.0% / 5.0% |" in table and "nothing (baseline)" in table
+
+
+def test_a_mixture_base_leaves_the_family_out_of_every_share_and_tests_on_its_first():
+    from benchmarks.clock_styles import first_share, training_set
+    from datasets.clocks import load_clock_arrays, variation_named
+
+    directory, shares = training_set("dial:roman", "default+wide", 30)
+    images, labels = load_clock_arrays(directory)
+    assert len(images) == len(labels) == 30 and len(shares) == 2
+    assert all("roman" not in share.dial_styles for share in shares)
+    assert shares[1].tilt_degrees == variation_named("wide").tilt_degrees  # the second share keeps wide's ranges
+    assert first_share("default+wide") == variation_named("default")
+    assert first_share("diverse") == variation_named("diverse")
+    single, (variation,) = training_set("dial:roman", "default", 30)
+    assert single.name == f"clocks-n30-seed0-{variation.key()}"  # one variation: its cached set, as before

@@ -166,9 +166,9 @@ def test_study_files_are_valid(study):
     assert spec.task == "clock" and spec.objective == "val/cse_minutes" and spec.direction == "minimize"
     if study == "clock-heads":
         assert set(spec.parameter("head").choices) == set(HEADS)
-    else:  # the CPU default: both hands read, on localised, polar-warped `default`-variation clocks
+    else:  # the CPU default: both hands read, on localised, polar-warped clocks, half `default`, half `wide`
         assert spec.fixed["head"] == "hands" and spec.fixed["localize"] is True and spec.fixed["polar"] is True
-        assert spec.fixed["variation"] == "default" and spec.refit is not None
+        assert spec.fixed["variation"] == "default+wide" and spec.refit is not None
     resolve_config(CLOCK, spec.fixed)
 
 
@@ -205,3 +205,24 @@ def test_the_full_size_run_trains_one_of_the_studys_priors_at_full_size():
     assert {key: config[key] for key in FULL_PRIOR} == FULL_PRIOR
     assert config["n_images"] == FULL_SIZE["n_images"] > spec.fixed["n_images"] and config["subset"] == 0
     assert config["train_minutes"] > spec.refit["train_minutes"]
+
+
+def test_a_mixture_trains_on_equal_shares_of_its_variations_each_rendered_as_its_own_set():
+    from datasets.clocks import mixture_parts
+    from trainers.clock.training import load_clock_splits
+
+    shares = mixture_parts("default+wide", 41, 5)
+    assert [n for n, _, _ in shares] == [21, 20] and len({seed for _, seed, _ in shares}) == 2
+    assert [variation for _, _, variation in shares] == [variation_named("default"), variation_named("wide")]
+    assert mixture_parts("wide", 41, 5) == [(41, 5, variation_named("wide"))]  # one variation: its set, as before
+
+    config = resolve_config(CLOCK, {**TINY, "n_images": 40, "variation": "default+wide", "test_fraction": 0.5,
+                                    "validation_fraction": 0.1})
+    splits, _ = load_clock_splits(config)
+    expected = np.concatenate([rendered_clocks(n, seed, variation)[1] for n, seed, variation in
+                               mixture_parts("default+wide", 40, config.render_seed)])
+    labels = np.concatenate([splits.y_train, splits.y_val, splits.y_test])
+    assert len(labels) == 40 and sorted(map(tuple, labels)) == sorted(map(tuple, expected))
+    wide_only = rendered_clocks(20, config.render_seed + 1000, variation_named("wide"))[0]
+    default_only = rendered_clocks(20, config.render_seed, variation_named("default"))[0]
+    assert not np.array_equal(wide_only, default_only)  # the shares are different photographs, not one set twice

@@ -2,7 +2,7 @@
 
 from datasets.clocks.arrays import load_clock_arrays, rendered_clocks, save_clock_arrays
 from datasets.clocks.render import IMAGE_SIZE, clock_labels, hand_angles, render_clock, render_clocks
-from datasets.clocks.variation import VARIATIONS, Variation, variation_named
+from datasets.clocks.variation import MIXTURES, VARIATIONS, Variation, mixture_parts, variation_named
 
-__all__ = ["IMAGE_SIZE", "VARIATIONS", "Variation", "clock_labels", "hand_angles", "load_clock_arrays",
-           "render_clock", "render_clocks", "rendered_clocks", "save_clock_arrays", "variation_named"]
+__all__ = ["IMAGE_SIZE", "MIXTURES", "VARIATIONS", "Variation", "clock_labels", "hand_angles", "load_clock_arrays",
+           "mixture_parts", "render_clock", "render_clocks", "rendered_clocks", "save_clock_arrays", "variation_named"]

@@ -97,6 +97,20 @@ VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variatio
               "randomised": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES)}
 
 
+# training mixtures: equal shares of named variations, each share rendered (and cached) as a set of its own
+MIXTURES = {"default+wide": ("default", "wide")}
+PART_SEED_STRIDE = 1000  # a mixture's k-th share renders with seed + k * this (held-out sets use seeds 101-111)
+
+
+def mixture_parts(name: str, n: int, seed: int) -> list[tuple[int, int, Variation]]:
+    """(clocks, render seed, variation) of each share a training set named `name` is rendered from: the variation
+    itself as one share (n, seed), or each of a mixture's in equal shares (the first keeps `seed`)."""
+    names = MIXTURES.get(name, (name,))
+    sizes = [n // len(names) + (index < n % len(names)) for index in range(len(names))]
+    return [(size, seed + PART_SEED_STRIDE * index, variation_named(part))
+            for index, (size, part) in enumerate(zip(sizes, names, strict=True))]
+
+
 def variation_named(name: str) -> Variation:
     if name not in VARIATIONS:
         raise ValueError(f"unknown variation {name!r}; known: {', '.join(VARIATIONS)}")

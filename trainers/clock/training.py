@@ -11,7 +11,7 @@ import numpy as np
 
 import datasets
 from datasets.atomic import atomic_write_all
-from datasets.clocks import load_clock_arrays, rendered_clocks, variation_named
+from datasets.clocks import load_clock_arrays, mixture_parts, rendered_clocks
 from datasets.clocks.variation import Variation
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.evaluation import CommonSenseCallback, error_histogram, predict_minutes, worst_predictions
@@ -52,18 +52,25 @@ def input_preparation(config: ClockConfig) -> InputPreparation:
 
 
 def _raw_clocks(config: ClockConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Real photographs, or the rendered set: each share of a mixture rendered (and cached) on its own, in order."""
     if config.data_dir:
         return load_clock_arrays(Path(config.data_dir))
-    return rendered_clocks(config.n_images, config.render_seed, variation_named(config.variation),
-                           config.render_workers)
+    shares = [rendered_clocks(n, seed, variation, config.render_workers)
+              for n, seed, variation in mixture_parts(config.variation, config.n_images, config.render_seed)]
+    return np.concatenate([images for images, _ in shares]), np.concatenate([labels for _, labels in shares])
 
 
 def _centred_clocks(config: ClockConfig, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Localised photographs, cached beside the rendered set (the localiser takes ~7-20 ms a photograph)."""
+    """Localised photographs, cached beside each rendered share (the localiser takes ~7-20 ms a photograph)."""
     if config.data_dir:
         return centre_dials(images, config.render_workers)
-    return centred_rendered_clocks(images, config.n_images, config.render_seed, variation_named(config.variation),
-                                   config.render_workers)
+    centred, found, start = [], [], 0
+    for n, seed, variation in mixture_parts(config.variation, config.n_images, config.render_seed):
+        share = centred_rendered_clocks(images[start:start + n], n, seed, variation, config.render_workers)
+        centred.append(share[0])
+        found.append(share[1])
+        start += n
+    return np.concatenate(centred), np.concatenate(found)
 
 
 def centred_rendered_clocks(images: np.ndarray, n: int, seed: int, variation: Variation,

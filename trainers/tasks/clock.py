@@ -22,8 +22,9 @@ class ClockConfig(OptimizerConfig):
     n_images: int = 18000  # rendered clocks (25 per minute of the 720 at 18000); ignored with data_dir
     data_dir: str = ""  # a directory with images.npy + labels.npy (real photographs); empty = render
     render_seed: int = 0
-    # the renderer's variation; diverse: more dial designs; randomised: diverse plus random glyphs as hour marks
-    variation: Literal["default", "mild", "wide", "none", "diverse", "randomised"] = "default"
+    # the renderer's variation; diverse: more dial designs; randomised: diverse plus random glyphs as hour marks;
+    # default+wide: half the clocks of each (datasets.clocks.variation.MIXTURES)
+    variation: Literal["default", "mild", "wide", "none", "diverse", "randomised", "default+wide"] = "default"
     render_workers: int = 1  # processes rendering (and localising) an uncached set
     image_size: int = 150  # side the images are resized to (75 trains ~4x faster)
     test_fraction: float = 0.2  # held-out test split, seeded
