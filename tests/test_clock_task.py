@@ -226,3 +226,15 @@ def test_a_mixture_trains_on_equal_shares_of_its_variations_each_rendered_as_its
     wide_only = rendered_clocks(20, config.render_seed + 1000, variation_named("wide"))[0]
     default_only = rendered_clocks(20, config.render_seed, variation_named("default"))[0]
     assert not np.array_equal(wide_only, default_only)  # the shares are different photographs, not one set twice
+
+
+def test_every_variation_the_config_accepts_renders_and_every_one_rendered_is_accepted():
+    from typing import get_args, get_type_hints
+
+    from datasets.clocks import MIXTURES, VARIATIONS, mixture_parts
+    from trainers.tasks.clock import ClockConfig
+
+    accepted = set(get_args(get_type_hints(ClockConfig)["variation"]))
+    assert accepted == set(VARIATIONS) | set(MIXTURES)
+    for name in accepted:
+        assert sum(n for n, _, _ in mixture_parts(name, 10, 0)) == 10
