@@ -140,15 +140,16 @@ def training_set(family: str, base: str, n_train: int) -> tuple[Path, list[Varia
     rendered: one cached set, or each share of a mixture (`default+wide`) less the family, written together."""
     import numpy as np
 
-    from datasets import settings
-    from datasets.clocks import mixture_parts, rendered_clocks, save_clock_arrays
+    from datasets.clocks import mixture_parts, rendered_clocks, rendered_set_dir, save_clock_arrays
 
     shares = [(n, seed, style_split(family, variation)[0])
               for n, seed, variation in mixture_parts(base, n_train, TRAIN_SEED)]
     rendered = [rendered_clocks(n, seed, variation, 2) for n, seed, variation in shares]
-    names = [f"clocks-n{n}-seed{seed}-{variation.key()}" for n, seed, variation in shares]
-    directory = settings.array_cache_dir() / (names[0] if len(names) == 1 else "mixture-" + "+".join(names))
-    if len(names) > 1 and not (directory / "labels.npy").exists():
+    folders = [rendered_set_dir(n, seed, variation) for n, seed, variation in shares]
+    if len(folders) == 1:
+        return folders[0], [shares[0][2]]
+    directory = folders[0].with_name("mixture-" + "+".join(folder.name for folder in folders))
+    if not (directory / "labels.npy").exists():
         save_clock_arrays(directory, np.concatenate([images for images, _ in rendered]),
                           np.concatenate([labels for _, labels in rendered]))
     return directory, [variation for _, _, variation in shares]

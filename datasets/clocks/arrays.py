@@ -83,11 +83,16 @@ def save_clock_arrays(directory: Path, images: np.ndarray, labels: np.ndarray) -
     return directory
 
 
+def rendered_set_dir(n: int, seed: int, variation: Variation) -> Path:
+    """The array cache's folder of the rendered set (n, seed, variation); what is derived from it sits beside it."""
+    return settings.array_cache_dir() / f"clocks-n{n}-seed{seed}-{variation.key()}"
+
+
 def rendered_clocks(n: int, seed: int = 0, variation: Variation | None = None,
                     workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """Render once per (n, seed, variation) into the array cache; later calls (and other agents) read it."""
     variation = variation or Variation()
-    directory = settings.array_cache_dir() / f"clocks-n{n}-seed{seed}-{variation.key()}"
+    directory = rendered_set_dir(n, seed, variation)
     if (directory / "labels.npy").exists():
         try:
             return load_clock_arrays(directory)

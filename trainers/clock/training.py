@@ -11,7 +11,7 @@ import numpy as np
 
 import datasets
 from datasets.atomic import atomic_write_all
-from datasets.clocks import load_clock_arrays, mixture_parts, rendered_clocks
+from datasets.clocks import load_clock_arrays, mixture_parts, rendered_clocks, rendered_set_dir
 from datasets.clocks.variation import Variation
 from trainers.clock.backbone import build_clock_model
 from trainers.clock.evaluation import CommonSenseCallback, error_histogram, predict_minutes, worst_predictions
@@ -77,8 +77,8 @@ def centred_rendered_clocks(images: np.ndarray, n: int, seed: int, variation: Va
                             workers: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """The localised photographs of the rendered set (n, seed, variation) and which dials were found: read from
     the cache beside that set, or localised now and cached (`images`: the rendered set itself)."""
-    directory = datasets.settings.array_cache_dir() / (
-        f"clocks-n{n}-seed{seed}-{variation.key()}-centred-{LOCALIZER_VERSION}")
+    rendered = rendered_set_dir(n, seed, variation)
+    directory = rendered.with_name(f"{rendered.name}-centred-{LOCALIZER_VERSION}")
     try:
         return np.load(directory / "images.npy"), np.load(directory / "found.npy")
     except (OSError, ValueError):
