@@ -6,7 +6,9 @@
   resumes models across brackets);
 - `kt-bayes`: KerasTuner's BayesianOptimization, `--peer-epochs` per model;
 - `optuna-tpe`: a plain Optuna TPE loop calling `model.fit` for `--peer-epochs`, as a notebook would: no pruning;
-- `random`: the same loop with Optuna's RandomSampler.
+- `random`: the same loop with Optuna's RandomSampler;
+- `sweeplab-end` (an ablation, asked for by `--tools`): sweeplab with the study's early promotion (`promote.every`)
+  off, every promotion after the search.
 The peers train on every training image with the study's fixed values (its model preset) and sample the study's
 space (`when:` becomes a conditional scope for KerasTuner); the split is the platform's (seed 0, 10% validation).
 
@@ -15,7 +17,7 @@ within a seed so that a busy machine slows every tool alike. After each finished
 validation accuracy; for sweeplab a promoted result supersedes the low rung and the refit supersedes both) is tested
 on the whole test set. The anytime curve is that test accuracy against wall time; the summary gives each tool's mean
 and 95% t-interval over seeds at each checkpoint and sweeplab's margin over the best peer. Runs are resumable: each
-(tool, seed) is kept under benchmarks/results/peer_search-STUDY.parts/ and skipped when present.
+(tool, seed) is kept under benchmarks/results/peer_search-STUDY[-TAG].parts/ and skipped when present.
 
     python -m benchmarks.peer_search --study fashion-mlp-user --budget 300 --seeds 0,1,2
     python -m benchmarks.peer_search --study fashion-cnn-user --budget 600 --seeds 0,1,2
@@ -35,9 +37,9 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.machine import RESULTS_DIR, comma_list, measured_parts, write_result
-from benchmarks.peer_tools import LEVELS, PEERS
+from benchmarks.peer_tools import ABLATIONS, LEVELS, PEERS
 
-TOOLS = ("sweeplab", *PEERS)
+TOOLS = ("sweeplab", *PEERS)  # the default; `--tools` may add the ablations
 CHECKPOINTS = (0.2, 0.5, 1.0)  # fractions of the budget: 1 / 2.5 / 5 min of 5, 2 / 5 / 10 of 10
 
 
@@ -106,7 +108,7 @@ def summarise(runs: dict[str, dict[str, list]], budget: float) -> dict[str, Any]
         summary["tools"][tool] = rows
     if "sweeplab" in at_budget:
         summary["margin_at_budget"] = {peer: margin(at_budget["sweeplab"], values)
-                                       for peer, values in at_budget.items() if peer != "sweeplab"}
+                                       for peer, values in at_budget.items() if peer != "sweeplab"}  # ablations too
     return summary
 
 
@@ -190,7 +192,7 @@ def run_one(tool: str, study: str, seed: int, budget: float, peer_epochs: int) -
     load_before = os.getloadavg()[0]
     process = subprocess.Popen([sys.executable, "-m", "benchmarks.peer_tools", tool, study, str(seed), str(budget),
                                 str(peer_epochs), str(events)], env={**os.environ, "PEER_STARTED": str(started)})
-    grace = 120 if tool == "sweeplab" else 0  # sweeplab reads its study back after its own deadline
+    grace = 120 if tool.startswith("sweeplab") else 0  # sweeplab reads its study back after its own deadline
     try:
         process.wait(timeout=budget + grace)
     except subprocess.TimeoutExpired:
@@ -215,8 +217,11 @@ def main() -> int:
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--peer-epochs", type=int, default=3, help="epochs per model for the peers' loops")
+    parser.add_argument("--tag", default="", help="a name for this run's parts and results (e.g. the machine)")
     args = parser.parse_args()
-    tools, seeds = comma_list(parser, args.tools, TOOLS, "tool"), [int(seed) for seed in args.seeds.split(",")]
+    tools = comma_list(parser, args.tools, (*TOOLS, *ABLATIONS), "tool")
+    seeds = [int(seed) for seed in args.seeds.split(",")]
+    name = f"peer_search-{args.study}" + (f"-{args.tag}" if args.tag else "")
     missing = [module for module in ("keras_tuner", "tensorboard") if importlib.util.find_spec(module) is None]
     if any(tool.startswith("kt-") for tool in tools) and missing:  # KerasTuner imports tensorboard in every trial
         parser.error(f"the KerasTuner tools need {' and '.join(missing)}: pip install -e '.[bench]' (or leave them "
@@ -226,13 +231,13 @@ def main() -> int:
         final = result["timeline"][-1][1] if result["timeline"] else None
         return f"{tool} seed {seed}: {len(result['events'])} models, final test {final}"
 
-    measured = measured_parts(RESULTS_DIR / f"peer_search-{args.study}.parts", tools, seeds,
+    measured = measured_parts(RESULTS_DIR / f"{name}.parts", tools, seeds,
                               lambda tool, seed: f"{tool}-seed{seed}-{args.budget:g}s.json",
                               lambda tool, seed: run_one(tool, args.study, seed, args.budget, args.peer_epochs), said)
     runs = {tool: {str(seed): part["timeline"] for seed, part in parts.items()}
             for tool, parts in measured.items() if parts}
     summary = summarise(runs, args.budget)
-    path = write_result(f"peer_search-{args.study}", {"study": args.study, "budget_s": args.budget,
+    path = write_result(name, {"study": args.study, "budget_s": args.budget,
                                                       "peer_epochs": args.peer_epochs, "seeds": seeds,
                                                       "summary": summary, "timelines": runs})
     plot(runs, args.budget, f"{args.study}: same space, split and budget, no prior (2-core CPU)",

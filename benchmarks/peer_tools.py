@@ -15,6 +15,7 @@ from typing import Any
 
 LEVELS = ("low", "promoted", "refit")  # fidelity of a model: a higher level supersedes a lower one
 PEERS = ("kt-hyperband", "kt-bayes", "optuna-tpe", "random")
+ABLATIONS = ("sweeplab-end",)  # sweeplab with its promotion only after the search (the study's `promote.every` off)
 
 
 def _event(path: Path, started: float, val: float, test: float, when: float | None = None, **extra: Any) -> None:
@@ -135,8 +136,9 @@ def run_kerastuner(spec: Any, seed: int, epochs: int, events: Path, started: flo
     tuner.search(x, y, validation_data=(x_val, y_val), verbose=0, callbacks=[TestEachModel()], **fit)
 
 
-def seeded_study_file(study: str, seed: int, directory: Path) -> Path:
-    """The study file without its prior (`start_with`), its sampler seeded with `seed`, named per seed."""
+def seeded_study_file(study: str, seed: int, directory: Path, early_promotion: bool = True) -> Path:
+    """The study file without its prior (`start_with`), its sampler seeded with `seed`, named per seed;
+    `early_promotion=False` drops `promote.every` (promotion only after the search, the ablation `sweeplab-end`)."""
     import yaml
 
     from sweeps.spec import study_path
@@ -144,13 +146,16 @@ def seeded_study_file(study: str, seed: int, directory: Path) -> Path:
     raw = yaml.safe_load(study_path(study).read_text())
     raw.pop("start_with", None)
     raw["sampler"] = {**(raw.get("sampler") or {"name": "tpe"}), "seed": seed}
+    if not early_promotion and isinstance(raw.get("promote"), dict):
+        raw["promote"].pop("every", None)
     raw["study"] = f"{Path(study).stem}-seed{seed}"
     path = directory / f"{raw['study']}.yaml"
     path.write_text(yaml.safe_dump(raw, sort_keys=False))
     return path
 
 
-def run_sweeplab(study: str, seed: int, events: Path, started: float, budget: float) -> None:
+def run_sweeplab(study: str, seed: int, events: Path, started: float, budget: float,
+                 early_promotion: bool = True) -> None:
     """The CLI as a user runs it, on a fresh storage; the events are read back from the study afterwards."""
     import optuna
 
@@ -158,7 +163,7 @@ def run_sweeplab(study: str, seed: int, events: Path, started: float, budget: fl
     from sweeps.promotion import PROMOTED_FROM
 
     workdir = Path(tempfile.mkdtemp(prefix="peer-sweeplab-"))
-    path = seeded_study_file(study, seed, workdir)
+    path = seeded_study_file(study, seed, workdir, early_promotion)
     storage = f"sqlite:///{workdir / 'study.db'}"
     env = {**os.environ, "SWEEPLAB_RUNS_DIR": str(workdir / "runs")}
     command = [sys.executable, "-m", "sweeplab", "sweep", str(path), "--storage", storage, "--set", "test_subset=0"]
@@ -189,8 +194,8 @@ def main(argv: list[str]) -> int:
     tool, study, seed, budget, epochs, events = argv
     seed, budget, epochs, events = int(seed), float(budget), int(epochs), Path(events)
     started = float(os.environ["PEER_STARTED"])
-    if tool == "sweeplab":
-        run_sweeplab(study, seed, events, started, budget)
+    if tool in ("sweeplab", "sweeplab-end"):
+        run_sweeplab(study, seed, events, started, budget, early_promotion=tool == "sweeplab")
     elif tool in ("optuna-tpe", "random"):
         run_loop(load_spec(study), seed, epochs, events, started, budget, tpe=tool == "optuna-tpe")
     else:

@@ -10,6 +10,7 @@ from typing import Any
 
 import optuna
 
+from sweeps.best import is_promoted
 from sweeps.joining import (
     DEFINITION_ATTR,
     EARLIER_PARAMETERS_ATTR,
@@ -20,7 +21,7 @@ from sweeps.joining import (
     known_parameters,
 )
 from sweeps.objective import ReporterFactory, make_objective
-from sweeps.promotion import enqueue_promotions, measure_fidelity
+from sweeps.promotion import enqueue_promotions, measure_fidelity, promote_early
 from sweeps.spec import StudySpec
 from sweeps.storage import open_storage
 from sweeps.trial_loop import run_trials
@@ -104,7 +105,14 @@ def run_study(spec: StudySpec, storage: str | None = None, trials: int | None = 
     widened rung, which the study chose itself)."""
     study = create_study(spec, storage, overrides if join_overrides is None else join_overrides)
     timeout = spec.timeout_minutes * 60 if spec.timeout_minutes else None
-    run_trials(study, make_objective(spec, overrides, reporter_factories, root), trials or spec.trials, timeout)
+    seen: set[int] = set()
+
+    def early_promotion() -> None:  # `promote.every`: the best so far rerun at the promoted fidelity during the search
+        for number in promote_early(study, spec.promote, seen) if spec.promote else ():
+            print(f"[sweep {spec.name}] promoting trial #{number} early (the low rung's best so far)", flush=True)
+
+    run_trials(study, make_objective(spec, overrides, reporter_factories, root), trials or spec.trials, timeout,
+               after_each=early_promotion)
     return study
 
 
@@ -118,5 +126,9 @@ def promote_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, A
     if queued:
         print(f"[sweep {spec.name}] promoting trials {', '.join(f'#{number}' for number in queued)} to "
               f"{spec.promote['set'] or 'the same fidelity'}", flush=True)
-        run_trials(study, make_objective(spec, overrides, reporter_factories, root), len(queued))
+    # an early promotion the search's timeout left queued runs here too
+    waiting = [trial for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.WAITING,))
+               if is_promoted(trial)]
+    if waiting:
+        run_trials(study, make_objective(spec, overrides, reporter_factories, root), len(waiting))
     return measure_fidelity(study)

@@ -6,6 +6,11 @@ or two); `promote: {top, probes, set}` reruns the `top` best and `probes` spread
 correlation with the low rung is the study's measured fidelity, stored on the study and printed. The probes keep
 that correlation honest: over the top few alone it would be low from the narrow range, whatever the rung.
 
+`every: N` also promotes during the search, in the spirit of asynchronous successive halving: after every N finished
+low-rung trials the low rung's best is rerun at once unless it was promoted already, so the study holds a promoted
+answer minutes before its search ends (the final promotion skips it). Those reruns count against the search's time.
+The sampler sees their higher-fidelity values too, which pulls it towards the incumbent.
+
 When the measured correlation is poor, the next `sweep` of the study widens the low rung (twice the subset, or one
 more epoch; twice its minutes when it is capped in time) and says so.
 """
@@ -49,6 +54,25 @@ def enqueue_promotions(study: optuna.Study, promote: Mapping[str, Any]) -> list[
                                                             PROMOTED_SET: dict(promote.get("set", {}))})
         queued.append(trial.number)
     return queued
+
+
+def promote_early(study: optuna.Study, promote: Mapping[str, Any], seen: set[int]) -> list[int]:
+    """`every: N`: once per N finished low-rung trials (counts already acted on are in `seen`), queue the low rung's
+    best unless it was promoted already; returns the trial numbers queued."""
+    every = int(promote.get("every") or 0)
+    trials = study.get_trials(deepcopy=False)
+    finished = sum(trial.state.is_finished() for trial in trials if not is_promoted(trial))
+    if not every or not finished or finished % every or finished in seen:
+        return []
+    seen.add(finished)
+    done = {trial.user_attrs[PROMOTED_FROM] for trial in trials if is_promoted(trial)}
+    ranking = ranked_trials(study, low_rung=True)
+    if not ranking or ranking[0].number in done:
+        return []
+    best = ranking[0]
+    study.enqueue_trial(dict(best.params), user_attrs={PROMOTED_FROM: best.number,
+                                                       PROMOTED_SET: dict(promote.get("set", {}))})
+    return [best.number]
 
 
 def spearman(pairs: list[tuple[float, float]]) -> float | None:

@@ -53,7 +53,7 @@ class StudySpec:
     roles: dict[str, list[str]] = field(default_factory=dict)
     refit: dict[str, Any] | None = None  # values over the best trial's config for the full-fidelity refit; None: off
     start_with: list[dict[str, Any]] = field(default_factory=list)  # known-good settings tried first (a prior)
-    promote: dict[str, Any] | None = None  # {top, probes, set}: rerun the best few at a higher fidelity (promotion)
+    promote: dict[str, Any] | None = None  # {top, probes, every, set}: rerun the best few at a higher fidelity
 
     @property
     def task_info(self) -> Task:
@@ -245,13 +245,15 @@ def _refit(path: Path, raw: Any, task: Task, fixed: dict[str, Any],
 
 def _promote(path: Path, raw: Any, task: Task, fixed: dict[str, Any],
              parameters: list[Parameter]) -> dict[str, Any] | None:
-    """`promote: {top: 3, probes: 2, set: {subset: 0, epochs: 3}}`: counts and config values over `fixed`."""
+    """`promote: {top: 3, probes: 2, every: 6, set: {subset: 0, epochs: 3}}`: counts and config values over
+    `fixed` (`every` 0, the default: no promotion before the search ends)."""
     if raw is None:
         return None
-    _expect(isinstance(raw, dict) and set(raw) <= {"top", "probes", "set"}, path, "promote",
-            "expected a mapping with `top`, `probes` and `set`")
-    promote = {"top": raw.get("top", 3), "probes": raw.get("probes", 2), "set": raw.get("set") or {}}
-    for key, low in (("top", 1), ("probes", 0)):
+    _expect(isinstance(raw, dict) and set(raw) <= {"top", "probes", "every", "set"}, path, "promote",
+            "expected a mapping with `top`, `probes`, `every` and `set`")
+    promote = {"top": raw.get("top", 3), "probes": raw.get("probes", 2), "every": raw.get("every", 0),
+               "set": raw.get("set") or {}}
+    for key, low in (("top", 1), ("probes", 0), ("every", 0)):
         _expect(isinstance(promote[key], int) and not isinstance(promote[key], bool) and low <= promote[key] <= 100,
                 path, f"promote.{key}", f"expected an integer in [{low}, 100], got {promote[key]!r}")
     _expect(isinstance(promote["set"], dict), path, "promote.set", "expected config values (a mapping)")

@@ -307,8 +307,10 @@ def result_kept_error(error: StorageUnavailableError, trial: optuna.Trial) -> St
 
 
 def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], n_trials: int,
-               timeout_seconds: float | None = None, log: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Run up to `n_trials` trials (fewer when `timeout_seconds` passes); returns the count of each final state."""
+               timeout_seconds: float | None = None, log: Callable[[str], None] | None = None,
+               after_each: Callable[[], None] | None = None) -> dict[str, int]:
+    """Run up to `n_trials` trials (fewer when `timeout_seconds` passes), calling `after_each` after every trial;
+    returns the count of each final state."""
     log = log or (lambda line: print(f"[sweep {study.study_name}] {line}", flush=True))
     warnings.filterwarnings("ignore", message="Heartbeat of storage is supposed to be used with Study.optimize")
     deadline = time.monotonic() + timeout_seconds if timeout_seconds else None
@@ -322,6 +324,8 @@ def run_trials(study: optuna.Study, objective: Callable[[optuna.Trial], float], 
             optuna.storages.fail_stale_trials(study)
         state = run_one_trial(study, ask_holding_stops(study), objective, log)
         states[state.name] = states.get(state.name, 0) + 1
+        if after_each is not None:
+            after_each()
     return states
 
 

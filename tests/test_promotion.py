@@ -119,3 +119,54 @@ def test_a_poor_rung_is_widened_once_per_measurement_in_data_and_time():
     assert widened_rung(fixed, study) == {"subset": 200, "train_minutes": 0.2}
     assert widened_rung(fixed, study) == {"subset": 200, "train_minutes": 0.2}  # not again for the same measurement
     assert study.user_attrs[WIDENED_ATTR] == {"subset": 200, "train_minutes": 0.2}
+
+
+def test_every_promotes_the_low_rungs_best_during_the_search(tmp_path):
+    (tmp_path / "toy.py").write_text(TOY.format(order="kept", low_rung="config.rate / 2"))
+    (tmp_path / "study.yaml").write_text(STUDY.replace("promote: {top: 3,", "promote: {top: 3, every: 4,"))
+    storage = f"sqlite:///{tmp_path / 's.db'}"
+    result = sweep(tmp_path, storage)
+    assert result.returncode == 0, result.stderr[-3000:]
+    trials = optuna.load_study(study_name="study", storage=storage).trials
+    low = [trial for trial in trials if PROMOTED_FROM not in trial.user_attrs]
+    early = [trial for trial in trials if PROMOTED_FROM in trial.user_attrs
+             and trial.number < max(t.number for t in low)]
+    assert early, result.stdout[-2000:]
+    for trial in early:  # each reruns the best of the low-rung trials finished before it, right after a 4th one
+        before = [t for t in low if t.number < trial.number]
+        assert len(before) % 4 == 0
+        assert trial.user_attrs[PROMOTED_FROM] == max(before, key=lambda t: t.value).number
+        assert f"promoting trial #{trial.user_attrs[PROMOTED_FROM]} early" in result.stdout
+        assert trial.value == pytest.approx(trial.params["rate"])  # at the promoted fidelity
+    sources = [trial.user_attrs[PROMOTED_FROM] for trial in trials if PROMOTED_FROM in trial.user_attrs]
+    assert len(sources) == len(set(sources))  # the final promotion skips what was promoted early
+    ranking = sorted(low, key=lambda t: t.value, reverse=True)
+    assert {trial.number for trial in choose(ranking, 3, 2)} <= set(sources)
+
+
+@settings(deadline=None, max_examples=60)
+@given(values=st.lists(st.floats(0, 1), min_size=1, max_size=30), every=st.integers(0, 6))
+def test_early_promotion_reruns_only_a_new_incumbent_once_per_every(values, every):
+    from sweeps.promotion import PROMOTED_SET, promote_early
+
+    study = optuna.create_study(storage=optuna.storages.InMemoryStorage(), direction="maximize")
+    distributions = {"x": optuna.distributions.FloatDistribution(0, 1)}
+    seen: set[int] = set()
+    promoted: list[int] = []
+    for count, value in enumerate(values, start=1):
+        study.add_trial(optuna.trial.create_trial(params={"x": value}, distributions=distributions, value=value))
+        for _ in range(2):  # asked again after the same trial (e.g. after a promoted one): nothing more
+            queued = promote_early(study, {"every": every, "set": {"epochs": 2}}, seen)
+            for number in queued:
+                trial = study.ask()  # the queued rerun runs next, and finishes
+                assert trial.user_attrs[PROMOTED_FROM] == number and trial.user_attrs[PROMOTED_SET] == {"epochs": 2}
+                study.tell(trial, value)
+                promoted.append(number)
+            if queued:
+                assert every and count % every == 0
+                best = max(range(count), key=lambda index: (values[index], -index))
+                lows = [t for t in study.trials if PROMOTED_FROM not in t.user_attrs]
+                assert lows[best].number == queued[0]
+    assert len(promoted) == len(set(promoted))
+    if not every:
+        assert not promoted
