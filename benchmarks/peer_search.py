@@ -160,7 +160,7 @@ def plot(runs: dict[str, dict[str, list]], budget: float, title: str, path: Path
     import matplotlib.pyplot as plt
 
     grid = np.arange(0, budget + 1, 5.0)
-    figure, axis = plt.subplots(figsize=(8, 5), dpi=120)
+    figure, axis = plt.subplots(figsize=(10, 5), dpi=120)
     lowest = 1.0
     for tool, seeds in runs.items():
         means, lows, highs = [], [], []
@@ -178,7 +178,8 @@ def plot(runs: dict[str, dict[str, list]], budget: float, title: str, path: Path
         lowest = min([lowest, *finite])
     axis.set(xlabel="wall time (minutes)", ylabel="test accuracy of the tool's current best model",
              ylim=(max(0.0, lowest - 0.02), 1.0 if lowest < 0.9 else 0.95), title=title)
-    axis.legend(loc="lower right", title="mean over seeds; band: 95% t-interval (clipped to [0, 1])")
+    axis.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0),  # beside the axes: it covers no curve or band
+                title="mean over seeds;\nband: 95% t-interval\n(clipped to [0, 1])")
     axis.grid(alpha=0.3)
     figure.tight_layout()
     figure.savefig(path)
@@ -240,7 +241,8 @@ def main() -> int:
     path = write_result(name, {"study": args.study, "budget_s": args.budget,
                                                       "peer_epochs": args.peer_epochs, "seeds": seeds,
                                                       "summary": summary, "timelines": runs})
-    plot(runs, args.budget, f"{args.study}: same space, split and budget, no prior (2-core CPU)",
+    plot(runs, args.budget, f"{args.study}: same space, split and budget, no prior "
+                            f"(2-core CPU{', ' + args.tag if args.tag else ''})",
          path.with_suffix(".png"))
     path.with_suffix(".md").write_text(markdown(summary, runs))
     print(json.dumps(summary, indent=1))

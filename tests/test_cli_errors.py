@@ -68,7 +68,8 @@ def study_cases() -> list[tuple[str, bytes, str]]:
     wrong_types = {"task": [3, ["classify"], {"name": "classify"}], "space": ["lr", 3, [1, 2], {}],
                    "fixed": [[1], "mnist", 3], "objective": [3, ["val/accuracy"]], "sampler": [3, ["qmc"]],
                    "pruner": [3, ["median"]], "budget": ["ten", 3, [4]], "roles": [3, "x", {"scientific": ["wings"]}],
-                   "study": [3, ""], "refit": ["yes", [1], {"epochs": "many"}], "promote": [3, "all", {"top": 0}],
+                   "study": [3, ""], "refit": ["yes", [1], {"epochs": "many"}],
+                   "promote": [3, "all", {"top": 0}, {"every": -1}, {"every": "often"}],
                    "start_with": [3, "prior", [{"learning_rate": "fast"}]]}
     for key, values in wrong_types.items():
         for index, value in enumerate(values):
