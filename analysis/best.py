@@ -61,6 +61,9 @@ def format_refit(record: dict[str, Any]) -> str:
     tests = ", ".join(f"{name} {value:.4g}" for name, value in sorted(metrics.items()) if name.startswith("test/"))
     fidelity = ", ".join(f"{key}={resolved.get(key, value)}" for key, value in sorted(record.get("config", {}).items())
                          if key in {"epochs", "subset", "n_images"})
+    below = ("\nnote: the refit scores worse than its trial did on the same validation images: the longer schedule "
+             "did not suit this configuration (a learning rate only a short schedule anneals, say); `sweeplab best "
+             "STUDY --top 5` lists the next candidates" if record.get("below_search") else "")
     return (f"refit of trial #{record['trial']} (search value {record.get('search_value', float('nan')):.4g}) "
             f"at {fidelity or 'full fidelity'} in {record.get('seconds', 0):.0f} s: {tests}\n"
-            f"model: {record.get('model') or '(not saved)'}")
+            f"model: {record.get('model') or '(not saved)'}{below}")

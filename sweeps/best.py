@@ -103,6 +103,8 @@ def refit_problem(study: optuna.Study, record: Any) -> str | None:
     for key in ("search_value", "seconds", "finished_at"):
         if key in record and record[key] is not None and not is_number(record[key]):
             return f"has {key} {record[key]!r}, not a number"
+    if not isinstance(record.get("below_search", False), bool):
+        return f"has below_search {record['below_search']!r}, not true or false"
     return None
 
 

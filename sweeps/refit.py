@@ -47,6 +47,20 @@ def _model_intact(model: str | None) -> bool:
     return model is None or (Path(model).is_file() and zipfile.is_zipfile(model))
 
 
+SAME_VALIDATION = ("dataset", "subset", "validation_fraction", "seed")  # equal: the same validation images
+
+
+def below_search(spec: StudySpec, trial: optuna.trial.FrozenTrial, resolved: Mapping[str, Any],
+                 metrics: Mapping[str, Any]) -> bool:
+    """True when the refit scores worse on the objective than its trial did on the same validation images: the
+    longer schedule did not suit the configuration (e.g. a learning rate that only a short schedule anneals)."""
+    searched, value = trial_config(trial), metrics.get(spec.objective)
+    if trial.value is None or not isinstance(value, (int, float)) or not all(
+            key in searched and searched[key] == resolved.get(key) for key in SAME_VALIDATION):
+        return False
+    return value < trial.value if spec.direction == "maximize" else value > trial.value
+
+
 def refit_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, Any] | None = None,
                reporter: Reporter | None = None, root: Path | None = None,
                force: bool = False) -> dict[str, Any] | None:
@@ -63,6 +77,7 @@ def refit_best(spec: StudySpec, study: optuna.Study, overrides: Mapping[str, Any
                           run_dir)
     model = run_dir / "model.keras"
     record = {"trial": trial.number, "search_value": trial.value, "config": dict(config),
+              "below_search": below_search(spec, trial, result.config, result.metrics),
               "resolved": result.config, "metrics": result.metrics, "run_dir": str(run_dir),
               "model": str(model) if model.exists() else None,
               "seconds": round(time.perf_counter() - started, 1),

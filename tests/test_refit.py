@@ -122,3 +122,36 @@ def test_start_with_points_are_validated(tmp_path):
         load_spec(write_study(tmp_path, start_with=[{"epochs": 3}]))
     with pytest.raises(SpecError, match=r"refit: .*subset"):
         load_spec(write_study(tmp_path, refit={"subset": "all"}))
+
+
+def test_a_refit_worse_than_its_trial_on_the_same_validation_images_says_so(tmp_path, storage_url, capsys):
+    # the refit keeps the search's data (subset 300: the same validation images) but a 2-unit network: it must score
+    # below its trial, and `sweep` and `best` say so
+    path = write_study(tmp_path, refit={"dense_units": 2}, start_with=[{"optimizer": "adam", "learning_rate": 2e-3}])
+    assert main(["sweep", str(path), "--storage", storage_url]) == 0
+    study = optuna.load_study(study_name="tiny-refit", storage=storage_url)
+    record = refit_record(study)
+    assert record["metrics"]["val/accuracy"] < best_trial(study).value
+    assert record["below_search"] is True
+    assert "the refit scores worse than its trial did on the same validation images" in capsys.readouterr().out
+    assert main(["best", str(path), "--storage", storage_url]) == 0
+    assert "scores worse than its trial" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("direction", ["maximize", "minimize"])
+@pytest.mark.parametrize("changed", [None, "subset", "seed", "dataset"])
+def test_below_search_compares_only_on_the_same_validation_images(direction, changed):
+    from types import SimpleNamespace
+
+    from sweeps.refit import SAME_VALIDATION, below_search
+
+    searched = {"dataset": "mnist", "subset": 300, "validation_fraction": 0.1, "seed": 0, "epochs": 2}
+    trial = optuna.trial.create_trial(value=0.5, user_attrs={"config": searched})
+    spec = SimpleNamespace(objective="val/accuracy", direction=direction)
+    resolved = {**searched, "epochs": 20, **({changed: "other"} if changed else {})}
+    worse, better = (0.4, 0.6) if direction == "maximize" else (0.6, 0.4)
+    assert below_search(spec, trial, resolved, {"val/accuracy": worse}) == (changed is None)
+    assert not below_search(spec, trial, resolved, {"val/accuracy": better})
+    assert not below_search(spec, trial, resolved, {"val/accuracy": 0.5})  # as good: nothing to say
+    assert not below_search(spec, trial, resolved, {})  # no objective measured
+    assert set(SAME_VALIDATION) <= set(searched)

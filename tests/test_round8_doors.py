@@ -88,7 +88,7 @@ GOOD = {"trial": 0, "search_value": 0.5, "config": {"learning_rate": 0.01}, "met
         "run_dir": "runs/s/refit-0000", "model": "runs/s/refit-0000/model.keras", "seconds": 2.0, "finished_at": 1.0}
 FORGERIES = st.one_of(
     st.sampled_from([5, "x", None, [1]]),
-    st.sampled_from(["trial", "config", "metrics", "model", "run_dir", "seconds"]).flatmap(
+    st.sampled_from(["trial", "config", "metrics", "model", "run_dir", "seconds", "below_search"]).flatmap(
         lambda key: st.sampled_from([None, "zero", -1, 999, 5.0, {"a": 1}, "/etc/passwd", True]).map(
             lambda value: {**GOOD, key: value})),
     st.sampled_from(["test/accuracy", "val/accuracy", "test/loss", "time/seconds"]).flatmap(
@@ -118,7 +118,8 @@ def test_a_stored_refit_is_read_only_when_it_is_one_a_refit_writes(record, tmp_p
                      for name, value in metrics.items())
              and record.get("run_dir") == GOOD["run_dir"] and record.get("model") in (None, GOOD["model"])
              and all(isinstance(record.get(key), (int, float)) and not isinstance(record.get(key), bool)
-                     for key in ("seconds", "search_value", "finished_at") if record.get(key) is not None))
+                     for key in ("seconds", "search_value", "finished_at") if record.get(key) is not None)
+             and isinstance(record.get("below_search", False), bool))
     assert (refit_problem(study, record) is None) == sound
     if sound:
         assert refit_record(study) == record
