@@ -238,9 +238,8 @@ def main() -> int:
     runs = {tool: {str(seed): part["timeline"] for seed, part in parts.items()}
             for tool, parts in measured.items() if parts}
     summary = summarise(runs, args.budget)
-    path = write_result(name, {"study": args.study, "budget_s": args.budget,
-                                                      "peer_epochs": args.peer_epochs, "seeds": seeds,
-                                                      "summary": summary, "timelines": runs})
+    path = write_result(name, {"study": args.study, "budget_s": args.budget, "peer_epochs": args.peer_epochs,
+                               "seeds": seeds, "summary": summary, "timelines": runs})
     plot(runs, args.budget, f"{args.study}: same space, split and budget, no prior "
                             f"(2-core CPU{', ' + args.tag if args.tag else ''})",
          path.with_suffix(".png"))
