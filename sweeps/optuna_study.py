@@ -108,11 +108,11 @@ def run_study(spec: StudySpec, storage: str | None = None, trials: int | None = 
     seen: set[int] = set()
 
     def early_promotion() -> None:  # `promote.every`: the best so far rerun at the promoted fidelity during the search
-        for number in promote_early(study, spec.promote, seen) if spec.promote else ():
+        for number in promote_early(study, spec.promote, seen):
             print(f"[sweep {spec.name}] promoting trial #{number} early (the low rung's best so far)", flush=True)
 
     run_trials(study, make_objective(spec, overrides, reporter_factories, root), trials or spec.trials, timeout,
-               after_each=early_promotion)
+               after_each=early_promotion if (spec.promote or {}).get("every") else None)
     return study
 
 

@@ -43,16 +43,25 @@ def choose(ranking: list[FrozenTrial], top: int, probes: int) -> list[FrozenTria
     return chosen
 
 
+def _promoted_sources(trials: list[FrozenTrial]) -> set[int]:
+    """The low-rung trial numbers already promoted (run, running or queued)."""
+    return {trial.user_attrs[PROMOTED_FROM] for trial in trials if is_promoted(trial)}
+
+
+def _enqueue(study: optuna.Study, trial: FrozenTrial, promote: Mapping[str, Any]) -> None:
+    """Queue a rerun of `trial`'s configuration at the promoted fidelity."""
+    study.enqueue_trial(dict(trial.params), user_attrs={PROMOTED_FROM: trial.number,
+                                                        PROMOTED_SET: dict(promote.get("set", {}))})
+
+
 def enqueue_promotions(study: optuna.Study, promote: Mapping[str, Any]) -> list[int]:
     """Queue the chosen configurations not yet promoted; returns the low-rung trial numbers queued."""
-    done = {trial.user_attrs[PROMOTED_FROM] for trial in study.get_trials(deepcopy=False) if is_promoted(trial)}
+    done = _promoted_sources(study.get_trials(deepcopy=False))
     queued = []
     for trial in choose(ranked_trials(study, low_rung=True), int(promote.get("top", 3)), int(promote.get("probes", 2))):
-        if trial.number in done:
-            continue
-        study.enqueue_trial(dict(trial.params), user_attrs={PROMOTED_FROM: trial.number,
-                                                            PROMOTED_SET: dict(promote.get("set", {}))})
-        queued.append(trial.number)
+        if trial.number not in done:
+            _enqueue(study, trial, promote)
+            queued.append(trial.number)
     return queued
 
 
@@ -60,19 +69,18 @@ def promote_early(study: optuna.Study, promote: Mapping[str, Any], seen: set[int
     """`every: N`: once per N finished low-rung trials (counts already acted on are in `seen`), queue the low rung's
     best unless it was promoted already; returns the trial numbers queued."""
     every = int(promote.get("every") or 0)
+    if not every:
+        return []
     trials = study.get_trials(deepcopy=False)
     finished = sum(trial.state.is_finished() for trial in trials if not is_promoted(trial))
-    if not every or not finished or finished % every or finished in seen:
+    if not finished or finished % every or finished in seen:
         return []
     seen.add(finished)
-    done = {trial.user_attrs[PROMOTED_FROM] for trial in trials if is_promoted(trial)}
     ranking = ranked_trials(study, low_rung=True)
-    if not ranking or ranking[0].number in done:
+    if not ranking or ranking[0].number in _promoted_sources(trials):
         return []
-    best = ranking[0]
-    study.enqueue_trial(dict(best.params), user_attrs={PROMOTED_FROM: best.number,
-                                                       PROMOTED_SET: dict(promote.get("set", {}))})
-    return [best.number]
+    _enqueue(study, ranking[0], promote)
+    return [ranking[0].number]
 
 
 def spearman(pairs: list[tuple[float, float]]) -> float | None:
