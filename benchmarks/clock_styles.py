@@ -38,6 +38,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "clock_styles.parts"
 TRAIN_CLOCKS = 6000  # rendered training clocks per family (the study: 12,000), split 80:20 as the study splits
 TRAIN_MINUTES = 2.5  # the refit's cosine schedule planned to end within this much training (the study: 13)
+# `--budget study`: the default study's own refit (its n_images and train_minutes, read from sweeps/clock.yaml), so a
+# family's model is the one `make sweep TASK=clock` would refit without it; parts in a folder named `budget=study`
+BUDGETS = ("reduced", "study")
 TEST_CLOCKS = 1000  # per held-out set
 TRAIN_SEED, LEFT_OUT_SEED, SEEN_SEED = 0, 111, 106  # render seeds: training, the left-out-only sets, the seen set
 BASELINE = "nothing"
@@ -98,21 +101,23 @@ def training_config(train_dir: Path, train_minutes: float, n_train: int) -> dict
 
 
 def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minutes: float = TRAIN_MINUTES,
-               n_test: int = TEST_CLOCKS, seed: int = 0, overrides: dict | None = None, base: str = "default") -> dict:
+               n_test: int = TEST_CLOCKS, seed: int = 0, overrides: dict | None = None, base: str = "default",
+               budget: str = "reduced") -> dict:
     """One family: train without it (`seed`: the split, weights and shuffling), score on only it and on `default`;
-    `overrides` (a treatment) on top of the study's values; `base`: the variation trained on (less the family)."""
+    `overrides` (a treatment) on top of the study's values; `base`: the variation trained on (less the family);
+    `budget`: a name for n_train and train_minutes, recorded in the part and its folder."""
     from trainers import run
 
     train_dir, train_variations = training_set(family, base, n_train)
     train_variation = train_variations[0]
     test_variation = style_split(family, first_share(base))[1]
     started = time.perf_counter()
-    run_dir = work / part_path(family, seed, overrides, base).stem
+    run_dir = work / part_path(family, seed, overrides, base, budget).stem
     config = {**training_config(train_dir, train_minutes, n_train), "seed": seed, **(overrides or {})}
     result = run("clock", config, None, run_dir)
     seconds = round(time.perf_counter() - started, 1)
     model = run_dir / "model.keras"
-    part = {"family": family, "seed": seed, "overrides": overrides or {}, "base": base,
+    part = {"family": family, "seed": seed, "overrides": overrides or {}, "base": base, "budget": budget,
             "train_variation": train_variation.as_dict(),
             **({"train_shares": [variation.as_dict() for variation in train_variations]}
                if len(train_variations) > 1 else {}),
@@ -155,29 +160,46 @@ def training_set(family: str, base: str, n_train: int) -> tuple[Path, list[Varia
     return directory, [variation for _, _, variation in shares]
 
 
-def treatment_name(overrides: dict | None, base: str = "default") -> str:
-    """`key=value,key=value` (sorted; a base variation other than `default` as `base=NAME`), the folder a
-    treatment's parts land in; '' for the study's own values."""
-    values = {**({"base": base} if base != "default" else {}), **(overrides or {})}
+def study_budget() -> tuple[int, float]:
+    """(training clocks, training minutes) of the default study's refit."""
+    from sweeps.spec import load_spec
+
+    spec = load_spec("clock")
+    values = {**spec.fixed, **(spec.refit or {})}
+    return int(values["n_images"]), float(values["train_minutes"])
+
+
+def treatment_name(overrides: dict | None, base: str = "default", budget: str = "reduced") -> str:
+    """`key=value,key=value` (sorted; a base variation other than `default` as `base=NAME`, a budget other than
+    the reduced one as `budget=NAME`), the folder a treatment's parts land in; '' for the study's own values."""
+    values = {**({"base": base} if base != "default" else {}),
+              **({"budget": budget} if budget != "reduced" else {}), **(overrides or {})}
     return ",".join(f"{key}={value}" for key, value in sorted(values.items()))
 
 
-def part_path(family: str, seed: int = 0, overrides: dict | None = None, base: str = "default") -> Path:
-    name = treatment_name(overrides, base)
+def part_path(family: str, seed: int = 0, overrides: dict | None = None, base: str = "default",
+              budget: str = "reduced") -> Path:
+    name = treatment_name(overrides, base, budget)
     folder = PARTS / name if name else PARTS
     return folder / f"{family.replace(':', '-')}{f'-seed{seed}' if seed else ''}.json"
 
 
 def treatment_rows(untreated: list[dict], treated: list[dict]) -> list[dict]:
-    """Each treated part beside the untreated part of the same family and training seed (None where not run)."""
-    def key(part: dict) -> tuple[str, int]:
-        return part["family"], part.get("seed", 0)
+    """Each treated part beside the part of the same family and training seed without its treatment (None where
+    not run): at the study's budget, the one trained with the study's values alone, which itself stands beside
+    the reduced-budget part (its treatment is the budget)."""
+    def key(part: dict, budget: str | None = None) -> tuple[str, int, str]:
+        return part["family"], part.get("seed", 0), budget or part.get("budget", "reduced")
 
-    plain = {key(part): part for part in untreated}
+    def values_alone(part: dict) -> bool:
+        return not part["overrides"] and part.get("base", "default") == "default"
+
+    plain = {key(part): part for part in [*untreated, *filter(values_alone, treated)]}
     rows = []
     for part in sorted(treated, key=key):
-        before = plain.get(key(part))
-        rows.append({"treatment": treatment_name(part["overrides"], part.get("base", "default")),
+        before = plain.get(key(part, "reduced" if values_alone(part) else None))
+        rows.append({"treatment": treatment_name(part["overrides"], part.get("base", "default"),
+                                                 part.get("budget", "reduced")),
                      "family": part["family"],
                      "seed": part.get("seed", 0), "epochs": part["train_epochs"],
                      "before_epochs": before["train_epochs"] if before else None,
@@ -291,18 +313,22 @@ def main(argv: list[str] | None = None) -> int:
                         help="a treatment: config values on top of the study's (YAML scalars), parts in a subfolder")
     parser.add_argument("--base", default="default", help="the variation trained on, less the family (e.g. diverse: "
                                                               "more dial designs); the test sets stay as they are")
+    parser.add_argument("--budget", choices=BUDGETS, default="reduced",
+                        help="reduced: 6,000 clocks and 2.5 minutes per family; study: the default study's refit")
     parser.add_argument("--seed", type=int, default=0,
                         help="training seed (split, weights, shuffling); other than 0: a repeat, e.g. of the baseline")
     args = parser.parse_args(argv)
     overrides = _overrides(parser, args.overrides)
+    budget = study_budget() if args.budget == "study" else (TRAIN_CLOCKS, TRAIN_MINUTES)
     if not args.table:
         with tempfile.TemporaryDirectory(prefix="clock-styles-") as directory:
             work = args.keep or Path(directory)
             for family in args.families:
-                path = part_path(family, args.seed, overrides, args.base)
+                path = part_path(family, args.seed, overrides, args.base, args.budget)
                 if path.exists() and not args.force:
                     continue
-                part = run_family(family, work, seed=args.seed, overrides=overrides, base=args.base)
+                part = run_family(family, work, *budget, seed=args.seed, overrides=overrides, base=args.base,
+                                  budget=args.budget)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(part, indent=2) + "\n")
                 print(json.dumps({"family": family, "seconds": part["seconds"],

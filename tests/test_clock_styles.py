@@ -130,3 +130,24 @@ def test_a_mixture_base_leaves_the_family_out_of_every_share_and_tests_on_its_fi
     assert first_share("diverse") == variation_named("diverse")
     single, (variation,) = training_set("dial:roman", "default", 30)
     assert single.name == f"clocks-n30-seed0-{variation.key()}"  # one variation: its cached set, as before
+
+
+def test_study_budget_parts_stand_beside_parts_of_the_same_budget():
+    from benchmarks.clock_styles import part_path, study_budget, treatment_rows
+
+    def part(family: str, mean: float, budget: str = "reduced", overrides: dict | None = None, base: str = "default"):
+        return {"family": family, "seed": 1, "overrides": overrides or {}, "base": base, "budget": budget,
+                "train_epochs": 10.0, "left_out": _scores(mean), "seen": _scores(1.0)}
+
+    reduced = part("dial:ticks", 60.0)
+    study_alone = part("dial:ticks", 30.0, "study")
+    study_treated = part("dial:ticks", 5.0, "study", base="diverse")
+    reduced_treated = part("dial:ticks", 9.0, base="diverse")
+    rows = {row["treatment"]: row for row in treatment_rows([reduced], [study_alone, study_treated, reduced_treated])}
+    assert rows["budget=study"]["before_left_out"]["cse_minutes"] == 60.0  # the budget is its treatment
+    assert rows["base=diverse,budget=study"]["before_left_out"]["cse_minutes"] == 30.0  # not the reduced part
+    assert rows["base=diverse"]["before_left_out"]["cse_minutes"] == 60.0
+    assert part_path("dial:ticks", 1, None, "default+wide", "study").parent.name == "base=default+wide,budget=study"
+    assert part_path("dial:ticks", 1).parent.name == "clock_styles.parts"
+    clocks, minutes = study_budget()
+    assert clocks >= 6000 and minutes > 2.5  # the study's refit, not the reduced budget

@@ -94,11 +94,13 @@ class Variation:
 
 VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variation.mild(), "wide": Variation.wide(),
               "diverse": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES),  # training: more dial designs
-              "randomised": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES)}
+              "randomised": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES),
+              # training: `wide`'s harsh photographs of the `diverse` dial designs
+              "wide_diverse": dataclasses.replace(Variation.wide(), dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES)}
 
 
 # training mixtures: equal shares of named variations, each share rendered (and cached) as a set of its own
-MIXTURES = {"default+wide": ("default", "wide")}
+MIXTURES = {"default+wide": ("default", "wide"), "diverse+wide_diverse": ("diverse", "wide_diverse")}
 PART_SEED_STRIDE = 1000  # a mixture's k-th share renders with seed + k * this (held-out sets use seeds 101-111)
 
 
