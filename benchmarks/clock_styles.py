@@ -14,11 +14,13 @@ left-out minus seen); a model trained with nothing left out, at the same budget,
     # and with random glyphs as hour marks besides (the `randomised` variation: style randomisation)
     nice -n 5 .venv/bin/python -m benchmarks.clock_styles --families dial:arabic dial:roman nothing --seed 1 \
         --base randomised --set augment_invert=.25
+    # at the default study's own budget (its n_images and refit minutes) on its own training mixture
+    .venv/bin/python -m benchmarks.clock_styles --budget study --base default+wide --families dial:ticks
 
 The study's values are read when a family runs: the untreated parts in clock_styles.parts/ were trained before the
 study took `augment_invert: 0.25` (2026-12-06), so a family run now without --set trains as the
-`augment_invert=0.25` treatment did. The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's 12,000
-clocks and 13 minutes). Each family
+`augment_invert=0.25` treatment did. The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's 24,000
+clocks and 13 minutes) unless `--budget study`. Each family
 writes benchmarks/results/clock_styles.parts/<family>.json as it lands (reruns skip it); the parts are combined
 into benchmarks/results/clock_styles-<backend>-<device>.json and clock_styles.md.
 """
@@ -36,7 +38,7 @@ from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, Variation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "clock_styles.parts"
-TRAIN_CLOCKS = 6000  # rendered training clocks per family (the study: 12,000), split 80:20 as the study splits
+TRAIN_CLOCKS = 6000  # rendered training clocks per family (the study: 24,000), split 80:20 as the study splits
 TRAIN_MINUTES = 2.5  # the refit's cosine schedule planned to end within this much training (the study: 13)
 # `--budget study`: the default study's own refit (its n_images and train_minutes, read from sweeps/clock.yaml), so a
 # family's model is the one `make sweep TASK=clock` would refit without it; parts in a folder named `budget=study`
@@ -276,14 +278,16 @@ def combine() -> Path:
                if "=" in path.parent.name]  # treatment folders (not the kept older-extractor parts)
     treatments = treatment_rows(loaded, treated)
     if treatments:
-        table += "\nTreatments (the study's values plus these, same budget, same render seeds):\n\n"
+        table += ("\nTreatments (the study's values plus these, same render seeds; `budget=study`: the study's own "
+                  "training clocks and refit minutes, beside the reduced-budget part, else the reduced budget):\n\n")
         table += treatment_markdown(treatments)
     (RESULTS / "clock_styles.md").write_text(table)
     print(table)
     return write_result("clock_styles", {
         "budget": {"train_clocks": TRAIN_CLOCKS, "train_minutes": TRAIN_MINUTES, "test_clocks": TEST_CLOCKS,
-                   "reduced": "the default study refits on 12,000 clocks for 13 minutes; every family here, and "
-                              "the baseline, trains on 6,000 for 2.5 minutes, so the absolute errors are higher "
+                   "reduced": "the default study refits on 24,000 clocks for 13 minutes; every family here, and "
+                              "the baseline, trains on 6,000 for 2.5 minutes (parts in budget=study folders: the "
+                              "study's own budget), so the absolute errors are higher "
                               "and a longer fit may narrow (or widen) each gap; the budget is wall-clock time, so "
                               "on a shared CPU the families fit different numbers of epochs (see rows[].epochs)",
                    "cpu_shared": "measured while other jobs (a GAN training, sweeps) ran on the same 2 cores"},
