@@ -286,10 +286,10 @@ def combine() -> Path:
     return write_result("clock_styles", {
         "budget": {"train_clocks": TRAIN_CLOCKS, "train_minutes": TRAIN_MINUTES, "test_clocks": TEST_CLOCKS,
                    "reduced": "the default study refits on 24,000 clocks for 13 minutes; every family here, and "
-                              "the baseline, trains on 6,000 for 2.5 minutes (parts in budget=study folders: the "
-                              "study's own budget), so the absolute errors are higher "
+                              "the baseline, trains on 6,000 for 2.5 minutes, so the absolute errors are higher "
                               "and a longer fit may narrow (or widen) each gap; the budget is wall-clock time, so "
                               "on a shared CPU the families fit different numbers of epochs (see rows[].epochs)",
+                   "study": "treatments[] rows named budget=study trained at the study's own clocks and minutes",
                    "cpu_shared": "measured while other jobs (a GAN training, sweeps) ran on the same 2 cores"},
         "seeds": {"train": TRAIN_SEED, "left_out": LEFT_OUT_SEED, "seen": SEEN_SEED},
         "families_missing": [family for family in FAMILIES if family not in parts],

@@ -149,5 +149,19 @@ def test_study_budget_parts_stand_beside_parts_of_the_same_budget():
     assert rows["base=diverse"]["before_left_out"]["cse_minutes"] == 60.0
     assert part_path("dial:ticks", 1, None, "default+wide", "study").parent.name == "base=default+wide,budget=study"
     assert part_path("dial:ticks", 1).parent.name == "clock_styles.parts"
-    clocks, minutes = study_budget()
-    assert clocks >= 6000 and minutes > 2.5  # the study's refit, not the reduced budget
+    from sweeps.spec import load_spec
+
+    spec = load_spec("clock")  # the study's own clocks and refit minutes, not the reduced budget
+    assert study_budget() == (spec.fixed["n_images"], spec.refit["train_minutes"])
+
+
+def test_the_eight_design_mixture_has_wide_ranges_in_its_second_half_and_leaves_the_family_out_of_both():
+    from benchmarks.clock_styles import training_set
+    from datasets.clocks import variation_named
+    from datasets.clocks.variation import EXTRA_DIAL_STYLES
+
+    _, shares = training_set("dial:ticks", "diverse+wide_diverse", 20)
+    assert [share.tilt_degrees for share in shares] == [variation_named(name).tilt_degrees
+                                                        for name in ("default", "wide")]
+    assert all("ticks" not in share.dial_styles and set(EXTRA_DIAL_STYLES) <= set(share.dial_styles)
+               for share in shares)
