@@ -188,13 +188,18 @@ def part_path(family: str, seed: int = 0, overrides: dict | None = None, base: s
 
 def treatment_rows(untreated: list[dict], treated: list[dict]) -> list[dict]:
     """Each treated part beside the part of the same family and training seed without its treatment (None where
-    not run): at the study's budget, the one trained with the study's values alone, which itself stands beside
-    the reduced-budget part (its treatment is the budget)."""
+    not run): at the study's budget, the one trained with the study's values alone on its own training variation,
+    which itself stands beside the reduced-budget part (its treatment is the budget)."""
+    from sweeps.spec import load_spec
+
+    study_variation = load_spec("clock").fixed.get("variation", "default")
+
     def key(part: dict, budget: str | None = None) -> tuple[str, int, str]:
         return part["family"], part.get("seed", 0), budget or part.get("budget", "reduced")
 
     def values_alone(part: dict) -> bool:
-        return not part["overrides"] and part.get("base", "default") == "default"
+        own = study_variation if part.get("budget", "reduced") == "study" else "default"
+        return not part["overrides"] and part.get("base", "default") == own
 
     plain = {key(part): part for part in [*untreated, *filter(values_alone, treated)]}
     rows = []

@@ -139,18 +139,19 @@ def test_study_budget_parts_stand_beside_parts_of_the_same_budget():
         return {"family": family, "seed": 1, "overrides": overrides or {}, "base": base, "budget": budget,
                 "train_epochs": 10.0, "left_out": _scores(mean), "seen": _scores(1.0)}
 
+    from sweeps.spec import load_spec
+
     reduced = part("dial:ticks", 60.0)
-    study_alone = part("dial:ticks", 30.0, "study")
+    study_alone = part("dial:ticks", 30.0, "study", base=load_spec("clock").fixed["variation"])  # the study's own
     study_treated = part("dial:ticks", 5.0, "study", base="diverse")
     reduced_treated = part("dial:ticks", 9.0, base="diverse")
     rows = {row["treatment"]: row for row in treatment_rows([reduced], [study_alone, study_treated, reduced_treated])}
-    assert rows["budget=study"]["before_left_out"]["cse_minutes"] == 60.0  # the budget is its treatment
+    study_name = f"base={load_spec('clock').fixed['variation']},budget=study"
+    assert rows[study_name]["before_left_out"]["cse_minutes"] == 60.0  # the budget is its treatment
     assert rows["base=diverse,budget=study"]["before_left_out"]["cse_minutes"] == 30.0  # not the reduced part
     assert rows["base=diverse"]["before_left_out"]["cse_minutes"] == 60.0
     assert part_path("dial:ticks", 1, None, "default+wide", "study").parent.name == "base=default+wide,budget=study"
     assert part_path("dial:ticks", 1).parent.name == "clock_styles.parts"
-    from sweeps.spec import load_spec
-
     spec = load_spec("clock")  # the study's own clocks and refit minutes, not the reduced budget
     assert study_budget() == (spec.fixed["n_images"], spec.refit["train_minutes"])
 
