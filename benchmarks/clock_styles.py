@@ -102,14 +102,15 @@ def training_config(train_dir: Path, train_minutes: float, n_train: int) -> dict
             "data_dir": str(train_dir), "train_minutes": train_minutes}
 
 
-def run_family(family: str, work: Path, n_train: int = TRAIN_CLOCKS, train_minutes: float = TRAIN_MINUTES,
-               n_test: int = TEST_CLOCKS, seed: int = 0, overrides: dict | None = None, base: str = "default",
-               budget: str = "reduced") -> dict:
+def run_family(family: str, work: Path, budget: str = "reduced", n_test: int = TEST_CLOCKS, seed: int = 0,
+               overrides: dict | None = None, base: str = "default") -> dict:
     """One family: train without it (`seed`: the split, weights and shuffling), score on only it and on `default`;
     `overrides` (a treatment) on top of the study's values; `base`: the variation trained on (less the family);
-    `budget`: a name for n_train and train_minutes, recorded in the part and its folder."""
+    `budget`: one of BUDGETS (its training clocks and minutes: `budget_values`), recorded in the part and its
+    folder."""
     from trainers import run
 
+    n_train, train_minutes = budget_values(budget)
     train_dir, train_variations = training_set(family, base, n_train)
     train_variation = train_variations[0]
     test_variation = style_split(family, first_share(base))[1]
@@ -169,6 +170,11 @@ def study_budget() -> tuple[int, float]:
     spec = load_spec("clock")
     values = {**spec.fixed, **(spec.refit or {})}
     return int(values["n_images"]), float(values["train_minutes"])
+
+
+def budget_values(budget: str) -> tuple[int, float]:
+    """(training clocks, training minutes) of a budget named in BUDGETS."""
+    return study_budget() if budget == "study" else (TRAIN_CLOCKS, TRAIN_MINUTES)
 
 
 def treatment_name(overrides: dict | None, base: str = "default", budget: str = "reduced") -> str:
@@ -328,7 +334,6 @@ def main(argv: list[str] | None = None) -> int:
                         help="training seed (split, weights, shuffling); other than 0: a repeat, e.g. of the baseline")
     args = parser.parse_args(argv)
     overrides = _overrides(parser, args.overrides)
-    budget = study_budget() if args.budget == "study" else (TRAIN_CLOCKS, TRAIN_MINUTES)
     if not args.table:
         with tempfile.TemporaryDirectory(prefix="clock-styles-") as directory:
             work = args.keep or Path(directory)
@@ -336,8 +341,7 @@ def main(argv: list[str] | None = None) -> int:
                 path = part_path(family, args.seed, overrides, args.base, args.budget)
                 if path.exists() and not args.force:
                     continue
-                part = run_family(family, work, *budget, seed=args.seed, overrides=overrides, base=args.base,
-                                  budget=args.budget)
+                part = run_family(family, work, args.budget, seed=args.seed, overrides=overrides, base=args.base)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(part, indent=2) + "\n")
                 print(json.dumps({"family": family, "seconds": part["seconds"],

@@ -133,7 +133,14 @@ def test_a_mixture_base_leaves_the_family_out_of_every_share_and_tests_on_its_fi
 
 
 def test_study_budget_parts_stand_beside_parts_of_the_same_budget():
-    from benchmarks.clock_styles import part_path, study_budget, treatment_rows
+    from benchmarks.clock_styles import (
+        TRAIN_CLOCKS,
+        TRAIN_MINUTES,
+        budget_values,
+        part_path,
+        study_budget,
+        treatment_rows,
+    )
 
     def part(family: str, mean: float, budget: str = "reduced", overrides: dict | None = None, base: str = "default"):
         return {"family": family, "seed": 1, "overrides": overrides or {}, "base": base, "budget": budget,
@@ -153,7 +160,8 @@ def test_study_budget_parts_stand_beside_parts_of_the_same_budget():
     assert part_path("dial:ticks", 1, None, "default+wide", "study").parent.name == "base=default+wide,budget=study"
     assert part_path("dial:ticks", 1).parent.name == "clock_styles.parts"
     spec = load_spec("clock")  # the study's own clocks and refit minutes, not the reduced budget
-    assert study_budget() == (spec.fixed["n_images"], spec.refit["train_minutes"])
+    assert study_budget() == budget_values("study") == (spec.fixed["n_images"], spec.refit["train_minutes"])
+    assert budget_values("reduced") == (TRAIN_CLOCKS, TRAIN_MINUTES)
 
 
 def test_the_eight_design_mixture_has_wide_ranges_in_its_second_half_and_leaves_the_family_out_of_both():
