@@ -121,6 +121,7 @@ def run_family(family: str, work: Path, budget: str = "reduced", n_test: int = T
     seconds = round(time.perf_counter() - started, 1)
     model = run_dir / "model.keras"
     part = {"family": family, "seed": seed, "overrides": overrides or {}, "base": base, "budget": budget,
+            "study_variation": study_variation(),
             "train_variation": train_variation.as_dict(),
             **({"train_shares": [variation.as_dict() for variation in train_variations]}
                if len(train_variations) > 1 else {}),
@@ -172,6 +173,13 @@ def study_budget() -> tuple[int, float]:
     return int(values["n_images"]), float(values["train_minutes"])
 
 
+def study_variation() -> str:
+    """The training variation (or mixture) sweeps/clock.yaml's default study renders now."""
+    from sweeps.spec import load_spec
+
+    return str(load_spec("clock").fixed.get("variation", "default"))
+
+
 def budget_values(budget: str) -> tuple[int, float]:
     """(training clocks, training minutes) of a budget named in BUDGETS."""
     return study_budget() if budget == "study" else (TRAIN_CLOCKS, TRAIN_MINUTES)
@@ -194,23 +202,24 @@ def part_path(family: str, seed: int = 0, overrides: dict | None = None, base: s
 
 def treatment_rows(untreated: list[dict], treated: list[dict]) -> list[dict]:
     """Each treated part beside the part of the same family and training seed without its treatment (None where
-    not run): at the study's budget, the one trained with the study's values alone on its own training variation,
-    which itself stands beside the reduced-budget part (its treatment is the budget)."""
-    from sweeps.spec import load_spec
+    not run): at the study's budget, the one trained with the study's values alone on the study's training
+    variation when the treated part ran (recorded in the part since the study could change mixture; else the
+    current one), which itself stands beside the reduced-budget part (its treatment is the budget)."""
+    current = study_variation()
 
-    study_variation = load_spec("clock").fixed.get("variation", "default")
-
-    def key(part: dict, budget: str | None = None) -> tuple[str, int, str]:
-        return part["family"], part.get("seed", 0), budget or part.get("budget", "reduced")
+    def own(part: dict) -> str:
+        return part.get("study_variation", current) if part.get("budget", "reduced") == "study" else "default"
 
     def values_alone(part: dict) -> bool:
-        own = study_variation if part.get("budget", "reduced") == "study" else "default"
-        return not part["overrides"] and part.get("base", "default") == own
+        return not part["overrides"] and part.get("base", "default") == own(part)
+
+    def key(part: dict) -> tuple[str, int, str, str]:
+        return part["family"], part.get("seed", 0), part.get("budget", "reduced"), own(part)
 
     plain = {key(part): part for part in [*untreated, *filter(values_alone, treated)]}
     rows = []
     for part in sorted(treated, key=key):
-        before = plain.get(key(part, "reduced" if values_alone(part) else None))
+        before = plain.get((*key(part)[:2], "reduced", "default") if values_alone(part) else key(part))
         rows.append({"treatment": treatment_name(part["overrides"], part.get("base", "default"),
                                                  part.get("budget", "reduced")),
                      "family": part["family"],

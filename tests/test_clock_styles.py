@@ -157,6 +157,16 @@ def test_study_budget_parts_stand_beside_parts_of_the_same_budget():
     assert rows[study_name]["before_left_out"]["cse_minutes"] == 60.0  # the budget is its treatment
     assert rows["base=diverse,budget=study"]["before_left_out"]["cse_minutes"] == 30.0  # not the reduced part
     assert rows["base=diverse"]["before_left_out"]["cse_minutes"] == 60.0
+    # a part records the study's variation when it ran: after the study changes mixture, the older study-budget part
+    # is still its own values alone (the budget its treatment), and the new mixture's part stands beside it
+    earlier_alone = {**part("dial:ticks", 85.0, "study", base="older+mix"), "study_variation": "older+mix"}
+    now_alone = {**part("dial:ticks", 2.0, "study", base="newer+mix"), "study_variation": "newer+mix"}
+    later = {**part("dial:ticks", 4.0, "study", base="older+mix"), "study_variation": "newer+mix"}
+    rows = {(row["treatment"], row["left_out"]["cse_minutes"]): row
+            for row in treatment_rows([reduced], [earlier_alone, now_alone, later])}
+    assert rows[("base=older+mix,budget=study", 85.0)]["before_left_out"]["cse_minutes"] == 60.0
+    assert rows[("base=newer+mix,budget=study", 2.0)]["before_left_out"]["cse_minutes"] == 60.0
+    assert rows[("base=older+mix,budget=study", 4.0)]["before_left_out"]["cse_minutes"] == 2.0  # the study then
     assert part_path("dial:ticks", 1, None, "default+wide", "study").parent.name == "base=default+wide,budget=study"
     assert part_path("dial:ticks", 1).parent.name == "clock_styles.parts"
     spec = load_spec("clock")  # the study's own clocks and refit minutes, not the reduced budget

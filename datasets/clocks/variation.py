@@ -100,7 +100,9 @@ VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variatio
 
 
 # training mixtures: equal shares of named variations, each share rendered (and cached) as a set of its own
-MIXTURES = {"default+wide": ("default", "wide"), "diverse+wide_diverse": ("diverse", "wide_diverse")}
+# diverse+wide: the eight dial designs in the `default` half only, the `wide` half as the held-out `wide` set renders
+MIXTURES = {"default+wide": ("default", "wide"), "diverse+wide": ("diverse", "wide"),
+            "diverse+wide_diverse": ("diverse", "wide_diverse")}
 PART_SEED_STRIDE = 1000  # a mixture's k-th share renders with seed + k * this (held-out sets use seeds 101-111)
 
 
