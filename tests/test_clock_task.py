@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -10,7 +11,8 @@ import keras
 import numpy as np
 import pytest
 
-from datasets.clocks import rendered_clocks, variation_named
+from datasets.clocks import mixture_parts, rendered_clocks, variation_named
+from datasets.clocks.variation import DIAL_STYLES
 from sweeps.spec import load_spec
 from trainers import get_task, resolve_config, run
 from trainers.clock.backbone import augmentation, build_clock_model
@@ -166,9 +168,14 @@ def test_study_files_are_valid(study):
     assert spec.task == "clock" and spec.objective == "val/cse_minutes" and spec.direction == "minimize"
     if study == "clock-heads":
         assert set(spec.parameter("head").choices) == set(HEADS)
-    else:  # the CPU default: both hands read, on localised, polar-warped clocks, half `default`, half `wide`
+    else:  # the CPU default: both hands read, on localised, polar-warped clocks; half `default` ranges with more
+        # dial designs than the held-out sets have, half the held-out `wide` set's variation itself
         assert spec.fixed["head"] == "hands" and spec.fixed["localize"] is True and spec.fixed["polar"] is True
-        assert spec.fixed["variation"] == "default+wide" and spec.refit is not None
+        assert spec.refit is not None
+        (_, _, first), (_, _, second) = mixture_parts(spec.fixed["variation"], 10, 0)
+        assert set(first.dial_styles) > set(variation_named("default").dial_styles)
+        assert dataclasses.replace(first, dial_styles=DIAL_STYLES) == variation_named("default")
+        assert second == variation_named("wide")
     resolve_config(CLOCK, spec.fixed)
 
 
