@@ -111,6 +111,7 @@ def run_family(family: str, work: Path, budget: str = "reduced", n_test: int = T
     from trainers import run
 
     n_train, train_minutes = budget_values(budget)
+    own_variation = study_variation()  # read with the budget, before training: what this part is measured against
     train_dir, train_variations = training_set(family, base, n_train)
     train_variation = train_variations[0]
     test_variation = style_split(family, first_share(base))[1]
@@ -121,7 +122,7 @@ def run_family(family: str, work: Path, budget: str = "reduced", n_test: int = T
     seconds = round(time.perf_counter() - started, 1)
     model = run_dir / "model.keras"
     part = {"family": family, "seed": seed, "overrides": overrides or {}, "base": base, "budget": budget,
-            "study_variation": study_variation(),
+            "study_variation": own_variation,
             "train_variation": train_variation.as_dict(),
             **({"train_shares": [variation.as_dict() for variation in train_variations]}
                if len(train_variations) > 1 else {}),
