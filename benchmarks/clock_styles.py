@@ -19,10 +19,10 @@ left-out minus seen); a model trained with nothing left out, at the same budget,
 
 The study's values are read when a family runs: the untreated parts in clock_styles.parts/ were trained before the
 study took `augment_invert: 0.25` (2026-12-06), so a family run now without --set trains as the
-`augment_invert=0.25` treatment did. The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's 24,000
-clocks and 13 minutes) unless `--budget study`. Each family
-writes benchmarks/results/clock_styles.parts/<family>.json as it lands (reruns skip it); the parts are combined
-into benchmarks/results/clock_styles-<backend>-<device>.json and clock_styles.md.
+`augment_invert=0.25` treatment did. The budget is reduced (TRAIN_CLOCKS, TRAIN_MINUTES: not the study's n_images
+and refit minutes) unless `--budget study`. Each family writes benchmarks/results/clock_styles.parts/<family>.json
+as it lands (reruns skip it); the parts are combined into benchmarks/results/clock_styles-<backend>-<device>.json
+and clock_styles.md.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, Variation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "clock_styles.parts"
-TRAIN_CLOCKS = 6000  # rendered training clocks per family (the study: 24,000), split 80:20 as the study splits
+TRAIN_CLOCKS = 6000  # rendered training clocks per family (the study: its n_images), split 80:20 as it splits
 TRAIN_MINUTES = 2.5  # the refit's cosine schedule planned to end within this much training (the study: 13)
 # `--budget study`: the default study's own refit (its n_images and train_minutes, read from sweeps/clock.yaml), so a
 # family's model is the one `make sweep TASK=clock` would refit without it; parts in a folder named `budget=study`
@@ -304,13 +304,16 @@ def combine() -> Path:
         table += treatment_markdown(treatments)
     (RESULTS / "clock_styles.md").write_text(table)
     print(table)
+    study_clocks, study_minutes = study_budget()
     return write_result("clock_styles", {
         "budget": {"train_clocks": TRAIN_CLOCKS, "train_minutes": TRAIN_MINUTES, "test_clocks": TEST_CLOCKS,
-                   "reduced": "the default study refits on 24,000 clocks for 13 minutes; every family here, and "
-                              "the baseline, trains on 6,000 for 2.5 minutes, so the absolute errors are higher "
+                   "reduced": f"the default study refits on {study_clocks:,} clocks for {study_minutes:g} minutes; "
+                              f"every family here, and the baseline, trains on {TRAIN_CLOCKS:,} for "
+                              f"{TRAIN_MINUTES:g} minutes, so the absolute errors are higher "
                               "and a longer fit may narrow (or widen) each gap; the budget is wall-clock time, so "
                               "on a shared CPU the families fit different numbers of epochs (see rows[].epochs)",
-                   "study": "treatments[] rows named budget=study trained at the study's own clocks and minutes",
+                   "study": "treatments[] rows named budget=study trained at the study's own clocks and minutes "
+                            "when they ran (each part's train_clocks and train_minutes)",
                    "cpu_shared": "measured while other jobs (a GAN training, sweeps) ran on the same 2 cores"},
         "seeds": {"train": TRAIN_SEED, "left_out": LEFT_OUT_SEED, "seen": SEEN_SEED},
         "families_missing": [family for family in FAMILIES if family not in parts],
