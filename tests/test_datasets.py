@@ -152,3 +152,32 @@ def test_subset_caps_train_and_scales_validation(mirror_dir):
     splits = datasets.split(datasets.load("mnist"), validation_fraction=0.2, subset=400, test_subset=100, seed=0)
     assert len(splits.x_train) == 400 and len(splits.x_val) == 100 and len(splits.x_test) == 100
     assert len(set(splits.train_indices) & set(splits.val_indices)) == 0
+
+
+def test_a_process_keeps_a_decoded_dataset_read_only_until_its_files_change(monkeypatch, tmp_path, mirror_dir):
+    """A sweep's trials load the same dataset: decoded once per process, shared read-only (no trial can change
+    what the next one trains on), and read again once a file of its source changes."""
+    mirror = tmp_path / "mirror"
+    (mirror / "mnist").mkdir(parents=True)
+    for path in (mirror_dir / "mnist").glob("*.gz"):
+        (mirror / "mnist" / path.name).write_bytes(path.read_bytes())
+    monkeypatch.setenv("SWEEPLAB_DATA_DIR", str(mirror))
+    first = datasets.load("mnist")
+    assert datasets.load("mnist") is first
+    for array in (first.x_train, first.y_train, first.x_test, first.y_test):
+        with pytest.raises(ValueError, match="read-only"):
+            array[0] = 1
+    labels = mirror / "mnist" / "t10k-labels-idx1-ubyte.gz"
+    stat = labels.stat()
+    __import__("os").utime(labels, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # the file replaced
+    again = datasets.load("mnist")
+    assert again is not first
+    np.testing.assert_array_equal(again.y_test, first.y_test)
+    assert datasets.load("mnist") is again
+
+
+def test_a_source_that_is_not_a_path_here_is_not_kept():
+    from datasets.registry import _stamp
+
+    assert _stamp("keras.datasets.mnist.load_data()") is None
+    assert _stamp("/no/such/folder") is None
