@@ -246,3 +246,16 @@ def test_every_variation_the_config_accepts_renders_and_every_one_rendered_is_ac
     assert accepted == set(VARIATIONS) | set(MIXTURES)
     for name in accepted:
         assert sum(n for n, _, _ in mixture_parts(name, 10, 0)) == 10
+
+
+def test_erase_hides_a_patch_of_training_photographs_at_its_rate():
+    config = resolve_config(CLOCK, {**TINY, "augment_erase": 0.5})
+    (layer,) = augmentation(config)
+    grey = np.full((400, 40, 40, 1), 0.5, "float32")
+    assert np.array_equal(np.asarray(layer(grey, training=False)), grey)
+    changed = (np.abs(np.asarray(layer(grey, training=True)) - grey) > 1e-6).mean(axis=(1, 2, 3))
+    erased = changed[changed > 0]
+    assert 0.4 < len(erased) / len(grey) < 0.6  # about half the photographs carry a patch
+    assert 0.005 < float(erased.min()) and float(erased.max()) < 0.25  # of 2-20% of the image (noise may match grey)
+    with pytest.raises(ConfigError, match="augment_erase"):
+        resolve_config(CLOCK, {**TINY, "augment_erase": 1.5})

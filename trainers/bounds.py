@@ -55,7 +55,8 @@ BOUNDS: dict[str, Bound] = {
     # augmentation
     "augment_shift": RATE, "augment_brightness": RATE, "augment_contrast": RATE,
     "augment_rotation_degrees": Bound(0, 180), "augment_turn_degrees": Bound(0, 180),
-    "augment_invert": Bound(0, 1), "augment_noise": Bound(0, 0.5), "augment_blur": Bound(0, 5),
+    "augment_invert": Bound(0, 1), "augment_erase": Bound(0, 1), "augment_noise": Bound(0, 0.5),
+    "augment_blur": Bound(0, 5),
     "augment_perspective": Bound(0, 0.5), "augment_tilt_degrees": Bound(0, 70),
     "test_turns": Bound(0, 16), "test_shift_pixels": Bound(0, 16), "test_shift": Bound(0, 16),
     "test_turn_degrees": Bound(0, 180, open_low=True),

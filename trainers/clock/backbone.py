@@ -12,10 +12,13 @@ from trainers.clock.heads import Head
 from trainers.clock.localize import FILL
 from trainers.clock.transforms import CoordinateChannels, PolarWarp, RandomDialTilt, RandomDialTurn, WrapRows
 
+ERASED_AREA = (0.02, 0.2)  # `augment_erase`: the share of the image one erased patch covers
+
 
 def augmentation(config: Any) -> list[layers.Layer]:
-    """Extra dial tilt, shift, perspective, brightness, contrast, polarity, noise, blur and small rotations (the 12
-    marker turns with the hands, so the reading holds), on the 0-1 grey image before any polar warp.
+    """Extra dial tilt, shift, perspective, brightness, contrast, polarity, erased patches, noise, blur and small
+    rotations (the 12 marker turns with the hands, so the reading holds), on the 0-1 grey image before any polar
+    warp.
 
     Active only while training; each knob at 0 switches its layer off.
     """
@@ -41,6 +44,10 @@ def augmentation(config: Any) -> list[layers.Layer]:
         probability = config.augment_invert
         stack.append(layers.RandomInvert(factor=(probability, probability), value_range=(0.0, 1.0),
                                          seed=getattr(config, "seed", None)))
+    if getattr(config, "augment_erase", 0.0) > 0:  # a patch of noise in this share of the images: a hidden mark
+        probability = config.augment_erase
+        stack.append(layers.RandomErasing(factor=(probability, probability), scale=ERASED_AREA, value_range=(0.0, 1.0),
+                                          seed=getattr(config, "seed", None)))
     if getattr(config, "augment_blur", 0.0) > 0:
         kernel = 2 * math.ceil(2 * config.augment_blur) + 1  # +-2 sigma
         stack.append(layers.RandomGaussianBlur(factor=1.0, kernel_size=kernel, sigma=(0.0, config.augment_blur),

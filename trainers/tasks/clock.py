@@ -70,6 +70,8 @@ class ClockConfig(OptimizerConfig):
     augment_brightness: float = 0.0
     augment_contrast: float = 0.0
     augment_invert: float = 0.0  # probability that a training photograph is shown in negative (a dark dial's polarity)
+    augment_erase: float = 0.0  # probability that a patch (2-20% of the image) of a training photograph is noise: a
+    # mark hidden (the 12 under the minute hand), so the reading cannot hang on one glyph
     augment_noise: float = 0.0  # sensor noise: Gaussian, this standard deviation on the 0-1 grey scale
     augment_blur: float = 0.0  # defocus: Gaussian blur of a random sigma up to this many pixels
     augment_tilt_degrees: float = 0.0  # localised dials shown as if tilted up to this much more (RandomDialTilt)
@@ -127,6 +129,7 @@ class ClockConfig(OptimizerConfig):
         for name in ("conv_dropout", "dense_dropout", "augment_shift", "augment_brightness", "augment_contrast"):
             checks[name] = 0.0 <= getattr(self, name) < 1.0
         checks["augment_invert"] = 0.0 <= self.augment_invert <= 1.0
+        checks["augment_erase"] = 0.0 <= self.augment_erase <= 1.0
         checks["augment_noise"] = 0.0 <= self.augment_noise <= 0.5
         checks["augment_blur"] = 0.0 <= self.augment_blur <= 5.0
         checks["augment_tilt_degrees"] = 0.0 <= self.augment_tilt_degrees <= 70.0
