@@ -184,3 +184,16 @@ def test_the_eight_design_mixture_has_wide_ranges_in_its_second_half_and_leaves_
                                                         for name in ("default", "wide")]
     assert all("ticks" not in share.dial_styles and set(EXTRA_DIAL_STYLES) <= set(share.dial_styles)
                for share in shares)
+
+
+def test_minute_bands_put_each_reading_in_the_band_of_its_true_minute():
+    from benchmarks.clock_minute_bands import hours_off, minute_bands
+
+    true = np.array([2 * 60 + 1, 5 * 60 + 58, 3 * 60 + 30, 7 * 60 + 45], float)  # 2:01, 5:58, 3:30, 7:45
+    read = np.array([3 * 60 + 1, 5 * 60 + 58, 3 * 60 + 32, 5 * 60 + 45], float)  # an hour late, right, 2 min, 2 h early
+    rows = {tuple(row["minutes"]): row for row in minute_bands(true, read)}
+    assert rows[(0, 8)]["n"] == 1 and rows[(0, 8)]["cse_minutes"] == 60 and rows[(0, 8)]["share_over_30min"] == 1
+    assert rows[(52, 60)]["cse_minutes"] == 0 and rows[(22, 38)]["cse_minutes"] == 2
+    assert rows[(38, 52)]["cse_minutes"] == 120 and rows[(8, 22)]["n"] == 0 and rows[(8, 22)]["cse_minutes"] is None
+    assert abs(sum(row["share_of_error"] for row in rows.values()) - 1) < 1e-9
+    assert hours_off(true, read) == {"-2": 1, "1": 1}
