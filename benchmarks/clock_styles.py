@@ -80,15 +80,24 @@ def _centred(variation: Variation, n: int, seed: int, workers: int):
     return centred, labels, float(found.mean())
 
 
-def score(model_path: Path, variation: Variation, seed: int, n: int = TEST_CLOCKS, workers: int = 2) -> dict:
-    """The saved model (its sidecar's input preparation and test-time turns) on one held-out set."""
-    from trainers.clock.metric import error_report, to_minutes
+def read_set(model_path: Path, variation: Variation, seed: int, n: int = TEST_CLOCKS, workers: int = 2):
+    """The saved model (its sidecar's input preparation and test-time turns) on one held-out set: the localised
+    photographs, their true minutes, the model's readings and the share of dials found."""
+    from trainers.clock.metric import to_minutes
     from trainers.clock.predict import load_clock_model, read_views, resize_images, view_outputs
 
     model, head, preparation = load_clock_model(model_path)
     images, labels, found = _centred(variation, n, seed, workers)
     outputs = view_outputs(model, resize_images(images, int(model.input_shape[1])), preparation)
-    report = error_report(to_minutes(labels), read_views(head, outputs), "set")
+    return images, to_minutes(labels), read_views(head, outputs), found
+
+
+def score(model_path: Path, variation: Variation, seed: int, n: int = TEST_CLOCKS, workers: int = 2) -> dict:
+    """The saved model's scores on one held-out set (`read_set`)."""
+    from trainers.clock.metric import error_report
+
+    _, true_minutes, read_minutes, found = read_set(model_path, variation, seed, n, workers)
+    report = error_report(true_minutes, read_minutes, "set")
     return {"n": n, "seed": seed, "dial_found_share": found,
             **{name: report[f"set/{name}"] for name in (*METRICS, "cse_p90")}}
 

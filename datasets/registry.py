@@ -107,7 +107,7 @@ def _stamp(location: str) -> tuple | None:
         if not path.is_absolute() or not path.exists():
             return None
         entries = [path, *sorted(path.iterdir())] if path.is_dir() else [path]
-        return tuple((entry.name, entry.stat().st_size, entry.stat().st_mtime_ns) for entry in entries)
+        return tuple((entry.name, stat.st_size, stat.st_mtime_ns) for entry in entries for stat in [entry.stat()])
     except (OSError, ValueError):
         return None
 

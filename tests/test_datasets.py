@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import pickle
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_cifar10_jpeg_mirror_is_decoded_once_then_cached(mirror_dir):
     assert np.bincount(data.y_test).tolist() == [1000] * 10
     # files are grouped by class inside the tar: the loader must shuffle them
     assert len(set(data.y_train[:50].tolist())) > 5
-    cached = list(Path(__import__("os").environ["SWEEPLAB_CACHE_DIR"]).glob("cifar10-jpeg-*.npz"))
+    cached = list(Path(os.environ["SWEEPLAB_CACHE_DIR"]).glob("cifar10-jpeg-*.npz"))
     assert len(cached) == 1
     again = datasets.load("cifar10")
     np.testing.assert_array_equal(again.x_train[:100], data.x_train[:100])
@@ -169,7 +170,7 @@ def test_a_process_keeps_a_decoded_dataset_read_only_until_its_files_change(monk
             array[0] = 1
     labels = mirror / "mnist" / "t10k-labels-idx1-ubyte.gz"
     stat = labels.stat()
-    __import__("os").utime(labels, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # the file replaced
+    os.utime(labels, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # the file replaced
     again = datasets.load("mnist")
     assert again is not first
     np.testing.assert_array_equal(again.y_test, first.y_test)

@@ -36,6 +36,12 @@ def error_summary(errors: np.ndarray, prefix: str) -> dict[str, float]:
 HISTOGRAM_EDGES = (0, 1, 2, 5, 10, 30, 60, 120, 180, 360)  # minutes; the last bin includes 360
 
 
+def signed_minutes(true_minutes: np.ndarray, predicted_minutes: np.ndarray) -> np.ndarray:
+    """Predicted minus true, the short way round the dial: -360..360 (late positive)."""
+    difference = np.asarray(predicted_minutes, np.float64) - np.asarray(true_minutes, np.float64)
+    return np.mod(difference + DIAL_MINUTES / 2, DIAL_MINUTES) - DIAL_MINUTES / 2
+
+
 def hour_slips(true_minutes: np.ndarray, predicted_minutes: np.ndarray, prefix: str,
                minute_tolerance: float = 5.0) -> dict[str, float]:
     """Readings whose minute is right within `minute_tolerance` but whose hour is wrong, and what they cost.
@@ -43,8 +49,7 @@ def hour_slips(true_minutes: np.ndarray, predicted_minutes: np.ndarray, prefix: 
     `share_hour_slip`: the hour is off by exactly one (e.g. 12:58 read as 1:58); `share_hour_wrong`: off by any
     whole number of hours; `*_minutes`: their contribution to the mean common-sense error (sum / N).
     """
-    true_minutes, predicted_minutes = np.asarray(true_minutes, np.float64), np.asarray(predicted_minutes, np.float64)
-    signed = np.mod(predicted_minutes - true_minutes + DIAL_MINUTES / 2, DIAL_MINUTES) - DIAL_MINUTES / 2
+    signed = signed_minutes(true_minutes, predicted_minutes)
     hours_off = np.round(signed / 60.0)
     minute_right = np.abs(signed - 60.0 * hours_off) <= minute_tolerance
     slip = minute_right & (np.abs(hours_off) == 1)
