@@ -34,7 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, Variation
+from datasets.clocks.variation import DIAL_STYLES, HAND_STYLES, LEFT_OUT_WITH, Variation
 
 RESULTS = Path(__file__).resolve().parent / "results"
 PARTS = RESULTS / "clock_styles.parts"
@@ -66,7 +66,8 @@ def style_split(family: str, base: Variation | None = None) -> tuple[Variation, 
     field = {"dial": "dial_styles", "hand": "hand_styles"}.get(kind)
     if field is None or style not in (DIAL_STYLES if kind == "dial" else HAND_STYLES):
         raise ValueError(f"unknown style family {family!r}; known: {', '.join(FAMILIES)}")
-    kept = tuple(value for value in getattr(base, field) if value != style)
+    left_out = {style, *LEFT_OUT_WITH.get(style, ())}
+    kept = tuple(value for value in getattr(base, field) if value not in left_out)
     return dataclasses.replace(base, **{field: kept}), dataclasses.replace(base, **{field: (style,)})
 
 

@@ -8,10 +8,18 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from datasets.clocks import Variation, clock_labels, load_clock_arrays, render_clock, render_clocks, rendered_clocks
 from datasets.clocks.arrays import save_clock_arrays
-from datasets.clocks.variation import DIAL_STYLES, EXTRA_DIAL_STYLES, RANDOM_DIAL_STYLES, variation_named
+from datasets.clocks.variation import (
+    DIAL_STYLES,
+    EXTRA_DIAL_STYLES,
+    RANDOM_DIAL_STYLES,
+    SPARSE_DIAL_STYLES,
+    variation_named,
+)
 from datasets.formats import CorruptDataError
 
 
@@ -186,3 +194,31 @@ def test_the_randomised_variation_adds_random_glyphs_that_draw_no_numeral():
     assert np.abs(first - second).mean() > 1.0  # the same time, other glyphs
     again = render_clock(3, 45, np.random.default_rng(0), glyphs)[0].astype(int)
     np.testing.assert_array_equal(first, again)
+
+
+@settings(max_examples=200, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), keep=st.floats(0.05, 1.0), least=st.integers(1, 11))
+def test_a_sparse_dial_numbers_at_least_the_asked_hours_and_never_twelve(seed, keep, least):
+    from datasets.clocks.render import sparse_hours
+
+    hours = sparse_hours(np.random.default_rng(seed), keep, least)
+    assert len(hours) >= least and len(set(hours)) == len(hours) and set(hours) <= set(range(1, 12))
+
+
+def test_sparse_dials_leave_12_unmarked_and_vary_which_hours_they_number():
+    """`arabic_sparse`: numerals at a random subset of the hours, never at 12: at 6:15 (no hand near 12) the numeral
+    ring round 12 is as bare as the face on every dial, while the ring holds ink at some hours and the hours inked
+    differ between dials; `diverse_sparse` is `diverse` plus this design."""
+    assert set(variation_named("diverse_sparse").dial_styles) == (set(variation_named("diverse").dial_styles)
+                                                                  | set(SPARSE_DIAL_STYLES))
+    variation = Variation(**{**Variation.none().as_dict(), "dial_styles": SPARSE_DIAL_STYLES})
+    band, hours = np.linspace(0.70, 0.82, 8), np.arange(12) * 30.0  # inside the minute ticks
+    inked = []
+    for seed in range(6):
+        image, geometry = render_clock(6, 15, np.random.default_rng(seed), variation)
+        face = np.median(_darkness(image, geometry, np.arange(0.0, 360.0, 1.0) + 15.0, band))
+        near = np.arange(-8.0, 8.5, 1.0)
+        ink = np.array([np.clip(_darkness(image, geometry, hour + near, band) - face, 0, None).sum() for hour in hours])
+        assert ink[0] < 20, (seed, ink)  # anti-aliasing and blur only
+        inked.append(tuple(ink[1:] > 150))
+    assert all(sum(row) >= 2 for row in inked) and len(set(inked)) > 1, inked

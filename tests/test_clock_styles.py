@@ -197,3 +197,14 @@ def test_minute_bands_put_each_reading_in_the_band_of_its_true_minute():
     assert rows[(38, 52)]["cse_minutes"] == 120 and rows[(8, 22)]["n"] == 0 and rows[(8, 22)]["cse_minutes"] is None
     assert abs(sum(row["share_of_error"] for row in rows.values()) - 1) < 1e-9
     assert hours_off(true, read) == {"-2": 1, "1": 1}
+
+
+def test_leaving_the_arabic_dial_out_leaves_out_the_sparse_design_that_draws_its_numerals():
+    from datasets.clocks import variation_named
+
+    base = variation_named("diverse_sparse")
+    trained, tested = style_split("dial:arabic", base)
+    assert not {"arabic", "arabic_sparse"} & set(trained.dial_styles) and tested.dial_styles == ("arabic",)
+    trained, tested = style_split("dial:arabic_quarters", base)  # a design of its own: only it is left out
+    assert set(trained.dial_styles) == set(base.dial_styles) - {"arabic_quarters"}
+    assert tested.dial_styles == ("arabic_quarters",)

@@ -214,8 +214,29 @@ def _glyphs(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
                       (FACE * size * grow, FACE * 0.32 * grow), font, thickness, ink)
 
 
+def sparse_hours(rng: np.random.Generator, keep: float = 0.5, least: int = 3) -> tuple[int, ...]:
+    """The hours (1-11) an `arabic_sparse` dial numbers: each kept with probability `keep`, at least `least` of
+    them; never 12."""
+    while True:
+        hours = tuple(int(hour) for hour in np.flatnonzero(rng.random(11) < keep) + 1)
+        if len(hours) >= least:
+            return hours
+
+
+def _arabic_sparse(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """Style randomisation of the numeral layout: arabic numerals at a random subset of the hours and never at 12,
+    over plain minute ticks half the time, so the top is found only from which numerals stand where (what a dial
+    whose 12 is hidden under the minute hand leaves to read)."""
+    if rng.random() < 0.5:
+        _minute_ticks(canvas, ink)
+    font, thickness = FONTS[rng.integers(len(FONTS))], int(rng.integers(1, 3))
+    for hour in sparse_hours(rng):
+        _centred_text(canvas, str(hour), CENTRE + _direction(hour * 30)[0] * FACE * NUMERAL_RADIUS,
+                      (FACE * 0.17, FACE * 0.3), font, thickness, ink)
+
+
 EXTRA_MARKS = {"dots": _dots, "batons": _batons, "twelve_only": _twelve_only, "quarter_bars": _quarter_bars,
-               "glyphs": _glyphs}
+               "glyphs": _glyphs, "arabic_sparse": _arabic_sparse}
 
 
 def _draw_dial(hour: int, minute: int, variation: Variation, rng: np.random.Generator) -> np.ndarray:

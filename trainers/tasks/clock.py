@@ -24,9 +24,10 @@ class ClockConfig(OptimizerConfig):
     render_seed: int = 0
     # the renderer's variation; diverse: more dial designs; randomised: diverse plus random glyphs as hour marks;
     # default+wide: half the clocks of each (datasets.clocks.variation.MIXTURES); diverse+wide: the `diverse` dial
-    # designs in the first half; diverse+wide_diverse: in both halves
-    variation: Literal["default", "mild", "wide", "none", "diverse", "randomised", "wide_diverse", "default+wide",
-                       "diverse+wide", "diverse+wide_diverse"] = "default"
+    # designs in the first half; diverse+wide_diverse: in both halves; diverse_sparse(+wide): diverse plus dials
+    # numbered at a random subset of the hours, never at 12
+    variation: Literal["default", "mild", "wide", "none", "diverse", "randomised", "diverse_sparse", "wide_diverse",
+                       "default+wide", "diverse+wide", "diverse_sparse+wide", "diverse+wide_diverse"] = "default"
     render_workers: int = 1  # processes rendering (and localising) an uncached set
     image_size: int = 150  # side the images are resized to (75 trains ~4x faster)
     test_fraction: float = 0.2  # held-out test split, seeded
