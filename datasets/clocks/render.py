@@ -216,7 +216,9 @@ def _glyphs(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
 
 def sparse_hours(rng: np.random.Generator, keep: float = 0.5, least: int = 3) -> tuple[int, ...]:
     """The hours (1-11) an `arabic_sparse` dial numbers: each kept with probability `keep`, at least `least` of
-    them; never 12."""
+    them; never 12. Drawn again until enough are kept, so `keep` must make that likely."""
+    if not 0 < keep <= 1 or not 0 <= least <= 11:
+        raise ValueError(f"sparse_hours: expected 0 < keep <= 1 and 0 <= least <= 11, got {keep}, {least}")
     while True:
         hours = tuple(int(hour) for hour in np.flatnonzero(rng.random(11) < keep) + 1)
         if len(hours) >= least:
