@@ -222,3 +222,22 @@ def test_sparse_dials_leave_12_unmarked_and_vary_which_hours_they_number():
         assert ink[0] < 20, (seed, ink)  # anti-aliasing and blur only
         inked.append(tuple(ink[1:] > 150))
     assert all(sum(row) >= 2 for row in inked) and len(set(inked)) > 1, inked
+
+
+def test_bare_sparse_dials_draw_no_minute_ticks_where_sparse_dials_sometimes_do():
+    """`arabic_sparse_bare` is `arabic_sparse` without its minute ticks (half its dials have them): the tick ring
+    stays as bare as the face on every bare dial, and on some ticked ones it holds the ticks' ink."""
+    from datasets.clocks.variation import BARE_SPARSE_DIAL_STYLES
+
+    assert set(variation_named("diverse_sparse_bare").dial_styles) == (set(variation_named("diverse").dial_styles)
+                                                                       | set(BARE_SPARSE_DIAL_STYLES))
+    angles, ring = np.arange(0.0, 360.0, 1.0), np.linspace(0.90, 0.96, 4)
+
+    def excess(style: str, seed: int) -> float:
+        variation = Variation(**{**Variation.none().as_dict(), "dial_styles": (style,)})
+        image, geometry = render_clock(6, 15, np.random.default_rng(seed), variation)
+        darkness = _darkness(image, geometry, angles, ring)
+        return float(darkness.max() - np.median(darkness))
+
+    assert max(excess("arabic_sparse_bare", seed) for seed in range(6)) < 60
+    assert max(excess("arabic_sparse", seed) for seed in range(6)) > 100

@@ -208,3 +208,11 @@ def test_leaving_the_arabic_dial_out_leaves_out_the_sparse_design_that_draws_its
     trained, tested = style_split("dial:arabic_quarters", base)  # a design of its own: only it is left out
     assert set(trained.dial_styles) == set(base.dial_styles) - {"arabic_quarters"}
     assert tested.dial_styles == ("arabic_quarters",)
+
+
+def test_leaving_the_arabic_dial_out_leaves_out_the_bare_sparse_design_too():
+    from datasets.clocks import variation_named
+
+    trained, _ = style_split("dial:arabic", variation_named("diverse_sparse_bare"))
+    assert not {"arabic", "arabic_sparse_bare"} & set(trained.dial_styles)
+    assert set(trained.dial_styles) == set(variation_named("diverse").dial_styles) - {"arabic"}

@@ -231,6 +231,15 @@ def _arabic_sparse(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> 
     whose 12 is hidden under the minute hand leaves to read)."""
     if rng.random() < 0.5:
         _minute_ticks(canvas, ink)
+    _sparse_numerals(canvas, ink, rng)
+
+
+def _arabic_sparse_bare(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """`arabic_sparse` without the minute ticks: a ticked dial in training then always marks its 12 distinctly."""
+    _sparse_numerals(canvas, ink, rng)
+
+
+def _sparse_numerals(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
     font, thickness = FONTS[rng.integers(len(FONTS))], int(rng.integers(1, 3))
     for hour in sparse_hours(rng):
         _centred_text(canvas, str(hour), CENTRE + _direction(hour * 30)[0] * FACE * NUMERAL_RADIUS,
@@ -238,7 +247,7 @@ def _arabic_sparse(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> 
 
 
 EXTRA_MARKS = {"dots": _dots, "batons": _batons, "twelve_only": _twelve_only, "quarter_bars": _quarter_bars,
-               "glyphs": _glyphs, "arabic_sparse": _arabic_sparse}
+               "glyphs": _glyphs, "arabic_sparse": _arabic_sparse, "arabic_sparse_bare": _arabic_sparse_bare}
 
 
 def _draw_dial(hour: int, minute: int, variation: Variation, rng: np.random.Generator) -> np.ndarray:

@@ -22,7 +22,10 @@ RANDOM_DIAL_STYLES = ("glyphs",)
 # `diverse_sparse` training variation), so that the top is also read from which numerals stand where, as it must be
 # when the minute hand hides the 12. It draws arabic glyphs, so leaving the arabic dial out leaves it out too
 SPARSE_DIAL_STYLES = ("arabic_sparse",)
-LEFT_OUT_WITH = {"arabic": SPARSE_DIAL_STYLES}  # a design -> the designs that draw its marks and go with it
+# the same without minute ticks (`diverse_sparse_bare`): plain ticks with no 12 cue are then never trained on
+BARE_SPARSE_DIAL_STYLES = ("arabic_sparse_bare",)
+# a design -> the designs that draw its marks and are left out with it
+LEFT_OUT_WITH = {"arabic": SPARSE_DIAL_STYLES + BARE_SPARSE_DIAL_STYLES}
 HAND_STYLES = ("bar", "tapered", "arrow")
 LATER_KNOBS = {"rim_probability": 0.5}  # knobs added after sets were cached, with the default that renders as before
 
@@ -71,7 +74,7 @@ class Variation:
                    jpeg_quality=(20, 90), jpeg_probability=0.9, second_hand_probability=0.6)
 
     def validate(self) -> None:
-        dials = DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES + SPARSE_DIAL_STYLES
+        dials = DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES + SPARSE_DIAL_STYLES + BARE_SPARSE_DIAL_STYLES
         unknown = set(self.dial_styles) - set(dials) or set(self.hand_styles) - set(HAND_STYLES)
         if unknown:
             raise ValueError(f"unknown clock style(s) {sorted(unknown)}; known: {dials + HAND_STYLES}")
@@ -101,6 +104,7 @@ VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variatio
               "diverse": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES),  # training: more dial designs
               "randomised": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES),
               "diverse_sparse": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + SPARSE_DIAL_STYLES),
+              "diverse_sparse_bare": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + BARE_SPARSE_DIAL_STYLES),
               # training: `wide`'s harsh photographs of the `diverse` dial designs
               "wide_diverse": dataclasses.replace(Variation.wide(), dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES)}
 
@@ -109,6 +113,7 @@ VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variatio
 # diverse+wide: the eight dial designs in the `default` half only, the `wide` half as the held-out `wide` set renders
 MIXTURES = {"default+wide": ("default", "wide"), "diverse+wide": ("diverse", "wide"),
             "diverse_sparse+wide": ("diverse_sparse", "wide"),
+            "diverse_sparse_bare+wide": ("diverse_sparse_bare", "wide"),
             "diverse+wide_diverse": ("diverse", "wide_diverse")}
 PART_SEED_STRIDE = 1000  # a mixture's k-th share renders with seed + k * this (held-out sets use seeds 101-111)
 
