@@ -104,7 +104,8 @@ def _circle(canvas: np.ndarray, radius: float, colour: float, thickness: int = -
 
 
 def _draw_marks(canvas: np.ndarray, style: str, ink: float, rng: np.random.Generator) -> None:
-    """Numerals and ticks; every style keeps 12 o'clock distinct so orientation stays recoverable."""
+    """Numerals and ticks; every style but the sparse ones (training-only, numerals never at 12) keeps 12 o'clock
+    distinct so orientation stays recoverable."""
     if style in EXTRA_MARKS:  # the `diverse` variation's further designs
         EXTRA_MARKS[style](canvas, ink, rng)
         return
@@ -240,6 +241,7 @@ def _arabic_sparse_bare(canvas: np.ndarray, ink: float, rng: np.random.Generator
 
 
 def _sparse_numerals(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
+    """Arabic numerals at the hours `sparse_hours` draws, in a random font and stroke."""
     font, thickness = FONTS[rng.integers(len(FONTS))], int(rng.integers(1, 3))
     for hour in sparse_hours(rng):
         _centred_text(canvas, str(hour), CENTRE + _direction(hour * 30)[0] * FACE * NUMERAL_RADIUS,
