@@ -43,8 +43,8 @@ FIDELITIES: dict[str, Fidelity] = {
         text="sweeps/clock.yaml's fixed values and prior (12,000 rendered clocks, 4,000 training clocks, 96 px "
              "photographs localised and warped to 64 angles x 24 radii), head swapped; 6 epochs capped at 1.5 "
              "CPU-minutes of fit each; seeds 0-2; every representation (14)",
-        # 12,000 rendered clocks of `default+wide` as measured (the study renders 32,000 of `diverse_sparse+wide` since;
-        # its search trains on 4,000 either way)
+        # 12,000 rendered clocks of `default+wide` as measured (the study renders 32,000 of
+        # `diverse_sparse_bare+wide` since; its search trains on 4,000 either way)
         seeds=(0, 1, 2), overrides={"n_images": 12000, "variation": "default+wide", "train_minutes": 1.5,
                                     "budget_clock": "process", "save_model": False}),
     "tiny": Fidelity(

@@ -235,13 +235,9 @@ def _arabic_sparse(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> 
     _sparse_numerals(canvas, ink, rng)
 
 
-def _arabic_sparse_bare(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
-    """`arabic_sparse` without the minute ticks: a ticked dial in training then always marks its 12 distinctly."""
-    _sparse_numerals(canvas, ink, rng)
-
-
 def _sparse_numerals(canvas: np.ndarray, ink: float, rng: np.random.Generator) -> None:
-    """Arabic numerals at the hours `sparse_hours` draws, in a random font and stroke."""
+    """Arabic numerals at the hours `sparse_hours` draws, in a random font and stroke: alone, the `arabic_sparse_bare`
+    design (no minute ticks, so a ticked dial in training always marks its 12 distinctly)."""
     font, thickness = FONTS[rng.integers(len(FONTS))], int(rng.integers(1, 3))
     for hour in sparse_hours(rng):
         _centred_text(canvas, str(hour), CENTRE + _direction(hour * 30)[0] * FACE * NUMERAL_RADIUS,
@@ -249,7 +245,7 @@ def _sparse_numerals(canvas: np.ndarray, ink: float, rng: np.random.Generator) -
 
 
 EXTRA_MARKS = {"dots": _dots, "batons": _batons, "twelve_only": _twelve_only, "quarter_bars": _quarter_bars,
-               "glyphs": _glyphs, "arabic_sparse": _arabic_sparse, "arabic_sparse_bare": _arabic_sparse_bare}
+               "glyphs": _glyphs, "arabic_sparse": _arabic_sparse, "arabic_sparse_bare": _sparse_numerals}
 
 
 def _draw_dial(hour: int, minute: int, variation: Variation, rng: np.random.Generator) -> np.ndarray:
