@@ -1,5 +1,6 @@
 """Where on the dial a left-out style family's gross errors fall: the error by the true minute (does the minute hand
-hide a mark the reading hangs on?), the hours off, and the worst readings as a grid to look at. A saved model from
+hide a mark the reading hangs on?), the hours off, where the hour hand is read against where it is (`hands` head),
+and the worst readings as a grid to look at. A saved model from
 `benchmarks.clock_styles --keep DIR` on that family's left-out set and on the seen `default` set (its render seeds).
 
     .venv/bin/python -m benchmarks.clock_minute_bands DIR/dial-arabic_quarters-seed1/model.keras \
@@ -49,6 +50,28 @@ def hours_off(true_minutes: np.ndarray, read_minutes: np.ndarray) -> dict[str, i
     return {str(value): int(count) for value, count in zip(values, counts, strict=True)}
 
 
+def hour_hand_errors(hour_probabilities: np.ndarray, true_minutes: np.ndarray, read_minutes: np.ndarray) -> dict:
+    """Where a `hands` model reads the hour hand against where it is: the circular mean of the 12 hour classes'
+    probabilities (class h centred on h + 0.5) minus the true hand position (hour + minute / 60), in hours, signed
+    (negative: read early, anticlockwise). An error past half an hour is what slips the hour once the minute is
+    read; the minute hand's error (minutes) is given for the gross readings beside it."""
+    from trainers.clock.metric import common_sense_minutes
+
+    centres = 2 * np.pi * (np.arange(12) + 0.5) / 12
+    probabilities = np.asarray(hour_probabilities, np.float64)
+    read_hand = np.mod(np.arctan2(probabilities @ np.sin(centres), probabilities @ np.cos(centres)) / (2 * np.pi) * 12,
+                       12)
+    error = np.mod(read_hand - np.mod(np.asarray(true_minutes, np.float64) / 60, 12) + 6, 12) - 6
+    minute_error = np.mod(np.mod(read_minutes, 60) - np.mod(true_minutes, 60) + 30, 60) - 30
+    gross = common_sense_minutes(true_minutes, read_minutes) > GROSS_MINUTES
+    return {"mean_hours": float(error.mean()), "median_hours": float(np.median(error)), "sd_hours": float(error.std()),
+            "share_early_over_half_hour": float((error < -0.5).mean()),
+            "share_late_over_half_hour": float((error > 0.5).mean()),
+            "gross": int(gross.sum()),
+            "gross_minute_within_5": float((np.abs(minute_error[gross]) <= 5).mean()) if gross.any() else None,
+            "gross_median_hours": float(np.median(error[gross])) if gross.any() else None}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("model", type=Path)
@@ -66,8 +89,13 @@ def main(argv: list[str] | None = None) -> int:
             "seen": (Variation(), SEEN_SEED)}
     payload: dict = {"model": str(args.model), "family": args.family, "base": args.base, "n": TEST_CLOCKS}
     for name, (variation, seed) in sets.items():
-        images, true, read, _ = read_set(args.model, variation, seed)
+        images, true, read, _, outputs = read_set(args.model, variation, seed, with_outputs=True)
         payload[name] = {"seed": seed, "bands": minute_bands(true, read), "gross_hours_off": hours_off(true, read)}
+        if outputs.shape[1] == 72:  # the `hands` head: 12 hour classes, then 60 minute classes
+            payload[name]["hour_hand"] = hand = hour_hand_errors(outputs[:, :12], true, read)
+            print(f"{name}: hour hand read {hand['median_hours']:+.2f} h (median), sd {hand['sd_hours']:.2f} h, "
+                  f"{hand['share_early_over_half_hour']:.1%} more than half an hour early, "
+                  f"{hand['share_late_over_half_hour']:.1%} late")
         print(name, *(f"{row['minutes']}: {row['cse_minutes']:.2f} ({row['share_over_30min']:.1%} over 30)"
                       for row in payload[name]["bands"]), sep="\n  ")
         if name == "left_out":

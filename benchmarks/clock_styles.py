@@ -81,16 +81,21 @@ def _centred(variation: Variation, n: int, seed: int, workers: int):
     return centred, labels, float(found.mean())
 
 
-def read_set(model_path: Path, variation: Variation, seed: int, n: int = TEST_CLOCKS, workers: int = 2):
+def read_set(model_path: Path, variation: Variation, seed: int, n: int = TEST_CLOCKS, workers: int = 2,
+             with_outputs: bool = False):
     """The saved model (its sidecar's input preparation and test-time turns) on one held-out set: the localised
-    photographs, their true minutes, the model's readings and the share of dials found."""
+    photographs, their true minutes, the model's readings and the share of dials found (`with_outputs`: and the
+    network's outputs averaged over the views)."""
+    import numpy as np
+
     from trainers.clock.metric import to_minutes
     from trainers.clock.predict import load_clock_model, read_views, resize_images, view_outputs
 
     model, head, preparation = load_clock_model(model_path)
     images, labels, found = _centred(variation, n, seed, workers)
     outputs = view_outputs(model, resize_images(images, int(model.input_shape[1])), preparation)
-    return images, to_minutes(labels), read_views(head, outputs), found
+    read = images, to_minutes(labels), read_views(head, outputs), found
+    return (*read, np.mean(outputs, axis=0)) if with_outputs else read
 
 
 def score(model_path: Path, variation: Variation, seed: int, n: int = TEST_CLOCKS, workers: int = 2) -> dict:

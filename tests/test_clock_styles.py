@@ -216,3 +216,21 @@ def test_leaving_the_arabic_dial_out_leaves_out_the_bare_sparse_design_too():
     trained, _ = style_split("dial:arabic", variation_named("diverse_sparse_bare"))
     assert not {"arabic", "arabic_sparse_bare"} & set(trained.dial_styles)
     assert set(trained.dial_styles) == set(variation_named("diverse").dial_styles) - {"arabic"}
+
+
+def test_hour_hand_errors_sign_a_hand_read_early_and_count_the_gross_readings():
+    from benchmarks.clock_minute_bands import hour_hand_errors
+
+    true = np.array([4 * 60 + 17, 9 * 60 + 30, 0 * 60 + 3])
+    read_hand = np.array([3.7, 9.5, 0.05])  # the hour hand read 0.58 h early, right, and right across 12
+    probabilities = np.zeros((3, 12))
+    for row, hand in enumerate(read_hand):  # a two-class split whose circular mean is `hand`, near enough
+        low = int(np.floor(hand - 0.5)) % 12
+        fraction = hand - 0.5 - np.floor(hand - 0.5)
+        probabilities[row, low], probabilities[row, (low + 1) % 12] = 1 - fraction, fraction
+    read = np.array([3 * 60 + 16, 9 * 60 + 30, 0 * 60 + 3])
+    errors = hour_hand_errors(probabilities, true, read)
+    assert errors["share_early_over_half_hour"] == pytest.approx(1 / 3)
+    assert errors["share_late_over_half_hour"] == 0
+    assert errors["gross"] == 1 and errors["gross_minute_within_5"] == 1.0
+    assert -0.62 < errors["gross_median_hours"] < -0.54

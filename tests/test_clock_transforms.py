@@ -21,6 +21,7 @@ from trainers.clock.transforms import (
     RandomDialTurn,
     WrapRows,
     coordinate_maps,
+    polar_coordinate_maps,
     polar_grid,
     tilt_points,
 )
@@ -187,3 +188,23 @@ def test_predict_uses_a_saved_polar_model(tmp_path):
     assert minutes.shape == (12,) and np.all((minutes >= 0) & (minutes < 720))
     errors = common_sense_minutes(to_minutes(labels), minutes)
     assert np.all((errors >= 0) & (errors <= 360))
+
+
+def test_polar_coordinate_maps_give_each_row_its_angle_and_the_wrapped_rows_theirs():
+    maps = polar_coordinate_maps(8, 4, wrap=2)
+    assert maps.shape == (12, 4, 3)
+    angles = np.arctan2(maps[:, 0, 0], maps[:, 0, 1])
+    steps = np.mod(np.diff(angles), 2 * np.pi)
+    assert np.allclose(steps, 2 * np.pi / 8, atol=1e-5)  # continuous round the circle, the wrapped rows included
+    assert np.allclose(maps[:2], maps[8:10]) and np.allclose(maps[-2:], maps[2:4])  # a wrapped row is its source row
+    assert np.allclose(maps[0, :, 2], np.linspace(0, 1, 4))
+
+
+def test_coordinate_channels_on_the_wrapped_polar_image_of_the_model():
+    config = resolve_config(CLOCK, {**CLOCK.smoke, "image_size": 32, "polar": True, "polar_angles": 16,
+                                    "polar_radii": 6, "polar_wrap": 2, "coord_channels": True})
+    model = build_clock_model(config, 32, head_of(config))
+    layer = model.get_layer("coordinates")
+    assert layer.output.shape == (None, 20, 6, 4)
+    restored = CoordinateChannels.from_config(layer.get_config())
+    assert (restored.polar_angles, restored.polar_wrap) == (16, 2)

@@ -105,6 +105,10 @@ VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variatio
               "randomised": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + RANDOM_DIAL_STYLES),
               "diverse_sparse": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + SPARSE_DIAL_STYLES),
               "diverse_sparse_bare": Variation(dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + BARE_SPARSE_DIAL_STYLES),
+              # the same with three times the sparse dials' share (3 in 11 of its dials; a design is drawn uniformly
+              # from the list, so a repeated one is drawn more often)
+              "diverse_sparse_bare3": Variation(
+                  dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES + 3 * BARE_SPARSE_DIAL_STYLES),
               # training: `wide`'s harsh photographs of the `diverse` dial designs
               "wide_diverse": dataclasses.replace(Variation.wide(), dial_styles=DIAL_STYLES + EXTRA_DIAL_STYLES)}
 
@@ -114,6 +118,7 @@ VARIATIONS = {"default": Variation(), "none": Variation.none(), "mild": Variatio
 MIXTURES = {"default+wide": ("default", "wide"), "diverse+wide": ("diverse", "wide"),
             "diverse_sparse+wide": ("diverse_sparse", "wide"),
             "diverse_sparse_bare+wide": ("diverse_sparse_bare", "wide"),
+            "diverse_sparse_bare3+wide": ("diverse_sparse_bare3", "wide"),
             "diverse+wide_diverse": ("diverse", "wide_diverse")}
 PART_SEED_STRIDE = 1000  # a mixture's k-th share renders with seed + k * this (held-out sets use seeds 101-111)
 

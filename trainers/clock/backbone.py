@@ -74,7 +74,9 @@ def build_clock_model(config: Any, image_size: int, head: Head) -> keras.Model:
         if getattr(config, "polar_wrap", 0) > 0:
             x = WrapRows(config.polar_wrap, name="wrap")(x)
     if getattr(config, "coord_channels", False):
-        x = CoordinateChannels(name="coordinates")(x)
+        polar = getattr(config, "polar", False)
+        x = CoordinateChannels(getattr(config, "polar_angles", 0) or image_size if polar else 0,
+                               getattr(config, "polar_wrap", 0) if polar else 0, name="coordinates")(x)
     filters = float(config.conv_filters)
     for _ in range(config.conv_blocks):
         for _ in range(config.convs_per_block):

@@ -2,7 +2,8 @@
 
 `PolarWarp` resamples the image around its centre (the dial centre when the clock is centred) so that rows are
 angles clockwise from 12 o'clock and columns are radii: a hand becomes a horizontal bar whose row is the time.
-`CoordinateChannels` appends CoordConv-style x, y and radius maps so convolutions can tell where they are.
+`CoordinateChannels` appends CoordConv-style x, y and radius maps (a polar image: the angle's sine and cosine and
+the radius) so convolutions can tell where they are.
 """
 
 from __future__ import annotations
@@ -201,12 +202,34 @@ def coordinate_maps(size: int) -> np.ndarray:
     return np.stack([x, y, np.sqrt(x * x + y * y)], axis=-1).astype(np.float32)
 
 
+def polar_coordinate_maps(angles: int, radii: int, wrap: int = 0) -> np.ndarray:
+    """(angles + 2 wrap) x radii x 3 float32 for a polar image (rows = angles, `wrap` rows repeated either side):
+    the sine and cosine of each row's angle (the wrapped rows carry their own angle, so the maps stay continuous
+    round the circle) and each column's radius in [0, 1]."""
+    angle = 2 * np.pi * (np.arange(-wrap, angles + wrap, dtype=np.float64) + 0.5) / angles
+    radius = np.linspace(0.0, 1.0, radii)
+    rows, columns = np.meshgrid(angle, radius, indexing="ij")
+    return np.stack([np.sin(rows), np.cos(rows), columns], axis=-1).astype(np.float32)
+
+
 @keras.saving.register_keras_serializable(package="sweeplab_clock")
 class CoordinateChannels(layers.Layer):
-    """N x H x W x C -> N x H x W x (C + 3): appends the `coordinate_maps` of the (square) input."""
+    """N x H x W x C -> N x H x W x (C + 3): appends the `coordinate_maps` of the (square) input, or with
+    `polar_angles` > 0 the `polar_coordinate_maps` of a polar image with `polar_wrap` wrapped rows (where each row
+    stands on the dial, so the network can read a hand's angle as well as see it)."""
+
+    def __init__(self, polar_angles: int = 0, polar_wrap: int = 0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.polar_angles, self.polar_wrap = int(polar_angles), int(polar_wrap)
 
     def build(self, input_shape: Any) -> None:
-        self.maps = ops.convert_to_tensor(coordinate_maps(int(input_shape[1])))
+        if self.polar_angles > 0:
+            maps = polar_coordinate_maps(self.polar_angles, int(input_shape[2]), self.polar_wrap)
+        else:
+            maps = coordinate_maps(int(input_shape[1]))
+        if maps.shape[:2] != tuple(input_shape[1:3]):
+            raise ValueError(f"CoordinateChannels: maps of {maps.shape[:2]} for an input of {tuple(input_shape[1:3])}")
+        self.maps = ops.convert_to_tensor(maps)
         super().build(input_shape)
 
     def call(self, images: Any) -> Any:
@@ -215,6 +238,9 @@ class CoordinateChannels(layers.Layer):
 
     def compute_output_shape(self, input_shape: Any) -> Any:
         return (*input_shape[:-1], input_shape[-1] + 3)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "polar_angles": self.polar_angles, "polar_wrap": self.polar_wrap}
 
 
 @keras.saving.register_keras_serializable(package="sweeplab_clock")

@@ -27,8 +27,9 @@ class ClockConfig(OptimizerConfig):
     # designs in the first half; diverse+wide_diverse: in both halves; diverse_sparse(+wide): diverse plus dials
     # numbered at a random subset of the hours, never at 12; diverse_sparse_bare(+wide): the same without minute ticks
     variation: Literal["default", "mild", "wide", "none", "diverse", "randomised", "diverse_sparse",
-                       "diverse_sparse_bare", "wide_diverse", "default+wide", "diverse+wide", "diverse_sparse+wide",
-                       "diverse_sparse_bare+wide", "diverse+wide_diverse"] = "default"
+                       "diverse_sparse_bare", "diverse_sparse_bare3", "wide_diverse", "default+wide", "diverse+wide",
+                       "diverse_sparse+wide", "diverse_sparse_bare+wide", "diverse_sparse_bare3+wide",
+                       "diverse+wide_diverse"] = "default"
     render_workers: int = 1  # processes rendering (and localising) an uncached set
     image_size: int = 150  # side the images are resized to (75 trains ~4x faster)
     test_fraction: float = 0.2  # held-out test split, seeded
