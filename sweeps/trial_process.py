@@ -92,9 +92,8 @@ def _trial_worker(argv: list[str]) -> int:
         spec = dataclasses.replace(spec, sampler=agent_sampler_options(spec.sampler, agent))  # round 13's 6-e
         study = create_study(spec, storage_url, json.loads(overrides))
     except user_error_types() as error:
-        write_text(Path(result_path), json.dumps({"setup_error": " | ".join(
-            line.strip() for line in str(error).splitlines() if line.strip())}))
-        return 0
+        return _report(Path(result_path), {"setup_error": " | ".join(
+            line.strip() for line in str(error).splitlines() if line.strip())})
     study.get_trials(deepcopy=False)  # Optuna's storage cache must know the trial before it takes parameters
     trial = optuna.Trial(study, int(trial_id))
     objective = make_objective(spec, json.loads(overrides), reporter_factories(storage=storage_url), Path(root))
@@ -109,7 +108,18 @@ def _trial_worker(argv: list[str]) -> int:
     except Exception as error:
         result = {"error": fail_reason(error)}
     run_dir = current_run_dir()
-    write_text(Path(result_path), json.dumps({**result, "run_dir": str(run_dir) if run_dir else None}))
+    return _report(Path(result_path), {**result, "run_dir": str(run_dir) if run_dir else None})
+
+
+def _report(result_path: Path, result: dict[str, Any]) -> int:
+    """Write the outcome for the parent: 0. When the parent's folder for it is gone, the parent stopped while this
+    trial ran (a Ctrl-C reaches both) and has failed and re-queued the trial: say so in one line and end with 1,
+    no traceback (what the trial trained stays in its run folder)."""
+    if not result_path.parent.is_dir():
+        print(f"sweeplab: trial process: the command that started it has stopped; its outcome was not handed back "
+              f"({result_path.parent} is gone)", file=sys.stderr)
+        return 1
+    write_text(result_path, json.dumps(result))
     return 0
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import io
+import json
 import os
 import signal
 import subprocess
@@ -505,3 +506,17 @@ def test_a_stop_a_library_catches_and_logs_is_kept_and_not_printed(signum, name)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "Exception during reset" not in result.stderr and "Stopped" not in result.stderr, result.stderr
     assert "an ordinary failure" in result.stderr and "ValueError: an ordinary error" in result.stderr
+
+
+def test_a_trial_process_whose_parent_folder_is_gone_ends_1_in_one_line(tmp_path, capsys):
+    """Ctrl-C reaches the agent and its trial process together: the agent removes the folder for the outcome while
+    the child still writes it. The child says so in one line and ends 1, no traceback, no file."""
+    from sweeps.trial_process import _report
+
+    gone = tmp_path / "gone" / "result.json"
+    assert _report(gone, {"value": 0.5}) == 1
+    assert not gone.parent.exists()
+    error = capsys.readouterr().err
+    assert "has stopped" in error and "Traceback" not in error and len(error.strip().splitlines()) == 1
+    kept = tmp_path / "result.json"
+    assert _report(kept, {"value": 0.5}) == 0 and json.loads(kept.read_text()) == {"value": 0.5}
