@@ -25,7 +25,8 @@ class ClockConfig(OptimizerConfig):
     # the renderer's variation; diverse: more dial designs; randomised: diverse plus random glyphs as hour marks;
     # default+wide: half the clocks of each (datasets.clocks.variation.MIXTURES); diverse+wide: the `diverse` dial
     # designs in the first half; diverse+wide_diverse: in both halves; diverse_sparse(+wide): diverse plus dials
-    # numbered at a random subset of the hours, never at 12; diverse_sparse_bare(+wide): the same without minute ticks
+    # numbered at a random subset of the hours, never at 12; diverse_sparse_bare(+wide): the same without minute ticks;
+    # diverse_sparse_bare3(+wide): with three times their share (measured, not adopted: docs/clock.md)
     variation: Literal["default", "mild", "wide", "none", "diverse", "randomised", "diverse_sparse",
                        "diverse_sparse_bare", "diverse_sparse_bare3", "wide_diverse", "default+wide", "diverse+wide",
                        "diverse_sparse+wide", "diverse_sparse_bare+wide", "diverse_sparse_bare3+wide",
