@@ -84,14 +84,16 @@ def main(argv: list[str] | None = None) -> int:
     from benchmarks.clock_styles import LEFT_OUT_SEED, SEEN_SEED, TEST_CLOCKS, first_share, read_set, style_split
     from datasets.clocks.variation import Variation
     from trainers.clock.evaluation import worst_predictions
+    from trainers.clock.predict import head_path, read_sidecar
 
     sets = {"left_out": (style_split(args.family, first_share(args.base))[1], LEFT_OUT_SEED),
             "seen": (Variation(), SEEN_SEED)}
     payload: dict = {"model": str(args.model), "family": args.family, "base": args.base, "n": TEST_CLOCKS}
+    head, _ = read_sidecar(head_path(args.model))
     for name, (variation, seed) in sets.items():
         images, true, read, _, outputs = read_set(args.model, variation, seed, with_outputs=True)
         payload[name] = {"seed": seed, "bands": minute_bands(true, read), "gross_hours_off": hours_off(true, read)}
-        if outputs.shape[1] == 72:  # the `hands` head: 12 hour classes, then 60 minute classes
+        if head.name == "hands":  # 12 hour classes, then 60 minute classes (classification-72 has 72 outputs too)
             payload[name]["hour_hand"] = hand = hour_hand_errors(outputs[:, :12], true, read)
             print(f"{name}: hour hand read {hand['median_hours']:+.2f} h (median), sd {hand['sd_hours']:.2f} h, "
                   f"{hand['share_early_over_half_hour']:.1%} more than half an hour early, "

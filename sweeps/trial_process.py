@@ -114,12 +114,16 @@ def _trial_worker(argv: list[str]) -> int:
 def _report(result_path: Path, result: dict[str, Any]) -> int:
     """Write the outcome for the parent: 0. When the parent's folder for it is gone, the parent stopped while this
     trial ran (a Ctrl-C reaches both) and has failed and re-queued the trial: say so in one line and end with 1,
-    no traceback (what the trial trained stays in its run folder)."""
-    if not result_path.parent.is_dir():
+    no traceback (what the trial trained stays in its run folder). Asked after the write fails, not before it, so a
+    folder removed in between is caught too."""
+    try:
+        write_text(result_path, json.dumps(result))
+    except OSError:
+        if result_path.parent.is_dir():  # not the parent's stop: a real write failure, told as one
+            raise
         print(f"sweeplab: trial process: the command that started it has stopped; its outcome was not handed back "
               f"({result_path.parent} is gone)", file=sys.stderr)
         return 1
-    write_text(result_path, json.dumps(result))
     return 0
 
 

@@ -63,20 +63,19 @@ def build_clock_model(config: Any, image_size: int, head: Head) -> keras.Model:
     x = layers.Rescaling(1.0 / 255.0)(inputs)
     for layer in augmentation(config):
         x = layer(x)
-    if getattr(config, "polar", False):  # inside the model: predict and saved models see the same transform
+    polar = getattr(config, "polar", False)
+    rows = (getattr(config, "polar_angles", 0) or image_size) if polar else 0  # the polar image's angles
+    if polar:  # inside the model: predict and saved models see the same transform
         x = PolarWarp(getattr(config, "polar_angles", 0), getattr(config, "polar_radii", 0),
                       tilt_degrees=getattr(config, "augment_tilt_degrees", 0.0), fill=FILL,
                       seed=getattr(config, "seed", None), name="polar")(x)
-        rows = getattr(config, "polar_angles", 0) or image_size
         turn = round(rows * getattr(config, "augment_turn_degrees", 0.0) / 360.0)
         if turn > 0:
             x = RandomDialTurn(turn, seed=getattr(config, "seed", None), name="turn")(x)
         if getattr(config, "polar_wrap", 0) > 0:
             x = WrapRows(config.polar_wrap, name="wrap")(x)
     if getattr(config, "coord_channels", False):
-        polar = getattr(config, "polar", False)
-        x = CoordinateChannels(getattr(config, "polar_angles", 0) or image_size if polar else 0,
-                               getattr(config, "polar_wrap", 0) if polar else 0, name="coordinates")(x)
+        x = CoordinateChannels(rows, getattr(config, "polar_wrap", 0) if polar else 0, name="coordinates")(x)
     filters = float(config.conv_filters)
     for _ in range(config.conv_blocks):
         for _ in range(config.convs_per_block):
